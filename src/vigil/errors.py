@@ -1,0 +1,30 @@
+"""The exceptions vigil raises on purpose.
+
+::
+
+    VigilError              anything vigil raises deliberately; the CLI prints it in one line, exit 2
+     ├── SpecError          a spec (YAML or inferred) that cannot be used: unknown column, role, method, threshold
+     ├── InputError         a file or frame that cannot be read: missing, wrong format, unsupported type
+     └── NotEnoughData      a set or a column without the rows a computation needs
+
+Statistics kernels (`vigil.stats`) raise plain `ValueError` with the numbers; the layers above
+re-raise them with the column and file names a user knows.
+"""
+
+from __future__ import annotations
+
+
+class VigilError(Exception):
+    """Base class of every error vigil raises on purpose."""
+
+
+class SpecError(VigilError):
+    """The spec names a column, role, method or threshold that cannot be used."""
+
+
+class InputError(VigilError):
+    """A data file or frame cannot be read as a table."""
+
+
+class NotEnoughData(VigilError):
+    """A set or column has too few usable rows for the computation asked for."""
