@@ -1,0 +1,48 @@
+"""Pure numeric kernels: numpy arrays in, numbers or small frozen results out.
+
+No I/O, no pandas, no logging, and nothing imported from the rest of vigil. Inputs are
+1-D float64 samples with NaN and infinity already removed (and counted) by the caller, or
+aligned integer count vectors on the same bins or categories. Bad input raises `ValueError`
+with the numbers received and what to do.
+
+Naming rule for the public names:
+
+- ``*_distance`` returns a float ≥ 0; lower is closer, 0 for identical inputs.
+- ``*_test`` returns a `TestResult` (statistic and p-value); a small p-value is evidence of a
+  difference.
+- ``*_score`` returns a float where higher is better.
+- Well-known names keep their usual spelling: ``psi``, ``kl_divergence``.
+"""
+
+from vigil.stats.anderson import anderson_darling_test
+from vigil.stats.binning import bin_counts, quantile_edges, quantiles_of_sorted
+from vigil.stats.chi2 import chi2_test
+from vigil.stats.cramer_von_mises import cramer_von_mises_test
+from vigil.stats.energy import energy_distance
+from vigil.stats.hellinger import hellinger_distance
+from vigil.stats.jensen_shannon import jensen_shannon_distance
+from vigil.stats.kl import kl_divergence
+from vigil.stats.ks import ks_test
+from vigil.stats.proportions import proportions_z_test
+from vigil.stats.psi import psi
+from vigil.stats.result import TestResult
+from vigil.stats.wasserstein import wasserstein_distance
+
+# One sorted list of every public kernel; a new module adds its import above and names here.
+__all__ = [
+    "TestResult",
+    "anderson_darling_test",
+    "bin_counts",
+    "chi2_test",
+    "cramer_von_mises_test",
+    "energy_distance",
+    "hellinger_distance",
+    "jensen_shannon_distance",
+    "kl_divergence",
+    "ks_test",
+    "proportions_z_test",
+    "psi",
+    "quantile_edges",
+    "quantiles_of_sorted",
+    "wasserstein_distance",
+]
