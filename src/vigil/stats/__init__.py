@@ -18,6 +18,7 @@ from vigil.stats.anderson import anderson_darling_test
 from vigil.stats.binning import bin_counts, quantile_edges, quantiles_of_sorted
 from vigil.stats.chi2 import chi2_test
 from vigil.stats.cramer_von_mises import cramer_von_mises_test
+from vigil.stats.ecdf import EcdfComparison, compare_ecdfs
 from vigil.stats.energy import energy_distance
 from vigil.stats.hellinger import hellinger_distance
 from vigil.stats.jensen_shannon import jensen_shannon_distance
@@ -30,10 +31,12 @@ from vigil.stats.wasserstein import wasserstein_distance
 
 # One sorted list of every public kernel; a new module adds its import above and names here.
 __all__ = [
+    "EcdfComparison",
     "TestResult",
     "anderson_darling_test",
     "bin_counts",
     "chi2_test",
+    "compare_ecdfs",
     "cramer_von_mises_test",
     "energy_distance",
     "hellinger_distance",

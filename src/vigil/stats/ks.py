@@ -98,7 +98,11 @@ def ks_p_value(statistic: float, effective_size: float) -> float:
 
 def _statistic_of_sorted(ref: NDArray[np.float64], cur: NDArray[np.float64]) -> float:
     """D from two sorted samples, in one merge (no re-sort of the pooled sample)."""
-    pooled, difference = pooled_cdf_difference(ref, cur)
+    return statistic_of_difference(*pooled_cdf_difference(ref, cur))
+
+
+def statistic_of_difference(pooled: NDArray[np.float64], difference: NDArray[np.float64]) -> float:
+    """D from the pooled sample and the CDF difference of `pooled_cdf_difference`."""
     # The CDFs only step at pooled values; the gap after a run of ties is the one that
     # counts (inside a run it is partial). The last position is the end, where it is 0.
     run_end = pooled[1:] != pooled[:-1]

@@ -35,6 +35,12 @@ def wasserstein_distance(
     ref, cur = sorted_samples(
         "wasserstein_distance", reference, current, assume_sorted=assume_sorted
     )
-    pooled, difference = pooled_cdf_difference(ref, cur)
+    return wasserstein_of_difference(*pooled_cdf_difference(ref, cur))
+
+
+def wasserstein_of_difference(
+    pooled: NDArray[np.float64], difference: NDArray[np.float64]
+) -> float:
+    """∫ |F_reference − F_current| from the output of `pooled_cdf_difference`."""
     # Between consecutive pooled values both CDFs are flat: the integral is a dot product.
     return float(np.dot(np.abs(difference[:-1]), np.diff(pooled)))

@@ -1,0 +1,24 @@
+import numpy as np
+import pytest
+from hypothesis import given
+
+from vigil.stats import compare_ecdfs, ks_test, wasserstein_distance
+
+from .strategies import PROPERTIES, SHAPES, sample_pair, samples
+
+
+@PROPERTIES
+@given(samples(), samples())
+def test_compare_ecdfs_equals_the_two_kernels(reference: np.ndarray, current: np.ndarray) -> None:
+    both = compare_ecdfs(reference, current)
+    assert both.ks == ks_test(reference, current)
+    assert both.wasserstein == wasserstein_distance(reference, current)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_compare_ecdfs_equals_the_two_kernels_on_large_samples(shape: str) -> None:
+    reference, current = sample_pair(shape, 30_000, 20_000, seed=3)
+    reference, current = np.sort(reference), np.sort(current)
+    both = compare_ecdfs(reference, current, assume_sorted=True)
+    assert both.ks == ks_test(reference, current, assume_sorted=True)
+    assert both.wasserstein == wasserstein_distance(reference, current, assume_sorted=True)
