@@ -46,6 +46,18 @@ class Dataset:
 
 def read_dataset(source: Any) -> Dataset:
     """Read `source` (a path, glob, directory, DataFrame or Arrow table) as one table."""
+    data = _read(source)
+    names = data.table.column_names
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise InputError(
+            f"{data.source}: column {twice[0]!r} appears {names.count(twice[0])} times; "
+            f"give every column its own name."
+        )
+    return data
+
+
+def _read(source: Any) -> Dataset:
     if isinstance(source, pa.Table):
         return Dataset(source, "<Arrow table>")
     if isinstance(source, pa.RecordBatch):

@@ -50,30 +50,92 @@ class DriftMethod:
 
 _ANY = NUMERIC_KINDS | CATEGORY_KINDS
 DRIFT_METHODS: dict[str, DriftMethod] = {
-    "ks": DriftMethod("ks", NUMERIC_KINDS, "statistic", 0.1, 0.2, True,
-                      "Kolmogorov–Smirnov statistic: largest gap between the two CDFs"),
-    "wasserstein_norm": DriftMethod("wasserstein_norm", NUMERIC_KINDS, "statistic", 0.1, 0.2,
-                                    False, "Wasserstein distance / reference standard deviation"),
-    "wasserstein": DriftMethod("wasserstein", NUMERIC_KINDS, "statistic", None, None, False,
-                               "Wasserstein (earth mover's) distance, in the column's units"),
-    "energy": DriftMethod("energy", NUMERIC_KINDS, "statistic", None, None, False,
-                          "energy distance, in the column's units"),
-    "anderson": DriftMethod("anderson", NUMERIC_KINDS, "p_value", 0.05, 0.001, True,
-                            "Anderson–Darling k-sample test p-value (capped to [0.001, 0.25])"),
-    "cvm": DriftMethod("cvm", NUMERIC_KINDS, "p_value", 0.05, 0.001, True,
-                       "Cramér–von Mises two-sample test p-value"),
-    "psi": DriftMethod("psi", _ANY, "statistic", 0.1, 0.25, False,
-                       "population stability index on reference deciles or categories"),
-    "js": DriftMethod("js", _ANY, "statistic", 0.1, 0.2, True,
-                      "Jensen–Shannon distance, base 2"),
-    "hellinger": DriftMethod("hellinger", _ANY, "statistic", 0.1, 0.2, True,
-                             "Hellinger distance"),
-    "kl": DriftMethod("kl", _ANY, "statistic", 0.1, 0.25, False,
-                      "Kullback–Leibler divergence KL(current ‖ reference), nats"),
-    "chi2": DriftMethod("chi2", CATEGORY_KINDS, "p_value", 0.05, 0.001, True,
-                        "chi-square test of the 2×K contingency table, p-value"),
-    "z": DriftMethod("z", frozenset({"boolean"}), "p_value", 0.05, 0.001, True,
-                     "two-proportion z-test p-value"),
+    "ks": DriftMethod(
+        "ks",
+        NUMERIC_KINDS,
+        "statistic",
+        0.1,
+        0.2,
+        True,
+        "Kolmogorov–Smirnov statistic: largest gap between the two CDFs",
+    ),
+    "wasserstein_norm": DriftMethod(
+        "wasserstein_norm",
+        NUMERIC_KINDS,
+        "statistic",
+        0.1,
+        0.2,
+        False,
+        "Wasserstein distance / reference standard deviation",
+    ),
+    "wasserstein": DriftMethod(
+        "wasserstein",
+        NUMERIC_KINDS,
+        "statistic",
+        None,
+        None,
+        False,
+        "Wasserstein (earth mover's) distance, in the column's units",
+    ),
+    "energy": DriftMethod(
+        "energy",
+        NUMERIC_KINDS,
+        "statistic",
+        None,
+        None,
+        False,
+        "energy distance, in the column's units",
+    ),
+    "anderson": DriftMethod(
+        "anderson",
+        NUMERIC_KINDS,
+        "p_value",
+        0.05,
+        0.001,
+        True,
+        "Anderson–Darling k-sample test p-value (capped to [0.001, 0.25])",
+    ),
+    "cvm": DriftMethod(
+        "cvm",
+        NUMERIC_KINDS,
+        "p_value",
+        0.05,
+        0.001,
+        True,
+        "Cramér–von Mises two-sample test p-value",
+    ),
+    "psi": DriftMethod(
+        "psi",
+        _ANY,
+        "statistic",
+        0.1,
+        0.25,
+        False,
+        "population stability index on reference deciles or categories",
+    ),
+    "js": DriftMethod("js", _ANY, "statistic", 0.1, 0.2, True, "Jensen–Shannon distance, base 2"),
+    "hellinger": DriftMethod("hellinger", _ANY, "statistic", 0.1, 0.2, True, "Hellinger distance"),
+    "kl": DriftMethod(
+        "kl",
+        _ANY,
+        "statistic",
+        0.1,
+        0.25,
+        False,
+        "Kullback–Leibler divergence KL(current ‖ reference), nats",
+    ),
+    "chi2": DriftMethod(
+        "chi2",
+        CATEGORY_KINDS,
+        "p_value",
+        0.05,
+        0.001,
+        True,
+        "chi-square test of the 2×K contingency table, p-value",
+    ),
+    "z": DriftMethod(
+        "z", frozenset({"boolean"}), "p_value", 0.05, 0.001, True, "two-proportion z-test p-value"
+    ),
 }
 
 # Measures that are computed on request only (slower, or need a scale-dependent threshold).
@@ -83,8 +145,10 @@ EXTRA_METRICS = ("anderson", "cvm", "energy")
 def drift_method(column: str, name: str) -> DriftMethod:
     """The registry entry for `name`, or a SpecError naming the column and the choices."""
     if name not in DRIFT_METHODS:
-        raise SpecError(f"column {column!r}: unknown drift method {name!r}; "
-                        f"use one of {', '.join(sorted(DRIFT_METHODS))}.")
+        raise SpecError(
+            f"column {column!r}: unknown drift method {name!r}; "
+            f"use one of {', '.join(sorted(DRIFT_METHODS))}."
+        )
     return DRIFT_METHODS[name]
 
 
@@ -131,12 +195,24 @@ class ColumnSpec:
         method = drift_method(self.name, self.effective_method)
         warning = self.threshold if self.threshold is not None else method.warning
         if warning is None:
-            raise SpecError(f"column {self.name!r}: method {method.name!r} is measured in the "
-                            f"column's own units, so it needs a threshold; add "
-                            f"`threshold: <value>` under the column in the spec.")
-        critical = self.critical if self.critical is not None else method.critical
+            raise SpecError(
+                f"column {self.name!r}: method {method.name!r} is measured in the "
+                f"column's own units, so it needs a threshold; add "
+                f"`threshold: <value>` under the column in the spec."
+            )
+        by_p = method.decides_by == "p_value"
+        critical = self.critical
         if critical is None:
-            critical = 2 * warning
+            if self.threshold is None and method.critical is not None:
+                critical = method.critical
+            else:  # an overridden warning level moves the critical one with it
+                critical = warning / 50 if by_p else 2 * warning
+        if (critical > warning) if by_p else (critical < warning):
+            side = "below" if by_p else "above"
+            raise SpecError(
+                f"column {self.name!r}: the critical threshold {critical} must be at "
+                f"or {side} the warning threshold {warning} for {method.name!r}."
+            )
         return Threshold(warning, critical)
 
 
@@ -208,8 +284,9 @@ class Spec:
     @property
     def drift_columns(self) -> tuple[ColumnSpec, ...]:
         """Columns whose drift is measured: features, predictions, scores and the target."""
-        return tuple(c for c in self.columns
-                     if c.role in ("feature", "prediction", "score", "target"))
+        return tuple(
+            c for c in self.columns if c.role in ("feature", "prediction", "score", "target")
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as plain data, in the shape of the YAML file."""
@@ -235,13 +312,21 @@ class Spec:
             "version": SPEC_VERSION,
             "task": self.task,
             "columns": columns,
-            "drift": {"alpha": self.drift.alpha, "correction": self.drift.correction,
-                      "dataset_share": self.drift.dataset_share, "bins": self.drift.n_bins,
-                      "extra_metrics": list(self.drift.extra_metrics)},
-            "quality": {name: [getattr(q, name).warning, getattr(q, name).critical]
-                        for name in QualityOptions.__dataclass_fields__},
-            "performance": {"warning_drop": self.performance.warning_drop,
-                            "critical_drop": self.performance.critical_drop},
+            "drift": {
+                "alpha": self.drift.alpha,
+                "correction": self.drift.correction,
+                "dataset_share": self.drift.dataset_share,
+                "bins": self.drift.n_bins,
+                "extra_metrics": list(self.drift.extra_metrics),
+            },
+            "quality": {
+                name: [getattr(q, name).warning, getattr(q, name).critical]
+                for name in QualityOptions.__dataclass_fields__
+            },
+            "performance": {
+                "warning_drop": self.performance.warning_drop,
+                "critical_drop": self.performance.critical_drop,
+            },
         }
 
 
@@ -252,44 +337,59 @@ def _check_spec(spec: Spec) -> None:
             raise SpecError(f"column {col.name!r} appears twice in the spec; keep one entry.")
         seen.add(col.name)
         if col.role not in ROLES:
-            raise SpecError(f"column {col.name!r}: unknown role {col.role!r}; "
-                            f"use one of {', '.join(ROLES)}.")
+            raise SpecError(
+                f"column {col.name!r}: unknown role {col.role!r}; use one of {', '.join(ROLES)}."
+            )
         if col.kind not in KINDS:
-            raise SpecError(f"column {col.name!r}: unknown kind {col.kind!r}; "
-                            f"use one of {', '.join(KINDS)}.")
+            raise SpecError(
+                f"column {col.name!r}: unknown kind {col.kind!r}; use one of {', '.join(KINDS)}."
+            )
         method = drift_method(col.name, col.effective_method)
         if col.kind not in method.kinds:
             fitting = sorted(n for n, m in DRIFT_METHODS.items() if col.kind in m.kinds)
-            raise SpecError(f"column {col.name!r} is {col.kind}; drift method {method.name!r} "
-                            f"does not apply to it. Use one of {', '.join(fitting)}.")
+            raise SpecError(
+                f"column {col.name!r} is {col.kind}; drift method {method.name!r} "
+                f"does not apply to it. Use one of {', '.join(fitting)}."
+            )
         for label, value in (("threshold", col.threshold), ("critical", col.critical)):
             if value is not None and not value > 0:
-                raise SpecError(f"column {col.name!r}: drift {label} must be a positive number; "
-                                f"got {value!r}.")
-            if (value is not None and method.decides_by == "p_value" and value >= 1):
-                raise SpecError(f"column {col.name!r}: {method.name!r} decides by p-value, so its "
-                                f"{label} must be below 1; got {value!r}.")
+                raise SpecError(
+                    f"column {col.name!r}: drift {label} must be a positive number; got {value!r}."
+                )
+            if value is not None and method.decides_by == "p_value" and value >= 1:
+                raise SpecError(
+                    f"column {col.name!r}: {method.name!r} decides by p-value, so its "
+                    f"{label} must be below 1; got {value!r}."
+                )
         col.thresholds()  # a scale-dependent method without a threshold fails here, by name
         if col.bounds is not None:
             low, high = col.bounds
             if low is not None and high is not None and low > high:
-                raise SpecError(f"column {col.name!r}: bounds [{low}, {high}] are reversed; "
-                                f"write them as [low, high].")
+                raise SpecError(
+                    f"column {col.name!r}: bounds [{low}, {high}] are reversed; "
+                    f"write them as [low, high]."
+                )
     for role in ("target", "prediction", "id", "timestamp"):
         found = [c.name for c in spec.columns if c.role == role]
         if len(found) > 1:
-            raise SpecError(f"the spec gives the role {role!r} to {', '.join(found)}; "
-                            f"a spec has at most one {role} column.")
+            raise SpecError(
+                f"the spec gives the role {role!r} to {', '.join(found)}; "
+                f"a spec has at most one {role} column."
+            )
     if spec.task == "multiclass":
         scores = spec.with_role("score")
         unnamed = [c.name for c in scores if c.score_class is None]
         if len(scores) > 1 and unnamed:
-            raise SpecError(f"multiclass score columns {', '.join(unnamed)} need `class:` "
-                            f"naming the class each is the probability of.")
+            raise SpecError(
+                f"multiclass score columns {', '.join(unnamed)} need `class:` "
+                f"naming the class each is the probability of."
+            )
     elif spec.task in ("binary", "regression") and len(spec.with_role("score")) > 1:
         names = ", ".join(c.name for c in spec.with_role("score"))
-        raise SpecError(f"a {spec.task} model has one score column; the spec has {names}. "
-                        f"Set `task: multiclass` or keep one score column.")
+        raise SpecError(
+            f"a {spec.task} model has one score column; the spec has {names}. "
+            f"Set `task: multiclass` or keep one score column."
+        )
     d = spec.drift
     if d.alpha is not None and not 0 < d.alpha < 1:
         raise SpecError(f"drift.alpha must be between 0 and 1 (or null); got {d.alpha!r}.")
@@ -299,8 +399,10 @@ def _check_spec(spec: Spec) -> None:
         raise SpecError(f"drift.bins must be at least 2; got {d.n_bins!r}.")
     for name in d.extra_metrics:
         if name not in EXTRA_METRICS:
-            raise SpecError(f"drift.extra_metrics: unknown measure {name!r}; "
-                            f"use any of {', '.join(EXTRA_METRICS)}.")
+            raise SpecError(
+                f"drift.extra_metrics: unknown measure {name!r}; "
+                f"use any of {', '.join(EXTRA_METRICS)}."
+            )
 
 
 # --- YAML -----------------------------------------------------------------------------------
@@ -364,37 +466,60 @@ def spec_from_dict(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
     except ValidationError as err:
         raise SpecError(_pydantic_message(err, source)) from None
     if parsed.version != SPEC_VERSION:
-        raise SpecError(f"{source}: spec version {parsed.version} is not supported; this vigil "
-                        f"reads version {SPEC_VERSION}.")
+        raise SpecError(
+            f"{source}: spec version {parsed.version} is not supported; this vigil "
+            f"reads version {SPEC_VERSION}."
+        )
     columns = []
     for name, c in parsed.columns.items():
         kind: Kind = c.kind or _default_kind_for_role(c.role, parsed.task)
         o = c.drift or _DriftOverride()
-        columns.append(ColumnSpec(
-            name=name, role=c.role, kind=kind, method=o.method, threshold=o.threshold,
-            critical=o.critical, bounds=c.bounds,
-            score_class=None if c.class_ is None else str(c.class_)))
+        columns.append(
+            ColumnSpec(
+                name=name,
+                role=c.role,
+                kind=kind,
+                method=o.method,
+                threshold=o.threshold,
+                critical=o.critical,
+                bounds=c.bounds,
+                score_class=None if c.class_ is None else str(c.class_),
+            )
+        )
     defaults = QualityOptions()
     quality_kwargs: dict[str, Threshold] = {}
     for key, (warning, critical) in parsed.quality.items():
         if key not in QualityOptions.__dataclass_fields__:
-            raise SpecError(f"{source}: unknown quality check {key!r}; use one of "
-                            f"{', '.join(sorted(QualityOptions.__dataclass_fields__))}.")
+            raise SpecError(
+                f"{source}: unknown quality check {key!r}; use one of "
+                f"{', '.join(sorted(QualityOptions.__dataclass_fields__))}."
+            )
         if not 0 <= warning <= critical:
-            raise SpecError(f"{source}: quality.{key} must be [warning, critical] with "
-                            f"0 <= warning <= critical; got [{warning}, {critical}].")
+            raise SpecError(
+                f"{source}: quality.{key} must be [warning, critical] with "
+                f"0 <= warning <= critical; got [{warning}, {critical}]."
+            )
         quality_kwargs[key] = Threshold(warning, critical)
     p = parsed.performance
     if not 0 < p.warning_drop <= p.critical_drop:
-        raise SpecError(f"{source}: performance needs 0 < warning_drop <= critical_drop; got "
-                        f"{p.warning_drop} and {p.critical_drop}.")
+        raise SpecError(
+            f"{source}: performance needs 0 < warning_drop <= critical_drop; got "
+            f"{p.warning_drop} and {p.critical_drop}."
+        )
     d = parsed.drift
     return Spec(
-        columns=tuple(columns), task=parsed.task,
-        drift=DriftOptions(alpha=d.alpha, correction=d.correction, dataset_share=d.dataset_share,
-                           n_bins=d.bins, extra_metrics=tuple(d.extra_metrics)),
+        columns=tuple(columns),
+        task=parsed.task,
+        drift=DriftOptions(
+            alpha=d.alpha,
+            correction=d.correction,
+            dataset_share=d.dataset_share,
+            n_bins=d.bins,
+            extra_metrics=tuple(d.extra_metrics),
+        ),
         quality=replace(defaults, **quality_kwargs),
-        performance=PerformanceOptions(p.warning_drop, p.critical_drop))
+        performance=PerformanceOptions(p.warning_drop, p.critical_drop),
+    )
 
 
 def _default_kind_for_role(role: Role, task: Task | None) -> Kind:
@@ -413,8 +538,9 @@ def load_spec(path: str | Path) -> Spec:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SpecError(f"spec file {str(p)!r} does not exist; write one with `vigil init`.") \
-            from None
+        raise SpecError(
+            f"spec file {str(p)!r} does not exist; write one with `vigil init`."
+        ) from None
     except (OSError, UnicodeDecodeError) as err:
         raise SpecError(f"cannot read spec file {str(p)!r}: {err}.") from None
     try:
@@ -422,8 +548,9 @@ def load_spec(path: str | Path) -> Spec:
     except yaml.YAMLError as err:
         raise SpecError(f"{p}: not valid YAML — {err}".replace("\n", " ")) from None
     if not isinstance(data, dict):
-        raise SpecError(f"{p}: a spec is a YAML mapping with at least `columns:`; "
-                        f"got {type(data).__name__}.")
+        raise SpecError(
+            f"{p}: a spec is a YAML mapping with at least `columns:`; got {type(data).__name__}."
+        )
     return spec_from_dict(data, source=str(p))
 
 
@@ -434,7 +561,9 @@ def dump_spec(spec: Spec) -> str:
 
 # --- inference ------------------------------------------------------------------------------
 
-MAX_CATEGORICAL_INTEGER_VALUES = 10  # an integer column with at most this many values is categorical
+MAX_CATEGORICAL_INTEGER_VALUES = (
+    10  # an integer column with at most this many values is categorical
+)
 TEXT_MIN_MEAN_LENGTH = 20  # a string column this long on average, and mostly distinct, is text
 TEXT_MIN_DISTINCT_SHARE = 0.5
 REGRESSION_MIN_DISTINCT = 20  # a numeric target with more distinct values than this is regression
@@ -485,15 +614,21 @@ def infer_spec(
     names = list(table.column_names)
     roles: dict[str, Role] = {}
     named: list[tuple[str, Role]] = [(s, "score") for s in scores]
-    for name, role in ((target, "target"), (prediction, "prediction"), (id_column, "id"),
-                       (timestamp, "timestamp")):
+    for name, role in (
+        (target, "target"),
+        (prediction, "prediction"),
+        (id_column, "id"),
+        (timestamp, "timestamp"),
+    ):
         if name is not None:
             named.append((name, role))  # type: ignore[arg-type]
     named += [(s, "segment") for s in segments]
     for name, role in named:
         if name not in names:
-            raise SpecError(f"the {role} column {name!r} is not in the reference; its columns "
-                            f"are {', '.join(names)}.")
+            raise SpecError(
+                f"the {role} column {name!r} is not in the reference; its columns "
+                f"are {', '.join(names)}."
+            )
         if name in roles:
             raise SpecError(f"column {name!r} was given two roles: {roles[name]} and {role}.")
         roles[name] = role
@@ -504,25 +639,25 @@ def infer_spec(
 
     columns: list[ColumnSpec] = []
     for name in names:
-        role: Role = roles.get(name, "feature")
+        col_role: Role = roles.get(name, "feature")
         col = table.column(name)
         kind: Kind | None
-        if role in ("target", "prediction"):
+        if col_role in ("target", "prediction"):
             kind = "numeric" if task == "regression" else "categorical"
             if task is None:  # a prediction without a target: judge it by its values
                 kind = infer_kind(col)
                 task = "regression" if kind == "numeric" else None
-        elif role == "score":
+        elif col_role == "score":
             kind = "numeric"
-        elif role in ("id", "segment"):
+        elif col_role in ("id", "segment"):
             kind = "categorical"
-        elif role == "timestamp":
+        elif col_role == "timestamp":
             kind = "datetime"
         else:
             kind = infer_kind(col)
         if kind is None:
             continue
-        columns.append(ColumnSpec(name=name, role=role, kind=kind))
+        columns.append(ColumnSpec(name=name, role=col_role, kind=kind))
 
     if task is None and prediction is not None and target is None:
         task = _infer_task(table.column(prediction))
@@ -542,8 +677,9 @@ def _infer_task(column: pa.ChunkedArray) -> Task:
     return "binary" if classes <= 2 else "multiclass"
 
 
-def _attach_score_classes(columns: list[ColumnSpec], table: pa.Table, task: Task | None,
-                          target: str | None) -> list[ColumnSpec]:
+def _attach_score_classes(
+    columns: list[ColumnSpec], table: pa.Table, task: Task | None, target: str | None
+) -> list[ColumnSpec]:
     """For multiclass scores, name the class each score column is the probability of.
 
     A score column whose name ends with `_<class>` gets that class; the rest are matched to the
@@ -562,7 +698,9 @@ def _attach_score_classes(columns: list[ColumnSpec], table: pa.Table, task: Task
     for c in scores:
         if c.name not in chosen:
             if not rest:
-                raise SpecError(f"score column {c.name!r}: there are more score columns than "
-                                f"classes ({', '.join(labels)}) in the target {target!r}.")
+                raise SpecError(
+                    f"score column {c.name!r}: there are more score columns than "
+                    f"classes ({', '.join(labels)}) in the target {target!r}."
+                )
             chosen[c.name] = rest.pop(0)
     return [replace(c, score_class=chosen[c.name]) if c.name in chosen else c for c in columns]
