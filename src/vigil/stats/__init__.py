@@ -10,13 +10,32 @@ Naming rule for the public names:
 - ``*_distance`` returns a float ≥ 0; lower is closer, 0 for identical inputs.
 - ``*_test`` returns a `TestResult` (statistic and p-value); a small p-value is evidence of a
   difference.
-- ``*_score`` returns a float where higher is better.
+- ``*_score`` returns a float where higher is better; ``*_error`` and ``*_loss`` a float
+  where lower is better (the model-performance metrics, as scikit-learn names them).
 - Well-known names keep their usual spelling: ``psi``, ``kl_divergence``.
 """
 
 from vigil.stats.anderson import anderson_darling_test
 from vigil.stats.binning import bin_counts, quantile_edges, quantiles_of_sorted
 from vigil.stats.chi2 import chi2_test
+from vigil.stats.classification import (
+    accuracy_score,
+    average_precision_score,
+    brier_score_loss,
+    confusion_matrix,
+    expected_calibration_error,
+    f1_score,
+    false_negative_rate,
+    false_positive_rate,
+    log_loss,
+    multiclass_brier_score_loss,
+    precision_recall_f1,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+    roc_auc_score_ovr,
+    top_label_calibration_error,
+)
 from vigil.stats.cramer_von_mises import cramer_von_mises_test
 from vigil.stats.ecdf import EcdfComparison, compare_ecdfs
 from vigil.stats.energy import energy_distance
@@ -26,6 +45,13 @@ from vigil.stats.kl import kl_divergence
 from vigil.stats.ks import ks_test
 from vigil.stats.proportions import proportions_z_test
 from vigil.stats.psi import psi
+from vigil.stats.regression import (
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    mean_error,
+    r2_score,
+    root_mean_squared_error,
+)
 from vigil.stats.result import TestResult
 from vigil.stats.wasserstein import wasserstein_distance
 
@@ -33,19 +59,40 @@ from vigil.stats.wasserstein import wasserstein_distance
 __all__ = [
     "EcdfComparison",
     "TestResult",
+    "accuracy_score",
     "anderson_darling_test",
+    "average_precision_score",
     "bin_counts",
+    "brier_score_loss",
     "chi2_test",
     "compare_ecdfs",
+    "confusion_matrix",
     "cramer_von_mises_test",
     "energy_distance",
+    "expected_calibration_error",
+    "f1_score",
+    "false_negative_rate",
+    "false_positive_rate",
     "hellinger_distance",
     "jensen_shannon_distance",
     "kl_divergence",
     "ks_test",
+    "log_loss",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_error",
+    "multiclass_brier_score_loss",
+    "precision_recall_f1",
+    "precision_score",
     "proportions_z_test",
     "psi",
     "quantile_edges",
     "quantiles_of_sorted",
+    "r2_score",
+    "recall_score",
+    "roc_auc_score",
+    "roc_auc_score_ovr",
+    "root_mean_squared_error",
+    "top_label_calibration_error",
     "wasserstein_distance",
 ]
