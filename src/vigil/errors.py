@@ -2,10 +2,10 @@
 
 ::
 
-    VigilError              anything vigil raises deliberately; the CLI prints it in one line, exit 2
-     ├── SpecError          a spec (YAML or inferred) that cannot be used: unknown column, role, method, threshold
-     ├── InputError         a file or frame that cannot be read: missing, wrong format, unsupported type
-     └── NotEnoughData      a set or a column without the rows a computation needs
+    VigilError          raised on purpose; the CLI prints it in one line and exits 2
+     ├── SpecError      a spec that cannot be used: unknown column, role, method, threshold
+     ├── InputError     a file or frame that cannot be read: missing, wrong format
+     └── NotEnoughData  a set or a column without the rows a computation needs
 
 Statistics kernels (`vigil.stats`) raise plain `ValueError` with the numbers; the layers above
 re-raise them with the column and file names a user knows.

@@ -133,7 +133,7 @@ def numeric_quality(
         else:
             low_f = high_f = float("nan")
             ref_outliers = None
-        ref_constant = ref.size == 0 or ref[0] == ref[-1]
+        ref_constant = ref.size == 0 or bool(ref[0] == ref[-1])
         ref_stats = _numeric_stats(ref)
     else:
         ref_rows = reference.count + reference.missing + reference.infinite
@@ -145,7 +145,7 @@ def numeric_quality(
         else:
             low_f = high_f = float("nan")
         ref_outliers = None  # a profile keeps the quartiles, not the count outside them
-        ref_constant = reference.count == 0 or reference.min == reference.max
+        ref_constant = reference.count == 0 or bool(reference.min == reference.max)
         ref_stats = {
             "min": ref_min,
             "max": ref_max,

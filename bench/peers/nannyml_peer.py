@@ -1,0 +1,27 @@
+"""NannyML: UnivariateDriftCalculator with its default methods, the current set as one chunk."""
+
+import nannyml as nml
+import pandas as pd
+from _common import arguments, columns, report
+
+args = arguments()
+ref, cur = pd.read_parquet(args.reference), pd.read_parquet(args.current)
+numeric, categorical = columns(list(ref.columns))
+for frame in (ref, cur):
+    for name in categorical:
+        frame[name] = frame[name].astype("category")
+calc = nml.UnivariateDriftCalculator(
+    column_names=numeric + categorical,
+    treat_as_categorical=categorical,
+    chunk_number=1,
+)
+calc.fit(ref)
+result = calc.calculate(cur).filter(period="analysis").to_df()
+flagged = sorted(
+    {
+        col
+        for (col, _method, field) in result.columns
+        if field == "alert" and result[(col, _method, field)].any()
+    }
+)
+report("nannyml", flagged)

@@ -1,0 +1,24 @@
+"""vigil: watch machine-learning models in production.
+
+>>> import vigil
+>>> sorted(vigil.__all__)[:3]
+['InputError', 'NotEnoughData', 'Report']
+"""
+
+from vigil.errors import InputError, NotEnoughData, SpecError, VigilError
+from vigil.evaluate import evaluate, profile_dataset
+from vigil.report.model import Report
+from vigil.spec import Spec, infer_spec, load_spec
+
+__all__ = [
+    "InputError",
+    "NotEnoughData",
+    "Report",
+    "Spec",
+    "SpecError",
+    "VigilError",
+    "evaluate",
+    "infer_spec",
+    "load_spec",
+    "profile_dataset",
+]

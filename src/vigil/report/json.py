@@ -1,0 +1,121 @@
+"""The JSON report: a documented, versioned schema (docs/report-schema.md).
+
+Strict JSON: NaN and infinities become null, so any JSON parser reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vigil.report.model import Report
+
+REPORT_SCHEMA_VERSION = 1
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, np.generic):  # a numpy scalar that slipped through
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    """The report as plain JSON-ready data in schema version 1."""
+    d = report.drift
+    drift_columns = {}
+    for name, c in d.columns.items():
+        entry = asdict(c)
+        del entry["column"]
+        drift_columns[name] = entry
+    q = report.quality
+    quality_columns = {}
+    for name, qc in q.columns.items():
+        entry = asdict(qc)
+        del entry["column"]
+        quality_columns[name] = entry
+    performance = None
+    p = report.performance
+    if p is not None:
+        performance = {
+            "task": p.task,
+            "target": p.target,
+            "reference": p.reference.metrics if p.reference else None,
+            "current": p.current.metrics if p.current else None,
+            "rows": {
+                "reference": p.reference.rows if p.reference else None,
+                "current": p.current.rows if p.current else None,
+            },
+            "errors": {
+                "reference": p.reference.errors if p.reference else {},
+                "current": p.current.errors if p.current else {},
+            },
+            "confusion_matrix": {
+                "labels": _labels(p),
+                "reference": _matrix(p.reference.confusion if p.reference else None),
+                "current": _matrix(p.current.confusion if p.current else None),
+            },
+        }
+    document = {
+        "vigil_report_version": REPORT_SCHEMA_VERSION,
+        "vigil_version": report.vigil_version,
+        "created": report.created,
+        "status": report.status,
+        "reference": asdict(report.reference),
+        "current": asdict(report.current),
+        "drift": {
+            "share_drifted": d.share_drifted,
+            "dataset_drifted": d.dataset_drifted,
+            "dataset_threshold": d.dataset_threshold,
+            "n_features": d.n_features,
+            "n_drifted": d.n_drifted,
+            "alpha": d.alpha,
+            "correction": d.correction,
+            "columns": drift_columns,
+        },
+        "quality": {
+            "rows": {"reference": q.reference_rows, "current": q.current_rows},
+            "duplicate_rows": q.duplicate_rows,
+            "duplicate_row_share": q.duplicate_row_share,
+            "duplicate_ids": q.duplicate_ids,
+            "schema": asdict(q.schema),
+            "columns": quality_columns,
+        },
+        "performance": performance,
+        "checks": [asdict(c) for c in report.checks],
+        "notes": list(report.notes),
+        "spec": report.spec,
+    }
+    cleaned: dict[str, Any] = _clean(document)
+    return cleaned
+
+
+def _labels(p: Any) -> list[str] | None:
+    for side in (p.current, p.reference):
+        if side is not None and side.confusion is not None:
+            return list(side.confusion.labels)
+    return None
+
+
+def _matrix(confusion: Any) -> list[list[int]] | None:
+    return None if confusion is None else [list(row) for row in confusion.matrix]
+
+
+def report_to_json(report: Report) -> str:
+    """The report as a JSON document (strict: no NaN)."""
+    return json.dumps(report_to_dict(report), indent=1, allow_nan=False, ensure_ascii=False)
+
+
+def write_json(report: Report, path: str | Path) -> None:
+    """Write the JSON report to `path`."""
+    Path(path).write_text(report_to_json(report) + "\n", encoding="utf-8")

@@ -1,0 +1,131 @@
+"""The terminal report: a summary line and rich tables, worst findings first."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from vigil.drift import ColumnDrift
+from vigil.report.model import STATUS_ORDER, Report
+
+STYLE = {"ok": "green", "warning": "yellow", "critical": "bold red"}
+
+
+def number(value: float | None) -> str:
+    """Four significant digits; p-values below 1e-16 as such; '—' for missing."""
+    if value is None or value != value:
+        return "—"
+    if value != 0 and abs(value) < 1e-16:
+        return "<1e-16"
+    return f"{value:.4g}"
+
+
+def drift_order(c: ColumnDrift) -> tuple[int, int, float]:
+    """Critical, warning, ok, then not evaluated; within a status by statistic / threshold."""
+    ratio = (c.statistic or 0.0) / c.threshold if c.threshold else 0.0
+    return (c.error is not None, -STATUS_ORDER[c.status], -ratio)
+
+
+def _status(status: str) -> str:
+    return f"[{STYLE[status]}]{status}[/]"
+
+
+def render_terminal(report: Report, console: Console) -> None:
+    """Print the report: summary, drift, quality findings, performance, failed checks."""
+    d = report.drift
+    console.print(
+        f"[bold]vigil[/] {_status(report.status)} — reference {report.reference.rows:,} rows, "
+        f"current {report.current.rows:,} rows; {d.n_drifted} of {d.n_features} features "
+        f"drifted ({d.share_drifted:.0%}, dataset drift at {d.dataset_threshold:.0%}: "
+        f"{'yes' if d.dataset_drifted else 'no'})",
+        highlight=False,
+    )
+    for note in report.notes:
+        console.print(f"[dim]note: {escape(note)}[/]", highlight=False)
+
+    table = Table(title="Drift", title_justify="left", show_lines=False)
+    for header in (
+        "column",
+        "role",
+        "kind",
+        "method",
+        "statistic",
+        "threshold",
+        "p (adj.)",
+        "status",
+    ):
+        table.add_column(
+            header, justify="right" if header in ("statistic", "threshold", "p (adj.)") else "left"
+        )
+    for c in sorted(d.columns.values(), key=drift_order):
+        if c.error is not None:
+            table.add_row(
+                escape(c.column),
+                c.role,
+                c.kind,
+                c.method,
+                "—",
+                "—",
+                "—",
+                f"[dim]not evaluated: {escape(c.error)}[/]",
+            )
+            continue
+        table.add_row(
+            escape(c.column),
+            c.role,
+            c.kind,
+            c.method,
+            number(c.statistic),
+            number(c.threshold),
+            number(c.p_value_adjusted),
+            _status(c.status),
+        )
+    console.print(table)
+
+    findings = [
+        c
+        for c in report.checks
+        if c.status != "ok"
+        and c.name not in ("drift", "dataset_drift")
+        and not c.name.startswith("performance.")
+    ]
+    if findings:
+        q = Table(title="Data quality", title_justify="left")
+        for header in ("check", "column", "value", "status", "finding"):
+            q.add_column(header)
+        for f in sorted(findings, key=lambda c: -STATUS_ORDER[c.status]):
+            q.add_row(
+                f.name,
+                escape(f.column or "—"),
+                number(f.value),
+                _status(f.status),
+                escape(f.message),
+            )
+        console.print(q)
+
+    p = report.performance
+    if p is not None:
+        t = Table(title=f"Performance ({p.task}, target {escape(p.target)})", title_justify="left")
+        for header in ("metric", "reference", "current", "change"):
+            t.add_column(header, justify="left" if header == "metric" else "right")
+        ref = p.reference.metrics if p.reference else {}
+        cur = p.current.metrics if p.current else {}
+        for name in list(dict.fromkeys([*ref, *cur])):
+            a, b = ref.get(name), cur.get(name)
+            change = number(b - a) if a is not None and b is not None else "—"
+            t.add_row(name, number(a), number(b), change)
+        rows = (
+            f"labelled rows: reference {p.reference.rows if p.reference else 0:,}, "
+            f"current {p.current.rows if p.current else 0:,}"
+        )
+        t.caption = rows
+        console.print(t)
+
+    failed = [c for c in report.checks if c.status != "ok"]
+    console.print(
+        f"{len(failed)} of {len(report.checks)} checks not ok "
+        f"({sum(c.status == 'critical' for c in failed)} critical, "
+        f"{sum(c.status == 'warning' for c in failed)} warning)",
+        highlight=False,
+    )
