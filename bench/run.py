@@ -36,9 +36,11 @@ TOOLS: dict[str, tuple[str, list[str], str | None]] = {
     "scipy loop": ("", [], "scipy_loop.py"),
     "frouros": ("frouros", ["frouros"], "frouros_peer.py"),
     "alibi-detect": ("alibi-detect", ["alibi-detect"], "alibi_peer.py"),
-    "nannyml": ("nannyml", ["nannyml"], "nannyml_peer.py"),
-    "whylogs": ("whylogs", ["whylogs"], "whylogs_peer.py"),
-    "evidently": ("evidently", ["evidently"], "evidently_peer.py"),
+    # nannyml imports statsmodels without declaring it; whylogs' drift scores import IPython;
+    # evidently 0.7 does not run on pandas 3.
+    "nannyml": ("nannyml", ["nannyml", "statsmodels", "pandas<3"], "nannyml_peer.py"),
+    "whylogs": ("whylogs", ["whylogs", "ipython", "pandas<3"], "whylogs_peer.py"),
+    "evidently": ("evidently", ["evidently", "pandas<3"], "evidently_peer.py"),
 }
 VERSION_OF = {
     "vigil": "vigil-monitor",

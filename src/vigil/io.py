@@ -12,9 +12,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.dataset as pads
 import pyarrow.ipc as paipc
 import pyarrow.json as pajson
+import pyarrow.parquet as pq
 
 from vigil.errors import InputError
 from vigil.sample import text_to_float
@@ -129,9 +129,10 @@ def _read_files(files: list[str], label: str) -> Dataset:
 def _read_parquet(files: list[str], label: str) -> pa.Table:
     try:
         if len(files) == 1:
-            import pyarrow.parquet as pq
-
             return pq.read_table(files[0])
+        # pyarrow.dataset imports pandas (about a second): only pay for it with many files.
+        import pyarrow.dataset as pads
+
         return pads.dataset(files, format="parquet").to_table()
     except (pa.ArrowInvalid, OSError) as err:
         raise InputError(

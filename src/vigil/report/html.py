@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-from jinja2 import Environment, PackageLoader, select_autoescape
+from typing import Any
 
 from vigil.report.charts import CURRENT_COLOUR, REFERENCE_COLOUR, distribution_svg
 from vigil.report.model import STATUS_ORDER, Report
 from vigil.report.terminal import drift_order, number
 
 
-def _environment() -> Environment:
+def _environment() -> Any:
+    from jinja2 import Environment, PackageLoader, select_autoescape  # only when rendering
+
     env = Environment(
         loader=PackageLoader("vigil.report", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
