@@ -35,11 +35,12 @@ TOOLS: dict[str, tuple[str, list[str], str | None]] = {
     "numpy floor": ("", [], "numpy_floor.py"),
     "scipy loop": ("", [], "scipy_loop.py"),
     "frouros": ("frouros", ["frouros"], "frouros_peer.py"),
-    "alibi-detect": ("alibi-detect", ["alibi-detect"], "alibi_peer.py"),
+    # alibi-detect pins numpy < 2, which the newest pyarrow refuses.
+    "alibi-detect": ("alibi-detect", ["alibi-detect", "pyarrow<20"], "alibi_peer.py"),
     # nannyml imports statsmodels without declaring it; whylogs' drift scores import IPython;
     # evidently 0.7 does not run on pandas 3.
     "nannyml": ("nannyml", ["nannyml", "statsmodels", "pandas<3"], "nannyml_peer.py"),
-    "whylogs": ("whylogs", ["whylogs", "ipython", "pandas<3"], "whylogs_peer.py"),
+    "whylogs": ("whylogs", ["whylogs", "ipython", "scipy", "pandas<3"], "whylogs_peer.py"),
     "evidently": ("evidently", ["evidently", "pandas<3"], "evidently_peer.py"),
 }
 VERSION_OF = {
@@ -187,7 +188,12 @@ def main() -> None:
                 for _ in range(args.repeat)
             ]
             ok = [r for r in runs if "error" not in r]
-            entry: dict[str, object] = {"version": version(tool), "repeat": args.repeat}
+            entry: dict[str, object] = {
+                "version": version(tool),
+                "repeat": args.repeat,
+                "command": f"python bench/run.py --rows {rows} --repeat {args.repeat} "
+                f"--timeout {args.timeout:.0f}",
+            }
             if ok:
                 secs = [float(r["seconds"]) for r in ok]  # type: ignore[arg-type]
                 entry.update(

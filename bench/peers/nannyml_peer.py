@@ -1,4 +1,9 @@
-"""NannyML: UnivariateDriftCalculator with its default methods, the current set as one chunk."""
+"""NannyML: UnivariateDriftCalculator with its default methods and thresholds.
+
+NannyML derives its alert thresholds from the spread of a metric across reference chunks, so
+both sets are cut into 10 chunks (with one chunk the thresholds have zero width and every
+column alerts); a column is flagged when any current chunk alerts.
+"""
 
 import nannyml as nml
 import pandas as pd
@@ -13,7 +18,7 @@ for frame in (ref, cur):
 calc = nml.UnivariateDriftCalculator(
     column_names=numeric + categorical,
     treat_as_categorical=categorical,
-    chunk_number=1,
+    chunk_number=10,
 )
 calc.fit(ref)
 result = calc.calculate(cur).filter(period="analysis").to_df()

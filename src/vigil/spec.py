@@ -15,7 +15,6 @@ from typing import Any, Literal, get_args
 import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vigil.errors import SpecError
 
@@ -405,66 +404,16 @@ def _check_spec(spec: Spec) -> None:
             )
 
 
-# --- YAML -----------------------------------------------------------------------------------
-# pydantic models validate the untrusted file; the frozen dataclasses above are what code uses.
-
-
-class _DriftOverride(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    method: str | None = None
-    threshold: float | None = None
-    critical: float | None = None
-
-
-class _ColumnIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    role: Role = "feature"
-    kind: Kind | None = None
-    drift: _DriftOverride | None = None
-    bounds: tuple[float | None, float | None] | None = None
-    class_: str | int | None = Field(default=None, alias="class")
-
-
-class _DriftIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    alpha: float | None = 0.05
-    correction: Correction = "bh"
-    dataset_share: float = 0.5
-    bins: int = 10
-    extra_metrics: list[str] = Field(default_factory=list)
-
-
-class _PerformanceIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    warning_drop: float = 0.05
-    critical_drop: float = 0.10
-
-
-class _SpecIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    version: int = SPEC_VERSION
-    task: Task | None = None
-    columns: dict[str, _ColumnIn]
-    drift: _DriftIn = Field(default_factory=_DriftIn)
-    quality: dict[str, tuple[float, float]] = Field(default_factory=dict)
-    performance: _PerformanceIn = Field(default_factory=_PerformanceIn)
-
-
-def _pydantic_message(err: ValidationError, source: str) -> str:
-    parts = []
-    for e in err.errors()[:5]:
-        where = ".".join(str(p) for p in e["loc"])
-        parts.append(f"{where}: {e['msg']}")
-    more = f" (and {err.error_count() - 5} more)" if err.error_count() > 5 else ""
-    return f"{source}: invalid spec — " + "; ".join(parts) + more + "."
+# --- YAML ---------------------------------------------------------------------------------
+# The file is validated by pydantic models in vigil.spec_schema, imported only when a spec is
+# read (pydantic costs a noticeable share of a short run's start-up).
 
 
 def spec_from_dict(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
     """Build a Spec from plain data in the YAML shape (docs/spec.md)."""
-    try:
-        parsed = _SpecIn.model_validate(data)
-    except ValidationError as err:
-        raise SpecError(_pydantic_message(err, source)) from None
+    from vigil.spec_schema import DriftOverride, SpecFile, parse
+
+    parsed: SpecFile = parse(data, source)
     if parsed.version != SPEC_VERSION:
         raise SpecError(
             f"{source}: spec version {parsed.version} is not supported; this vigil "
@@ -473,7 +422,7 @@ def spec_from_dict(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
     columns = []
     for name, c in parsed.columns.items():
         kind: Kind = c.kind or _default_kind_for_role(c.role, parsed.task)
-        o = c.drift or _DriftOverride()
+        o = c.drift or DriftOverride()
         columns.append(
             ColumnSpec(
                 name=name,

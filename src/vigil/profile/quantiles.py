@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from datasketches import kll_doubles_sketch
 from numpy.typing import NDArray
 
 # k = 200 is DataSketches' default: about 1.33 % single-sided rank error, ~5 KB once serialized.
@@ -48,6 +47,8 @@ def sketch_of(values: NDArray[np.float64], *, k: int = DEFAULT_K) -> bytes:
             "sketch_of needs finite values; the sample holds NaN or infinity. Drop (and count) "
             "them first."
         )
+    from datasketches import kll_doubles_sketch  # only when profiling: keeps start-up short
+
     sketch = kll_doubles_sketch(k)
     if sample.size:
         sketch.update(sample)
@@ -141,6 +142,8 @@ def _decoded(sketch: bytes) -> Any:
             f"a quantile sketch is the bytes sketch_of returns; got {type(sketch).__name__}."
         )
     try:
+        from datasketches import kll_doubles_sketch
+
         return kll_doubles_sketch.deserialize(sketch)
     # DataSketches reports damaged bytes as RuntimeError, ValueError or IndexError, depending
     # on where the check fails.
