@@ -340,22 +340,28 @@ def _extras(col: ColumnSpec, spec: Spec) -> Sequence[str]:
     return names
 
 
+def _labels(spec: Spec, *tables: pa.Table) -> tuple[str, ...]:
+    return class_labels(spec, *tables) if spec.task not in (None, "regression") else ()
+
+
+def _set_performance(spec: Spec, table: pa.Table, labels: tuple[str, ...]) -> SetPerformance | None:
+    rows = labelled_rows(spec, table, labels)
+    return set_performance(spec, rows, labels) if rows is not None else None
+
+
 def _performance(spec: Spec, ref: _Reference, current: pa.Table) -> PerformanceResult | None:
     target = spec.single("target")
     if target is None or spec.task is None:
         return None
-    tables = [current] + ([ref.table] if ref.table is not None else [])
-    labels = class_labels(spec, *tables) if spec.task != "regression" else ()
+    labels = _labels(spec, current, *([ref.table] if ref.table is not None else []))
     reference_perf: SetPerformance | None = None
     if ref.table is not None:
-        rows = labelled_rows(spec, ref.table, labels)
-        reference_perf = set_performance(spec, rows, labels) if rows is not None else None
+        reference_perf = _set_performance(spec, ref.table, labels)
     elif ref.profile is not None and ref.profile.performance:
         stored = dict(ref.profile.performance)
         n = int(stored.pop("rows", 0))
         reference_perf = SetPerformance(n, dict(stored), {}, None)
-    cur_rows = labelled_rows(spec, current, labels)
-    current_perf = set_performance(spec, cur_rows, labels) if cur_rows is not None else None
+    current_perf = _set_performance(spec, current, labels)
     if reference_perf is None and current_perf is None:
         return None
     return PerformanceResult(
@@ -404,10 +410,10 @@ def profile_dataset(
             if on_progress is not None:
                 on_progress(i, len(chosen))
     performance: dict[str, float] = {}
-    perf = _performance(spec, ref, table.slice(0, 0))
-    if perf is not None and perf.reference is not None:
-        performance = {k: v for k, v in perf.reference.metrics.items() if v is not None}
-        performance["rows"] = float(perf.reference.rows)
+    own = _set_performance(spec, table, _labels(spec, table))
+    if own is not None:
+        performance = {k: v for k, v in own.metrics.items() if v is not None}
+        performance["rows"] = float(own.rows)
     return DatasetProfile(
         rows=table.num_rows,
         columns=columns,
