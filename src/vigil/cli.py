@@ -23,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from vigil.errors import VigilError
 from vigil.evaluate import evaluate, profile_dataset
 from vigil.io import read_dataset
-from vigil.profile import save_profile
+from vigil.profile import is_profile_file, save_profile
 from vigil.report import render_terminal, write_html, write_json
 from vigil.report.model import STATUS_ORDER, Report
 from vigil.spec import Spec, dump_spec, infer_spec, load_spec
@@ -143,17 +143,7 @@ def _has_roles(args: argparse.Namespace) -> bool:
     )
 
 
-def _spec_from_args(args: argparse.Namespace, reference: Any) -> Spec | None:
-    if args.spec:
-        if _has_roles(args):
-            raise VigilError(
-                "give either --spec or the role options (--target, --score, ...), "
-                "not both: the spec already says which column is which."
-            )
-        return load_spec(args.spec)
-    if not _has_roles(args):
-        return None
-    table = read_dataset(reference).table
+def _inferred_spec(args: argparse.Namespace, table: Any) -> Spec:
     return infer_spec(
         table,
         target=args.target,
@@ -163,6 +153,26 @@ def _spec_from_args(args: argparse.Namespace, reference: Any) -> Spec | None:
         timestamp=args.timestamp,
         segments=args.segment,
     )
+
+
+def _spec_and_reference(args: argparse.Namespace, reference: str) -> tuple[Spec | None, Any]:
+    """The spec to use, and the reference to pass on (read once if reading it was needed)."""
+    if args.spec:
+        if _has_roles(args):
+            raise VigilError(
+                "give either --spec or the role options (--target, --score, ...), "
+                "not both: the spec already says which column is which."
+            )
+        return load_spec(args.spec), reference
+    if not _has_roles(args):
+        return None, reference
+    if Path(reference).is_file() and is_profile_file(reference):
+        raise VigilError(
+            f"{reference!r} is a profile and carries its own spec; drop the role options "
+            f"(--target, --score, ...)."
+        )
+    data = read_dataset(reference)
+    return _inferred_spec(args, data.table), data
 
 
 @contextmanager
@@ -210,15 +220,7 @@ def _progress(console: Console, what: str) -> Iterator[Callable[[int, int], None
 def _init(args: argparse.Namespace, console: Console) -> int:
     with _progress(console, "reading the reference"):
         table = read_dataset(args.reference).table
-    spec = infer_spec(
-        table,
-        target=args.target,
-        prediction=args.prediction,
-        scores=_scores(args),
-        id_column=args.id_column,
-        timestamp=args.timestamp,
-        segments=args.segment,
-    )
+    spec = _inferred_spec(args, table)
     text = dump_spec(spec)
     if args.output == "-":
         console.print(text, markup=False, highlight=False, end="")
@@ -234,9 +236,9 @@ def _init(args: argparse.Namespace, console: Console) -> int:
 
 
 def _run_report(args: argparse.Namespace, console: Console) -> Report:
-    spec = _spec_from_args(args, args.reference)
+    spec, reference = _spec_and_reference(args, args.reference)
     with _progress(console, "evaluating columns") as update:
-        report = evaluate(args.reference, args.current, spec, on_progress=update)
+        report = evaluate(reference, args.current, spec, on_progress=update)
     if args.quiet:
         console.print(
             f"status: {report.status}; {report.drift.n_drifted} of "
@@ -288,9 +290,9 @@ def _check(args: argparse.Namespace, console: Console) -> int:
 
 
 def _profile(args: argparse.Namespace, console: Console) -> int:
-    spec = _spec_from_args(args, args.data)
+    spec, data = _spec_and_reference(args, args.data)
     with _progress(console, "profiling columns") as update:
-        profile = profile_dataset(args.data, spec, on_progress=update)
+        profile = profile_dataset(data, spec, on_progress=update)
     _write(args.output, lambda: save_profile(profile, args.output))
     console.print(
         f"wrote the profile of {profile.rows} rows and {len(profile.columns)} columns "

@@ -58,6 +58,8 @@ def read_dataset(source: Any) -> Dataset:
 
 
 def _read(source: Any) -> Dataset:
+    if isinstance(source, Dataset):  # already read (the CLI reads once to infer a spec)
+        return source
     if isinstance(source, pa.Table):
         return Dataset(source, "<Arrow table>")
     if isinstance(source, pa.RecordBatch):
