@@ -6,6 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from sklearn import metrics
 from tests.conftest import model_logs
@@ -217,3 +219,76 @@ def test_a_set_with_two_columns_of_one_name_is_refused(logs) -> None:
     twice = current.append_column("x1", current.column("x1"))
     with pytest.raises(InputError, match=r"column 'x1' appears 2 times"):
         evaluate(reference, twice)
+
+
+def test_multiclass_performance_equals_scikit_learn() -> None:
+    rng = np.random.default_rng(8)
+    n = 4000
+    labels = np.array(["cat", "dog", "eel"])
+
+    def table(noise: float) -> pa.Table:
+        y = rng.integers(0, 3, n)
+        logits = np.eye(3)[y] * 2.0 + rng.normal(0, noise, (n, 3))
+        proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        return pa.table(
+            {
+                "x": rng.normal(0, 1, n),
+                "y": labels[y],
+                "pred": labels[proba.argmax(axis=1)],
+                "p_cat": proba[:, 0],
+                "p_dog": proba[:, 1],
+                "p_eel": proba[:, 2],
+            }
+        )
+
+    reference, current = table(1.0), table(2.5)
+    spec = infer_spec(reference, target="y", prediction="pred", scores=["p_dog", "p_eel", "p_cat"])
+    report = evaluate(reference, current, spec)
+    assert report.performance is not None and report.performance.current is not None
+    got = report.performance.current.metrics
+    y = np.array(current.column("y").to_pylist())
+    pred = np.array(current.column("pred").to_pylist())
+    proba = np.column_stack([current.column(f"p_{k}").to_numpy() for k in labels])
+    assert got["accuracy"] == pytest.approx(metrics.accuracy_score(y, pred), abs=1e-12)
+    assert got["f1_macro"] == pytest.approx(metrics.f1_score(y, pred, average="macro"), abs=1e-12)
+    assert got["roc_auc"] == pytest.approx(
+        metrics.roc_auc_score(y, proba, multi_class="ovr", labels=labels), abs=1e-9
+    )
+    assert got["log_loss"] == pytest.approx(metrics.log_loss(y, proba, labels=labels), rel=1e-9)
+    assert got["accuracy"] < report.performance.reference.metrics["accuracy"]
+    assert any(c.name == "performance.accuracy" and c.status != "ok" for c in report.checks)
+
+
+def test_regression_performance_equals_scikit_learn() -> None:
+    rng = np.random.default_rng(9)
+    n = 3000
+    x = rng.normal(0, 1, n)
+    y = 3 * x + rng.normal(0, 1, n) + 10
+    reference = pa.table({"x": x, "y": y, "yhat": 3 * x + 10})
+    current = pa.table({"x": x, "y": y, "yhat": 3 * x + 11})  # biased by +1
+    report = evaluate(reference, current, infer_spec(reference, target="y", prediction="yhat"))
+    assert report.performance is not None and report.performance.task == "regression"
+    got = report.performance.current.metrics
+    assert got["mae"] == pytest.approx(metrics.mean_absolute_error(y, 3 * x + 11), rel=1e-12)
+    assert got["rmse"] == pytest.approx(metrics.root_mean_squared_error(y, 3 * x + 11), rel=1e-12)
+    assert got["r2"] == pytest.approx(metrics.r2_score(y, 3 * x + 11), rel=1e-12)
+    assert got["mean_error"] == pytest.approx(np.mean(3 * x + 11 - y), rel=1e-12)
+    assert got["mape"] == pytest.approx(
+        metrics.mean_absolute_percentage_error(y, 3 * x + 11), rel=1e-12
+    )
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_row_order_does_not_change_the_report(seed: int) -> None:
+    reference, current = model_logs(600, seed=21), model_logs(600, seed=22, shift=0.3)
+    order = np.random.default_rng(seed).permutation(600)
+    spec = infer_spec(reference, **ROLES)
+    a = evaluate(reference, current, spec)
+    b = evaluate(reference.take(order), current.take(order[::-1].copy()), spec)
+    for name, column in a.drift.columns.items():
+        other = b.drift.columns[name]
+        assert other.drifted == column.drifted
+        for key, value in column.metrics.items():
+            assert other.metrics[key] == pytest.approx(value, rel=1e-9, abs=1e-12), (name, key)
+    assert a.performance.current.metrics == pytest.approx(b.performance.current.metrics)
