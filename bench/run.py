@@ -172,7 +172,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--tools", nargs="+", default=list(TOOLS), choices=list(TOOLS))
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument(
+        "--markdown-only",
+        action="store_true",
+        help="rewrite RESULTS.md from results.json without running anything",
+    )
     args = parser.parse_args()
+    if args.markdown_only:
+        write_markdown(json.loads((BENCH / "results.json").read_text()), args)
+        return
     _install_reaper()
     results_path = BENCH / "results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
@@ -244,16 +252,19 @@ def write_markdown(
                 f"{len(flagged) if tool != 'numpy floor' else '—'} | "  # type: ignore[arg-type]
                 f"{'yes' if e['exact'] else ('—' if tool == 'numpy floor' else 'no')} |"
             )
-        lines.append("")
+        commands = sorted({str(e.get("command", "")) for e in tools.values()} - {""})
+        lines += ["", "Commands: " + "; ".join(f"`{c}`" for c in commands), ""]
     lines += [
-        "## Machine and command",
+        "## Machine",
         "",
         f"- {machine()}",
-        f"- {datetime.now(timezone.utc):%Y-%m-%d}",
-        f"- `python bench/run.py --rows {' '.join(map(str, args.rows))} "
-        f"--repeat {args.repeat}` (after `python bench/generate.py --rows ...`)",
+        f"- {datetime.now(timezone.utc):%Y-%m-%d}; data from "
+        "`python bench/generate.py --rows 100000 1000000 5000000`",
         "",
     ]
+    notes = BENCH / "NOTES.md"
+    if notes.exists():
+        lines += [notes.read_text()]
     (BENCH / "RESULTS.md").write_text("\n".join(lines))
 
 

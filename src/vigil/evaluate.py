@@ -128,6 +128,7 @@ def evaluate(
     n_workers = workers or min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=n_workers) as pool:
         duplicates = pool.submit(duplicate_rows, cur.table)
+        performance_job = pool.submit(_performance, spec, ref, cur.table)
         for name, measured, checked in pool.map(job, columns):
             results[name] = (measured, checked)
             done += 1
@@ -139,7 +140,7 @@ def evaluate(
         results[c.name][0] if c.name in results else unevaluated(c, reason)
         for c in spec.drift_columns
     ]
-    drift = decide([m for m in measurements if m is not None], spec.drift)
+    drift = decide([m for m in measurements if m is not None], spec.drift)  # None: not measured
     quality_columns = {c.name: results[c.name][1] for c in columns}
     quality_columns.update({c.name: unchecked(c, reason) for c in missing})
     id_col = spec.single("id")
@@ -156,7 +157,7 @@ def evaluate(
             else None
         ),
     )
-    performance = _performance(spec, ref, cur.table)
+    performance = performance_job.result()
     if ref.profile is not None:
         notes.append(
             "The reference is a saved profile: KS (and its p-value) and Wasserstein "

@@ -44,7 +44,7 @@ def render_html(report: Report) -> str:
             metric_rows.append((name, a, b, None if a is None or b is None else b - a))
     metric_names = sorted({k for c in columns for k in c.metrics})
     template = _environment().get_template("report.html.j2")
-    return template.render(
+    page: str = template.render(
         report=report,
         columns=columns,
         charts=charts,
@@ -57,6 +57,7 @@ def render_html(report: Report) -> str:
         reference_colour=REFERENCE_COLOUR,
         current_colour=CURRENT_COLOUR,
     )
+    return page
 
 
 def write_html(report: Report, path: str | Path) -> None:
