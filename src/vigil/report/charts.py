@@ -6,7 +6,8 @@ from markupsafe import Markup, escape
 
 from vigil.drift import Distribution
 
-WIDTH, HEIGHT, PAD, LABEL = 560, 170, 6, 34
+WIDTH, HEIGHT, PAD, LABEL = 560, 200, 6, 64
+LEFT = 40  # room for the first rotated label
 REFERENCE_COLOUR, CURRENT_COLOUR = "#8aa1b8", "#d9822b"
 
 
@@ -15,7 +16,7 @@ def distribution_svg(distribution: Distribution, *, title: str) -> Markup:
     n = len(distribution.labels)
     top = max([*distribution.reference, *distribution.current, 1e-12])
     plot_h = HEIGHT - LABEL - PAD
-    slot = (WIDTH - 2 * PAD) / max(n, 1)
+    slot = (WIDTH - LEFT - PAD) / max(n, 1)
     bar = max(slot * 0.38, 1.0)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
@@ -23,7 +24,7 @@ def distribution_svg(distribution: Distribution, *, title: str) -> Markup:
         f"<title>{escape(title)}</title>",
     ]
     for i, label in enumerate(distribution.labels):
-        x = PAD + i * slot + slot * 0.1
+        x = LEFT + i * slot + slot * 0.1
         for j, (share, colour) in enumerate(
             (
                 (distribution.reference[i], REFERENCE_COLOUR),
