@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -30,20 +31,22 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _by_column(columns: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each column's dataclass as a dict, keyed by name (so without its own `column` field)."""
+    out = {}
+    for name, value in columns.items():
+        entry = asdict(value)
+        del entry["column"]
+        out[name] = entry
+    return out
+
+
 def report_to_dict(report: Report) -> dict[str, Any]:
     """The report as plain JSON-ready data in schema version 1."""
     d = report.drift
-    drift_columns = {}
-    for name, c in d.columns.items():
-        entry = asdict(c)
-        del entry["column"]
-        drift_columns[name] = entry
     q = report.quality
-    quality_columns = {}
-    for name, qc in q.columns.items():
-        entry = asdict(qc)
-        del entry["column"]
-        quality_columns[name] = entry
+    drift_columns = _by_column(d.columns)
+    quality_columns = _by_column(q.columns)
     performance = None
     p = report.performance
     if p is not None:
