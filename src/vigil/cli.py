@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from vigil.cli_service import add_service_commands
 from vigil.errors import VigilError
 from vigil.evaluate import evaluate, profile_dataset
 from vigil.io import read_dataset
@@ -114,6 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", type=int, default=20_000, help="rows per set (default 20000)")
     p.add_argument("--seed", type=int, default=7)
     p.set_defaults(run=_demo)
+
+    add_service_commands(sub)
     return parser
 
 

@@ -1,0 +1,297 @@
+"""The service's settings: a YAML file (docs/config.md), environment variables over it.
+
+Durations are written `30s`, `15m`, `1h`, `7d`; sizes `64MiB`. An environment variable
+`VIGIL_<KEY>` overrides a top-level key and `VIGIL_<SECTION>_<KEY>` a key of `limits:` or
+`windows:` (e.g. `VIGIL_DB`, `VIGIL_PORT`, `VIGIL_WINDOWS_SIZE=1d`). Tokens are kept as
+SHA-256 hashes; `vigil token` makes a token and the line to paste.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from vigil.errors import ConfigError
+from vigil.monitor.windows import WindowPlan
+
+Scope = Literal["read", "write", "admin"]
+SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SIZES = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20}
+_SIZES["gib"] = 2**30
+
+
+def parse_duration(value: Any, where: str) -> int:
+    """Seconds in `30s`, `15m`, `1h`, `7d`, `2w` (or a plain number of seconds)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return int(value)
+    match = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", str(value))
+    if not match or int(match.group(1)) == 0:
+        raise ConfigError(
+            f"{where}: {value!r} is not a duration; write e.g. 30s, 15m, 1h, 7d or 2w."
+        )
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def parse_size(value: Any, where: str) -> int:
+    """Bytes in `64MiB`, `500kb`, or a plain number of bytes."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", str(value))
+    if not match or match.group(2).lower() not in _SIZES or int(match.group(1)) == 0:
+        raise ConfigError(f"{where}: {value!r} is not a size; write e.g. 64MiB, 500kB or 1GiB.")
+    return int(match.group(1)) * _SIZES[match.group(2).lower()]
+
+
+def hash_token(token: str) -> str:
+    """The SHA-256 hex digest a config keeps instead of the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A bearer token's hash, its name (for logs) and what it may do."""
+
+    name: str
+    sha256: str
+    scopes: frozenset[Scope]
+    revoked: bool = False
+
+    def matches(self, presented_hash: str) -> bool:
+        """Compare hashes in constant time."""
+        return hmac.compare_digest(self.sha256, presented_hash)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfig:
+    """A model the service registers at start from files."""
+
+    name: str
+    version: str
+    spec: Path | None
+    reference: Path | None
+    plan: WindowPlan
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on what clients may send."""
+
+    max_body: int = 64 * 2**20
+    max_pending_records: int = 200_000  # records waiting for the writer; past it, 503
+    lateness: int = 30 * 86400
+    max_future: int = 3600
+    retry_after: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything `vigil serve` needs."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db: str = "vigil.duckdb"
+    interval: int = 60
+    lease: int = 600
+    retention: int | None = None
+    limits: Limits = field(default_factory=Limits)
+    windows: WindowPlan = field(default_factory=WindowPlan)
+    tokens: tuple[Token, ...] = ()
+    models: tuple[ModelConfig, ...] = ()
+    source: str = "defaults"
+
+    @property
+    def plans(self) -> dict[str, WindowPlan]:
+        """Per-model window plans."""
+        return {m.name: m.plan for m in self.models}
+
+
+def _plan(data: Mapping[str, Any], base: WindowPlan, where: str) -> WindowPlan:
+    known = {"size", "rolling", "min_rows", "segments", "top_segments", "history"}
+    _only(data, known, where)
+    plan = base
+    if "size" in data:
+        plan = replace(plan, size_seconds=parse_duration(data["size"], f"{where}.size"))
+    if "rolling" in data:
+        rolling = data["rolling"]
+        seconds = None if rolling in (None, False, "off") else parse_duration(rolling, where)
+        plan = replace(plan, rolling_seconds=seconds)
+    if "min_rows" in data:
+        plan = replace(plan, min_rows=_positive_int(data["min_rows"], f"{where}.min_rows"))
+    if "top_segments" in data:
+        top = _positive_int(data["top_segments"], f"{where}.top_segments")
+        plan = replace(plan, top_segments=top)
+    if "history" in data:
+        plan = replace(plan, history=_positive_int(data["history"], f"{where}.history", zero=True))
+    if "segments" in data:
+        segs = data["segments"]
+        if not isinstance(segs, list) or not all(isinstance(s, str) for s in segs):
+            raise ConfigError(f"{where}.segments: expected a list of column names.")
+        plan = replace(plan, segments=tuple(segs))
+    return plan
+
+
+def _positive_int(value: Any, where: str, *, zero: bool = False) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = -1
+    if number < 0 or (number == 0 and not zero) or isinstance(value, bool):
+        raise ConfigError(
+            f"{where}: {value!r} is not a {'non-negative' if zero else 'positive'} whole number."
+        )
+    return number
+
+
+def _only(data: Mapping[str, Any], known: set[str], where: str) -> None:
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(map(str, unknown))}; "
+            f"known: {', '.join(sorted(known))}."
+        )
+
+
+TOP_KEYS = {
+    "host",
+    "port",
+    "db",
+    "interval",
+    "lease",
+    "retention",
+    "limits",
+    "windows",
+    "tokens",
+    "models",
+}
+
+
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from a YAML file (optional) with `VIGIL_*` environment variables over it."""
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except OSError as err:
+            raise ConfigError(f"cannot read the config {path}: {err.strerror}.") from err
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path} is not valid YAML: {err}") from err
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the config must be a mapping of keys to values.")
+        data = loaded or {}
+        source = str(path)
+        _only(data, TOP_KEYS, str(path))
+    base = Path(path).parent if path is not None else Path()
+    for name, value in (env or {}).items():
+        if not name.startswith("VIGIL_"):
+            continue
+        parts = name[len("VIGIL_") :].lower().split("_", 1)
+        if parts[0] in ("limits", "windows") and len(parts) == 2:
+            data.setdefault(parts[0], {})[parts[1]] = value
+        elif name[len("VIGIL_") :].lower() in TOP_KEYS - {"tokens", "models", "limits", "windows"}:
+            data[name[len("VIGIL_") :].lower()] = value
+    return _settings(data, base, source)
+
+
+def _settings(data: dict[str, Any], base: Path, source: str) -> Settings:
+    limits_data = data.get("limits") or {}
+    _only(
+        limits_data,
+        {"max_body", "max_pending_records", "lateness", "max_future", "retry_after"},
+        "limits",
+    )
+    limits = Limits()
+    if "max_body" in limits_data:
+        limits = replace(limits, max_body=parse_size(limits_data["max_body"], "limits.max_body"))
+    if "max_pending_records" in limits_data:
+        limits = replace(
+            limits,
+            max_pending_records=_positive_int(
+                limits_data["max_pending_records"], "limits.max_pending_records"
+            ),
+        )
+    for key in ("lateness", "max_future", "retry_after"):
+        if key in limits_data:
+            limits = replace(limits, **{key: parse_duration(limits_data[key], f"limits.{key}")})
+    plan = _plan(data.get("windows") or {}, WindowPlan(), "windows")
+    try:
+        port = int(data.get("port", 8000))
+    except (TypeError, ValueError):
+        port = -1
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"port: {data.get('port')!r} is not a port number (0-65535).")
+    retention = data.get("retention")
+    return Settings(
+        host=str(data.get("host", "127.0.0.1")),
+        port=port,
+        db=str(data.get("db", "vigil.duckdb")),
+        interval=parse_duration(data.get("interval", 60), "interval"),
+        lease=parse_duration(data.get("lease", 600), "lease"),
+        retention=None if retention in (None, "off") else parse_duration(retention, "retention"),
+        limits=limits,
+        windows=plan,
+        tokens=tuple(_tokens(data.get("tokens") or [])),
+        models=tuple(_models(data.get("models") or {}, plan, base)),
+        source=source,
+    )
+
+
+def _tokens(items: Any) -> list[Token]:
+    if not isinstance(items, list):
+        raise ConfigError("tokens: expected a list of {name, sha256, scopes}.")
+    out = []
+    for i, item in enumerate(items):
+        where = f"tokens[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where}: expected a mapping with name, sha256 and scopes.")
+        _only(item, {"name", "sha256", "scopes", "revoked"}, where)
+        digest = str(item.get("sha256", "")).lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise ConfigError(
+                f"{where}: sha256 must be the 64-hex-digit SHA-256 of the token; "
+                f"`vigil token` prints one. Never put the token itself in the config."
+            )
+        scopes = item.get("scopes") or []
+        bad = [s for s in scopes if s not in SCOPES]
+        if not isinstance(scopes, list) or bad or not scopes:
+            raise ConfigError(f"{where}: scopes must be a non-empty list of {', '.join(SCOPES)}.")
+        out.append(
+            Token(
+                str(item.get("name", where)),
+                digest,
+                frozenset(scopes),
+                bool(item.get("revoked", False)),
+            )
+        )
+    return out
+
+
+def _models(items: Any, plan: WindowPlan, base: Path) -> list[ModelConfig]:
+    if not isinstance(items, dict):
+        raise ConfigError("models: expected a mapping of model name to {version, spec, reference}.")
+    out = []
+    for name, item in items.items():
+        where = f"models.{name}"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where}: expected a mapping with version, spec and reference.")
+        _only(item, {"version", "spec", "reference", "windows"}, where)
+        if "version" not in item:
+            raise ConfigError(f"{where}: needs a version.")
+        out.append(
+            ModelConfig(
+                name=str(name),
+                version=str(item["version"]),
+                spec=base / item["spec"] if item.get("spec") else None,
+                reference=base / item["reference"] if item.get("reference") else None,
+                plan=_plan(item.get("windows") or {}, plan, f"{where}.windows"),
+            )
+        )
+    return out

@@ -1,0 +1,108 @@
+"""Prometheus exposition of the latest computed window of every model version.
+
+A `Collector` that reads the store at scrape time (no values kept in the process). The families
+and their labels (docs/api.md):
+
+- `vigil_drift{model, version, column, measure}` — drift measures of each column;
+- `vigil_quality{model, version, column, check}` — data-quality shares;
+- `vigil_performance{model, version, metric}` — performance on the labels joined so far;
+- `vigil_ops{model, version, figure}` — count, rate, latency percentiles, error rate, volume;
+- `vigil_status{model, version, column, metric}` — 0 ok, 1 warning, 2 critical, for every value
+  a check judged;
+- `vigil_window_start_seconds{model, version}` — which window these values belong to.
+
+Label values come from specs and a fixed list of metric names, never from record contents, and
+segments are left out, so the number of series is bounded by the specs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from vigil.store.base import MetricPoint
+from vigil.store.sql import SqlStore
+
+STATUS_VALUE = {"ok": 0.0, "warning": 1.0, "critical": 2.0}
+
+
+class StoreCollector(Collector):
+    """Reads the latest window's metric points of every model when Prometheus scrapes."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        """One gauge family per metric group, filled from the store."""
+        drift = GaugeMetricFamily(
+            "vigil_drift",
+            "Drift measure of a column in the latest window.",
+            labels=["model", "version", "column", "measure"],
+        )
+        quality = GaugeMetricFamily(
+            "vigil_quality",
+            "Data-quality share of a column in the latest window.",
+            labels=["model", "version", "column", "check"],
+        )
+        performance = GaugeMetricFamily(
+            "vigil_performance",
+            "Model performance on the labels joined so far.",
+            labels=["model", "version", "metric"],
+        )
+        ops = GaugeMetricFamily(
+            "vigil_ops",
+            "Operational figure of the latest window.",
+            labels=["model", "version", "figure"],
+        )
+        status = GaugeMetricFamily(
+            "vigil_status",
+            "Check status: 0 ok, 1 warning, 2 critical.",
+            labels=["model", "version", "column", "metric"],
+        )
+        start = GaugeMetricFamily(
+            "vigil_window_start_seconds",
+            "Start (Unix time) of the window the values are from.",
+            labels=["model", "version"],
+        )
+        for model in self.store.list_models():
+            seen: set[str] = set()
+            for p in self.store.latest_points(model):
+                _add(p, model.name, drift, quality, performance, ops)
+                if p.status in STATUS_VALUE:
+                    status.add_metric(
+                        [model.name, p.version, p.column, p.metric], STATUS_VALUE[p.status]
+                    )
+                if p.version not in seen:
+                    seen.add(p.version)
+                    epoch = (p.start - datetime(1970, 1, 1)).total_seconds()
+                    start.add_metric([model.name, p.version], epoch)
+        yield from (drift, quality, performance, ops, status, start)
+
+
+def _add(
+    p: MetricPoint,
+    model: str,
+    drift: GaugeMetricFamily,
+    quality: GaugeMetricFamily,
+    performance: GaugeMetricFamily,
+    ops: GaugeMetricFamily,
+) -> None:
+    if p.value is None:
+        return
+    family, _, name = p.metric.partition(".")
+    if family == "drift":
+        drift.add_metric([model, p.version, p.column, name], p.value)
+    elif family == "quality":
+        quality.add_metric([model, p.version, p.column, name], p.value)
+    elif family == "performance":
+        performance.add_metric([model, p.version, name], p.value)
+    elif family == "ops":
+        ops.add_metric([model, p.version, name], p.value)
+
+
+def build_collector(store: SqlStore) -> StoreCollector:
+    """The collector to register on a service's own registry."""
+    return StoreCollector(store)

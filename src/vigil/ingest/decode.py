@@ -1,0 +1,161 @@
+"""Request bodies to records or tables: JSON, Parquet, Arrow IPC, CSV.
+
+JSON is parsed strictly: duplicate keys and the non-standard NaN/Infinity literals are kept as
+markers so that validation can reject the one record that carries them, with a reason, instead
+of silently keeping the last value or a NaN.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
+
+from vigil.errors import InputError
+
+BodyFormat = Literal["json", "parquet", "arrow", "csv"]
+CONTENT_TYPES: dict[str, BodyFormat] = {
+    "application/json": "json",
+    "application/vnd.apache.parquet": "parquet",
+    "application/x-parquet": "parquet",
+    "application/parquet": "parquet",
+    "application/vnd.apache.arrow.stream": "arrow",
+    "application/vnd.apache.arrow.file": "arrow",
+    "application/x-arrow": "arrow",
+    "text/csv": "csv",
+}
+MAX_NESTING = 32  # objects/arrays deeper than this are refused before they reach Python's parser
+
+
+class DuplicateKeys:
+    """Marker key added to a JSON object that repeated a key; its value names the keys."""
+
+
+DUPLICATE = DuplicateKeys()
+
+
+class NonFinite(str):
+    """A NaN or Infinity literal found in JSON (not valid JSON, but Python's parser reads it)."""
+
+    __slots__ = ()
+
+
+def body_format(content_type: str | None) -> BodyFormat | None:
+    """The body format named by a Content-Type header (parameters ignored), or None."""
+    if not content_type:
+        return None
+    return CONTENT_TYPES.get(content_type.split(";")[0].strip().lower())
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A body as JSON records or as a flat table."""
+
+    records: list[Any] | None
+    table: pa.Table | None
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[Any, Any]:
+    out: dict[Any, Any] = dict(pairs)
+    if len(out) != len(pairs):
+        counts = Counter(k for k, _ in pairs)
+        out[DUPLICATE] = sorted(k for k, n in counts.items() if n > 1)
+    return out
+
+
+def _depth_ok(body: bytes) -> bool:
+    """Cheap pre-check: the deepest bracket nesting, ignoring brackets inside strings."""
+    if body.count(b"[") + body.count(b"{") <= MAX_NESTING:
+        return True
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_NESTING:
+                return False
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return True
+
+
+def decode_json(body: bytes, *, key: str = "records") -> list[Any]:
+    """The `records` list of a JSON body; InputError saying what is wrong otherwise."""
+    if not body.strip():
+        raise InputError('the body is empty; send {"records": [...]}.')
+    if not _depth_ok(body):
+        raise InputError(
+            f"the JSON nests objects or arrays deeper than {MAX_NESTING} levels; "
+            f"records are flat: feature values are numbers, strings, booleans or null."
+        )
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"the body is not UTF-8 text: {err.reason} at byte {err.start}.") from err
+    try:
+        doc = json.loads(text, object_pairs_hook=_pairs, parse_constant=NonFinite)
+    except json.JSONDecodeError as err:
+        raise InputError(
+            f"the body is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}."
+        ) from err
+    except RecursionError as err:
+        raise InputError("the JSON nests too deeply; records are flat objects.") from err
+    if not isinstance(doc, dict) or key not in doc:
+        raise InputError(f'the body must be a JSON object {{"{key}": [...]}}.')
+    if DUPLICATE in doc:
+        raise InputError(f"the body repeats the key(s) {', '.join(doc[DUPLICATE])}.")
+    records = doc[key]
+    if not isinstance(records, list):
+        raise InputError(f'"{key}" must be a list of objects; got {json_type(records)}.')
+    return records
+
+
+def decode_table(body: bytes, fmt: BodyFormat) -> pa.Table:
+    """A Parquet, Arrow IPC or CSV body as an Arrow table."""
+    if not body:
+        raise InputError(f"the {fmt} body is empty.")
+    try:
+        if fmt == "parquet":
+            return pq.read_table(io.BytesIO(body))
+        if fmt == "arrow":
+            try:
+                return ipc.open_stream(pa.py_buffer(body)).read_all()
+            except pa.ArrowInvalid:
+                return ipc.open_file(pa.py_buffer(body)).read_all()
+        if fmt == "csv":
+            return pacsv.read_csv(io.BytesIO(body))
+    except (pa.ArrowException, OSError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise InputError(f"the body is not readable as {fmt}: {first}.") from err
+    raise InputError(f"bodies in {fmt} are read as records, not as a table.")
+
+
+def json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"

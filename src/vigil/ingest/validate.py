@@ -1,0 +1,439 @@
+"""Incoming prediction and label records checked against a model's layout.
+
+Every record is judged on its own: one with a missing or mistyped field is rejected with the
+field, what was wrong and what was expected, and kept for the quarantine; the rest of the batch
+goes on. A feature the spec does not name is kept (as text) and shows up as schema drift.
+A feature the record leaves out is a missing value, not an error: data quality measures it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pyarrow as pa
+
+from vigil.ingest.decode import DUPLICATE, NonFinite, json_type
+from vigil.ingest.layout import Layout
+from vigil.store.base import ARROW_TYPES, Quarantined, Storage
+
+MAX_ID_LENGTH = 256
+MAX_TEXT_LENGTH = 65_536
+MAX_PAYLOAD_KEPT = 8_192  # characters of a rejected record kept in the quarantine
+EPOCH = datetime(1970, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why one record of a batch was not accepted."""
+
+    index: int
+    id: str | None
+    errors: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRules:
+    """The clock limits a record's timestamp must fall within."""
+
+    now: datetime  # naive UTC
+    lateness: timedelta  # older than now - lateness: the window is closed, quarantined
+    max_future: timedelta  # newer than now + max_future: a clock or unit error, rejected
+
+
+@dataclass(slots=True)
+class Validated:
+    """A batch after validation: the accepted rows as a table, and the rejections."""
+
+    table: pa.Table
+    rejected: list[Rejection] = field(default_factory=list)
+    quarantined: list[Quarantined] = field(default_factory=list)
+    extras: list[str] = field(default_factory=list)  # feature names the spec does not know
+
+
+class FieldError(Exception):
+    """One field of one record is unusable; the message is the reason given back."""
+
+
+def _number(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, NonFinite):
+        raise FieldError(f"{where}: {value} is not a number; send null for a missing value")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise FieldError(f"{where}: got {json_type(value)}, expected a number or null")
+    number = float(value)
+    if not math.isfinite(number):
+        raise FieldError(f"{where}: {value} is not finite; send null for a missing value")
+    return number
+
+
+def _text(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and not isinstance(value, NonFinite):
+        if "\x00" in value:
+            raise FieldError(f"{where}: contains a NUL character; text may not hold NUL")
+        if len(value) > MAX_TEXT_LENGTH:
+            raise FieldError(f"{where}: {len(value)} characters, more than {MAX_TEXT_LENGTH}")
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    raise FieldError(f"{where}: got {json_type(value)}, expected a string, an integer or null")
+
+
+def _boolean(value: Any, where: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise FieldError(f"{where}: got {json_type(value)}, expected true, false or null")
+
+
+def parse_time(value: Any, where: str) -> datetime:
+    """A timestamp as naive UTC: ISO-8601 text, or epoch seconds, milliseconds or microseconds."""
+    if isinstance(value, str) and not isinstance(value, NonFinite):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise FieldError(
+                f"{where}: {value[:40]!r} is not an ISO-8601 time; send e.g. "
+                f"'2026-11-23T10:00:00Z' or epoch seconds"
+            ) from None
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        return parsed
+    number = _number(value, where)
+    if number is None:
+        raise FieldError(f"{where}: missing; every record needs a time (ISO-8601 or epoch seconds)")
+    magnitude = abs(number)
+    # Epoch seconds pass 1e11 only in the year 5138, milliseconds pass 1e14 in 5138 too.
+    if magnitude < 1e11:
+        seconds = number
+    elif magnitude < 1e14:
+        seconds = number / 1e3
+    elif magnitude < 1e17:
+        seconds = number / 1e6
+    else:
+        raise FieldError(
+            f"{where}: {value} is too large for epoch seconds, milliseconds or microseconds"
+        )
+    try:
+        return EPOCH + timedelta(seconds=seconds)
+    except OverflowError:
+        raise FieldError(f"{where}: {value} is outside the years 1-9999") from None
+
+
+def _check_time(ts: datetime, rules: TimeRules, where: str) -> None:
+    if ts > rules.now + rules.max_future:
+        raise FieldError(
+            f"{where}: {ts.isoformat()}Z is more than {rules.max_future} ahead of the server's "
+            f"clock; send UTC times (or epoch seconds)"
+        )
+    if ts < rules.now - rules.lateness:
+        raise FieldError(
+            f"{where}: {ts.isoformat()}Z is older than the lateness horizon "
+            f"({rules.lateness}); its windows are closed. Use `vigil backfill` for history"
+        )
+
+
+def _record_id(value: Any) -> str:
+    if value is None:
+        raise FieldError("id: missing; every record needs a unique id (a string)")
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or isinstance(value, NonFinite):
+        raise FieldError(f"id: got {json_type(value)}, expected a string or an integer")
+    text = str(value)
+    if not text or len(text) > MAX_ID_LENGTH or "\x00" in text:
+        raise FieldError(f"id: must be 1 to {MAX_ID_LENGTH} characters without NUL")
+    return text
+
+
+CONVERT: dict[Storage, Callable[[Any, str], Any]] = {
+    "DOUBLE": _number,
+    "VARCHAR": _text,
+    "BOOLEAN": _boolean,
+    "TIMESTAMP": lambda v, where: None if v is None else parse_time(v, where),
+}
+
+
+def _payload(record: Any) -> str:
+    try:
+        text = json.dumps(record, default=str, allow_nan=True)
+    except (TypeError, ValueError):
+        text = repr(record)
+    return text[:MAX_PAYLOAD_KEPT]
+
+
+def _mapping(value: Any, where: str) -> dict[Any, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise FieldError(f"{where}: got {json_type(value)}, expected an object of name: value")
+    if DUPLICATE in value:
+        raise FieldError(f"{where}: repeats the key(s) {', '.join(value[DUPLICATE])}")
+    return value
+
+
+def validate_predictions(
+    records: Sequence[Any],
+    layout: Layout,
+    versions: Sequence[str],
+    default_version: str,
+    rules: TimeRules,
+) -> Validated:
+    """Check JSON prediction records; the accepted ones as a table of stored columns."""
+    columns: dict[str, list[Any]] = {
+        name: [] for name in ("id", "timestamp", "model_version", "latency_ms", "error")
+    }
+    stored = layout.stored()
+    for name, _, _ in stored:
+        columns[name] = []
+    extras: dict[str, list[Any]] = {}
+    out = Validated(pa.table({}))
+    known_versions = set(versions)
+    accepted = 0
+    for index, record in enumerate(records):
+        errors: list[str] = []
+        record_id: str | None = None
+        row: dict[str, Any] = {}
+        row_extras: dict[str, Any] = {}
+        try:
+            record = _mapping(record, f"record {index}")
+            record_id = _record_id(record.get("id"))
+        except FieldError as bad:
+            errors.append(str(bad))
+            record = record if isinstance(record, dict) else {}
+        row["id"] = record_id
+        row["timestamp"] = _attempt(errors, _timestamp, record, rules)
+        row["model_version"] = _attempt(errors, _version, record, known_versions, default_version)
+        row["latency_ms"] = _attempt(errors, _latency, record.get("latency_ms"))
+        row["error"] = _attempt(errors, _text, record.get("error"), "error")
+        _fill(record, layout, row, row_extras, errors)
+        unknown = set(record) - _TOP_LEVEL
+        if unknown:
+            names = ", ".join(sorted(str(k) for k in unknown))
+            errors.append(f"{names}: unknown field(s); expected only {', '.join(_TOP_ORDER)}")
+        if errors:
+            out.rejected.append(Rejection(index, record_id, tuple(errors)))
+            out.quarantined.append(
+                Quarantined("prediction", index, record_id, tuple(errors), _payload(record))
+            )
+            continue
+        for name, values in columns.items():
+            values.append(row.get(name))
+        for name, value in row_extras.items():
+            extras.setdefault(name, [None] * accepted).append(value)
+        accepted += 1
+        for values in extras.values():
+            if len(values) < accepted:
+                values.append(None)
+    types = {"id": pa.string(), "timestamp": pa.timestamp("us"), "model_version": pa.string()}
+    types |= {"latency_ms": pa.float64(), "error": pa.string()}
+    types |= {name: ARROW_TYPES[storage] for name, _, storage in stored}
+    arrays = {name: pa.array(values, types[name]) for name, values in columns.items()}
+    arrays |= {name: pa.array(values, pa.string()) for name, values in extras.items()}
+    out.table = pa.table(arrays)
+    out.extras = sorted(extras)
+    return out
+
+
+_TOP_ORDER = (
+    "id",
+    "timestamp",
+    "model_version",
+    "features",
+    "prediction",
+    "score",
+    "latency_ms",
+    "error",
+    "segments",
+)
+_TOP_LEVEL = frozenset(_TOP_ORDER)
+
+
+def _attempt(errors: list[str], check: Callable[..., Any], *args: Any) -> Any:
+    """`check(*args)`, or None with its reason added to `errors`."""
+    try:
+        return check(*args)
+    except FieldError as bad:
+        errors.append(str(bad))
+        return None
+
+
+def _timestamp(record: dict[Any, Any], rules: TimeRules) -> datetime:
+    ts = parse_time(record.get("timestamp"), "timestamp")
+    _check_time(ts, rules, "timestamp")
+    return ts
+
+
+def _version(record: dict[Any, Any], known: set[str], default: str) -> str:
+    value = record.get("model_version")
+    if value is None:
+        return default
+    text = _text(value, "model_version")
+    if text not in known:
+        raise FieldError(
+            f"model_version: {text!r} is not registered; registered: {', '.join(sorted(known))}"
+        )
+    assert text is not None
+    return text
+
+
+def _latency(value: Any) -> float | None:
+    number = _number(value, "latency_ms")
+    if number is not None and number < 0:
+        raise FieldError(f"latency_ms: {number} is negative; expected milliseconds >= 0")
+    return number
+
+
+def _fill(
+    record: dict[Any, Any],
+    layout: Layout,
+    row: dict[str, Any],
+    extras: dict[str, Any],
+    errors: list[str],
+) -> None:
+    try:
+        features = _mapping(record.get("features"), "features")
+    except FieldError as bad:
+        errors.append(str(bad))
+        features = {}
+    for name, value in features.items():
+        storage = layout.features.get(name)
+        where = f"features.{name}"
+        try:
+            if storage is None:
+                if isinstance(value, (dict, list)):
+                    raise FieldError(f"{where}: got {json_type(value)}, expected a scalar")
+                extras[name] = value if isinstance(value, str) else json.dumps(value)
+                if isinstance(value, NonFinite):
+                    raise FieldError(
+                        f"{where}: {value} is not a number; send null for a missing value"
+                    )
+            else:
+                row[name] = CONVERT[storage](value, where)
+        except FieldError as bad:
+            errors.append(str(bad))
+    if layout.prediction is not None:
+        name, storage = layout.prediction
+        try:
+            row[name] = CONVERT[storage](record.get("prediction"), "prediction")
+        except FieldError as bad:
+            errors.append(str(bad))
+    elif record.get("prediction") is not None:
+        errors.append("prediction: the model's spec has no prediction column")
+    _fill_scores(record.get("score"), layout, row, errors)
+    try:
+        segments = _mapping(record.get("segments"), "segments")
+    except FieldError as bad:
+        errors.append(str(bad))
+        segments = {}
+    for name, value in segments.items():
+        storage = layout.segments.get(name)
+        if storage is None:
+            errors.append(
+                f"segments.{name}: not a segment column of the spec; segment columns: "
+                f"{', '.join(layout.segments) or 'none'}"
+            )
+            continue
+        try:
+            row[name] = CONVERT[storage](value, f"segments.{name}")
+        except FieldError as bad:
+            errors.append(str(bad))
+
+
+def _fill_scores(value: Any, layout: Layout, row: dict[str, Any], errors: list[str]) -> None:
+    if value is None:
+        return
+    if isinstance(value, dict):
+        if DUPLICATE in value:
+            errors.append(f"score: repeats the key(s) {', '.join(value[DUPLICATE])}")
+            return
+        for cls, score in value.items():
+            name = layout.scores.get(str(cls))
+            if name is None:
+                classes = ", ".join(str(c) for c in layout.scores if c is not None) or "none"
+                errors.append(f"score.{cls}: not a class with a score column; classes: {classes}")
+                continue
+            try:
+                row[name] = _number(score, f"score.{cls}")
+            except FieldError as bad:
+                errors.append(str(bad))
+        return
+    single = layout.scores.get(None) or (
+        next(iter(layout.scores.values())) if len(layout.scores) == 1 else None
+    )
+    if single is None:
+        errors.append(
+            "score: got a number, expected an object of class: probability"
+            if layout.scores
+            else "score: the model's spec has no score column"
+        )
+        return
+    try:
+        row[single] = _number(value, "score")
+    except FieldError as bad:
+        errors.append(str(bad))
+
+
+def validate_labels(records: Sequence[Any], layout: Layout, rules: TimeRules) -> Validated:
+    """Check JSON label records `{id, label, timestamp?}`."""
+    out = Validated(pa.table({}))
+    if layout.target is None:
+        raise ValueError("validate_labels needs a layout with a target column")
+    _, storage = layout.target
+    ids: list[str] = []
+    labels: list[Any] = []
+    times: list[datetime | None] = []
+    for index, record in enumerate(records):
+        errors: list[str] = []
+        record_id = None
+        try:
+            record = _mapping(record, f"record {index}")
+            record_id = _record_id(record.get("id"))
+        except FieldError as bad:
+            errors.append(str(bad))
+            record = record if isinstance(record, dict) else {}
+        label = ts = None
+        if "label" not in record:
+            errors.append("label: missing; send the true value (null is not a label)")
+        else:
+            try:
+                label = CONVERT[storage](record["label"], "label")
+                if label is None:
+                    errors.append("label: null; send the true value")
+            except FieldError as bad:
+                errors.append(str(bad))
+        if record.get("timestamp") is not None:
+            try:
+                ts = parse_time(record["timestamp"], "timestamp")
+                if ts > rules.now + rules.max_future:
+                    _check_time(ts, rules, "timestamp")
+            except FieldError as bad:
+                errors.append(str(bad))
+        unknown = set(record) - {"id", "label", "timestamp"}
+        if unknown:
+            names = ", ".join(sorted(str(k) for k in unknown))
+            errors.append(f"{names}: unknown field(s); expected only id, label, timestamp")
+        if errors:
+            out.rejected.append(Rejection(index, record_id, tuple(errors)))
+            out.quarantined.append(
+                Quarantined("label", index, record_id, tuple(errors), _payload(record))
+            )
+            continue
+        assert record_id is not None
+        ids.append(record_id)
+        labels.append(label)
+        times.append(ts)
+    out.table = pa.table(
+        {
+            "id": pa.array(ids, pa.string()),
+            "label": pa.array(labels, ARROW_TYPES[storage]),
+            "timestamp": pa.array(times, pa.timestamp("us")),
+        }
+    )
+    return out

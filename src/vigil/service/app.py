@@ -1,0 +1,183 @@
+"""The FastAPI application: `create_app(settings)` builds one, with its own store, writer,
+scheduler and metrics registry (nothing global, nothing at import time)."""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pyarrow.parquet as pq
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from vigil.config import Settings
+from vigil.errors import VigilError
+from vigil.evaluate import read_current
+from vigil.export.prometheus import build_collector
+from vigil.monitor.scheduler import Monitor, SchedulerThread
+from vigil.service.auth import Authenticator
+from vigil.service.counters import make_counters
+from vigil.service.routes import ingest, models, query
+from vigil.service.routes.models import reference_table, register
+from vigil.service.state import ApiError, AppState, state_of
+from vigil.service.writer import Writer
+from vigil.spec import load_spec
+from vigil.store import open_store
+from vigil.store.sql import SqlStore
+
+log = logging.getLogger("vigil.service")
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"status": status, "message": message}}, status_code=status, headers=headers
+    )
+
+
+def load_config_models(settings: Settings, store: SqlStore, monitor: Monitor) -> None:
+    """Register the models the config names, and store their references, at start."""
+    for cfg in settings.models:
+        if cfg.spec is None:
+            continue
+        spec = load_spec(cfg.spec)
+        model = register(store, monitor, cfg.name, cfg.version, spec)
+        if cfg.reference is not None and cfg.version not in store.reference_versions(model):
+            table = reference_table(
+                read_current(str(cfg.reference)).table, spec, str(cfg.reference)
+            )
+            sink = io.BytesIO()
+            pq.write_table(table, sink)
+            store.put_reference(model, cfg.version, sink.getvalue(), table.num_rows)
+        log.info("model %s version %s registered from %s", cfg.name, cfg.version, cfg.spec)
+
+
+def create_app(
+    settings: Settings, *, store: SqlStore | None = None, scheduler: bool = True
+) -> FastAPI:
+    """A vigil service app. Opens the store named by settings unless one is given."""
+    owns_store = store is None
+    the_store = store if store is not None else open_store(settings.db)
+    monitor = Monitor(
+        the_store,
+        settings.plans,
+        default_plan=settings.windows,
+        lease_seconds=settings.lease,
+        retention_seconds=settings.retention,
+    )
+    counters = make_counters()
+    counters.registry.register(build_collector(the_store))
+    state = AppState(
+        settings=settings,
+        store=the_store,
+        writer=Writer(the_store, max_pending=settings.limits.max_pending_records),
+        monitor=monitor,
+        auth=Authenticator(settings.tokens),
+        counters=counters,
+        owns_store=owns_store,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(load_config_models, settings, the_store, monitor)
+        state.writer.start()
+        if scheduler:
+            state.scheduler = SchedulerThread(monitor, settings.interval)
+            state.scheduler.start()
+        try:
+            yield
+        finally:
+            if state.scheduler is not None:
+                state.scheduler.stop()
+            state.writer.stop()
+            if state.owns_store:
+                state.store.close()
+
+    app = FastAPI(
+        title="vigil",
+        summary="Watch machine-learning models in production.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.vigil = state
+    app.include_router(models.router, tags=["models"])
+    app.include_router(ingest.router, tags=["ingest"])
+    app.include_router(query.router, tags=["query"])
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, err: ApiError) -> JSONResponse:
+        state.counters.refused.labels(str(err.status), err.reason).inc()
+        return _error(err.status, err.message, err.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:
+        state.counters.refused.labels("422", "bad_query").inc()
+        parts = []
+        for e in err.errors()[:5]:
+            where = ".".join(str(x) for x in e.get("loc", ()))
+            parts.append(f"{where}: {e.get('msg')}")
+        return _error(422, "; ".join(parts) or "the request is malformed.")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        state.counters.refused.labels(str(err.status_code), "http").inc()
+        message = str(err.detail)
+        if err.status_code == 404:
+            message = f"no route {request.url.path}; see /docs or /openapi.json."
+        elif err.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}."
+        return _error(err.status_code, message, dict(err.headers or {}))
+
+    @app.exception_handler(VigilError)
+    async def vigil_error(request: Request, err: VigilError) -> JSONResponse:
+        state.counters.refused.labels("422", "invalid").inc()
+        return _error(422, str(err))
+
+    @app.middleware("http")
+    async def timing(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        state.counters.latency.labels(request.method, path).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/metrics", include_in_schema=True, tags=["operations"])
+    async def metrics(request: Request) -> Response:
+        """Prometheus exposition: the latest windows' values and the service's counters."""
+        state_of(request).authorize(request, "read")
+        state.counters.pending.set(state.writer.pending)
+        body = await run_in_threadpool(generate_latest, state.counters.registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        """The process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz() -> Response:
+        """The store answers and the writer and scheduler run."""
+        problems: dict[str, Any] = {}
+        try:
+            await run_in_threadpool(state.store.stats)
+        except Exception as err:  # not ready, and why
+            problems["store"] = f"{type(err).__name__}: {str(err).splitlines()[0]}"
+        if not state.writer.is_alive:
+            problems["writer"] = "not running"
+        if scheduler and state.scheduler is not None and state.scheduler.last_error:
+            problems["scheduler"] = state.scheduler.last_error
+        if problems:
+            return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
+        return JSONResponse({"status": "ready", "store": state.store.url_for_display})
+
+    return app

@@ -1,0 +1,202 @@
+"""Model routes: register models and versions, store their reference sets."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from vigil.errors import ConflictError, InputError, SpecError
+from vigil.ingest.decode import body_format, decode_table
+from vigil.ingest.layout import STORAGE, layout_for
+from vigil.monitor.scheduler import Monitor
+from vigil.service.schemas import ERRORS, ModelRegistration, ModelView
+from vigil.service.state import ApiError, AppState, read_body, state_of
+from vigil.spec import Spec, spec_from_dict
+from vigil.store.base import ARROW_TYPES, ModelInfo
+from vigil.store.sql import SqlStore
+
+router = APIRouter()
+
+
+def model_view(state: AppState, model: ModelInfo) -> dict[str, Any]:
+    """A model as the API shows it."""
+    references = state.store.reference_versions(model)
+    return {
+        "name": model.name,
+        "current_version": model.current_version,
+        "versions": list(model.specs),
+        "references": {v: rows for v, (rows, _) in references.items()},
+        "columns": [{"name": c.name, "role": c.role, "storage": c.storage} for c in model.columns],
+        "created": model.created.isoformat() + "Z",
+    }
+
+
+def register(store: SqlStore, monitor: Monitor, name: str, version: str, spec: Spec) -> ModelInfo:
+    """Register a model version from a spec (used by the route and by config at start)."""
+    layout = layout_for(spec)
+    label = None if layout.target is None else layout.target[1]
+    model = store.register_model(name, version, spec.to_dict(), layout.stored(), label)
+    monitor.forget(model)
+    return model
+
+
+@router.post("/v1/models", status_code=201, response_model=ModelView, responses=ERRORS)
+async def post_model(request: Request) -> dict[str, Any]:
+    """Register a model, or a new version of one (its spec in the YAML file's shape)."""
+    state = state_of(request)
+    state.authorize(request, "admin")
+    body = await read_body(request, state.settings.limits.max_body)
+    try:
+        data = json.loads(body, object_pairs_hook=_strict_pairs)
+        registration = ModelRegistration.model_validate(data)
+    except (ValueError, TypeError) as err:
+        raise ApiError(
+            422,
+            f'the body must be JSON {{"name": ..., "version": ..., "spec": {{...}}}}: '
+            f"{str(err).splitlines()[0]}",
+            reason="malformed_body",
+        ) from err
+    try:
+        spec = spec_from_dict(registration.spec, source="spec")
+    except SpecError as err:
+        raise ApiError(422, str(err), reason="bad_spec") from err
+    try:
+        model = await run_in_threadpool(
+            register, state.store, state.monitor, registration.name, registration.version, spec
+        )
+    except ConflictError as err:
+        raise ApiError(409, str(err), reason="conflict") from err
+    return model_view(state, model)
+
+
+def _strict_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise ValueError("a JSON object repeats a key")
+    return out
+
+
+@router.get("/v1/models", response_model=list[ModelView], responses=ERRORS)
+async def list_models(request: Request) -> list[dict[str, Any]]:
+    """Every registered model."""
+    state = state_of(request)
+    state.authorize(request, "read")
+    models = await run_in_threadpool(state.store.list_models)
+    return [model_view(state, m) for m in models]
+
+
+@router.get("/v1/models/{model}", response_model=ModelView, responses=ERRORS)
+async def get_model(model: str, request: Request) -> dict[str, Any]:
+    """One model, its versions and the references it has."""
+    state = state_of(request)
+    state.authorize(request, "read")
+    return model_view(state, state.model(model))
+
+
+def reference_table(table: pa.Table, spec: Spec, source: str) -> pa.Table:
+    """A reference set cast to the types the store keeps, so windows compare like with like."""
+    arrays = {}
+    missing = [c.name for c in spec.with_role("feature") if c.name not in table.column_names]
+    if missing:
+        raise InputError(
+            f"the {source} lacks the feature column(s) {', '.join(missing)} of the spec."
+        )
+    for name in table.column_names:
+        column = table.column(name)
+        if name in spec.names:
+            col = spec.column(name)
+            storage = STORAGE[col.kind]
+            try:
+                if storage == "VARCHAR" and pa.types.is_floating(column.type):
+                    raise pa.ArrowInvalid("floats are not categories")
+                column = column.cast(ARROW_TYPES[storage])
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+                raise InputError(
+                    f"the {source}'s column {name!r} holds {column.type}; the spec makes it "
+                    f"{col.kind}, stored as {storage.lower()}: {str(err).splitlines()[0]}"
+                ) from err
+        arrays[name] = column
+    return pa.table(arrays)
+
+
+@router.put(
+    "/v1/models/{model}/reference",
+    responses=ERRORS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                t: {"schema": {"type": "string", "format": "binary"}}
+                for t in (
+                    "application/vnd.apache.parquet",
+                    "application/vnd.apache.arrow.stream",
+                    "text/csv",
+                )
+            }
+            | {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}},
+        }
+    },
+)
+async def put_reference(model: str, request: Request, version: str | None = None) -> dict[str, Any]:
+    """Store the reference (training) set of a version: Parquet, Arrow IPC, CSV or JSON rows."""
+    state = state_of(request)
+    state.authorize(request, "admin")
+    info = state.model(model)
+    version = version or info.current_version
+    if version not in info.specs:
+        raise ApiError(
+            404,
+            f"model {model!r} has no version {version!r}; versions: {', '.join(info.specs)}.",
+            reason="unknown_version",
+        )
+    spec, _ = state.layout(info, version)
+    fmt = body_format(request.headers.get("content-type"))
+    if fmt is None:
+        raise ApiError(
+            415,
+            "send the reference as Parquet, Arrow IPC, CSV or JSON rows.",
+            reason="unsupported_type",
+        )
+    body = await read_body(request, state.settings.limits.max_body)
+    try:
+        table = await run_in_threadpool(_reference_from_body, body, fmt, spec)
+    except InputError as err:
+        raise ApiError(422, str(err), reason="malformed_body") from err
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    await run_in_threadpool(
+        state.store.put_reference, info, version, sink.getvalue(), table.num_rows
+    )
+    return {
+        "model": model,
+        "version": version,
+        "rows": table.num_rows,
+        "columns": table.column_names,
+    }
+
+
+def _reference_from_body(body: bytes, fmt: str, spec: Spec) -> pa.Table:
+    if fmt == "json":
+        try:
+            rows = json.loads(body, object_pairs_hook=_strict_pairs)
+        except ValueError as err:
+            raise InputError(f"the body is not valid JSON: {err}") from err
+        if isinstance(rows, dict) and isinstance(rows.get("records"), list):
+            rows = rows["records"]
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise InputError("a JSON reference is a list of row objects (column: value).")
+        try:
+            table = pa.Table.from_pylist(rows)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+            raise InputError(f"the rows do not form a table: {str(err).splitlines()[0]}") from err
+    else:
+        table = decode_table(body, fmt)  # type: ignore[arg-type]
+    if table.num_rows == 0:
+        raise InputError("the reference has no rows.")
+    return reference_table(table, spec, "reference")

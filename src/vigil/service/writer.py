@@ -1,0 +1,151 @@
+"""The one writer: validated batches wait here and are committed together.
+
+Each request's batch is queued; a single thread takes everything waiting, writes it in one
+transaction per model (a group commit: one log flush for many requests) and only then answers
+each request, so a 200 always means committed. The queue is bounded by records: past the bound
+a request is refused at once with 503 and Retry-After instead of memory growing without end.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from vigil.store.base import ModelInfo, Quarantined, RecordKind, WriteResult
+from vigil.store.sql import SqlStore
+
+log = logging.getLogger("vigil.service")
+MAX_GROUP_RECORDS = 500_000  # one transaction takes at most about this many records
+
+
+class Overloaded(Exception):
+    """The writer's queue is full; the client should retry after a pause."""
+
+
+@dataclass(frozen=True, slots=True)
+class WriteJob:
+    """One request's validated batch."""
+
+    model: ModelInfo
+    kind: RecordKind
+    table: pa.Table
+    quarantined: Sequence[Quarantined]
+    window_seconds: int
+    done: Future[WriteResult]
+
+    @property
+    def size(self) -> int:
+        """Records the job holds (accepted and quarantined)."""
+        return int(self.table.num_rows) + len(self.quarantined)
+
+
+class Writer:
+    """Commits queued batches in groups on one thread."""
+
+    def __init__(self, store: SqlStore, *, max_pending: int) -> None:
+        self.store = store
+        self.max_pending = max_pending
+        self._queue: deque[WriteJob] = deque()
+        self._pending = 0
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="vigil-writer", daemon=True)
+        self.groups = 0  # transactions committed, for the logs and tests
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self._thread.start()
+
+    @property
+    def is_alive(self) -> bool:
+        """True while the writer thread runs."""
+        return self._thread.is_alive()
+
+    @property
+    def pending(self) -> int:
+        """Records queued and not yet committed."""
+        return self._pending
+
+    def submit(
+        self,
+        model: ModelInfo,
+        kind: RecordKind,
+        table: pa.Table,
+        quarantined: Sequence[Quarantined],
+        *,
+        window_seconds: int,
+    ) -> Future[WriteResult]:
+        """Queue a batch; its future resolves once it is committed. Raises Overloaded."""
+        done: Future[WriteResult] = Future()
+        job = WriteJob(model, kind, table, quarantined, window_seconds, done)
+        with self._cond:
+            if self._stopping:
+                raise Overloaded("the service is shutting down")
+            # a single batch larger than the bound still gets in when the queue is empty
+            if self._pending and self._pending + job.size > self.max_pending:
+                raise Overloaded(f"{self._pending} records are waiting to be written")
+            self._queue.append(job)
+            self._pending += job.size
+            self._cond.notify()
+        return done
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Write what is queued, then stop."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _take(self) -> list[WriteJob] | None:
+        with self._cond:
+            while not self._queue and not self._stopping:
+                self._cond.wait()
+            if not self._queue:
+                return None
+            jobs = [self._queue.popleft()]
+            size = jobs[0].size
+            while self._queue and size + self._queue[0].size <= MAX_GROUP_RECORDS:
+                job = self._queue.popleft()
+                jobs.append(job)
+                size += job.size
+            return jobs
+
+    def _run(self) -> None:
+        while (jobs := self._take()) is not None:
+            groups: dict[tuple[int, str], list[WriteJob]] = {}
+            for job in jobs:
+                groups.setdefault((job.model.id, job.kind), []).append(job)
+            for group in groups.values():
+                self._commit(group)
+            with self._cond:
+                self._pending -= sum(job.size for job in jobs)
+
+    def _commit(self, group: list[WriteJob]) -> None:
+        first = group[0]
+        model = max((job.model for job in group), key=lambda m: len(m.columns))
+        write = (
+            self.store.write_predictions if first.kind == "prediction" else self.store.write_labels
+        )
+        quarantined = [q for job in group for q in job.quarantined]
+        try:
+            results = write(
+                model,
+                [job.table for job in group],
+                quarantined,
+                window_seconds=first.window_seconds,
+            )
+        except Exception as err:  # the store failed: every request of the group hears why
+            log.exception("write of %d batches failed", len(group))
+            for job in group:
+                job.done.set_exception(err)
+            return
+        self.groups += 1
+        for job, result in zip(group, results, strict=True):
+            job.done.set_result(result)

@@ -1,0 +1,217 @@
+"""What a store holds and the interface both backends (DuckDB, PostgreSQL) implement.
+
+Each model gets its own prediction table and label table, with one typed column per spec
+column, so a window is read back as an Arrow table without parsing anything. User-given
+names (models, columns) are values in the catalogue tables only: the SQL uses generated
+identifiers (`p_3`, `c7`), never a name a client sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+import pyarrow as pa
+
+Storage = Literal["DOUBLE", "VARCHAR", "BOOLEAN", "TIMESTAMP"]
+WindowKind = Literal["tumbling", "rolling"]
+RecordKind = Literal["prediction", "label"]
+
+# Columns every prediction table has, besides the spec columns (c0, c1, ...).
+PREDICTION_FIELDS = ("id", "timestamp", "model_version", "latency_ms", "error")
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "DOUBLE": pa.float64(),
+    "VARCHAR": pa.string(),
+    "BOOLEAN": pa.bool_(),
+    "TIMESTAMP": pa.timestamp("us"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredColumn:
+    """A column of a model's prediction table: the user's name and where it is kept."""
+
+    name: str  # as in the spec, or as first sent for an extra feature
+    role: str  # spec role, or "extra" for a feature the spec does not know
+    storage: Storage
+    key: str  # generated SQL identifier, e.g. "c4"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """A registered model: its versions, their specs, and its table layout."""
+
+    id: int
+    name: str
+    current_version: str
+    specs: dict[str, dict[str, Any]]  # version -> spec as plain data
+    columns: tuple[StoredColumn, ...]
+    label_storage: Storage | None  # None when the spec has no target column
+    created: datetime
+
+    def column(self, name: str) -> StoredColumn | None:
+        """The stored column called `name`, or None."""
+        for col in self.columns:
+            if col.name == name:
+                return col
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What happened to one batch of records: how many were new, resent or contradicting."""
+
+    accepted: int
+    duplicates: int  # same id, same content: already stored, not counted twice
+    conflicts: int  # same id, different content: the first one stays
+    conflict_ids: tuple[str, ...]
+    pending: int = 0  # labels whose prediction has not arrived yet
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """A rejected record, kept with its reasons so a person can see what was wrong."""
+
+    kind: RecordKind
+    index: int  # position in the request's batch
+    record_id: str | None
+    errors: tuple[str, ...]
+    payload: str  # the record as received, JSON text (truncated when huge)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowKey:
+    """One window of one model version."""
+
+    version: str
+    kind: WindowKind
+    start: datetime  # naive UTC
+    end: datetime  # naive UTC; for the rolling window, the time it was last due
+
+
+@dataclass(frozen=True, slots=True)
+class WindowState:
+    """A window's bookkeeping: how many changes it has seen and how many are computed."""
+
+    key: WindowKey
+    generation: int  # bumped by every write that touches the window
+    computed_generation: int  # the generation the stored results reflect
+    rows: int | None  # rows at the last computation
+    labelled: int | None
+    computed_at: datetime | None
+
+    @property
+    def is_dirty(self) -> bool:
+        """True when rows or labels arrived since the window was last computed."""
+        return self.generation > self.computed_generation
+
+
+@dataclass(frozen=True, slots=True)
+class MetricPoint:
+    """One value of one metric for one window (and segment)."""
+
+    version: str
+    kind: WindowKind
+    segment: str  # "" for the whole window, else "column=value" or "column=other"
+    start: datetime
+    end: datetime
+    metric: str  # e.g. "drift.psi", "quality.missing_share", "performance.roc_auc"
+    column: str  # "" for dataset-level metrics
+    value: float | None
+    status: str  # ok | warning | critical | none
+
+
+class Store(Protocol):
+    """The persistence every part of the service goes through."""
+
+    url_for_display: str  # the store's address with any password removed
+
+    def close(self) -> None: ...
+
+    # models
+    def register_model(
+        self,
+        name: str,
+        version: str,
+        spec: dict[str, Any],
+        columns: Sequence[tuple[str, str, Storage]],
+        label_storage: Storage | None,
+    ) -> ModelInfo: ...
+    def get_model(self, name: str) -> ModelInfo | None: ...
+    def list_models(self) -> list[ModelInfo]: ...
+    def add_extra_columns(self, model: ModelInfo, names: Sequence[str]) -> ModelInfo: ...
+
+    # references
+    def put_reference(self, model: ModelInfo, version: str, parquet: bytes, rows: int) -> None: ...
+    def get_reference(self, model: ModelInfo, version: str) -> bytes | None: ...
+
+    # ingest
+    def write_predictions(
+        self,
+        model: ModelInfo,
+        batches: Sequence[pa.Table],
+        quarantined: Sequence[Quarantined],
+        *,
+        window_seconds: int,
+    ) -> list[WriteResult]: ...
+    def write_labels(
+        self,
+        model: ModelInfo,
+        batches: Sequence[pa.Table],
+        quarantined: Sequence[Quarantined],
+        *,
+        window_seconds: int,
+    ) -> list[WriteResult]: ...
+    def read_quarantine(
+        self, model: ModelInfo, *, limit: int, since: datetime | None
+    ) -> list[dict[str, Any]]: ...
+
+    # windows
+    def read_window(
+        self, model: ModelInfo, version: str, start: datetime, end: datetime
+    ) -> pa.Table: ...
+    def window_counts(
+        self, model: ModelInfo, version: str, start: datetime, end: datetime
+    ) -> tuple[int, int]: ...
+    def versions_with_data(self, model: ModelInfo) -> list[str]: ...
+    def window_states(self, model: ModelInfo, *, dirty_only: bool) -> list[WindowState]: ...
+    def mark_windows(self, model: ModelInfo, keys: Sequence[WindowKey]) -> None: ...
+    def claim_window(
+        self, model: ModelInfo, key: WindowKey, owner: str, *, lease_seconds: float
+    ) -> int | None: ...
+    def finish_window(
+        self,
+        model: ModelInfo,
+        key: WindowKey,
+        *,
+        owner: str,
+        generation: int,
+        rows: int,
+        labelled: int,
+        report: str | None,
+        points: Sequence[MetricPoint],
+    ) -> None: ...
+    def release_window(self, model: ModelInfo, key: WindowKey, owner: str) -> None: ...
+    def latest_report(
+        self, model: ModelInfo, version: str | None
+    ) -> tuple[WindowKey, str] | None: ...
+    def read_points(
+        self,
+        model: ModelInfo,
+        *,
+        metric: str | None,
+        column: str | None,
+        segment: str | None,
+        version: str | None,
+        kind: WindowKind | None,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+    ) -> list[MetricPoint]: ...
+    def latest_points(self, model: ModelInfo) -> list[MetricPoint]: ...
+
+    # retention
+    def drop_predictions_before(self, model: ModelInfo, cutoff: datetime) -> int: ...
+    def stats(self) -> dict[str, int]: ...
