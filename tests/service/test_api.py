@@ -12,7 +12,6 @@ import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-
 from tests.service.conftest import SPEC, TOKENS, Live, records, reference_table
 
 
@@ -226,10 +225,10 @@ def test_nan_and_duplicate_keys_in_the_json_text(live: Live) -> None:
     live.setup_model()
     now = time.time()
     body = (
-        '{"records": [{"id": "n1", "timestamp": %f, "features": {"age": NaN}},'
-        ' {"id": "n2", "timestamp": %f, "features": {"age": 1, "age": 2}},'
-        ' {"id": "n3", "timestamp": %f, "features": {"age": 3}}]}' % (now, now, now)
-    )
+        '{"records": [{"id": "n1", "timestamp": NOW, "features": {"age": NaN}},'
+        ' {"id": "n2", "timestamp": NOW, "features": {"age": 1, "age": 2}},'
+        ' {"id": "n3", "timestamp": NOW, "features": {"age": 3}}]}'
+    ).replace("NOW", repr(now))
     r = live.client.post(
         "/v1/models/credit/predictions", content=body, headers={"content-type": "application/json"}
     )
@@ -284,16 +283,14 @@ def test_table_bodies_parquet_arrow_and_csv(live: Live) -> None:
     live.setup_model()
     recs = records(30)
     table = _flat(recs)
-    for offset, (ctype, data) in enumerate(
-        [
-            ("application/vnd.apache.arrow.stream", _arrow(table)),
-            ("text/csv", _csv(table)),
-        ]
+    for offset, (ctype, encode) in enumerate(
+        [("application/vnd.apache.arrow.stream", _arrow), ("text/csv", _csv)]
     ):
         shifted = table.set_column(0, "id", pa.array([f"t{offset}-{i}" for i in range(30)]))
-        payload = _arrow(shifted) if ctype.endswith("stream") else _csv(shifted)
         r = live.client.post(
-            "/v1/models/credit/predictions", content=payload, headers={"content-type": ctype}
+            "/v1/models/credit/predictions",
+            content=encode(shifted),
+            headers={"content-type": ctype},
         )
         assert r.status_code == 200, r.text
         assert r.json()["accepted"] == 30, r.json()

@@ -29,11 +29,14 @@ class DuckDBBackend:
         try:
             self._con = duckdb.connect(str(path))
         except duckdb.IOException as err:
-            raise StoreError(
-                f"cannot open the store {path}: {str(err).splitlines()[0]}. Is another "
-                f"`vigil serve` using it? One DuckDB file serves one process; use PostgreSQL "
-                f"(--db postgresql://...) for several instances."
-            ) from err
+            first = str(err).splitlines()[0]
+            hint = (
+                " Another process (another `vigil serve`?) holds the file: one DuckDB file "
+                "serves one process; use PostgreSQL (--db postgresql://...) for several."
+                if "lock" in first.lower()
+                else " Check that the folder exists and is writable."
+            )
+            raise StoreError(f"cannot open the store {path}: {first}.{hint}") from err
         self._con.execute("SET enable_progress_bar = false")
         self._local = threading.local()
         self._write_lock = threading.RLock()
