@@ -1,0 +1,118 @@
+"""The service config: defaults, the YAML file, environment overrides, and clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from vigil.config import hash_token, load_settings, parse_duration, parse_size
+from vigil.errors import ConfigError
+
+
+def _write(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "vigil.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_defaults_without_a_file() -> None:
+    s = load_settings(None, {})
+    assert (s.host, s.port, s.db, s.interval) == ("127.0.0.1", 8000, "vigil.duckdb", 60)
+    assert s.limits.max_body == 64 * 2**20
+    assert (s.windows.size_seconds, s.windows.rolling_seconds) == (3600, 7 * 86400)
+    assert s.tokens == () and s.models == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30), ("15m", 900), ("1h", 3600), ("7d", 604800), ("2w", 1209600), (45, 45)],
+)
+def test_durations(text: object, seconds: int) -> None:
+    assert parse_duration(text, "x") == seconds
+
+
+@pytest.mark.parametrize("text", ["1x", "", "0s", "-5m", "h", True])
+def test_bad_durations_say_how_to_write_one(text: object) -> None:
+    with pytest.raises(ConfigError, match=r"write e\.g\. 30s"):
+        parse_duration(text, "interval")
+
+
+def test_sizes() -> None:
+    assert parse_size("64MiB", "x") == 64 * 2**20
+    assert parse_size("500kB", "x") == 500_000
+    assert parse_size(1024, "x") == 1024
+    with pytest.raises(ConfigError, match="64MiB"):
+        parse_size("lots", "limits.max_body")
+
+
+def test_file_then_environment(tmp_path: Path) -> None:
+    token = hash_token("t0ken")
+    path = _write(
+        tmp_path,
+        {
+            "port": 9000,
+            "db": "x.duckdb",
+            "windows": {"size": "1d", "rolling": "off", "segments": ["region"]},
+            "limits": {"max_body": "1MiB", "lateness": "2d"},
+            "tokens": [{"name": "ci", "sha256": token, "scopes": ["write", "read"]}],
+            "models": {
+                "credit": {
+                    "version": 3,
+                    "spec": "credit.yaml",
+                    "reference": "ref.parquet",
+                    "windows": {"size": "15m"},
+                }
+            },
+        },
+    )
+    s = load_settings(
+        path,
+        {
+            "VIGIL_PORT": "9100",
+            "VIGIL_WINDOWS_MIN_ROWS": "5",
+            "VIGIL_LIMITS_MAX_BODY": "2MiB",
+            "OTHER": "x",
+        },
+    )
+    assert s.port == 9100
+    assert s.db == "x.duckdb"
+    assert s.limits.max_body == 2 * 2**20 and s.limits.lateness == 2 * 86400
+    assert s.windows.size_seconds == 86400 and s.windows.rolling_seconds is None
+    assert s.windows.min_rows == 5 and s.windows.segments == ("region",)
+    (model,) = s.models
+    assert model.version == "3" and model.spec == tmp_path / "credit.yaml"
+    assert model.plan.size_seconds == 900 and model.plan.segments == ("region",)
+    assert s.tokens[0].scopes == frozenset({"write", "read"})
+    assert s.tokens[0].matches(hash_token("t0ken")) and not s.tokens[0].matches(hash_token("no"))
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        ({"prot": 1}, "unknown key(s) prot"),
+        ({"port": "eighty"}, "not a port number"),
+        ({"windows": {"sise": "1h"}}, "windows: unknown key(s) sise"),
+        ({"windows": {"min_rows": -1}}, "min_rows"),
+        (
+            {"tokens": [{"name": "a", "sha256": "plaintext-token", "scopes": ["write"]}]},
+            "Never put the token itself",
+        ),
+        ({"tokens": [{"name": "a", "sha256": "0" * 64, "scopes": ["root"]}]}, "scopes must be"),
+        ({"models": {"m": {"spec": "s.yaml"}}}, "models.m: needs a version"),
+        ([1, 2], "must be a mapping"),
+    ],
+)
+def test_bad_configs_name_the_key(tmp_path: Path, data: object, words: str) -> None:
+    with pytest.raises(ConfigError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        load_settings(_write(tmp_path, data), {})
+
+
+def test_unreadable_and_invalid_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the config"):
+        load_settings(tmp_path / "missing.yaml", {})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("port: [1,\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_settings(bad, {})
