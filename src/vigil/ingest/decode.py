@@ -31,7 +31,6 @@ CONTENT_TYPES: dict[str, BodyFormat] = {
     "application/x-arrow": "arrow",
     "text/csv": "csv",
 }
-MAX_NESTING = 32  # objects/arrays deeper than this are refused before they reach Python's parser
 
 
 class DuplicateKeys:
@@ -70,41 +69,10 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[Any, Any]:
     return out
 
 
-def _depth_ok(body: bytes) -> bool:
-    """Cheap pre-check: the deepest bracket nesting, ignoring brackets inside strings."""
-    if body.count(b"[") + body.count(b"{") <= MAX_NESTING:
-        return True
-    depth = deepest = 0
-    in_string = escaped = False
-    for byte in body:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > MAX_NESTING:
-                return False
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
-    return True
-
-
 def decode_json(body: bytes, *, key: str = "records") -> list[Any]:
     """The `records` list of a JSON body; InputError saying what is wrong otherwise."""
     if not body.strip():
         raise InputError('the body is empty; send {"records": [...]}.')
-    if not _depth_ok(body):
-        raise InputError(
-            f"the JSON nests objects or arrays deeper than {MAX_NESTING} levels; "
-            f"records are flat: feature values are numbers, strings, booleans or null."
-        )
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -115,8 +83,11 @@ def decode_json(body: bytes, *, key: str = "records") -> list[Any]:
         raise InputError(
             f"the body is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}."
         ) from err
-    except RecursionError as err:
-        raise InputError("the JSON nests too deeply; records are flat objects.") from err
+    except RecursionError as err:  # CPython's parser guards its own recursion depth
+        raise InputError(
+            "the JSON nests too deeply; records are flat: feature values are numbers, "
+            "strings, booleans or null."
+        ) from err
     if not isinstance(doc, dict) or key not in doc:
         raise InputError(f'the body must be a JSON object {{"{key}": [...]}}.')
     if DUPLICATE in doc:
