@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from vigil.ingest.decode import DUPLICATE, NonFinite, json_type
 from vigil.ingest.layout import Layout
@@ -185,60 +186,237 @@ def validate_predictions(
     default_version: str,
     rules: TimeRules,
 ) -> Validated:
-    """Check JSON prediction records; the accepted ones as a table of stored columns."""
-    columns: dict[str, list[Any]] = {
-        name: [] for name in ("id", "timestamp", "model_version", "latency_ms", "error")
-    }
-    stored = layout.stored()
-    for name, _, _ in stored:
-        columns[name] = []
+    """Check JSON prediction records; the accepted ones as a table of stored columns.
+
+    Records are walked once to check their structure and gather each column's raw values;
+    then each column is converted as a whole, and only a column that does not convert is
+    walked value by value to give its bad rows their reasons.
+    """
+    n = len(records)
+    errors: list[list[str]] = [[] for _ in range(n)]
+    fixed: dict[str, list[Any]] = {name: [None] * n for name in _FIXED}
+    raw: dict[str, list[Any]] = {name: [None] * n for name, _, _ in layout.stored()}
     extras: dict[str, list[Any]] = {}
-    out = Validated(pa.table({}))
     known_versions = set(versions)
-    accepted = 0
-    for index, record in enumerate(records):
-        errors: list[str] = []
-        record_id: str | None = None
-        row: dict[str, Any] = {}
-        row_extras: dict[str, Any] = {}
-        try:
-            record = _mapping(record, f"record {index}")
-            record_id = _record_id(record.get("id"))
-        except FieldError as bad:
-            errors.append(str(bad))
-            record = record if isinstance(record, dict) else {}
-        row["id"] = record_id
-        row["timestamp"] = _attempt(errors, _timestamp, record, rules)
-        row["model_version"] = _attempt(errors, _version, record, known_versions, default_version)
-        row["latency_ms"] = _attempt(errors, _latency, record.get("latency_ms"))
-        row["error"] = _attempt(errors, _text, record.get("error"), "error")
-        _fill(record, layout, row, row_extras, errors)
-        unknown = set(record) - _TOP_LEVEL
-        if unknown:
-            names = ", ".join(sorted(str(k) for k in unknown))
-            errors.append(f"{names}: unknown field(s); expected only {', '.join(_TOP_ORDER)}")
-        if errors:
-            out.rejected.append(Rejection(index, record_id, tuple(errors)))
-            out.quarantined.append(
-                Quarantined("prediction", index, record_id, tuple(errors), _payload(record))
-            )
+    for i, record in enumerate(records):
+        if type(record) is not dict:
+            errors[i].append(f"record {i}: got {json_type(record)}, expected an object")
             continue
-        for name, values in columns.items():
-            values.append(row.get(name))
-        for name, value in row_extras.items():
-            extras.setdefault(name, [None] * accepted).append(value)
-        accepted += 1
-        for values in extras.values():
-            if len(values) < accepted:
-                values.append(None)
-    types = {"id": pa.string(), "timestamp": pa.timestamp("us"), "model_version": pa.string()}
-    types |= {"latency_ms": pa.float64(), "error": pa.string()}
-    types |= {name: ARROW_TYPES[storage] for name, _, storage in stored}
-    arrays = {name: pa.array(values, types[name]) for name, values in columns.items()}
-    arrays |= {name: pa.array(values, pa.string()) for name, values in extras.items()}
-    out.table = pa.table(arrays)
-    out.extras = sorted(extras)
+        if DUPLICATE in record:
+            errors[i].append(f"record {i}: repeats the key(s) {', '.join(record[DUPLICATE])}")
+        row_errors = errors[i]
+        record_id = record.get("id")
+        if (
+            type(record_id) is str
+            and 0 < len(record_id) <= MAX_ID_LENGTH
+            and "\x00" not in record_id
+        ):
+            fixed["id"][i] = record_id
+        else:
+            fixed["id"][i] = _attempt(row_errors, _record_id, record_id)
+        fixed["timestamp"][i] = _attempt(row_errors, _timestamp, record, rules)
+        version = record.get("model_version")
+        fixed["model_version"][i] = (
+            default_version
+            if version is None
+            else _attempt(row_errors, _version, record, known_versions, default_version)
+        )
+        latency = record.get("latency_ms")
+        if latency is not None:
+            fixed["latency_ms"][i] = _attempt(row_errors, _latency, latency)
+        error = record.get("error")
+        if error is not None:
+            fixed["error"][i] = _attempt(row_errors, _text, error, "error")
+        _collect(record, i, n, layout, raw, extras, row_errors)
+        if not record.keys() <= _TOP_LEVEL:
+            names = ", ".join(sorted(str(k) for k in set(record) - _TOP_LEVEL))
+            row_errors.append(f"{names}: unknown field(s); expected only {', '.join(_TOP_ORDER)}")
+    arrays: dict[str, pa.Array] = {
+        "id": pa.array(fixed["id"], pa.string()),
+        "timestamp": pa.array(fixed["timestamp"], pa.timestamp("us")),
+        "model_version": pa.array(fixed["model_version"], pa.string()),
+        "latency_ms": pa.array(fixed["latency_ms"], pa.float64()),
+        "error": pa.array(fixed["error"], pa.string()),
+    }
+    wheres = _wheres(layout)
+    for name, _, storage in layout.stored():
+        arrays[name] = _convert(raw[name], storage, wheres[name], errors)
+    for name, values in extras.items():
+        arrays[name] = pa.array(values, pa.string())
+    out = Validated(pa.table(arrays), extras=sorted(extras))
+    bad = [i for i in range(n) if errors[i]]
+    if bad:
+        for i in bad:
+            record_id = fixed["id"][i]
+            reasons = tuple(errors[i])
+            out.rejected.append(Rejection(i, record_id, reasons))
+            payload = _payload(records[i])
+            out.quarantined.append(Quarantined("prediction", i, record_id, reasons, payload))
+        keep = [not e for e in errors]
+        out.table = out.table.filter(pa.array(keep, pa.bool_()))
     return out
+
+
+_FIXED = ("id", "timestamp", "model_version", "latency_ms", "error")
+
+
+def _wheres(layout: Layout) -> dict[str, str]:
+    """How each stored column is named in a record, for the messages."""
+    out = {name: f"features.{name}" for name in layout.features}
+    if layout.prediction is not None:
+        out[layout.prediction[0]] = "prediction"
+    for cls, name in layout.scores.items():
+        out[name] = "score" if cls is None or len(layout.scores) == 1 else f"score.{cls}"
+    out |= {name: f"segments.{name}" for name in layout.segments}
+    return out
+
+
+def _collect(
+    record: dict[Any, Any],
+    i: int,
+    n: int,
+    layout: Layout,
+    raw: dict[str, list[Any]],
+    extras: dict[str, list[Any]],
+    errors: list[str],
+) -> None:
+    """Put a record's feature, output and segment values in their columns' raw lists."""
+    features = record.get("features")
+    if features is not None:
+        if type(features) is not dict:
+            errors.append(f"features: got {json_type(features)}, expected an object of name: value")
+        elif DUPLICATE in features:
+            errors.append(f"features: repeats the key(s) {', '.join(features[DUPLICATE])}")
+        else:
+            for name, value in features.items():
+                column = raw.get(name) if name in layout.features else None
+                if column is not None:
+                    column[i] = value
+                else:
+                    _extra(str(name), value, i, n, extras, errors)
+    prediction = record.get("prediction")
+    if layout.prediction is not None:
+        raw[layout.prediction[0]][i] = prediction
+    elif prediction is not None:
+        errors.append("prediction: the model's spec has no prediction column")
+    score = record.get("score")
+    if score is not None:
+        _collect_score(score, i, layout, raw, errors)
+    segments = record.get("segments")
+    if segments is not None:
+        if type(segments) is not dict:
+            errors.append(f"segments: got {json_type(segments)}, expected an object of name: value")
+        elif DUPLICATE in segments:
+            errors.append(f"segments: repeats the key(s) {', '.join(segments[DUPLICATE])}")
+        else:
+            for name, value in segments.items():
+                if name in layout.segments:
+                    raw[name][i] = value
+                else:
+                    errors.append(
+                        f"segments.{name}: not a segment column of the spec; segment columns: "
+                        f"{', '.join(layout.segments) or 'none'}"
+                    )
+
+
+def _extra(
+    name: str, value: Any, i: int, n: int, extras: dict[str, list[Any]], errors: list[str]
+) -> None:
+    """Keep a feature the spec does not know, as text."""
+    where = f"features.{name}"
+    if value is None:
+        return
+    if isinstance(value, (dict, list)):
+        errors.append(f"{where}: got {json_type(value)}, expected a scalar")
+        return
+    if isinstance(value, NonFinite):
+        errors.append(f"{where}: {value} is not a number; send null for a missing value")
+        return
+    text = value if isinstance(value, str) else json.dumps(value)
+    if "\x00" in text or "\x00" in name:
+        errors.append(f"{where}: contains a NUL character; text may not hold NUL")
+        return
+    column = extras.get(name)
+    if column is None:
+        column = extras[name] = [None] * n
+    column[i] = text
+
+
+def _collect_score(
+    score: Any, i: int, layout: Layout, raw: dict[str, list[Any]], errors: list[str]
+) -> None:
+    """A number for the one score column, or class: probability for several."""
+    if type(score) is dict:
+        if DUPLICATE in score:
+            errors.append(f"score: repeats the key(s) {', '.join(score[DUPLICATE])}")
+            return
+        for cls, value in score.items():
+            name = layout.scores.get(str(cls))
+            if name is None:
+                classes = ", ".join(str(c) for c in layout.scores if c is not None) or "none"
+                errors.append(f"score.{cls}: not a class with a score column; classes: {classes}")
+            else:
+                raw[name][i] = value
+        return
+    single = layout.scores.get(None) or (
+        next(iter(layout.scores.values())) if len(layout.scores) == 1 else None
+    )
+    if single is None:
+        errors.append(
+            "score: got a number, expected an object of class: probability"
+            if layout.scores
+            else "score: the model's spec has no score column"
+        )
+        return
+    raw[single][i] = score
+
+
+def _convert(values: list[Any], storage: Storage, where: str, errors: list[list[str]]) -> pa.Array:
+    """A column's raw values as Arrow; values that do not fit give their rows a reason."""
+    fast = _convert_fast(values, storage)
+    if fast is not None:
+        return fast
+    out = []
+    convert = CONVERT[storage]
+    for i, value in enumerate(values):
+        try:
+            out.append(convert(value, where))
+        except FieldError as bad:
+            errors[i].append(str(bad))
+            out.append(None)
+    return pa.array(out, ARROW_TYPES[storage])
+
+
+def _convert_fast(values: list[Any], storage: Storage) -> pa.Array | None:
+    """The whole column at once, or None when some value needs looking at."""
+    try:
+        if storage == "DOUBLE":
+            inferred = pa.array(values)
+            if not (
+                pa.types.is_integer(inferred.type)
+                or pa.types.is_floating(inferred.type)
+                or pa.types.is_null(inferred.type)
+            ):
+                return None
+            array = inferred.cast(pa.float64())
+            if pc.any(pc.is_inf(array)).as_py():
+                return None
+            return array
+        if storage == "VARCHAR":
+            array = pa.array(values, pa.string())
+            if any(type(v) is NonFinite for v in values):
+                return None
+            longest = pc.max(pc.utf8_length(array)).as_py() if len(array) else 0
+            if (longest or 0) > MAX_TEXT_LENGTH or pc.any(
+                pc.match_substring(array, "\x00")
+            ).as_py():
+                return None
+            return array
+        if storage == "BOOLEAN":
+            return pa.array(values, pa.bool_())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return None
+    return None
 
 
 _TOP_ORDER = (
@@ -288,96 +466,6 @@ def _latency(value: Any) -> float | None:
     if number is not None and number < 0:
         raise FieldError(f"latency_ms: {number} is negative; expected milliseconds >= 0")
     return number
-
-
-def _fill(
-    record: dict[Any, Any],
-    layout: Layout,
-    row: dict[str, Any],
-    extras: dict[str, Any],
-    errors: list[str],
-) -> None:
-    try:
-        features = _mapping(record.get("features"), "features")
-    except FieldError as bad:
-        errors.append(str(bad))
-        features = {}
-    for name, value in features.items():
-        storage = layout.features.get(name)
-        where = f"features.{name}"
-        try:
-            if storage is None:
-                if isinstance(value, (dict, list)):
-                    raise FieldError(f"{where}: got {json_type(value)}, expected a scalar")
-                extras[name] = value if isinstance(value, str) else json.dumps(value)
-                if isinstance(value, NonFinite):
-                    raise FieldError(
-                        f"{where}: {value} is not a number; send null for a missing value"
-                    )
-            else:
-                row[name] = CONVERT[storage](value, where)
-        except FieldError as bad:
-            errors.append(str(bad))
-    if layout.prediction is not None:
-        name, storage = layout.prediction
-        try:
-            row[name] = CONVERT[storage](record.get("prediction"), "prediction")
-        except FieldError as bad:
-            errors.append(str(bad))
-    elif record.get("prediction") is not None:
-        errors.append("prediction: the model's spec has no prediction column")
-    _fill_scores(record.get("score"), layout, row, errors)
-    try:
-        segments = _mapping(record.get("segments"), "segments")
-    except FieldError as bad:
-        errors.append(str(bad))
-        segments = {}
-    for name, value in segments.items():
-        storage = layout.segments.get(name)
-        if storage is None:
-            errors.append(
-                f"segments.{name}: not a segment column of the spec; segment columns: "
-                f"{', '.join(layout.segments) or 'none'}"
-            )
-            continue
-        try:
-            row[name] = CONVERT[storage](value, f"segments.{name}")
-        except FieldError as bad:
-            errors.append(str(bad))
-
-
-def _fill_scores(value: Any, layout: Layout, row: dict[str, Any], errors: list[str]) -> None:
-    if value is None:
-        return
-    if isinstance(value, dict):
-        if DUPLICATE in value:
-            errors.append(f"score: repeats the key(s) {', '.join(value[DUPLICATE])}")
-            return
-        for cls, score in value.items():
-            name = layout.scores.get(str(cls))
-            if name is None:
-                classes = ", ".join(str(c) for c in layout.scores if c is not None) or "none"
-                errors.append(f"score.{cls}: not a class with a score column; classes: {classes}")
-                continue
-            try:
-                row[name] = _number(score, f"score.{cls}")
-            except FieldError as bad:
-                errors.append(str(bad))
-        return
-    single = layout.scores.get(None) or (
-        next(iter(layout.scores.values())) if len(layout.scores) == 1 else None
-    )
-    if single is None:
-        errors.append(
-            "score: got a number, expected an object of class: probability"
-            if layout.scores
-            else "score: the model's spec has no score column"
-        )
-        return
-    try:
-        row[single] = _number(value, "score")
-    except FieldError as bad:
-        errors.append(str(bad))
 
 
 def validate_labels(records: Sequence[Any], layout: Layout, rules: TimeRules) -> Validated:
