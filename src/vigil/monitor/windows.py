@@ -73,7 +73,8 @@ def current_table(window: pa.Table, spec: Spec) -> pa.Table:
             continue
         elif name in names or column.null_count < len(column):
             arrays[name] = column
-    return pa.table(arrays)
+    # one chunk per column: the store hands back one per row group, evaluate sorts whole columns
+    return pa.table(arrays).combine_chunks()
 
 
 def read_reference(parquet: bytes) -> pa.Table:

@@ -25,6 +25,7 @@ class DuckDBBackend:
 
     def __init__(self, path: str | Path) -> None:
         self.types = {"blob": "BLOB", "double": "DOUBLE", "bigint": "BIGINT"}
+        self.shared = False  # DuckDB's file lock keeps other processes out
         self.url_for_display = str(path)
         try:
             self._con = duckdb.connect(str(path))

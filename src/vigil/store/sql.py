@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -41,6 +42,7 @@ class Backend(Protocol):
 
     url_for_display: str
     types: dict[str, str]  # "blob", "double", "bigint" -> this database's type names
+    shared: bool  # other processes write this database too (PostgreSQL), not only this one
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
     def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table: ...
@@ -342,7 +344,7 @@ class SqlStore:
                         "id": b.column("id"),
                         "label": b.column("label").cast(ARROW_TYPES[model.label_storage]),
                         "ts": b.column("timestamp").cast(pa.timestamp("us")),
-                        "received": pa.array([now.as_py()] * b.num_rows, pa.timestamp("us")),
+                        "received": _constant_time(now.as_py(), b.num_rows),
                     }
                 )
             )
@@ -359,9 +361,7 @@ class SqlStore:
             "version": batch.column("model_version"),
             "latency_ms": batch.column("latency_ms").cast(pa.float64()),
             "error": batch.column("error").cast(pa.string()),
-            "received": pa.array([utcnow()] * n, pa.timestamp("us"))
-            if n
-            else pa.array([], pa.timestamp("us")),
+            "received": _constant_time(utcnow(), n),
         }
         present = set(batch.column_names)
         for col in model.columns:
@@ -407,14 +407,22 @@ class SqlStore:
         results = []
         touched: set[tuple[str, datetime]] = set()
         for batch in batches:
-            fresh, duplicates, conflicts = _split_repeats(batch)
+            # the fast path lets the primary key find repeated ids (then all is redone slowly)
+            fresh, duplicates, conflicts = (batch, 0, []) if fast else _split_repeats(batch)
             if not fast and fresh.num_rows:
                 fresh, dup_stored, conflict_stored = self._against_stored(table, fresh)
                 duplicates += dup_stored
                 conflicts += conflict_stored
             pending = 0
             if fresh.num_rows:
-                self._insert(table, fresh, skip_existing=not fast)
+                stored = self._insert(table, fresh, skip_existing=not fast)
+                if stored.num_rows < fresh.num_rows:
+                    # another instance stored some of these ids since `_against_stored` looked
+                    raced = fresh.filter(pc.invert(pc.is_in(fresh["id"], stored["id"])))
+                    _, dup_raced, conflict_raced = self._against_stored(table, raced)
+                    duplicates += dup_raced
+                    conflicts += conflict_raced
+                    fresh = stored
                 if labels:
                     joined = self._joined_predictions(model, fresh)
                     pending = fresh.num_rows - joined.num_rows
@@ -428,14 +436,22 @@ class SqlStore:
         self._touch(model, touched, window_seconds)
         return results
 
-    def _insert(self, table: str, rows: pa.Table, *, skip_existing: bool) -> None:
+    def _insert(self, table: str, rows: pa.Table, *, skip_existing: bool) -> pa.Table:
+        """Insert rows; those actually stored (with `skip_existing`, ids not taken meanwhile)."""
         names = ", ".join(rows.column_names)  # generated identifiers only (id, ts, c0, ...)
-        self._db.load("vigil_batch", rows)
+        # one order of ids for every writer, so two instances never wait on each other in a cycle
+        self._db.load("vigil_batch", rows.sort_by("id") if self._db.shared else rows)
         try:
-            conflict = " ON CONFLICT (id) DO NOTHING" if skip_existing else ""
-            self._db.run(f"INSERT INTO {table} ({names}) SELECT {names} FROM vigil_batch{conflict}")
+            insert = f"INSERT INTO {table} ({names}) SELECT {names} FROM vigil_batch"
+            if not skip_existing:
+                self._db.run(insert)
+                return rows
+            ids = self._db.run(f"{insert} ON CONFLICT (id) DO NOTHING RETURNING id")
         finally:
             self._db.unload("vigil_batch")
+        if len(ids) == rows.num_rows:
+            return rows
+        return rows.filter(pc.is_in(rows["id"], pa.array([r[0] for r in ids], pa.string())))
 
     def _against_stored(self, table: str, rows: pa.Table) -> tuple[pa.Table, int, list[str]]:
         """Rows whose id is not stored yet; resends of stored rows; ids that contradict them."""
@@ -733,7 +749,8 @@ class SqlStore:
         """The report of the most recently started, computed tumbling window."""
         rows = self._db.run(
             "SELECT version, kind, w_start, w_end, report FROM windows WHERE model_id = ? "
-            "AND kind = 'tumbling' AND report IS NOT NULL AND (? IS NULL OR version = ?) "
+            "AND kind = 'tumbling' AND report IS NOT NULL "
+            "AND (CAST(? AS VARCHAR) IS NULL OR version = ?) "
             "ORDER BY w_start DESC, computed_at DESC LIMIT 1",
             (model.id, version, version),
         )
@@ -759,9 +776,12 @@ class SqlStore:
         rows = self._db.run(
             "SELECT version, kind, segment, w_start, w_end, metric, col, value, status "
             "FROM metric_points WHERE model_id = ? "
-            "AND (? IS NULL OR metric = ?) AND (? IS NULL OR col = ?) "
-            "AND (? IS NULL OR segment = ?) AND (? IS NULL OR version = ?) "
-            "AND (? IS NULL OR kind = ?) AND w_start >= ? AND w_start < ? "
+            # typed, because PostgreSQL cannot tell the type of a bare `? IS NULL`
+            "AND (CAST(? AS VARCHAR) IS NULL OR metric = ?) "
+            "AND (CAST(? AS VARCHAR) IS NULL OR col = ?) "
+            "AND (CAST(? AS VARCHAR) IS NULL OR segment = ?) "
+            "AND (CAST(? AS VARCHAR) IS NULL OR version = ?) "
+            "AND (CAST(? AS VARCHAR) IS NULL OR kind = ?) AND w_start >= ? AND w_start < ? "
             "ORDER BY w_start, version, kind, segment, metric, col LIMIT ?",
             (
                 model.id,
@@ -868,8 +888,16 @@ def _buckets(rows: pa.Table, window_seconds: int) -> set[tuple[str, datetime]]:
         return set()
     micros = pc.cast(rows.column("ts"), pa.int64()).to_numpy(zero_copy_only=False)
     step = window_seconds * 1_000_000
-    starts = (micros // step) * step
-    versions = rows.column("version").to_numpy(zero_copy_only=False)
-    pairs = set(zip(versions.tolist(), starts.tolist(), strict=True))
+    starts = pa.array((micros // step) * step, pa.int64())
+    pairs = pa.table({"v": rows.column("version"), "s": starts}).group_by(["v", "s"]).aggregate([])
     epoch = datetime(1970, 1, 1)
-    return {(str(v), epoch + timedelta(microseconds=int(s))) for v, s in pairs}
+    return {
+        (str(v), epoch + timedelta(microseconds=int(s)))
+        for v, s in zip(pairs.column("v").to_pylist(), pairs.column("s").to_pylist(), strict=True)
+    }
+
+
+def _constant_time(value: datetime, n: int) -> pa.Array:
+    """`n` copies of one timestamp, without a Python list of n datetimes."""
+    micros = int((value - datetime(1970, 1, 1)) / timedelta(microseconds=1))
+    return pa.array(np.full(n, micros, dtype=np.int64)).cast(pa.timestamp("us"))
