@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from tests.service.conftest import Live, ThreadServer, make_settings, records
+
 from vigil.config import Limits
 from vigil.service.app import create_app
 
