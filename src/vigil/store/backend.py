@@ -1,0 +1,36 @@
+"""What the shared SQL needs from a database driver, and the store's clock."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+ROLLING_START = datetime(1970, 1, 1)  # the rolling window's fixed key; its end moves
+RESERVED_PREFIX = "__"  # window tables name their fixed fields __id, __ts, ...
+WINDOW_FIELDS = ("__id", "__ts", "__version", "__latency_ms", "__error")
+
+
+class Backend(Protocol):
+    """What the shared SQL needs from a database driver."""
+
+    url_for_display: str
+    types: dict[str, str]  # "blob", "double", "bigint" -> this database's type names
+    shared: bool  # other processes write this database too (PostgreSQL), not only this one
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+    def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table: ...
+    def load(self, name: str, table: pa.Table) -> None: ...
+    def unload(self, name: str) -> None: ...
+    def transaction(self) -> AbstractContextManager[None]: ...
+    def migration_lock(self) -> AbstractContextManager[None]: ...
+    def is_unique_violation(self, error: Exception) -> bool: ...
+    def close(self) -> None: ...
+
+
+def utcnow() -> datetime:
+    """Now, as the naive UTC timestamp the store keeps."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)

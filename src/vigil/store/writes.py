@@ -1,0 +1,321 @@
+"""Idempotent writes of predictions, labels and rejected records, in one transaction per group.
+
+The fast path inserts every batch as it is and lets the primary key notice an id that is
+already there; then the whole group is redone carefully: repeats within a batch and against
+the stored rows are told apart as duplicates (same content) or conflicts (the first stays).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from vigil.errors import ConflictError
+from vigil.store.backend import ROLLING_START, Backend, utcnow
+from vigil.store.base import (
+    ARROW_TYPES,
+    ModelInfo,
+    Quarantined,
+    WriteResult,
+)
+from vigil.store.windows import Windows
+
+
+class Writes:
+    """Writes into a model's prediction and label tables and into the quarantine."""
+
+    def __init__(self, db: Backend, windows: Windows) -> None:
+        self._db = db
+        self._windows = windows
+
+    def write_predictions(
+        self,
+        model: ModelInfo,
+        batches: Sequence[pa.Table],
+        quarantined: Sequence[Quarantined],
+        *,
+        window_seconds: int,
+    ) -> list[WriteResult]:
+        """Store validated prediction batches in one transaction; idempotent by id.
+
+        Each batch has the columns `id`, `timestamp`, `model_version`, `latency_ms`, `error`
+        and any of the model's stored columns, by their names.
+        """
+        keyed = [self._prediction_frame(model, b) for b in batches]
+        table = f"p_{model.id}"
+        return self._write(
+            model, table, keyed, quarantined, window_seconds=window_seconds, labels=False
+        )
+
+    def write_labels(
+        self,
+        model: ModelInfo,
+        batches: Sequence[pa.Table],
+        quarantined: Sequence[Quarantined],
+        *,
+        window_seconds: int,
+    ) -> list[WriteResult]:
+        """Store validated label batches (`id`, `label`, `timestamp`) in one transaction."""
+        if model.label_storage is None:
+            raise ConflictError(
+                f"model {model.name!r} has no target column in its spec, so it cannot take "
+                f"labels; add a column with `role: target` and register the version again."
+            )
+        now = pa.scalar(utcnow(), pa.timestamp("us"))
+        keyed = []
+        for b in batches:
+            keyed.append(
+                pa.table(
+                    {
+                        "id": b.column("id"),
+                        "label": b.column("label").cast(ARROW_TYPES[model.label_storage]),
+                        "ts": b.column("timestamp").cast(pa.timestamp("us")),
+                        "received": _constant_time(now.as_py(), b.num_rows),
+                    }
+                )
+            )
+        table = f"l_{model.id}"
+        return self._write(
+            model, table, keyed, quarantined, window_seconds=window_seconds, labels=True
+        )
+
+    def _prediction_frame(self, model: ModelInfo, batch: pa.Table) -> pa.Table:
+        n = batch.num_rows
+        arrays: dict[str, pa.Array | pa.ChunkedArray] = {
+            "id": batch.column("id"),
+            "ts": batch.column("timestamp").cast(pa.timestamp("us")),
+            "version": batch.column("model_version"),
+            "latency_ms": batch.column("latency_ms").cast(pa.float64()),
+            "error": batch.column("error").cast(pa.string()),
+            "received": _constant_time(utcnow(), n),
+        }
+        present = set(batch.column_names)
+        for col in model.columns:
+            if col.name in present:
+                arrays[col.key] = batch.column(col.name).cast(ARROW_TYPES[col.storage])
+        return pa.table(arrays)
+
+    def _write(
+        self,
+        model: ModelInfo,
+        table: str,
+        batches: Sequence[pa.Table],
+        quarantined: Sequence[Quarantined],
+        *,
+        window_seconds: int,
+        labels: bool,
+    ) -> list[WriteResult]:
+        try:
+            with self._db.transaction():
+                return self._write_all(
+                    model, table, batches, quarantined, window_seconds, labels, fast=True
+                )
+        except Exception as err:
+            if not self._db.is_unique_violation(err):
+                raise
+        # some id was there already: check every batch against what is stored
+        with self._db.transaction():
+            return self._write_all(
+                model, table, batches, quarantined, window_seconds, labels, fast=False
+            )
+
+    def _write_all(
+        self,
+        model: ModelInfo,
+        table: str,
+        batches: Sequence[pa.Table],
+        quarantined: Sequence[Quarantined],
+        window_seconds: int,
+        labels: bool,
+        *,
+        fast: bool,
+    ) -> list[WriteResult]:
+        results = []
+        touched: set[tuple[str, datetime]] = set()
+        for batch in batches:
+            # the fast path lets the primary key find repeated ids (then all is redone slowly)
+            fresh, duplicates, conflicts = (batch, 0, []) if fast else _split_repeats(batch)
+            if not fast and fresh.num_rows:
+                fresh, dup_stored, conflict_stored = self._against_stored(table, fresh)
+                duplicates += dup_stored
+                conflicts += conflict_stored
+            pending = 0
+            if fresh.num_rows:
+                stored = self._insert(table, fresh, skip_existing=not fast)
+                if stored.num_rows < fresh.num_rows:
+                    # another instance stored some of these ids since `_against_stored` looked
+                    raced = fresh.filter(pc.invert(pc.is_in(fresh["id"], stored["id"])))
+                    _, dup_raced, conflict_raced = self._against_stored(table, raced)
+                    duplicates += dup_raced
+                    conflicts += conflict_raced
+                    fresh = stored
+                if labels:
+                    joined = self._joined_predictions(model, fresh)
+                    pending = fresh.num_rows - joined.num_rows
+                    touched |= _buckets(joined, window_seconds)
+                else:
+                    touched |= _buckets(fresh, window_seconds)
+            results.append(
+                WriteResult(fresh.num_rows, duplicates, len(conflicts), tuple(conflicts), pending)
+            )
+        self._write_quarantine(model, quarantined)
+        self._windows.touch(model, touched, window_seconds)
+        return results
+
+    def _insert(self, table: str, rows: pa.Table, *, skip_existing: bool) -> pa.Table:
+        """Insert rows; those actually stored (with `skip_existing`, ids not taken meanwhile)."""
+        names = ", ".join(rows.column_names)  # generated identifiers only (id, ts, c0, ...)
+        # one order of ids for every writer, so two instances never wait on each other in a cycle
+        self._db.load("vigil_batch", rows.sort_by("id") if self._db.shared else rows)
+        try:
+            insert = f"INSERT INTO {table} ({names}) SELECT {names} FROM vigil_batch"
+            if not skip_existing:
+                self._db.run(insert)
+                return rows
+            ids = self._db.run(f"{insert} ON CONFLICT (id) DO NOTHING RETURNING id")
+        finally:
+            self._db.unload("vigil_batch")
+        if len(ids) == rows.num_rows:
+            return rows
+        return rows.filter(pc.is_in(rows["id"], pa.array([r[0] for r in ids], pa.string())))
+
+    def _against_stored(self, table: str, rows: pa.Table) -> tuple[pa.Table, int, list[str]]:
+        """Rows whose id is not stored yet; resends of stored rows; ids that contradict them."""
+        names = [n for n in rows.column_names if n != "received"]
+        self._db.load("vigil_ids", pa.table({"id": rows.column("id")}))
+        try:
+            stored = self._db.arrow(
+                f"SELECT {', '.join('t.' + n for n in names)} FROM {table} t "
+                "JOIN vigil_ids b ON t.id = b.id"
+            )
+        finally:
+            self._db.unload("vigil_ids")
+        if stored.num_rows == 0:
+            return rows, 0, []
+        before = {r["id"]: r for r in stored.to_pylist()}
+        keep = []
+        duplicates = 0
+        conflicts = []
+        for i, row in enumerate(rows.select(names).to_pylist()):
+            old = before.get(row["id"])
+            if old is None:
+                keep.append(i)
+            elif _same(old, row):
+                duplicates += 1
+            else:
+                conflicts.append(str(row["id"]))
+        return rows.take(pa.array(keep, pa.int64())), duplicates, conflicts
+
+    def _joined_predictions(self, model: ModelInfo, labels: pa.Table) -> pa.Table:
+        self._db.load("vigil_ids", pa.table({"id": labels.column("id")}))
+        try:
+            return self._db.arrow(
+                f"SELECT p.version, p.ts FROM p_{model.id} p JOIN vigil_ids b ON p.id = b.id"
+            )
+        finally:
+            self._db.unload("vigil_ids")
+
+    def _write_quarantine(self, model: ModelInfo, records: Sequence[Quarantined]) -> None:
+        if not records:
+            return
+        now = utcnow()
+        rows = pa.table(
+            {
+                "model_id": pa.array([model.id] * len(records), pa.int32()),
+                "received": pa.array([now] * len(records), pa.timestamp("us")),
+                "kind": [r.kind for r in records],
+                "record_index": pa.array([r.index for r in records], pa.int32()),
+                "record_id": pa.array([r.record_id for r in records], pa.string()),
+                "errors": [json.dumps(list(r.errors)) for r in records],
+                "payload": [r.payload for r in records],
+            }
+        )
+        self._db.load("vigil_quarantine", rows)
+        try:
+            self._db.run("INSERT INTO quarantine SELECT * FROM vigil_quarantine")
+        finally:
+            self._db.unload("vigil_quarantine")
+
+    def read_quarantine(
+        self, model: ModelInfo, *, limit: int, since: datetime | None
+    ) -> list[dict[str, Any]]:
+        """The most recent rejected records of a model, newest first."""
+        rows = self._db.run(
+            "SELECT received, kind, record_index, record_id, errors, payload FROM quarantine "
+            "WHERE model_id = ? AND received >= ? ORDER BY received DESC, record_index LIMIT ?",
+            (model.id, since or ROLLING_START, limit),
+        )
+        return [
+            {
+                "received": received.isoformat() + "Z",
+                "kind": kind,
+                "index": index,
+                "id": record_id,
+                "errors": json.loads(errors),
+                "payload": payload,
+            }
+            for received, kind, index, record_id, errors, payload in rows
+        ]
+
+
+def _split_repeats(batch: pa.Table) -> tuple[pa.Table, int, list[str]]:
+    """Keep the first row of each id in a batch; count repeats as duplicates or conflicts."""
+    ids = batch.column("id")
+    if pc.count_distinct(ids).as_py() == batch.num_rows:
+        return batch, 0, []
+    first: dict[str, dict[str, Any]] = {}
+    keep = []
+    duplicates = 0
+    conflicts = []
+    payload = [n for n in batch.column_names if n != "received"]
+    for i, row in enumerate(batch.select(payload).to_pylist()):
+        old = first.get(row["id"])
+        if old is None:
+            first[row["id"]] = row
+            keep.append(i)
+        elif _same(old, row):
+            duplicates += 1
+        else:
+            conflicts.append(str(row["id"]))
+    return batch.take(pa.array(keep, pa.int64())), duplicates, conflicts
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    for key, value in b.items():
+        if key == "received":
+            continue
+        other = a.get(key)
+        if value != other and not (_is_nan(value) and _is_nan(other)):
+            return False
+    return True
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and value != value
+
+
+def _buckets(rows: pa.Table, window_seconds: int) -> set[tuple[str, datetime]]:
+    """The (version, window start) pairs these rows fall in."""
+    if rows.num_rows == 0:
+        return set()
+    micros = pc.cast(rows.column("ts"), pa.int64()).to_numpy(zero_copy_only=False)
+    step = window_seconds * 1_000_000
+    starts = pa.array((micros // step) * step, pa.int64())
+    pairs = pa.table({"v": rows.column("version"), "s": starts}).group_by(["v", "s"]).aggregate([])
+    epoch = datetime(1970, 1, 1)
+    return {
+        (str(v), epoch + timedelta(microseconds=int(s)))
+        for v, s in zip(pairs.column("v").to_pylist(), pairs.column("s").to_pylist(), strict=True)
+    }
+
+
+def _constant_time(value: datetime, n: int) -> pa.Array:
+    """`n` copies of one timestamp, without a Python list of n datetimes."""
+    micros = int((value - datetime(1970, 1, 1)) / timedelta(microseconds=1))
+    return pa.array(np.full(n, micros, dtype=np.int64)).cast(pa.timestamp("us"))
