@@ -88,16 +88,21 @@ def test_operational_figures_match_numpy() -> None:
             "__latency_ms": pa.array(lat_with_gaps, pa.float64()),
             "__error": pa.array(errors, pa.string()),
             "__label": pa.array([1.0] * 100 + [None] * 400, pa.float64()),
+            "a": pa.array([None] * 50 + [1.0] * 450, pa.float64()),
+            "b": pa.array([2.0] * 500),
         }
     )
-    figures = operational(window, 3600.0, [400, 600])
+    history = {"ops.count": [400.0, 600.0, 0.0], "ops.missing_share": [0.01, 0.03]}
+    figures = operational(window, 3600.0, history, ["a", "b"])
     kept = np.array([v for v in lat_with_gaps if v is not None])
     assert figures["count"] == 500
     assert figures["rate_per_s"] == pytest.approx(500 / 3600)
     for q in (50, 95, 99):
         assert figures[f"latency_p{q}_ms"] == pytest.approx(np.percentile(kept, q))
     assert figures["error_rate"] == pytest.approx(125 / 500)
-    assert figures["volume_ratio"] == pytest.approx(1.0)
+    assert figures["volume_ratio"] == pytest.approx(1.0)  # empty windows are not averaged
+    assert figures["missing_share"] == pytest.approx(50 / 1000)
+    assert figures["missing_change"] == pytest.approx(0.05 - 0.02)
     assert figures["labelled"] == 100 and figures["labelled_share"] == pytest.approx(0.2)
 
 
@@ -141,6 +146,18 @@ def test_windows_are_computed_once_per_change_and_late_labels_recompute(tmp_path
     first = monitor.tick()
     assert sorted(r.rows for r in first.computed) == [200, 300]
     drifted = {r.key.start: r.report.drift.columns["x"].drifted for r in first.computed}
+    volume = store.read_points(
+        model,
+        metric="ops.volume_ratio",
+        column="",
+        segment="",
+        version="1",
+        kind="tumbling",
+        since=None,
+        until=None,
+        limit=10,
+    )
+    assert [p.value for p in volume] == [None, pytest.approx(200 / 300)]
     assert drifted == {HOUR: True, HOUR + timedelta(hours=1): False}
     assert monitor.tick().computed == []
     labels = pa.table(

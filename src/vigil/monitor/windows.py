@@ -36,7 +36,7 @@ class WindowPlan:
     min_rows: int = 100  # an open window is evaluated once it holds this many rows
     segments: tuple[str, ...] = ()
     top_segments: int = 10
-    history: int = 24  # earlier tumbling windows the volume is compared with
+    history: int = 24  # earlier tumbling windows the volume and missing share are compared with
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +82,46 @@ def read_reference(parquet: bytes) -> pa.Table:
     return pq.read_table(io.BytesIO(parquet))
 
 
-def operational(window: pa.Table, seconds: float, earlier: list[int]) -> dict[str, float | None]:
-    """Volume, rate, latency percentiles and error rate of a window's rows."""
+def _history(
+    store: SqlStore, model: ModelInfo, key: WindowKey, plan: WindowPlan
+) -> dict[str, list[float]]:
+    """Counts and missing shares of the previous `history` tumbling windows that had rows."""
+    if key.kind != "tumbling" or not plan.history:
+        return {}
+    since = key.start - timedelta(seconds=plan.size_seconds * plan.history)
+    out: dict[str, list[float]] = {}
+    for metric in ("ops.count", "ops.missing_share"):
+        points = store.read_points(
+            model,
+            metric=metric,
+            column="",
+            segment="",
+            version=key.version,
+            kind="tumbling",
+            since=since,
+            until=key.start,
+            limit=plan.history,
+        )
+        out[metric] = [p.value for p in points if p.value is not None]
+    return out
+
+
+def operational(
+    window: pa.Table,
+    seconds: float,
+    history: dict[str, list[float]],
+    features: list[str],
+) -> dict[str, float | None]:
+    """Volume, rate, latency percentiles, error rate and missing values of a window's rows,
+    the volume and missing share also against the previous windows (`history`)."""
     n = window.num_rows
     latency = window.column("__latency_ms").drop_null().to_numpy()
     errors = n - window.column("__error").null_count
-    mean_before = float(np.mean(earlier)) if earlier else None
+    counts = [c for c in history.get("ops.count", []) if c > 0]
+    mean_before = float(np.mean(counts)) if counts else None
+    cells = n * len(features)
+    missing = sum(window.column(f).null_count for f in features) / cells if cells else None
+    missing_before = history.get("ops.missing_share", [])
     figures: dict[str, float | None] = {
         "count": float(n),
         "rate_per_s": n / seconds if seconds > 0 else None,
@@ -96,6 +130,12 @@ def operational(window: pa.Table, seconds: float, earlier: list[int]) -> dict[st
         "latency_p99_ms": float(np.percentile(latency, 99)) if latency.size else None,
         "error_rate": errors / n if n else None,
         "volume_ratio": n / mean_before if mean_before else None,
+        "missing_share": missing,
+        "missing_change": (
+            missing - float(np.mean(missing_before))
+            if missing is not None and missing_before
+            else None
+        ),
     }
     if "__label" in window.column_names:
         labelled = n - window.column("__label").null_count
@@ -133,13 +173,8 @@ def compute_window(
         start = now - timedelta(seconds=plan.rolling_seconds)
     window = store.read_window(model, key.version, start, end)
     seconds = (min(end, now) - start).total_seconds()
-    earlier: list[int] = []
-    if key.kind == "tumbling" and plan.history:
-        step = timedelta(seconds=plan.size_seconds)
-        starts = [start - step * (i + 1) for i in range(plan.history)]
-        earlier = [c for c in store.window_volumes(model, key.version, starts, plan.size_seconds)]
-        earlier = [c for c in earlier if c > 0]
-    ops = operational(window, seconds, earlier)
+    features = [c.name for c in spec.with_role("feature") if c.name in window.column_names]
+    ops = operational(window, seconds, _history(store, model, key, plan), features)
     labelled = int(ops.get("labelled") or 0)
     span = {"version": key.version, "kind": key.kind, "start": start, "end": end}
     points = ops_points(ops, segment="", **span)  # type: ignore[arg-type]

@@ -47,7 +47,6 @@ class SqlStore:
         self.finish_window = self.windows.finish_window
         self.read_window = self.windows.read_window
         self.window_counts = self.windows.window_counts
-        self.window_volumes = self.windows.window_volumes
         self.versions_with_data = self.windows.versions_with_data
         self.latest_report = self.windows.latest_report
         self.read_points = self.windows.read_points

@@ -218,17 +218,6 @@ class Windows:
             )
         return int(rows[0][0]), int(rows[0][1])
 
-    def window_volumes(
-        self, model: ModelInfo, version: str, starts: Sequence[datetime], seconds: int
-    ) -> list[int]:
-        """Row counts of earlier tumbling windows, for the volume comparison."""
-        out = []
-        for start in starts:
-            out.append(
-                self.window_counts(model, version, start, start + timedelta(seconds=seconds))[0]
-            )
-        return out
-
     def versions_with_data(self, model: ModelInfo) -> list[str]:
         """Versions that have predictions, in order of first window."""
         rows = self._db.run(
