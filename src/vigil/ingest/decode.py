@@ -148,8 +148,10 @@ def decode_table(body: bytes, fmt: BodyFormat) -> pa.Table:
             except pa.ArrowInvalid:
                 return ipc.open_file(pa.py_buffer(body)).read_all()
         if fmt == "csv":
-            return pacsv.read_csv(io.BytesIO(body))
-    except (pa.ArrowException, OSError) as err:
+            table = pacsv.read_csv(io.BytesIO(body))
+            # the reader checks values for UTF-8 but not the header: reading the names does
+            return table.rename_columns(table.column_names)
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise InputError(f"the body is not readable as {fmt}: {first}.") from err
     raise InputError(f"bodies in {fmt} are read as records, not as a table.")
@@ -162,6 +164,8 @@ def json_type(value: Any) -> str:
         return "a boolean"
     if isinstance(value, (int, float)):
         return "a number"
+    if isinstance(value, NonFinite):
+        return f"{value} (not JSON)"
     if isinstance(value, str):
         return "a string"
     if isinstance(value, list):

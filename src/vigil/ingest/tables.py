@@ -20,6 +20,7 @@ from vigil.ingest.layout import FIXED_FIELDS, Layout
 from vigil.ingest.validate import (
     CONVERT,
     MAX_ID_LENGTH,
+    MAX_TEXT_LENGTH,
     FieldError,
     Rejection,
     TimeRules,
@@ -90,15 +91,22 @@ def _times(
         return pa.chunked_array([pa.nulls(n, pa.timestamp("us"))])
     t = column.type
     if pa.types.is_timestamp(t):
-        # an aware column holds UTC instants already: drop the zone, keep the instant
-        out = column.cast(pa.timestamp("us", t.tz)).cast(pa.int64()).cast(pa.timestamp("us"))
+        # an aware column holds UTC instants already: drop the zone, keep the instant;
+        # nanoseconds are cut to microseconds, as the JSON path cuts ISO fractions
+        us = column.cast(pa.timestamp("us", t.tz), safe=t.unit != "ns")
+        out = us.cast(pa.int64()).cast(pa.timestamp("us"))
     elif pa.types.is_integer(t) or pa.types.is_floating(t):
-        values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        values = column.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
         magnitude = np.abs(values)
-        scale = np.where(magnitude < 1e11, 1e6, np.where(magnitude < 1e14, 1e3, 1.0))
-        flags.add(~np.isnan(values) & (magnitude >= 1e17), f"{where}: too large for an epoch time")
+        unit = np.where(magnitude < 1e11, 1.0, np.where(magnitude < 1e14, 1e3, 1e6))
+        flags.add(
+            np.isfinite(values) & (magnitude >= 1e17), f"{where}: too large for an epoch time"
+        )
         flags.add(np.isinf(values), f"{where}: not finite")
-        micros = np.where(np.isfinite(values) & (magnitude < 1e17), values * scale, np.nan)
+        # as the JSON path's timedelta(seconds=...): whole seconds exact, the fraction rounded
+        fraction, whole = np.modf(values / unit)
+        exact = values / unit * 1e6
+        micros = np.where(np.isfinite(values) & (magnitude < 1e17), exact, np.nan)
         out = pa.chunked_array(
             [
                 pa.array(micros, pa.float64(), from_pandas=True)
@@ -160,7 +168,7 @@ def _typed(column: pa.ChunkedArray, storage: Storage, flags: _Flags, where: str)
         or (storage == "BOOLEAN" and (pa.types.is_boolean(t) or pa.types.is_null(t)))
     )
     if castable:
-        out = column.cast(target)
+        out = column.cast(target, safe=False)  # integers past 2**53 become the nearest double
         if storage == "DOUBLE":
             values = out.to_numpy(zero_copy_only=False)
             flags.add(np.isinf(values), f"{where}: not finite; send null for a missing value")
@@ -170,6 +178,10 @@ def _typed(column: pa.ChunkedArray, storage: Storage, flags: _Flags, where: str)
             out = pc.if_else(column, "true", "false")
         if storage == "VARCHAR":
             flags.add(_mask(pc.match_substring(out, "\x00")), f"{where}: contains a NUL character")
+            flags.add(
+                _mask(pc.greater(pc.utf8_length(out), MAX_TEXT_LENGTH)),
+                f"{where}: more than {MAX_TEXT_LENGTH} characters",
+            )
         return out
     if storage == "TIMESTAMP":
         return _times(column, len(column), flags, None, where, required=False)
@@ -181,6 +193,22 @@ def _typed(column: pa.ChunkedArray, storage: Storage, flags: _Flags, where: str)
             flags.one(i, str(bad))
             values.append(None)
     return pa.chunked_array([pa.array(values, target)])
+
+
+def _extra_text(column: pa.ChunkedArray, flags: _Flags, name: str) -> pa.ChunkedArray:
+    """An extra column as text; a row whose bytes are not UTF-8 (a Latin-1 CSV) is flagged."""
+    try:
+        return column.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    values: list[str | None] = []
+    for i, value in enumerate(column.to_pylist()):
+        try:
+            values.append(None if value is None else value.decode("utf-8"))
+        except (AttributeError, UnicodeDecodeError):
+            flags.one(i, f"{name}: not UTF-8 text (a column of {column.type})")
+            values.append(None)
+    return pa.chunked_array([pa.array(values, pa.string())])
 
 
 def _rejections(
@@ -257,7 +285,10 @@ def validate_prediction_table(
         if pa.types.is_nested(column.type):
             flags.add(_mask(pc.is_valid(column)), f"{name}: nested values; expected a scalar")
             continue
-        arrays[name] = column.cast(pa.string())
+        arrays[name] = _extra_text(column, flags, name)
+        flags.add(
+            _mask(pc.match_substring(arrays[name], "\x00")), f"{name}: contains a NUL character"
+        )
         extras.append(name)
     out = Validated(pa.table(arrays))
     _rejections(table, flags, ids, "prediction", out)

@@ -163,9 +163,12 @@ CONVERT: dict[Storage, Callable[[Any, str], Any]] = {
 
 def _payload(record: Any) -> str:
     try:
-        text = json.dumps(record, default=str, allow_nan=True)
+        # skipkeys: the marker of repeated keys is not part of what was received
+        text = json.dumps(record, default=str, allow_nan=True, skipkeys=True)
     except (TypeError, ValueError):
         text = repr(record)
+    except RecursionError:  # orjson reads 1024 levels, more than json.dumps can write back
+        text = json.dumps("the record nests too deeply to be kept")
     return text[:MAX_PAYLOAD_KEPT]
 
 
@@ -228,8 +231,8 @@ def validate_predictions(
         if error is not None:
             fixed["error"][i] = _attempt(row_errors, _text, error, "error")
         _collect(record, i, n, layout, raw, extras, row_errors)
-        if not record.keys() <= _TOP_LEVEL:
-            names = ", ".join(sorted(str(k) for k in set(record) - _TOP_LEVEL))
+        if not record.keys() <= _TOP_LEVEL | {DUPLICATE}:
+            names = ", ".join(sorted(str(k) for k in set(record) - _TOP_LEVEL - {DUPLICATE}))
             row_errors.append(f"{names}: unknown field(s); expected only {', '.join(_TOP_ORDER)}")
     arrays: dict[str, pa.Array] = {
         "id": pa.array(fixed["id"], pa.string()),
@@ -292,6 +295,12 @@ def _collect(
                 column = raw.get(name) if name in layout.features else None
                 if column is not None:
                     column[i] = value
+                elif name in raw or name in _FIXED or name in _spec_names(layout):
+                    # kept as an extra, it would overwrite that column for the whole batch
+                    errors.append(
+                        f"features.{name}: not a feature of the spec but the name of another "
+                        f"field or column; rename the feature"
+                    )
                 else:
                     _extra(str(name), value, i, n, extras, errors)
     prediction = record.get("prediction")
@@ -317,6 +326,12 @@ def _collect(
                         f"segments.{name}: not a segment column of the spec; segment columns: "
                         f"{', '.join(layout.segments) or 'none'}"
                     )
+
+
+def _spec_names(layout: Layout) -> tuple[str | None, ...]:
+    """The spec's columns that are neither stored columns nor features."""
+    target = None if layout.target is None else layout.target[0]
+    return (target, layout.id_column, layout.timestamp_column)
 
 
 def _extra(
@@ -363,7 +378,7 @@ def _collect_score(
     )
     if single is None:
         errors.append(
-            "score: got a number, expected an object of class: probability"
+            f"score: got {json_type(score)}, expected an object of class: probability"
             if layout.scores
             else "score: the model's spec has no score column"
         )
@@ -399,7 +414,7 @@ def _convert_fast(values: list[Any], storage: Storage) -> pa.Array | None:
             ):
                 return None
             array = inferred.cast(pa.float64())
-            if pc.any(pc.is_inf(array)).as_py():
+            if pc.any(pc.invert(pc.is_finite(array))).as_py():  # NaN too, as _number says
                 return None
             return array
         if storage == "VARCHAR":
@@ -503,7 +518,7 @@ def validate_labels(records: Sequence[Any], layout: Layout, rules: TimeRules) ->
                     _check_time(ts, rules, "timestamp")
             except FieldError as bad:
                 errors.append(str(bad))
-        unknown = set(record) - {"id", "label", "timestamp"}
+        unknown = set(record) - {"id", "label", "timestamp", DUPLICATE}
         if unknown:
             names = ", ".join(sorted(str(k) for k in unknown))
             errors.append(f"{names}: unknown field(s); expected only id, label, timestamp")
