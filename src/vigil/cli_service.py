@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from vigil.config import SCOPES, Settings, hash_token, load_settings
 from vigil.errors import ConfigError, VigilError
+from vigil.ingest.validate import iso_time
 
 
 def add_service_commands(sub: Any) -> None:
@@ -149,7 +150,7 @@ def _run_once(args: argparse.Namespace, console: Console) -> int:
 
 def _time(value: str, option: str) -> datetime:
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = iso_time(value)
     except ValueError:
         raise VigilError(
             f"{option} {value!r} is not an ISO-8601 time (2026-11-01T00:00)."

@@ -21,6 +21,7 @@ from vigil.ingest.validate import (
     CONVERT,
     MAX_ID_LENGTH,
     MAX_TEXT_LENGTH,
+    RESERVED_NAME,
     FieldError,
     Rejection,
     TimeRules,
@@ -105,7 +106,7 @@ def _times(
         flags.add(np.isinf(values), f"{where}: not finite")
         # as the JSON path's timedelta(seconds=...): whole seconds exact, the fraction rounded
         fraction, whole = np.modf(values / unit)
-        exact = values / unit * 1e6
+        exact = whole * 1e6 + np.round(fraction * 1e6)
         micros = np.where(np.isfinite(values) & (magnitude < 1e17), exact, np.nan)
         out = pa.chunked_array(
             [
@@ -284,6 +285,9 @@ def validate_prediction_table(
         column = table.column(name)
         if pa.types.is_nested(column.type):
             flags.add(_mask(pc.is_valid(column)), f"{name}: nested values; expected a scalar")
+            continue
+        if name.startswith("__") or "\x00" in name:
+            flags.add(_mask(pc.is_valid(column)), f"{name}: {RESERVED_NAME}")
             continue
         arrays[name] = _extra_text(column, flags, name)
         flags.add(

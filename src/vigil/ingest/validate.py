@@ -24,6 +24,7 @@ from vigil.store.base import ARROW_TYPES, Quarantined, Storage
 
 MAX_ID_LENGTH = 256
 MAX_TEXT_LENGTH = 65_536
+RESERVED_NAME = "names starting with '__' are kept for vigil's own fields; rename it"
 MAX_PAYLOAD_KEPT = 8_192  # characters of a rejected record kept in the quarantine
 EPOCH = datetime(1970, 1, 1)
 
@@ -95,11 +96,18 @@ def _boolean(value: Any, where: str) -> bool | None:
     raise FieldError(f"{where}: got {json_type(value)}, expected true, false or null")
 
 
+def iso_time(text: str) -> datetime:
+    """`datetime.fromisoformat`, also taking the `Z` suffix on Python 3.10."""
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    return datetime.fromisoformat(text)
+
+
 def parse_time(value: Any, where: str) -> datetime:
     """A timestamp as naive UTC: ISO-8601 text, or epoch seconds, milliseconds or microseconds."""
     if isinstance(value, str) and not isinstance(value, NonFinite):
         try:
-            parsed = datetime.fromisoformat(value)
+            parsed = iso_time(value)
         except ValueError:
             raise FieldError(
                 f"{where}: {value[:40]!r} is not an ISO-8601 time; send e.g. "
@@ -340,6 +348,9 @@ def _extra(
     """Keep a feature the spec does not know, as text."""
     where = f"features.{name}"
     if value is None:
+        return
+    if name.startswith("__"):
+        errors.append(f"{where}: {RESERVED_NAME}")
         return
     if isinstance(value, (dict, list)):
         errors.append(f"{where}: got {json_type(value)}, expected a scalar")

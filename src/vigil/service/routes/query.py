@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from vigil.ingest.validate import iso_time
 from vigil.service.schemas import ERRORS
 from vigil.service.state import ApiError, state_of
 
@@ -20,7 +21,7 @@ def _time(value: str | None, name: str) -> datetime | None:
     if value is None:
         return None
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = iso_time(value)
     except ValueError:
         try:
             return datetime(1970, 1, 1) + timedelta(seconds=float(value))
