@@ -53,11 +53,13 @@ def _mask(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return out
 
 
-def _ids(table: pa.Table, flags: _Flags) -> pa.ChunkedArray:
-    if "id" not in table.column_names:
+def _ids(table: pa.Table, flags: _Flags, alias: str | None = None) -> pa.ChunkedArray:
+    """The `id` column (or the spec's id column, `alias`) as text."""
+    name = "id" if "id" in table.column_names or alias is None else alias
+    if name not in table.column_names:
         flags.add(np.ones(table.num_rows, bool), "id: missing column; every row needs an id")
         return pa.chunked_array([pa.nulls(table.num_rows, pa.string())])
-    column = table.column("id")
+    column = table.column(name)
     if not (
         pa.types.is_string(column.type)
         or pa.types.is_integer(column.type)
@@ -239,7 +241,7 @@ def validate_prediction_table(
     if repeated:
         flags.add(np.ones(n, bool), f"{', '.join(repeated)}: column names repeated")
         table = table.select([names.index(x) for x in dict.fromkeys(names)])
-    ids = _ids(table, flags)
+    ids = _ids(table, flags, layout.id_column)
     present = set(table.column_names)
     arrays: dict[str, pa.ChunkedArray] = {"id": ids}
     ts_column = "timestamp" if "timestamp" in present else layout.timestamp_column
