@@ -410,3 +410,24 @@ def test_openapi_is_served(live: Live) -> None:
     assert "/v1/models/{model}/predictions" in doc["paths"]
     body = doc["paths"]["/v1/models/{model}/predictions"]["post"]["requestBody"]["content"]
     assert {"application/json", "application/vnd.apache.parquet", "text/csv"} <= set(body)
+
+
+def test_a_failing_store_answers_503_with_retry_after_and_the_service_goes_on(live: Live) -> None:
+    live.setup_model()
+    state = live.app.state.vigil
+    real = state.store.write_predictions
+
+    def broken(*args: object, **kwargs: object) -> object:
+        from vigil.errors import StoreError
+
+        raise StoreError("disk full")
+
+    state.store.write_predictions = broken
+    try:
+        r = live.client.post("/v1/models/credit/predictions", json={"records": records(5)})
+    finally:
+        state.store.write_predictions = real
+    assert r.status_code == 503 and r.headers["retry-after"] == "1"
+    assert "disk full" in r.json()["error"]["message"]
+    ok = live.client.post("/v1/models/credit/predictions", json={"records": records(5)})
+    assert ok.json()["accepted"] == 5

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vigil.config import Settings
-from vigil.errors import VigilError
+from vigil.errors import ConflictError, StoreError, VigilError
 from vigil.evaluate import read_current
 from vigil.export.prometheus import build_collector
 from vigil.monitor.scheduler import Monitor, SchedulerThread
@@ -139,6 +139,30 @@ def create_app(
     async def vigil_error(request: Request, err: VigilError) -> JSONResponse:
         state.counters.refused.labels("422", "invalid").inc()
         return _error(422, str(err))
+
+    @app.exception_handler(ConflictError)
+    async def conflict(request: Request, err: ConflictError) -> JSONResponse:
+        state.counters.refused.labels("409", "conflict").inc()
+        return _error(409, str(err))
+
+    @app.exception_handler(StoreError)
+    async def store_error(request: Request, err: StoreError) -> JSONResponse:
+        log.error("store failure on %s %s: %s", request.method, request.url.path, err)
+        state.counters.refused.labels("503", "store").inc()
+        retry = str(settings.limits.retry_after)
+        return _error(
+            503, f"the store failed: {err}; retry after {retry} s.", {"Retry-After": retry}
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, err: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        state.counters.refused.labels("500", "internal").inc()
+        return _error(
+            500,
+            f"vigil failed on this request ({type(err).__name__}); nothing of it "
+            "was stored unless the answer said so. The server log has the details.",
+        )
 
     @app.middleware("http")
     async def timing(
