@@ -108,19 +108,11 @@ def _serve(args: argparse.Namespace, console: Console) -> int:
 
 
 def _monitor(settings: Settings) -> Any:
-    from vigil.monitor.scheduler import Monitor
-    from vigil.service.app import load_config_models
+    from vigil.service.app import build_monitor, load_config_models
     from vigil.store import open_store
 
-    store = open_store(settings.db)
-    monitor = Monitor(
-        store,
-        settings.plans,
-        default_plan=settings.windows,
-        lease_seconds=settings.lease,
-        retention_seconds=settings.retention,
-    )
-    load_config_models(settings, store, monitor)
+    monitor = build_monitor(settings, open_store(settings.db))
+    load_config_models(settings, monitor.store, monitor)
     return monitor
 
 

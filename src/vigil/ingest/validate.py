@@ -292,25 +292,20 @@ def _collect(
     errors: list[str],
 ) -> None:
     """Put a record's feature, output and segment values in their columns' raw lists."""
-    features = record.get("features")
-    if features is not None:
-        if type(features) is not dict:
-            errors.append(f"features: got {json_type(features)}, expected an object of name: value")
-        elif DUPLICATE in features:
-            errors.append(f"features: repeats the key(s) {', '.join(features[DUPLICATE])}")
-        else:
-            for name, value in features.items():
-                column = raw.get(name) if name in layout.features else None
-                if column is not None:
-                    column[i] = value
-                elif name in raw or name in _FIXED or name in _spec_names(layout):
-                    # kept as an extra, it would overwrite that column for the whole batch
-                    errors.append(
-                        f"features.{name}: not a feature of the spec but the name of another "
-                        f"field or column; rename the feature"
-                    )
-                else:
-                    _extra(str(name), value, i, n, extras, errors)
+    features = _attempt(errors, _mapping, record.get("features"), "features")
+    if features:
+        for name, value in features.items():
+            column = raw.get(name) if name in layout.features else None
+            if column is not None:
+                column[i] = value
+            elif name in raw or name in _FIXED or name in _spec_names(layout):
+                # kept as an extra, it would overwrite that column for the whole batch
+                errors.append(
+                    f"features.{name}: not a feature of the spec but the name of another "
+                    f"field or column; rename the feature"
+                )
+            else:
+                _extra(str(name), value, i, n, extras, errors)
     prediction = record.get("prediction")
     if layout.prediction is not None:
         raw[layout.prediction[0]][i] = prediction
@@ -319,21 +314,16 @@ def _collect(
     score = record.get("score")
     if score is not None:
         _collect_score(score, i, layout, raw, errors)
-    segments = record.get("segments")
-    if segments is not None:
-        if type(segments) is not dict:
-            errors.append(f"segments: got {json_type(segments)}, expected an object of name: value")
-        elif DUPLICATE in segments:
-            errors.append(f"segments: repeats the key(s) {', '.join(segments[DUPLICATE])}")
-        else:
-            for name, value in segments.items():
-                if name in layout.segments:
-                    raw[name][i] = value
-                else:
-                    errors.append(
-                        f"segments.{name}: not a segment column of the spec; segment columns: "
-                        f"{', '.join(layout.segments) or 'none'}"
-                    )
+    segments = _attempt(errors, _mapping, record.get("segments"), "segments")
+    if segments:
+        for name, value in segments.items():
+            if name in layout.segments:
+                raw[name][i] = value
+            else:
+                errors.append(
+                    f"segments.{name}: not a segment column of the spec; segment columns: "
+                    f"{', '.join(layout.segments) or 'none'}"
+                )
 
 
 def _spec_names(layout: Layout) -> tuple[str | None, ...]:

@@ -59,19 +59,24 @@ def load_config_models(settings: Settings, store: SqlStore, monitor: Monitor) ->
         log.info("model %s version %s registered from %s", cfg.name, cfg.version, cfg.spec)
 
 
+def build_monitor(settings: Settings, store: SqlStore) -> Monitor:
+    """The window computer the settings describe, over `store`."""
+    return Monitor(
+        store,
+        settings.plans,
+        default_plan=settings.windows,
+        lease_seconds=settings.lease,
+        retention_seconds=settings.retention,
+    )
+
+
 def create_app(
     settings: Settings, *, store: SqlStore | None = None, scheduler: bool = True
 ) -> FastAPI:
     """A vigil service app. Opens the store named by settings unless one is given."""
     owns_store = store is None
     the_store = store if store is not None else open_store(settings.db)
-    monitor = Monitor(
-        the_store,
-        settings.plans,
-        default_plan=settings.windows,
-        lease_seconds=settings.lease,
-        retention_seconds=settings.retention,
-    )
+    monitor = build_monitor(settings, the_store)
     counters = make_counters()
     counters.registry.register(build_collector(the_store))
     state = AppState(
