@@ -39,14 +39,28 @@ class Windows:
 
     def mark_windows(self, model: ModelInfo, keys: Sequence[WindowKey]) -> None:
         """Note that these windows have new rows or labels (created when new)."""
-        for key in sorted(keys, key=lambda k: (k.version, k.kind, k.start)):
+        if not keys:
+            return
+        ordered = sorted(keys, key=lambda k: (k.version, k.kind, k.start))  # one lock order
+        rows = pa.table(
+            {
+                "version": pa.array([k.version for k in ordered], pa.string()),
+                "kind": pa.array([k.kind for k in ordered], pa.string()),
+                "w_start": pa.array([k.start for k in ordered], pa.timestamp("us")),
+                "w_end": pa.array([k.end for k in ordered], pa.timestamp("us")),
+            }
+        )
+        self._db.load("vigil_keys", rows)  # one statement for the lot, not one per window
+        try:
             self._db.run(
                 "INSERT INTO windows (model_id, version, kind, w_start, w_end, generation, "
-                "computed_generation) VALUES (?, ?, ?, ?, ?, 1, 0) "
-                "ON CONFLICT (model_id, version, kind, w_start) "
+                "computed_generation) SELECT ?, version, kind, w_start, w_end, 1, 0 "
+                "FROM vigil_keys ON CONFLICT (model_id, version, kind, w_start) "
                 "DO UPDATE SET generation = windows.generation + 1",
-                (model.id, key.version, key.kind, key.start, key.end),
+                (model.id,),
             )
+        finally:
+            self._db.unload("vigil_keys")
 
     def window_states(self, model: ModelInfo, *, dirty_only: bool) -> list[WindowState]:
         """The windows of a model, oldest first; only those with news when `dirty_only`."""
