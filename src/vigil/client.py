@@ -1,14 +1,16 @@
 """The Python SDK: log predictions and labels from a prediction service, never in its way.
 
-The caller's thread only appends to a bounded queue; one background thread sends batches.
-Whatever the server does — answers, refuses, hangs, is not there — `log_*` returns at once
-and never raises. Every record ends in exactly one count of `stats()`, so that
+The caller's thread only counts and appends to a bounded queue; one daemon thread sends
+batches. Whatever the server does (answers, refuses, hangs, is not there) `log_*` returns at
+once and never raises. Every logged record is in exactly one count of `stats()`:
 
     logged == queued + in_flight + accepted + duplicates + conflicts + rejected
               + dropped_overflow + dropped_network + dropped_invalid + dropped_closed
 
-holds at every moment. Only network errors and 429/502/503/504 are retried (with backoff,
-honouring Retry-After); other answers are final. This module imports nothing else of vigil.
+Only network errors and 429/502/503/504 are retried (with backoff, honouring Retry-After);
+other answers are final. Modules: `client` (this facade and the decorator), `client_queue`
+(the queue and the counts), `client_sender` (the thread), `client_wire` (JSON, Arrow, answers).
+The SDK imports nothing else of vigil.
 """
 
 from __future__ import annotations
@@ -16,81 +18,29 @@ from __future__ import annotations
 import atexit
 import functools
 import inspect
-import logging
-import random
-import threading
+import math
 import time
 import weakref
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
-import httpx
+from vigil.client_queue import ClientStats, RecordQueue
+from vigil.client_sender import Options, Sender
+from vigil.client_wire import Kind, call_features, call_record, to_arrow
 
-from vigil.client_wire import (
-    ARROW_STREAM,
-    Kind,
-    arrow_body,
-    call_record,
-    complete_frame,
-    error_message,
-    json_body,
-    retry_after,
-    to_arrow,
-    with_id_and_time,
-)
+__all__ = ["Client", "ClientStats"]
 
-log = logging.getLogger("vigil.client")
 F = TypeVar("F", bound=Callable[..., Any])
-RETRIED = frozenset({429, 502, 503, 504})
-COUNTERS = (
-    "logged",
-    "sampled_out",
-    "sent",
-    "accepted",
-    "duplicates",
-    "conflicts",
-    "rejected",
-    "dropped_overflow",
-    "dropped_network",
-    "dropped_invalid",
-    "dropped_closed",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class ClientStats:
-    """Where every logged record is now."""
-
-    logged: int
-    sampled_out: int
-    queued: int
-    in_flight: int
-    sent: int
-    accepted: int
-    duplicates: int
-    conflicts: int
-    rejected: int
-    dropped_overflow: int
-    dropped_network: int
-    dropped_invalid: int
-    dropped_closed: int
-
-
-@dataclass(slots=True)
-class _Item:
-    """One queued record, or one frame to send as Arrow (counted as its rows)."""
-
-    model: str
-    kind: Kind
-    record: dict[str, Any] | None
-    frame: Any = None  # a pyarrow Table
-    rows: int = 1
 
 
 class Client:
-    """Buffered sender of predictions and labels to a `vigil serve`."""
+    """Buffered, never-blocking sender of predictions and labels to a vigil service.
+
+    Parameters are described in docs/sdk.md; a bad option raises ValueError here, and nothing
+    the client does afterwards raises into the caller's code.
+    """
 
     def __init__(
         self,
@@ -108,121 +58,79 @@ class Client:
         close_timeout: float = 5.0,
         seed: int | None = None,
     ) -> None:
-        for name, value in (("batch_size", batch_size), ("max_queue", max_queue)):
-            if value < 1:
-                raise ValueError(f"{name} must be at least 1; got {value}.")
-        for name, number in (
-            ("flush_interval", flush_interval),
-            ("timeout", timeout),
-            ("close_timeout", close_timeout),
-            ("backoff", backoff),
-        ):
-            if number <= 0:
-                raise ValueError(f"{name} must be a positive number of seconds; got {number}.")
-        if not 0 < sample_rate <= 1:
-            raise ValueError(f"sample_rate must be in (0, 1]; got {sample_rate}.")
-        if max_retries < 0:
-            raise ValueError(f"max_retries must be 0 or more; got {max_retries}.")
-        self.url = url.rstrip("/")
-        self.batch_size = batch_size
-        self.flush_interval = flush_interval
-        self.max_queue = max_queue
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
-        self.sample_rate = sample_rate
-        self.close_timeout = close_timeout
-        self._random = random.Random(seed)
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(headers=headers, timeout=timeout)
-        self._queue: deque[_Item] = deque()
-        self._queued = 0  # records in the queue
-        self._in_flight = 0
-        self._counts = dict.fromkeys(COUNTERS, 0)
-        self._errors: deque[str] = deque(maxlen=20)
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._closed = False
-        self._deadline: float | None = None  # set by close(): no request may outlive it
-        self._abandoned = False
-        self._thread = threading.Thread(target=self._run, name="vigil-client", daemon=True)
-        self._thread.start()
-        atexit.register(_close_at_exit, weakref.ref(self))
-
-    # -- the caller's side: append and return ----------------------------------------------
+        options = Options(
+            url=_checked_url(url),
+            token=_checked_token(token),
+            batch_size=_count("batch_size", batch_size, 1),
+            flush_interval=_seconds("flush_interval", flush_interval, positive=True),
+            max_queue=_count("max_queue", max_queue, 1),
+            timeout=_seconds("timeout", timeout, positive=True),
+            max_retries=_count("max_retries", max_retries, 0),
+            backoff=_seconds("backoff", backoff),
+            max_backoff=_seconds("max_backoff", max_backoff),
+            sample_rate=_rate(sample_rate),
+            close_timeout=_seconds("close_timeout", close_timeout),
+            seed=_seed(seed),
+        )
+        if max_backoff < backoff:
+            raise ValueError(
+                f"max_backoff ({max_backoff}) is below backoff ({backoff}); "
+                "max_backoff caps the wait between attempts, so make it at least backoff."
+            )
+        self._options = options
+        self._queue = RecordQueue(
+            batch_size=batch_size, max_queue=max_queue, sample_rate=sample_rate, seed=seed
+        )
+        self._put = self._queue.put
+        self._sender = Sender(options, self._queue)
+        # The hook holds only a weak reference, so an unclosed client can still be collected;
+        # when it is, the finalizer lets its thread send what is queued and stop.
+        self._exit_hook = functools.partial(_close_at_exit, weakref.ref(self))
+        atexit.register(self._exit_hook)
+        weakref.finalize(self, self._sender.orphan).atexit = False
 
     def log_predictions(
         self, model: str, frame_or_records: Any, *, version: str | None = None
     ) -> None:
-        """Queue predictions: a record dict, a list of them, or a pandas/polars/Arrow frame."""
-        self._log(model, "predictions", frame_or_records, version)
+        """Queue predictions: a record dict, a list of them, or a pandas/polars/Arrow frame.
+
+        Returns at once and never raises. A record missing `id` or `timestamp` gets a random id
+        and the time of this call; `version` fills `model_version` where the record has none.
+        Record dicts are not copied: do not change one after logging it.
+        """
+        try:
+            if type(frame_or_records) is dict:  # the common case, kept short
+                self._put(model, "predictions", frame_or_records, version)
+            else:
+                self._log(model, "predictions", frame_or_records, version)
+        except Exception as err:  # the SDK never raises into the caller's code
+            self._queue.count_invalid(1, f"predictions for {model!r}: {err!r}")
 
     def log_labels(self, model: str, frame_or_records: Any) -> None:
-        """Queue labels `{"id", "label", "timestamp"?}`: a dict, a list, or a frame."""
-        self._log(model, "labels", frame_or_records, None)
+        """Queue labels `{"id", "label", "timestamp"?}`: a dict, a list of them, or a frame.
+
+        A label needs the id of its prediction; one without is counted as dropped_invalid.
+        """
+        try:
+            if type(frame_or_records) is dict:
+                self._put(model, "labels", frame_or_records, None)
+            else:
+                self._log(model, "labels", frame_or_records, None)
+        except Exception as err:
+            self._queue.count_invalid(1, f"labels for {model!r}: {err!r}")
 
     def _log(self, model: str, kind: Kind, data: Any, version: str | None) -> None:
         try:
-            if isinstance(data, dict):
-                self._append(model, kind, [data], version)
-            elif isinstance(data, list):
-                self._append(model, kind, data, version)
+            if isinstance(data, Mapping):
+                self._put(model, kind, data, version)
+            elif isinstance(data, (list, tuple)):
+                self._queue.put_many(model, kind, data, version)
             else:
-                self._append_frame(model, kind, data, version)
-        except Exception as err:  # the SDK never raises into the caller's code
-            with self._lock:
-                self._counts["logged"] += 1
-                self._counts["dropped_invalid"] += 1
-            log.warning("vigil: a record could not be logged: %s", err)
-
-    def _append(self, model: str, kind: Kind, records: list[Any], version: str | None) -> None:
-        with self._lock:
-            for record in records:
-                if self.sample_rate < 1 and self._random.random() >= self.sample_rate:
-                    self._counts["sampled_out"] += 1
-                    continue
-                self._counts["logged"] += 1
-                if self._closed:
-                    self._counts["dropped_closed"] += 1
-                elif not isinstance(record, dict):
-                    self._counts["dropped_invalid"] += 1
-                elif self._queued >= self.max_queue:
-                    self._counts["dropped_overflow"] += 1
-                else:
-                    if version is not None and "model_version" not in record:
-                        record = {**record, "model_version": version}
-                    self._queue.append(_Item(model, kind, record))
-                    self._queued += 1
-            if self._queued >= self.batch_size:
-                self._wake.set()
-
-    def _append_frame(self, model: str, kind: Kind, frame: Any, version: str | None) -> None:
-        table = to_arrow(frame)
-        n = table.num_rows
-        if self.sample_rate < 1:
-            import pyarrow as pa
-
-            keep = [self._random.random() < self.sample_rate for _ in range(n)]
-            with self._lock:
-                self._counts["sampled_out"] += n - sum(keep)
-            table = table.filter(pa.array(keep))
-            n = table.num_rows
-        table = complete_frame(table, kind, version)
-        with self._lock:
-            self._counts["logged"] += n
-            if self._closed:
-                self._counts["dropped_closed"] += n
-                return
-            room = self.max_queue - self._queued
-            if n > room:
-                self._counts["dropped_overflow"] += n - max(room, 0)
-                table = table.slice(0, max(room, 0))
-            for start in range(0, table.num_rows, self.batch_size):
-                part = table.slice(start, self.batch_size)
-                self._queue.append(_Item(model, kind, None, part, part.num_rows))
-                self._queued += part.num_rows
-            self._wake.set()
+                # A snapshot on the caller's thread (pandas copies): the caller may change the
+                # frame afterwards. Ids and the Arrow encoding are made on the sender thread.
+                self._queue.put_frame(model, kind, to_arrow(data), version)
+        except Exception as err:
+            self._queue.count_invalid(_rows(data), f"{kind} for {model!r}: {err}")
 
     def monitor(
         self,
@@ -231,32 +139,47 @@ class Client:
         version: str | None = None,
         id_from: Callable[[Any], Any] | None = None,
     ) -> Callable[[F], F]:
-        """Decorate a predict function: log its inputs, output, latency and exceptions."""
+        """Decorate a predict function (plain or async) to log each call as a prediction.
+
+        Features are the first argument when it is a mapping, else the arguments by name; a
+        returned mapping with "prediction"/"score" or a (prediction, score) pair is split.
+        An exception is logged (`error`, prediction null) and re-raised unchanged.
+        """
 
         def decorate(fn: F) -> F:
-            signature = inspect.signature(fn)
+            try:
+                signature: inspect.Signature | None = inspect.signature(fn)
+            except (TypeError, ValueError):  # some builtins have none: features by name only
+                signature = None
+            names = list(signature.parameters) if signature else []
+            call = _Monitored(
+                model, version, id_from, signature, bool(names) and names[0] in ("self", "cls")
+            )
+
+            if inspect.iscoroutinefunction(fn):
+
+                @functools.wraps(fn)
+                async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                    started = time.perf_counter()
+                    try:
+                        result = await fn(*args, **kwargs)
+                    except Exception as err:
+                        self._record_call(call, args, kwargs, None, started, err)
+                        raise
+                    self._record_call(call, args, kwargs, result, started, None)
+                    return result
+
+                return async_wrapper  # type: ignore[return-value]
 
             @functools.wraps(fn)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 started = time.perf_counter()
                 try:
                     result = fn(*args, **kwargs)
-                except BaseException as err:
-                    self._record_call(
-                        model,
-                        version,
-                        id_from,
-                        signature,
-                        args,
-                        kwargs,
-                        None,
-                        started,
-                        f"{type(err).__name__}: {err}",
-                    )
+                except Exception as err:
+                    self._record_call(call, args, kwargs, None, started, err)
                     raise
-                self._record_call(
-                    model, version, id_from, signature, args, kwargs, result, started, None
-                )
+                self._record_call(call, args, kwargs, result, started, None)
                 return result
 
             return wrapper  # type: ignore[return-value]
@@ -265,69 +188,56 @@ class Client:
 
     def _record_call(
         self,
-        model: str,
-        version: str | None,
-        id_from: Callable[[Any], Any] | None,
-        signature: inspect.Signature,
+        call: _Monitored,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         result: Any,
         started: float,
-        error: str | None,
+        err: Exception | None,
     ) -> None:
-        latency = (time.perf_counter() - started) * 1000
+        latency_ms = (time.perf_counter() - started) * 1000.0
         try:
-            record = call_record(signature, args, kwargs, result, latency, error, id_from)
-        except Exception as err:  # a monitoring failure must not break the prediction
-            with self._lock:
-                self._counts["logged"] += 1
-                self._counts["dropped_invalid"] += 1
-            log.warning("vigil: could not record a call of the monitored function: %s", err)
-            return
-        self._log(model, "predictions", record, version)
-
-    # -- counting ----------------------------------------------------------------------------
+            if not self._queue.keep():  # sampled out: build nothing
+                return
+            if call.signature is None:
+                features = dict(kwargs)
+            else:
+                features = call_features(call.signature, call.skip_self, args, kwargs)
+            error = None if err is None else f"{type(err).__name__}: {err}".removesuffix(": ")
+            record = call_record(features, result, latency_ms, error)
+            if call.id_from is not None:
+                try:
+                    record["id"] = str(call.id_from(features))
+                except Exception as bad:  # keep the record for drift; a random id is given
+                    self._queue.note(f"predictions for {call.model!r}: id_from failed: {bad!r}")
+            self._put(call.model, "predictions", record, call.version, sampled=True)
+        except Exception as bad:  # a monitoring failure must not break the prediction
+            self._queue.count_invalid(1, f"predictions for {call.model!r}: {bad!r}")
 
     def stats(self) -> ClientStats:
-        """Where every record logged so far is."""
-        with self._lock:
-            return ClientStats(queued=self._queued, in_flight=self._in_flight, **self._counts)
+        """Where every record logged so far is; the counts are read together, so they add up."""
+        return self._queue.stats()
 
     def last_errors(self) -> list[str]:
-        """The last rejection reasons and send failures, newest last (at most 20)."""
-        with self._lock:
-            return list(self._errors)
+        """The last 20 reasons records were rejected or dropped, newest last."""
+        return self._queue.last_errors()
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until nothing is queued or in flight; False if `timeout` ran out first."""
-        end = None if timeout is None else time.monotonic() + timeout
-        self._wake.set()
-        while True:
-            with self._lock:
-                if self._queued == 0 and self._in_flight == 0:
-                    return True
-            if end is not None and time.monotonic() >= end:
-                return False
-            if not self._thread.is_alive():
-                return False
-            time.sleep(0.005)
+        """Send what is queued now; wait until nothing is queued or in flight.
+
+        Returns False if `timeout` seconds passed first (None waits as long as retries last).
+        """
+        return self._queue.wait_empty(timeout, self._sender.is_alive)
 
     def close(self, timeout: float | None = None) -> None:
-        """Send what is queued within `close_timeout` (even if the server hangs), then stop."""
-        budget = self.close_timeout if timeout is None else timeout
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._deadline = time.monotonic() + budget
-        self._wake.set()
-        self._thread.join(budget + 1.0)
-        with self._lock:  # what the deadline left behind, queued or stuck in a request
-            self._counts["dropped_closed"] += self._queued + self._in_flight
-            self._queued = self._in_flight = 0
-            self._queue.clear()
-            self._abandoned = True  # an answer arriving now is not counted again
-        self._http.close()
+        """Send what is queued within `timeout` seconds (default close_timeout), then stop.
+
+        Keeps its deadline even if the server hangs. What is left is counted as dropped_closed,
+        and so are later `log_*` calls. Calling it again does nothing.
+        """
+        atexit.unregister(self._exit_hook)
+        budget = self._options.close_timeout if timeout is None else max(0.0, timeout)
+        self._sender.close(budget)
 
     def __enter__(self) -> Client:
         return self
@@ -335,134 +245,16 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- the sender thread ---------------------------------------------------------------------
 
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(self.flush_interval)
-            self._wake.clear()
-            while True:
-                batch = self._take()
-                if batch is None:
-                    break
-                try:
-                    self._send(*batch)
-                except Exception as err:  # e.g. the HTTP client closed under a hung request
-                    self._settle(
-                        sum(i.rows for i in batch[2]),
-                        dropped="dropped_closed",
-                        error=f"{type(err).__name__}: {err}",
-                    )
-            with self._lock:
-                if self._closed and (not self._queue or self._expired()):
-                    return
+@dataclass(frozen=True, slots=True)
+class _Monitored:
+    """What `Client.monitor` was told about one decorated function."""
 
-    def _expired(self) -> bool:
-        return self._deadline is not None and time.monotonic() >= self._deadline
-
-    def _take(self) -> tuple[str, Kind, list[_Item]] | None:
-        """The next batch: queued items of one model and kind, up to batch_size records."""
-        with self._lock:
-            if not self._queue or self._expired():
-                return None
-            first = self._queue[0]
-            if first.frame is not None:
-                self._queue.popleft()
-                items = [first]
-            else:
-                items = []
-                kept: deque[_Item] = deque()
-                while self._queue and len(items) < self.batch_size:
-                    item = self._queue.popleft()
-                    if item.frame is None and (item.model, item.kind) == (first.model, first.kind):
-                        items.append(item)
-                    else:
-                        kept.append(item)
-                self._queue.extendleft(reversed(kept))
-            rows = sum(item.rows for item in items)
-            self._queued -= rows
-            self._in_flight += rows
-            return first.model, first.kind, items
-
-    def _send(self, model: str, kind: Kind, items: list[_Item]) -> None:
-        rows = sum(item.rows for item in items)
-        try:
-            body, content_type = _body(items)
-        except Exception as err:
-            self._settle(rows, dropped="dropped_invalid", error=f"not serialisable: {err}")
-            return
-        url = f"{self.url}/v1/models/{model}/{kind}"
-        for attempt in range(self.max_retries + 1):
-            remaining = None if self._deadline is None else self._deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                self._settle(rows, dropped="dropped_closed", error="closed before sent")
-                return
-            timeout = self.timeout if remaining is None else min(self.timeout, remaining)
-            wait = None
-            try:
-                response = self._http.post(
-                    url, content=body, timeout=timeout, headers={"content-type": content_type}
-                )
-            except httpx.HTTPError as err:  # connect error, timeout, reset: retried
-                error = f"{type(err).__name__}: {err}"
-            else:
-                if response.status_code == 200:
-                    self._answered(rows, response)
-                    return
-                error = f"HTTP {response.status_code}: {error_message(response)}"
-                if response.status_code not in RETRIED:
-                    self._settle(rows, rejected=True, error=error)
-                    return
-                wait = retry_after(response)
-            if attempt == self.max_retries:
-                break
-            delay = (
-                wait
-                if wait is not None
-                else min(
-                    self.max_backoff, self.backoff * 2**attempt * (0.5 + self._random.random())
-                )
-            )
-            if self._deadline is not None:
-                delay = min(delay, max(0.0, self._deadline - time.monotonic()))
-            time.sleep(delay)
-        dropped = "dropped_closed" if self._expired() else "dropped_network"
-        self._settle(rows, dropped=dropped, error=error)
-
-    def _answered(self, rows: int, response: httpx.Response) -> None:
-        try:
-            body = response.json()
-            counts = {k: int(body.get(k, 0)) for k in ("accepted", "duplicates", "conflicts")}
-            rejected = body.get("rejected") or []
-        except (ValueError, AttributeError, TypeError):
-            counts, rejected = {"accepted": rows, "duplicates": 0, "conflicts": 0}, []
-        counted = sum(counts.values()) + len(rejected)
-        counts["accepted"] += rows - counted  # labels pending for their prediction, for one
-        with self._lock:
-            if self._abandoned:
-                return
-            self._in_flight -= rows
-            self._counts["sent"] += rows
-            for key, value in counts.items():
-                self._counts[key] += value
-            self._counts["rejected"] += len(rejected)
-            for r in rejected[-5:]:
-                self._errors.append(f"rejected {r.get('id')}: {'; '.join(r.get('errors', []))}")
-
-    def _settle(
-        self, rows: int, *, dropped: str | None = None, rejected: bool = False, error: str
-    ) -> None:
-        with self._lock:
-            if self._abandoned:
-                return
-            self._in_flight -= rows
-            if rejected:
-                self._counts["sent"] += rows
-                self._counts["rejected"] += rows
-            else:
-                self._counts[dropped or "dropped_network"] += rows
-            self._errors.append(error)
-        log.warning("vigil: %d record(s) not accepted: %s", rows, error)
+    model: str
+    version: str | None
+    id_from: Callable[[Any], Any] | None
+    signature: inspect.Signature | None
+    skip_self: bool  # a method: its first argument is not a feature
 
 
 def _close_at_exit(ref: weakref.ref[Client]) -> None:
@@ -471,11 +263,58 @@ def _close_at_exit(ref: weakref.ref[Client]) -> None:
         client.close()
 
 
-def _body(items: list[_Item]) -> tuple[bytes, str]:
-    """JSON records (ids fixed once, so a resend is the same record), or a frame as Arrow."""
-    if items[0].frame is not None:
-        return arrow_body(items[0].frame), ARROW_STREAM
-    for item in items:
-        assert item.record is not None
-        item.record = with_id_and_time(item.record)
-    return json_body([item.record for item in items if item.record is not None]), "application/json"
+def _rows(data: Any) -> int:
+    shape = getattr(data, "shape", None)
+    if isinstance(shape, tuple) and shape and isinstance(shape[0], int):
+        return max(1, shape[0])
+    return 1
+
+
+def _checked_url(url: Any) -> str:
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"url must be the service's http(s) address, like 'http://vigil.internal:8000'; "
+            f"got {url!r}."
+        )
+    return str(url).rstrip("/")
+
+
+def _checked_token(token: Any) -> str | None:
+    if token is None:
+        return None
+    if not isinstance(token, str) or not token or not token.isascii() or not token.isprintable():
+        raise ValueError(
+            "token must be a non-empty printable ASCII string (or None for no Authorization "
+            f"header); got {token!r:.20}."
+        )
+    return token
+
+
+def _count(name: str, value: Any, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ValueError(f"{name} must be a whole number of at least {least}; got {value!r}.")
+    return value
+
+
+def _seconds(name: str, value: Any, *, positive: bool = False) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (positive and value == 0):
+        bound = "above 0" if positive else "0 or more"
+        raise ValueError(f"{name} must be a number of seconds {bound}; got {value!r}.")
+    return float(value)
+
+
+def _rate(value: Any) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not 0 < value <= 1:
+        raise ValueError(
+            f"sample_rate must be in (0, 1], the share of records kept; got {value!r}."
+        )
+    return float(value)
+
+
+def _seed(value: Any) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValueError(f"seed must be an integer or None; got {value!r}.")
+    return value

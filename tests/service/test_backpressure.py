@@ -44,7 +44,7 @@ def test_a_stalled_store_gets_503_with_retry_after_and_keeps_what_it_acknowledge
         threads = [threading.Thread(target=post, args=(i,)) for i in range(8)]
         for t in threads:
             t.start()
-        for _ in range(200):  # until the refused requests have their answers
+        for _ in range(1200):  # until the refused requests have their answers (60 s at most)
             if sum(a.status_code == 503 for a in answers) >= 5:
                 break
             threading.Event().wait(0.05)

@@ -1,0 +1,245 @@
+"""The SDK's one sender thread: batches per model and kind, retries with backoff, close's deadline.
+
+It drains a `RecordQueue`, fixes ids and encodes on its own thread, and moves each batch's
+count from in flight to exactly one outcome. Imports nothing else of vigil.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import httpx
+
+from vigil.client_queue import Item, Outcome, RecordQueue
+from vigil.client_wire import (
+    ARROW_STREAM,
+    JSON,
+    Kind,
+    arrow_body,
+    complete_frame,
+    complete_record,
+    encode_record,
+    error_message,
+    json_body,
+    new_ids,
+    read_answer,
+    retry_after,
+)
+
+log = logging.getLogger("vigil.client")
+RETRIED = frozenset({429, 502, 503, 504})
+GRACE = 0.2  # close() waits this long past its deadline for an answer already on its way
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The client's options, checked by `Client`; docs/sdk.md says what each one does."""
+
+    url: str
+    token: str | None
+    batch_size: int
+    flush_interval: float
+    max_queue: int
+    timeout: float
+    max_retries: int
+    backoff: float
+    max_backoff: float
+    sample_rate: float
+    close_timeout: float
+    seed: int | None
+
+
+class Sender:
+    """The daemon thread that sends a queue's records. Holds no reference to the client."""
+
+    def __init__(self, options: Options, queue: RecordQueue) -> None:
+        self._o = options
+        self._queue = queue
+        self._jitter = random.Random(options.seed).random
+        self._close_lock = threading.Lock()
+        self._orphaned = False  # the client was garbage collected without close()
+        self._thread = threading.Thread(target=self._run, name="vigil-client", daemon=True)
+        self._thread.start()
+
+    def is_alive(self) -> bool:
+        """Whether the thread still runs."""
+        return self._thread.is_alive()
+
+    def close(self, budget: float, *, wait: bool = True) -> None:
+        """Send what is queued within `budget` seconds, then stop.
+
+        Whatever is still queued or in flight at the deadline is counted as dropped_closed; an
+        answer arriving later is not counted again.
+        """
+        with self._close_lock:
+            deadline = self._queue.shut(budget)
+            if not wait:
+                return
+            if threading.current_thread() is not self._thread:
+                self._thread.join(max(0.0, deadline - time.monotonic()) + GRACE)
+            self._queue.drop_rest(abandon=True)
+
+    def orphan(self) -> None:
+        """The client was garbage collected: the thread closes itself (no lock taken here)."""
+        self._orphaned = True
+
+    def _run(self) -> None:
+        headers = {"authorization": f"Bearer {self._o.token}"} if self._o.token else {}
+        http = None
+        try:
+            http = httpx.Client(headers=headers, timeout=self._o.timeout, follow_redirects=False)
+            self._loop(http)
+        except Exception as err:  # e.g. a bad SSL_CERT_FILE, or a bug of ours: say so and stop
+            log.error("vigil: the sender thread stopped: %r; records are no longer sent", err)
+        finally:
+            if http is not None:
+                http.close()
+            self._queue.drop_rest(abandon=False)
+
+    def _loop(self, http: httpx.Client) -> None:
+        queue = self._queue
+        records: dict[tuple[str, Kind], deque[Item]] = {}
+        frames: deque[Item] = deque()
+        next_flush = time.monotonic() + self._o.flush_interval
+        overflow_seen = 0
+        while True:
+            queue.wake.wait(max(0.0, next_flush - time.monotonic()))
+            queue.wake.clear()
+            if self._orphaned:
+                self.close(self._o.close_timeout, wait=False)
+            items, closing, everything, overflow = queue.collect()
+            for item in items:
+                model, rows = item[0], item[5]
+                if not isinstance(model, str) or not model:
+                    queue.take(rows)
+                    queue.settle(rows, "dropped_invalid", [f"model name {model!r}"])
+                elif rows > 1 or not isinstance(item[2], Mapping):
+                    frames.append(item)
+                else:
+                    records.setdefault((model, item[1]), deque()).append(item)
+            now = time.monotonic()
+            if everything or now >= next_flush:
+                next_flush = now + self._o.flush_interval
+                everything = True
+            self._send_ready(http, records, frames, everything=everything)
+            if overflow > overflow_seen and queue.warn(
+                "overflow",
+                f"{overflow - overflow_seen} record(s) dropped since the last warning: the queue "
+                f"is full ({self._o.max_queue}); the service is slower than the logging, or down",
+                keep=True,
+            ):
+                overflow_seen = overflow
+            if closing:
+                return  # what the deadline left is counted as dropped_closed on the way out
+
+    def _send_ready(
+        self,
+        http: httpx.Client,
+        records: dict[tuple[str, Kind], deque[Item]],
+        frames: deque[Item],
+        *,
+        everything: bool,
+    ) -> None:
+        """Send the full batches, or all batches when the interval is up or someone waits."""
+        size, queue = self._o.batch_size, self._queue
+        for key in list(records):
+            pending = records[key]
+            while len(pending) >= size or (everything and pending):
+                n = min(size, len(pending))
+                if queue.expired() or not queue.take(n):
+                    return
+                self._send_records(http, key, [pending.popleft() for _ in range(n)])
+            if not pending:
+                del records[key]
+        for _ in range(len(frames)):
+            item = frames.popleft()
+            if not (everything or item[5] >= size):
+                frames.append(item)
+            elif queue.expired() or not queue.take(item[5]):
+                frames.appendleft(item)
+                return
+            else:
+                self._send_frame(http, item)
+
+    def _send_records(self, http: httpx.Client, key: tuple[str, Kind], batch: list[Item]) -> None:
+        model, kind = key
+        parts: list[bytes] = []
+        invalid: list[str] = []
+        fresh_ids = new_ids(len(batch))
+        for (_, _, record, version, logged_at, _), fresh_id in zip(batch, fresh_ids, strict=True):
+            try:  # the id is fixed here, once, so that a resend is the same record
+                full = complete_record(record, kind, version, logged_at, fresh_id)
+                parts.append(encode_record(full))
+            except Exception as err:  # not JSON (a set, infinity, ...), or a label without id
+                invalid.append(f"{kind} for {model!r}: invalid record: {err}")
+        if invalid:
+            self._queue.settle(len(invalid), "dropped_invalid", invalid)
+        if parts:
+            self._post(http, model, kind, json_body(parts), JSON, len(parts))
+
+    def _send_frame(self, http: httpx.Client, item: Item) -> None:
+        model, kind, table, version, logged_at, rows = item
+        try:  # ids fixed here too, before the first attempt
+            body = arrow_body(complete_frame(table, kind, version, logged_at))
+        except Exception as err:
+            reason = f"{kind} for {model!r}: invalid frame: {err}"
+            self._queue.settle(rows, "dropped_invalid", [reason])
+            return
+        self._post(http, model, kind, body, ARROW_STREAM, rows)
+
+    def _post(
+        self, http: httpx.Client, model: str, kind: Kind, body: bytes, content_type: str, rows: int
+    ) -> None:
+        url = f"{self._o.url}/v1/models/{quote(model, safe='')}/{kind}"
+        what = f"{kind} for {model!r}"
+        error = f"{what}: close() ran out of time before it was sent"
+        for attempt in range(self._o.max_retries + 1):
+            timeout = self._o.timeout
+            deadline = self._queue.deadline
+            if deadline is not None:  # closing: no request may outlive the deadline
+                timeout = min(timeout, deadline - time.monotonic())
+                if timeout <= 0:
+                    break
+            wait = None
+            try:
+                response = http.post(
+                    url, content=body, headers={"content-type": content_type}, timeout=timeout
+                )
+            except httpx.TransportError as err:  # refused, reset, closed, timed out: retried
+                error = f"{what}: {type(err).__name__}: {str(err) or 'no answer'}"
+            except Exception as err:  # e.g. an answer that cannot be decoded: not retried
+                self._queue.settle(rows, "dropped_network", [f"{what}: {err!r}"])
+                return
+            else:
+                status = response.status_code
+                if 200 <= status < 300:
+                    self._queue.answered(rows, read_answer(response, rows, what))
+                    return
+                error = f"{what}: HTTP {status}: {error_message(response)}"
+                if status not in RETRIED:  # the server read the batch and refused it
+                    self._queue.settle(rows, "rejected", [error])
+                    return
+                wait = retry_after(response)
+            if attempt < self._o.max_retries:
+                self._sleep(self._delay(attempt, wait))
+        outcome: Outcome = "dropped_closed" if self._queue.expired() else "dropped_network"
+        self._queue.settle(rows, outcome, [error])
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self._o.max_backoff)
+        base = min(self._o.max_backoff, self._o.backoff * 2.0 ** min(attempt, 60))
+        return base * (0.5 + 0.5 * self._jitter())
+
+    def _sleep(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        if self._queue.stop.wait(seconds):  # closing: sleep no later than the deadline
+            deadline = self._queue.deadline or end
+            time.sleep(max(0.0, min(end, deadline) - time.monotonic()))
