@@ -31,11 +31,16 @@ def test_a_stalled_store_gets_503_with_retry_after_and_keeps_what_it_acknowledge
     store_lock = state.store._db._write_lock  # hold the store's writes, as a slow disk would
     answers: list[httpx.Response] = []
     sent: list[list[str]] = []
+    unanswered: list[str] = []
 
     def post(i: int) -> None:
         batch = records(200, prefix=f"p{i}-")
-        with httpx.Client(base_url=small_queue.url, timeout=60) as c:
-            r = c.post("/v1/models/credit/predictions", json={"records": batch})
+        try:
+            with httpx.Client(base_url=small_queue.url, timeout=60) as c:
+                r = c.post("/v1/models/credit/predictions", json={"records": batch})
+        except httpx.HTTPError as err:  # not acknowledged, so nothing is owed; keep the reason
+            unanswered.append(repr(err))
+            return
         answers.append(r)
         if r.status_code == 200:
             sent.append([x["id"] for x in batch])
@@ -56,7 +61,9 @@ def test_a_stalled_store_gets_503_with_retry_after_and_keeps_what_it_acknowledge
     for t in threads:
         t.join(60)
     ok = [a for a in answers if a.status_code == 200]
-    assert len(ok) + len(refused) == 8 and ok
+    statuses = [(a.status_code, a.text[:200]) for a in answers]
+    assert len(ok) + len(refused) + len(unanswered) == 8 and ok, (statuses, unanswered)
+    assert len(unanswered) <= 1, unanswered
     small_queue.client.post("/v1/models/credit/evaluate")
     counted = small_queue.client.get(
         "/v1/models/credit/metrics", params={"metric": "ops.count", "kind": "tumbling"}
