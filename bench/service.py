@@ -3,13 +3,17 @@
 Each measurement gets its own server — `vigil serve` on a free loopback port with a fresh
 DuckDB file in a temporary folder — and drives it from a separate process
 (bench/service_load.py), so client and server never share a GIL; on a 2-core machine they do
-share the cores, and the table says how many each used. The scheduler's interval is set to a
-day so that no window is computed behind the measurement's back; the 1M-row window is computed
-on request (POST /v1/models/bench/evaluate) and compared with `vigil.evaluate` on the same
-data in memory. Writes bench/service_results.json and prints a markdown table.
+share the cores, and the table says how many each used and how many other work on the machine
+took (each measurement first waits, up to 3 minutes, for the machine to be quiet). The
+scheduler's interval is set to a day so that no window is computed behind the measurement's
+back; the 1M-row window is computed on request (POST /v1/models/bench/evaluate) and compared
+with `vigil.evaluate` on the same data in memory. The `stages` step calls the ingest route's
+functions one after another on one thread (no HTTP) to show where a batch's time goes.
+Writes bench/service_results.json and prints markdown tables.
 
     .venv/bin/python bench/service.py --seconds 20
-    .venv/bin/python bench/service.py --seconds 20 --profile bench/profiles   # + py-spy runs
+    .venv/bin/python bench/service.py --seconds 20 --profile /tmp/profiles  # + py-spy runs
+    .venv/bin/python bench/service.py --only json --concurrency 4 --runs 1   # one case
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ GIL is its own. Every body is built and serialised before the clock starts. Each
 its numbers as JSON to `--out`.
 
     python bench/service_load.py json --url http://127.0.0.1:PORT --concurrency 4 --out f.json
-    python bench/service_load.py arrow|window|sdk|floor|inmemory ...   (see --help)
+    python bench/service_load.py arrow|floor|stages|window|inmemory|sdk ...   (see --help)
 """
 
 from __future__ import annotations
@@ -512,6 +512,7 @@ def run_sdk(args: argparse.Namespace) -> dict[str, Any]:
     ]
     del feats
     gc.collect()
+    gc.freeze()  # the bench's own 100k records would otherwise make every full collection slow
     client = vigil.Client(args.url)
     log = client.log_predictions
     clock = time.perf_counter_ns
@@ -629,9 +630,46 @@ def run_stages(args: argparse.Namespace) -> dict[str, Any]:
             "rows_per_batch": rows,
             "batches_timed": len(bodies) - skip,
             "median_ms": {k: statistics.median(v[skip:]) * 1000 for k, v in spent.items()},
+            "p99_ms": {k: percentile(v[skip:], 99) * 1000 for k, v in spent.items()},
+            "max_ms": {k: max(v[skip:]) * 1000 for k, v in spent.items()},
             "mean_ms": {k: statistics.fmean(v[skip:]) * 1000 for k, v in spent.items()},
             "per_batch": {k: len(v) / len(bodies) for k, v in spent.items()},
         }
+    out["json_threads"] = decode_validate_threads(templates, layout)
+    return out
+
+
+def decode_validate_threads(templates: list[bytes], layout: Any) -> dict[str, float]:
+    """Records/s of JSON decode + validate alone (no HTTP, no store) on 1, 2 and 4 threads:
+    what the GIL lets the service's thread pool do with this work."""
+    from datetime import timedelta
+
+    from vigil.ingest.decode import decode_json
+    from vigil.ingest.validate import TimeRules, validate_predictions
+
+    rules = TimeRules(
+        now=datetime_utcnow(), lateness=timedelta(days=30), max_future=timedelta(hours=1)
+    )
+
+    def work(counter: Any, done: list[int], k: int, stop_at: float) -> None:
+        while time.perf_counter() < stop_at:
+            records = decode_json(templates[next(counter) % len(templates)])
+            done[k] += len(validate_predictions(records, layout, ["1"], "1", rules).table)
+
+    out = {}
+    for threads in (1, 2, 4):
+        counter = itertools.count()
+        done = [0] * threads
+        started = time.perf_counter()
+        pool = [
+            threading.Thread(target=work, args=(counter, done, k, started + 6.0))
+            for k in range(threads)
+        ]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+        out[str(threads)] = sum(done) / (time.perf_counter() - started)
     return out
 
 
