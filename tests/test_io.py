@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from vigil.errors import InputError
-from vigil.io import read_dataset
+from vigil.measure.reading import read_dataset
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from vigil.spec import (
     ColumnSpec,
     Spec,
     dump_spec,
-    infer_spec,
     load_spec,
     spec_from_dict,
+    spec_of_table,
 )
 
 
@@ -40,7 +40,7 @@ def table() -> pa.Table:
 
 
 def test_inference_follows_the_documented_rules(table: pa.Table) -> None:
-    spec = infer_spec(table, target="y", prediction="pred", scores=["proba"])
+    spec = spec_of_table(table, target="y", prediction="pred", scores=["proba"])
     kinds = {c.name: (c.role, c.kind) for c in spec.columns}
     assert kinds["income"] == ("feature", "numeric")
     assert kinds["children"] == ("feature", "categorical")  # integer, <= 10 values
@@ -48,7 +48,8 @@ def test_inference_follows_the_documented_rules(table: pa.Table) -> None:
     assert kinds["city"] == ("feature", "categorical")
     assert kinds["flag"] == ("feature", "boolean")
     assert kinds["note"] == ("feature", "text")
-    assert kinds["when"] == ("feature", "datetime")
+    # the first date or time column is the timestamp: as a feature it would always drift
+    assert kinds["when"] == ("timestamp", "datetime")
     assert "tags" not in kinds  # lists cannot be judged: left out
     assert kinds["y"] == ("target", "categorical")
     assert kinds["proba"] == ("score", "numeric")
@@ -57,7 +58,7 @@ def test_inference_follows_the_documented_rules(table: pa.Table) -> None:
 
 def test_regression_task_is_inferred_from_a_continuous_target() -> None:
     t = pa.table({"x": np.arange(100.0), "y": np.linspace(0, 1, 100)})
-    assert infer_spec(t, target="y").task == "regression"
+    assert spec_of_table(t, target="y").task == "regression"
 
 
 def test_multiclass_scores_get_their_class_from_the_name_suffix() -> None:
@@ -69,7 +70,7 @@ def test_multiclass_scores_get_their_class_from_the_name_suffix() -> None:
             "p_eel": [0.3] * 30,
         }
     )
-    spec = infer_spec(t, target="y", scores=["p_dog", "p_cat", "p_eel"])
+    spec = spec_of_table(t, target="y", scores=["p_dog", "p_cat", "p_eel"])
     assert spec.task == "multiclass"
     assert {c.name: c.score_class for c in spec.with_role("score")} == {
         "p_dog": "dog",
@@ -80,11 +81,11 @@ def test_multiclass_scores_get_their_class_from_the_name_suffix() -> None:
 
 def test_a_role_column_absent_from_the_reference_is_named(table: pa.Table) -> None:
     with pytest.raises(SpecError, match=r"target column 'label' is not in the reference.*income"):
-        infer_spec(table, target="label")
+        spec_of_table(table, target="label")
 
 
 def test_yaml_round_trip(table: pa.Table, tmp_path) -> None:
-    spec = infer_spec(table, target="y", prediction="pred", scores=["proba"])
+    spec = spec_of_table(table, target="y", prediction="pred", scores=["proba"])
     path = tmp_path / "vigil.yaml"
     path.write_text(dump_spec(spec))
     assert load_spec(path) == spec
@@ -105,7 +106,10 @@ def test_yaml_round_trip(table: pa.Table, tmp_path) -> None:
         ({"columns": {"a": {}}, "drift": {"alpha": 2}}, r"alpha must be between 0 and 1"),
         ({"columns": {"a": {}}, "colums": {}}, r"colums"),
         ({"columns": {"a": {"role": "target"}, "b": {"role": "target"}}}, r"at most one target"),
-        ({"columns": {"a": {}}, "quality": {"missing": [0.1, 0.2]}}, r"unknown quality check"),
+        (
+            {"columns": {"a": {}}, "quality": {"missing": [0.1, 0.2]}},
+            r"quality\.missing: Extra inputs",
+        ),
         ({"version": 9, "columns": {"a": {}}}, r"version 9 is not supported"),
     ],
 )
@@ -130,12 +134,14 @@ def test_every_registered_method_has_a_kind_and_sane_defaults() -> None:
     for name, method in DRIFT_METHODS.items():
         assert method.name == name
         assert method.kinds
-        if method.warning is not None:
-            assert method.critical is not None
+        levels = method.default
+        if levels is not None:
             if method.decides_by == "p_value":
-                assert 0 < method.critical < method.warning < 1
+                assert levels.direction == "below"
+                assert 0 < levels.critical < levels.warning < 1
             else:
-                assert 0 < method.warning < method.critical
+                assert levels.direction == "above"
+                assert 0 < levels.warning < levels.critical
 
 
 def test_column_thresholds_apply_overrides() -> None:
@@ -144,7 +150,7 @@ def test_column_thresholds_apply_overrides() -> None:
     limits = ColumnSpec("a", kind="categorical", method="chi2", threshold=0.01).thresholds()
     assert (limits.warning, limits.critical) == (0.01, 0.01 / 50)
     assert ColumnSpec("a", method="psi").thresholds().critical == 0.25
-    with pytest.raises(SpecError, match=r"critical threshold 0\.1 must be at or above"):
+    with pytest.raises(SpecError, match=r"critical level 0\.1 must be at or above"):
         ColumnSpec("a", method="psi", threshold=0.3, critical=0.1).thresholds()
     assert Spec((ColumnSpec("a", threshold=0.2),)).column("a").thresholds().warning == 0.2
     with pytest.raises(SpecError, match=r"no column .b..*a"):

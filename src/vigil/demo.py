@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from vigil.evaluate import evaluate
+from vigil.evaluate import evaluate, infer_spec
 from vigil.report import write_html, write_json
 from vigil.report.model import Report
-from vigil.spec import infer_spec
+from vigil.spec import dump_spec
 
 PURPOSES = ("car", "home_improvement", "debt_consolidation", "education", "medical", "other")
 REGIONS = ("north", "south", "east", "west")
@@ -79,8 +80,16 @@ def credit_data(rows: int, *, seed: int, production: bool) -> pa.Table:
     )
 
 
-def run_demo(out_dir: Path, *, rows: int = 20_000, seed: int = 7) -> tuple[Report, Path, Path]:
-    """Generate both periods, evaluate, and write report.html and report.json into out_dir."""
+DEMO_FILES = ("reference.parquet", "current.parquet", "spec.yaml", "report.html", "report.json")
+
+
+def run_demo(out_dir: Path, *, rows: int = 20_000, seed: int = 7) -> tuple[Report, list[Path]]:
+    """Write both periods and their spec into out_dir, evaluate, and write the reports there.
+
+    The files are those a user's own run would have (`DEMO_FILES`), so every command of the
+    README can be tried on them: `vigil report --reference reference.parquet --current
+    current.parquet --spec spec.yaml`.
+    """
     reference = credit_data(rows, seed=seed, production=False)
     current = credit_data(rows, seed=seed, production=True)
     spec = infer_spec(
@@ -90,9 +99,12 @@ def run_demo(out_dir: Path, *, rows: int = 20_000, seed: int = 7) -> tuple[Repor
         scores=["default_probability"],
         id_column="application_id",
     )
-    report = evaluate(reference, current, spec)
     out_dir.mkdir(parents=True, exist_ok=True)
-    html, json_path = out_dir / "report.html", out_dir / "report.json"
-    write_html(report, html)
-    write_json(report, json_path)
-    return report, html, json_path
+    paths = [out_dir / name for name in DEMO_FILES]
+    pq.write_table(reference, paths[0])
+    pq.write_table(current, paths[1])
+    paths[2].write_text(dump_spec(spec), encoding="utf-8")
+    report = evaluate(paths[0], paths[1], spec)
+    write_html(report, paths[3])
+    write_json(report, paths[4])
+    return report, paths

@@ -1,15 +1,15 @@
 """`evaluate(reference, current, spec)`: the one computation path of vigil.
 
-The CLI report, the CI gate and (later) the service's windows all call this function, so they
-can never disagree. It reads both sets column by column, converts and sorts each column once,
-measures drift and quality from that, computes performance where labels exist, and turns the
-findings into checks.
+The CLI report, the CI gate and the service's windows all call this function, so they can
+never disagree. It reads both sets column by column, converts and sorts each column once,
+measures drift, quality and performance (`vigil.measure`: numbers, p-values, standard
+errors), and hands the measurements to `vigil.verdict`, which alone decides the statuses.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,16 +19,45 @@ from typing import Any
 
 import pyarrow as pa
 
-from vigil.drift import Measurement, decide, measure_categorical, measure_numeric, unevaluated
 from vigil.errors import InputError, NotEnoughData, SpecError
-from vigil.io import Dataset, read_dataset
-from vigil.performance import (
+from vigil.measure.columns import (
+    NumericSample,
+    category_profile,
+    numeric_sample,
+    token_profile,
+)
+from vigil.measure.drift import (
+    ColumnDrift,
+    adjust,
+    measure_categorical,
+    measure_numeric,
+    unevaluated,
+)
+from vigil.measure.performance import (
     PerformanceResult,
     SetPerformance,
+    check_score_classes,
     class_labels,
+    compare,
     labelled_rows,
     set_performance,
 )
+from vigil.measure.quality import (
+    ColumnQuality,
+    QualityResult,
+    SchemaChange,
+    TypeChange,
+    categorical_quality,
+    duplicate_count,
+    duplicate_ids,
+    duplicate_rows_test,
+    numeric_quality,
+    row_hashes,
+    unchecked,
+    with_vocabulary,
+)
+from vigil.measure.quality import adjust as adjust_quality
+from vigil.measure.reading import Dataset, read_dataset
 from vigil.profile import (
     CategoricalProfile,
     DatasetProfile,
@@ -37,22 +66,18 @@ from vigil.profile import (
     load_profile,
     reference_numeric_profile,
 )
-from vigil.quality import (
-    ColumnQuality,
-    QualityResult,
-    SchemaChange,
-    TypeChange,
-    categorical_quality,
-    duplicate_ids,
-    duplicate_rows,
-    numeric_quality,
-    unchecked,
-    with_vocabulary,
-)
-from vigil.report.checks import build_checks
 from vigil.report.model import Report, SetSummary
-from vigil.sample import NumericSample, category_profile, numeric_sample, token_profile
-from vigil.spec import CATEGORY_KINDS, NUMERIC_KINDS, ColumnSpec, Spec, infer_spec, load_spec
+from vigil.spec import (
+    CATEGORY_KINDS,
+    DRIFT_ROLES,
+    NUMERIC_KINDS,
+    ColumnSpec,
+    Spec,
+    load_spec,
+    spec_from_dict,
+    spec_of_table,
+)
+from vigil.verdict import judge
 
 Progress = Callable[[int, int], None]  # (columns done, columns in all)
 
@@ -61,23 +86,59 @@ Progress = Callable[[int, int], None]  # (columns done, columns in all)
 class _Reference:
     """The reference as raw rows or as a saved profile."""
 
-    table: pa.Table | None
+    data: Dataset | None
     profile: DatasetProfile | None
     source: str
+
+    @property
+    def table(self) -> pa.Table | None:
+        return None if self.data is None else self.data.table
 
     @property
     def rows(self) -> int:
         if self.profile is not None:
             return self.profile.rows
-        assert self.table is not None
-        return int(self.table.num_rows)
+        assert self.data is not None
+        return int(self.data.table.num_rows)
 
     @property
     def column_names(self) -> list[str]:
         if self.profile is not None:
             return list(self.profile.columns)
-        assert self.table is not None
-        return list(self.table.column_names)
+        assert self.data is not None
+        return list(self.data.table.column_names)
+
+
+def infer_spec(
+    data: Any,
+    *,
+    target: str | None = None,
+    prediction: str | None = None,
+    scores: Sequence[str] = (),
+    id_column: str | None = None,
+    timestamp: str | None = None,
+    segments: Iterable[str] = (),
+) -> Spec:
+    """A spec for a reference set (a path, a pandas or polars DataFrame, an Arrow table).
+
+    The columns named get those roles, every other column is a feature; kinds and the task
+    follow the rules in docs/spec.md. Multiclass score columns are matched to their classes
+    by name and checked against the predictions.
+    """
+    dataset = read_dataset(data)
+    spec = spec_of_table(
+        dataset.table,
+        target=target,
+        prediction=prediction,
+        scores=scores,
+        id_column=id_column,
+        timestamp=timestamp,
+        segments=segments,
+    )
+    if spec.task == "multiclass":
+        labels = class_labels(spec, dataset.table)
+        check_score_classes(spec, dataset.table, labels, dataset.source)
+    return spec
 
 
 def evaluate(
@@ -85,6 +146,12 @@ def evaluate(
     current: Any,
     spec: Spec | str | Path | None = None,
     *,
+    target: str | None = None,
+    prediction: str | None = None,
+    scores: Sequence[str] = (),
+    id_column: str | None = None,
+    timestamp: str | None = None,
+    segments: Iterable[str] = (),
     on_progress: Progress | None = None,
     workers: int | None = None,
 ) -> Report:
@@ -92,15 +159,31 @@ def evaluate(
 
     `reference` and `current` are file paths (Parquet, CSV, JSON Lines, Arrow IPC; a glob or
     a folder), pandas or polars DataFrames, or Arrow tables; `reference` may also be a profile
-    saved by `vigil profile`. Without a spec one is inferred from the reference (docs/spec.md).
+    saved by `vigil profile`. Without a spec one is inferred from the reference with the roles
+    given (`target=`, `prediction=`, `scores=`, `id_column=`, `timestamp=`, `segments=`), as
+    `infer_spec` does; with a spec, the role arguments are refused.
     """
+    roles = {
+        "target": target,
+        "prediction": prediction,
+        "scores": tuple(scores),
+        "id_column": id_column,
+        "timestamp": timestamp,
+        "segments": tuple(segments),
+    }
+    given = [name for name, value in roles.items() if value]
+    if spec is not None and given:
+        raise SpecError(
+            f"give either a spec or the role arguments ({', '.join(given)}), not both: the "
+            "spec already says which column is which."
+        )
     ref = _read_reference(reference)
     cur = read_current(current)
     if isinstance(spec, (str, Path)):
         spec = load_spec(spec)
     notes: list[str] = []
     if spec is None:
-        spec = _default_spec(ref, notes)
+        spec = _default_spec(ref, notes, roles)
     _check_spec_columns(spec, ref)
     if ref.rows == 0:
         raise NotEnoughData(
@@ -112,6 +195,9 @@ def evaluate(
             f"the current set {cur.source} has no rows; nothing to compare. "
             f"Check the file or the window you exported."
         )
+    labels = _labels(spec, cur.table, *([ref.table] if ref.table is not None else []))
+    if ref.table is not None and spec.task == "multiclass":
+        check_score_classes(spec, ref.table, labels, f"the reference {ref.source}")
 
     present = set(cur.table.column_names)
     schema = _schema(spec, ref, cur.table)
@@ -120,15 +206,16 @@ def evaluate(
 
     total = len(columns)
     done = 0
-    results: dict[str, tuple[Measurement | None, ColumnQuality]] = {}
+    results: dict[str, tuple[ColumnDrift | None, ColumnQuality]] = {}
 
-    def job(col: ColumnSpec) -> tuple[str, Measurement | None, ColumnQuality]:
+    def job(col: ColumnSpec) -> tuple[str, ColumnDrift | None, ColumnQuality]:
         return (col.name, *_column(col, ref, cur, spec))
 
+    hashed = [c.name for c in columns if ref.profile is not None or c.name in ref.column_names]
     n_workers = workers or min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=n_workers) as pool:
-        duplicates = pool.submit(duplicate_rows, cur.table)
-        performance_job = pool.submit(_performance, spec, ref, cur.table)
+        duplicates = pool.submit(_duplicates, ref, cur.table, hashed)
+        performance_job = pool.submit(_performance, spec, ref, cur.table, labels)
         for name, measured, checked in pool.map(job, columns):
             results[name] = (measured, checked)
             done += 1
@@ -136,33 +223,50 @@ def evaluate(
                 on_progress(done, total)
 
     reason = "absent from the current set"
-    measurements = [
-        results[c.name][0] if c.name in results else unevaluated(c, reason)
-        for c in spec.drift_columns
-    ]
-    drift = decide([m for m in measurements if m is not None], spec.drift)  # None: not measured
+    measured_columns = []
+    for c in spec.drift_columns:
+        if c.name in results:
+            found = results[c.name][0]
+            if found is not None:
+                measured_columns.append(found)
+        else:
+            measured_columns.append(unevaluated(c, reason))
+    drift = adjust(measured_columns, spec.drift)
     quality_columns = {c.name: results[c.name][1] for c in columns}
     quality_columns.update({c.name: unchecked(c, reason) for c in missing})
     id_col = spec.single("id")
-    quality = QualityResult(
-        columns=quality_columns,
-        schema=schema,
-        reference_rows=ref.rows,
-        current_rows=cur.table.num_rows,
-        duplicate_rows=(dups := duplicates.result()),
-        duplicate_row_share=dups / cur.table.num_rows,
-        duplicate_ids=(
-            duplicate_ids(cur.table.column(id_col.name))
-            if id_col is not None and id_col.name in present
-            else None
+    n_dups, share, ref_share, test = duplicates.result()
+    quality = adjust_quality(
+        QualityResult(
+            columns=quality_columns,
+            schema=schema,
+            reference_rows=ref.rows,
+            current_rows=cur.table.num_rows,
+            duplicate_rows=n_dups,
+            duplicate_row_share=share,
+            duplicate_ids=(
+                duplicate_ids(cur.table.column(id_col.name))
+                if id_col is not None and id_col.name in present
+                else None
+            ),
+            reference_duplicate_row_share=ref_share,
+            duplicate_row_increase=share - ref_share if test is None else test[0],
+            duplicate_rows_p_value=None if test is None else test[1],
         ),
+        spec.drift.correction,
     )
     performance = performance_job.result()
     if ref.profile is not None:
+        approximate = sorted({m for c in drift.columns.values() for m in c.approximate})
         notes.append(
-            "The reference is a saved profile: KS (and its p-value) and Wasserstein "
-            "are approximations from its histograms (bounds in docs/profile-format.md); "
-            "every other measure is exact."
+            "The reference is a saved profile: "
+            + (
+                ", ".join(approximate) + " are approximations from its histograms "
+                if approximate
+                else ""
+            )
+            + "(bounds in docs/profile-format.md); every other measure is exact. "
+            "Duplicate rows are compared with no reference share."
         )
     return Report(
         reference=SetSummary(ref.rows, ref.source, ref.profile is not None),
@@ -170,7 +274,7 @@ def evaluate(
         drift=drift,
         quality=quality,
         performance=performance,
-        checks=build_checks(spec, drift, quality, performance),
+        checks=judge(spec, drift, quality, performance),
         notes=tuple(notes),
         spec=spec.to_dict(),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -191,7 +295,7 @@ def _read_reference(source: Any) -> _Reference:
     if isinstance(source, (str, Path)) and Path(source).is_file() and is_profile_file(source):
         return _Reference(None, load_profile(source), str(source))
     data = read_dataset(source)
-    return _Reference(data.table, None, data.source)
+    return _Reference(data, None, data.source)
 
 
 def read_current(source: Any) -> Dataset:
@@ -204,13 +308,16 @@ def read_current(source: Any) -> Dataset:
     return read_dataset(source)
 
 
-def _default_spec(ref: _Reference, notes: list[str]) -> Spec:
+def _default_spec(ref: _Reference, notes: list[str], roles: dict[str, Any]) -> Spec:
     if ref.profile is not None:
-        from vigil.spec import spec_from_dict
-
+        if any(roles.values()):
+            raise SpecError(
+                f"{ref.source} is a profile and carries its own spec; drop the role "
+                "arguments (target, scores, ...)."
+            )
         return spec_from_dict(ref.profile.spec, source=f"the spec inside {ref.source}")
     assert ref.table is not None
-    spec = infer_spec(ref.table)
+    spec = spec_of_table(ref.table, **roles)
     skipped = [n for n in ref.table.column_names if n not in spec.names]
     if skipped:
         notes.append(f"Columns of types vigil cannot judge were left out: {', '.join(skipped)}.")
@@ -260,38 +367,50 @@ def _schema(spec: Spec, ref: _Reference, current: pa.Table) -> SchemaChange:
     )
 
 
+def _with_mismatches(sample: NumericSample, mismatches: int) -> NumericSample:
+    """A sample with the cells its file's reader could not read as numbers counted in."""
+    if not mismatches:
+        return sample
+    return NumericSample(
+        sample.values,
+        sample.rows,
+        sample.missing,
+        sample.infinite,
+        sample.type_mismatches + mismatches,
+    )
+
+
 def _column(
     col: ColumnSpec,
     ref: _Reference,
     cur: Dataset,
     spec: Spec,
-) -> tuple[Measurement | None, ColumnQuality]:
+) -> tuple[ColumnDrift | None, ColumnQuality]:
     """Drift measurement (None for roles whose drift is not measured) and quality of a column."""
-    measured_roles = ("feature", "prediction", "score", "target")
     current = cur.table.column(col.name)
     mismatches = cur.type_mismatches.get(col.name, 0)
+    measured = col.role in DRIFT_ROLES
     try:
         if col.kind in NUMERIC_KINDS:
             ref_side: NumericSample | NumericProfile
             if ref.profile is not None:
                 ref_side = _profile_column(ref, col, NumericProfile)
             else:
-                assert ref.table is not None
-                ref_side = numeric_sample(ref.table.column(col.name), col.kind)
-            cur_side = numeric_sample(current, col.kind)
-            if mismatches:
-                cur_side = NumericSample(
-                    cur_side.values,
-                    cur_side.rows,
-                    cur_side.missing,
-                    cur_side.infinite,
-                    cur_side.type_mismatches + mismatches,
+                assert ref.data is not None
+                ref_side = _with_mismatches(
+                    numeric_sample(ref.data.table.column(col.name), col.kind),
+                    ref.data.type_mismatches.get(col.name, 0),
                 )
-            measured = (
+            cur_side = _with_mismatches(numeric_sample(current, col.kind), mismatches)
+            drift = (
                 measure_numeric(
-                    col, ref_side, cur_side, n_bins=spec.drift.n_bins, extras=_extras(col, spec)
+                    col,
+                    ref_side,
+                    cur_side,
+                    n_bins=spec.drift.n_bins,
+                    extras=spec.drift.extra_metrics,
                 )
-                if col.role in measured_roles
+                if measured
                 else None
             )
             quality = numeric_quality(col, ref_side, cur_side)
@@ -299,7 +418,7 @@ def _column(
                 quality = with_vocabulary(
                     quality, token_profile(ref.table.column(col.name)), token_profile(current)
                 )
-            return measured, quality
+            return drift, quality
         if col.kind in CATEGORY_KINDS:
             if ref.profile is not None:
                 ref_counts = _profile_column(ref, col, CategoricalProfile)
@@ -307,19 +426,14 @@ def _column(
                 assert ref.table is not None
                 ref_counts = category_profile(ref.table.column(col.name))
             cur_counts = category_profile(current)
-            measured = (
-                measure_categorical(col, ref_counts, cur_counts)
-                if col.role in measured_roles
-                else None
-            )
-            return measured, categorical_quality(
+            drift = measure_categorical(col, ref_counts, cur_counts) if measured else None
+            return drift, categorical_quality(
                 col, ref_counts, cur_counts, type_mismatches=mismatches
             )
         reason = f"kind {col.kind!r} is not measured"
     except (ValueError, pa.ArrowException) as err:
         reason = f"could not be evaluated: {err}"
-    measured = unevaluated(col, reason) if col.role in measured_roles else None
-    return measured, unchecked(col, reason)
+    return (unevaluated(col, reason) if measured else None), unchecked(col, reason)
 
 
 def _profile_column(ref: _Reference, col: ColumnSpec, expected: type[Any]) -> Any:
@@ -334,40 +448,86 @@ def _profile_column(ref: _Reference, col: ColumnSpec, expected: type[Any]) -> An
     return profile
 
 
-def _extras(col: ColumnSpec, spec: Spec) -> Sequence[str]:
-    names = list(spec.drift.extra_metrics)
-    if col.effective_method in ("anderson", "cvm", "energy") and col.effective_method not in names:
-        names.append(col.effective_method)
-    return names
+def _duplicates(
+    ref: _Reference, current: pa.Table, names: list[str]
+) -> tuple[int, float, float, tuple[float, float] | None]:
+    """Duplicate rows of the current set over the spec's columns both sets have: the count,
+    the share, the reference's share at the same size, and (increase, p-value) of the test —
+    the reference is hashed only when the current set has duplicates at all."""
+    hashes = row_hashes(current, names)
+    count = duplicate_count(hashes)
+    share = count / current.num_rows if current.num_rows else 0.0
+    if count == 0 or ref.table is None:
+        return count, share, 0.0, None
+    ref_share, test = duplicate_rows_test(row_hashes(ref.table, names), hashes)
+    return count, share, ref_share, (test.statistic, test.p_value)
 
 
 def _labels(spec: Spec, *tables: pa.Table) -> tuple[str, ...]:
     return class_labels(spec, *tables) if spec.task not in (None, "regression") else ()
 
 
-def _set_performance(spec: Spec, table: pa.Table, labels: tuple[str, ...]) -> SetPerformance | None:
+def _set_performance(
+    spec: Spec, table: pa.Table, labels: tuple[str, ...], *, scales: bool = False
+) -> SetPerformance | None:
     rows = labelled_rows(spec, table, labels)
-    return set_performance(spec, rows, labels) if rows is not None else None
+    return set_performance(spec, rows, labels, scales=scales) if rows is not None else None
 
 
-def _performance(spec: Spec, ref: _Reference, current: pa.Table) -> PerformanceResult | None:
+def _performance(
+    spec: Spec, ref: _Reference, current: pa.Table, labels: tuple[str, ...]
+) -> PerformanceResult | None:
     target = spec.single("target")
     if target is None or spec.task is None:
         return None
-    labels = _labels(spec, current, *([ref.table] if ref.table is not None else []))
     reference_perf: SetPerformance | None = None
     if ref.table is not None:
-        reference_perf = _set_performance(spec, ref.table, labels)
+        reference_perf = _set_performance(spec, ref.table, labels, scales=True)
     elif ref.profile is not None and ref.profile.performance:
-        stored = dict(ref.profile.performance)
-        n = int(stored.pop("rows", 0))
-        reference_perf = SetPerformance(n, dict(stored), {}, None)
+        reference_perf = stored_performance(ref.profile.performance)
     current_perf = _set_performance(spec, current, labels)
-    if reference_perf is None and current_perf is None:
-        return None
-    return PerformanceResult(
-        task=spec.task, target=target.name, reference=reference_perf, current=current_perf
+    if current_perf is not None and current_perf.rows == 0:
+        current_perf = None
+    changes = (
+        compare(spec.task, reference_perf, current_perf)
+        if reference_perf is not None and current_perf is not None
+        else {}
     )
+    return PerformanceResult(
+        task=spec.task,
+        target=target.name,
+        reference=reference_perf,
+        current=current_perf,
+        current_rows=current.num_rows,
+        changes=changes,
+    )
+
+
+def stored_performance(stored: dict[str, float]) -> SetPerformance:
+    """A reference's performance as a profile keeps it (`performance_to_store`)."""
+    metrics: dict[str, float | None] = {}
+    counts: dict[str, int] = {}
+    scales: dict[str, float] = {}
+    rows = 0
+    for key, value in stored.items():
+        if key == "rows":
+            rows = int(value)
+        elif key.startswith("count."):
+            counts[key[len("count.") :]] = int(value)
+        elif key.startswith("scale."):
+            scales[key[len("scale.") :]] = float(value)
+        else:
+            metrics[key] = value
+    return SetPerformance(rows, metrics, {}, None, counts, scales)
+
+
+def performance_to_store(perf: SetPerformance) -> dict[str, float]:
+    """A set's performance as a profile keeps it: metrics, rows, denominators and σ's."""
+    out = {k: v for k, v in perf.metrics.items() if v is not None}
+    out["rows"] = float(perf.rows)
+    out.update({f"count.{k}": float(v) for k, v in perf.counts.items()})
+    out.update({f"scale.{k}": v for k, v in perf.scales.items()})
+    return out
 
 
 def profile_dataset(
@@ -383,8 +543,8 @@ def profile_dataset(
     if isinstance(spec, (str, Path)):
         spec = load_spec(spec)
     if spec is None:
-        spec = infer_spec(table)
-    ref = _Reference(table, None, dataset.source)
+        spec = spec_of_table(table)
+    ref = _Reference(dataset, None, dataset.source)
     _check_spec_columns(spec, ref)
     if table.num_rows == 0:
         raise NotEnoughData(f"{dataset.source} has no rows; a profile needs data.")
@@ -411,10 +571,9 @@ def profile_dataset(
             if on_progress is not None:
                 on_progress(i, len(chosen))
     performance: dict[str, float] = {}
-    own = _set_performance(spec, table, _labels(spec, table))
+    own = _set_performance(spec, table, _labels(spec, table), scales=True)
     if own is not None:
-        performance = {k: v for k, v in own.metrics.items() if v is not None}
-        performance["rows"] = float(own.rows)
+        performance = performance_to_store(own)
     return DatasetProfile(
         rows=table.num_rows,
         columns=columns,

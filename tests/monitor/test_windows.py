@@ -145,7 +145,7 @@ def test_windows_are_computed_once_per_change_and_late_labels_recompute(tmp_path
     )
     first = monitor.tick()
     assert sorted(r.rows for r in first.computed) == [200, 300]
-    drifted = {r.key.start: r.report.drift.columns["x"].drifted for r in first.computed}
+    drifted = {r.key.start: r.report.drift_status("x") != "ok" for r in first.computed}
     volume = store.read_points(
         model,
         metric="ops.volume_ratio",

@@ -12,11 +12,10 @@ import pyarrow as pa
 import pytest
 from rich.console import Console
 
-from vigil.evaluate import evaluate
+from vigil.evaluate import evaluate, infer_spec
 from vigil.report import REPORT_SCHEMA_VERSION, render_html, render_terminal, report_to_dict
 from vigil.report.charts import distribution_svg
 from vigil.report.model import Report
-from vigil.spec import infer_spec
 
 HOSTILE = "<script>alert(1)</script>"
 MARKUP = "[bold]x[/bold]"
@@ -48,7 +47,7 @@ def test_json_has_the_documented_keys_and_is_strict(report: Report) -> None:
     doc = report_to_dict(report)
     text = json.dumps(doc, allow_nan=False)  # raises on NaN or infinity
     assert json.loads(text) == doc
-    assert doc["vigil_report_version"] == REPORT_SCHEMA_VERSION == 1
+    assert doc["vigil_report_version"] == REPORT_SCHEMA_VERSION == 2
     assert doc["status"] == report.status
     assert {"rows", "source", "is_profile"} <= doc["reference"].keys()
     column = doc["drift"]["columns"][HOSTILE]
@@ -86,7 +85,9 @@ def test_json_has_the_documented_keys_and_is_strict(report: Report) -> None:
     assert "missing_share" in doc["quality"]["columns"]["constant"]
     assert doc["performance"]["reference"]["roc_auc"] is not None
     assert all(
-        {"name", "column", "status", "value", "threshold"} <= c.keys() for c in doc["checks"]
+        {"name", "column", "metric", "status", "value", "threshold", "p_value", "standard_error"}
+        <= c.keys()
+        for c in doc["checks"]
     )
 
 

@@ -91,7 +91,7 @@ def test_ingest_evaluate_and_query_end_to_end(live: Live) -> None:
     assert all(w["rows"] == 600 and w["labelled"] == 200 for w in done["computed"])
 
     report = live.client.get("/v1/models/credit/windows/latest").json()
-    assert report["vigil_report_version"] == 1
+    assert report["vigil_report_version"] == 2
     assert report["current"]["rows"] == 600
     assert report["drift"]["columns"]["age"]["drifted"] is True
     assert report["drift"]["columns"]["city"]["drifted"] is False

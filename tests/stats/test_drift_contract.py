@@ -47,8 +47,14 @@ COUNT_KERNELS: dict[str, Kernel] = {
     "kl_divergence": kl_divergence,
     "psi": psi,
 }
-# Takes four integers, not two samples or two vectors; its contract is in test_proportions.py.
-OTHER_DRIFT_KERNELS = {"proportions_z_test"}
+# Take counts, not two samples or two vectors; their contracts are in test_proportions.py and
+# test_sampling.py (they test one share against another, or against an expected share).
+OTHER_DRIFT_KERNELS = {
+    "proportions_z_test",
+    "share_increase_test",
+    "beyond_range_test",
+    "excess_count_test",
+}
 ALL_KERNELS: dict[str, Kernel] = {
     **{name: kernel for name, (kernel, _) in SAMPLE_KERNELS.items()},
     **COUNT_KERNELS,

@@ -23,8 +23,7 @@ from datetime import datetime
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from vigil.store.base import MetricPoint
-from vigil.store.sql import SqlStore
+from vigil.store.base import MetricPoint, Store
 
 STATUS_VALUE = {"ok": 0.0, "warning": 1.0, "critical": 2.0}
 
@@ -32,7 +31,7 @@ STATUS_VALUE = {"ok": 0.0, "warning": 1.0, "critical": 2.0}
 class StoreCollector(Collector):
     """Reads the latest window's metric points of every model when Prometheus scrapes."""
 
-    def __init__(self, store: SqlStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -103,6 +102,6 @@ def _add(
         ops.add_metric([model, p.version, name], p.value)
 
 
-def build_collector(store: SqlStore) -> StoreCollector:
+def build_collector(store: Store) -> StoreCollector:
     """The collector to register on a service's own registry."""
     return StoreCollector(store)

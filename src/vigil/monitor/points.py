@@ -1,8 +1,11 @@
 """A report (and the window's operational figures) as metric points: the time series.
 
-Metric names (docs/api.md lists them): `drift.<measure>`, `drift.p_value`,
-`drift.share_drifted`; `quality.<check>`; `performance.<metric>`; `ops.<figure>`. A point's
-status is the status of the check that judged that value, or "none" when nothing judged it.
+Every check of the report becomes the point of the metric it judged, with the check's status
+(and, for performance, the standard error as the point's band): the points carry the verdict,
+they never decide one. Every other measured value becomes a point with status "none".
+Metric names are listed in docs/api.md: `drift.<measure>`, `drift.p_value`,
+`drift.share_drifted`; `quality.<measure>`; `schema.<change>`; `performance.<metric>`,
+`performance.label_coverage`, `performance.labelled_rows`; `ops.<figure>`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ QUALITY_FIELDS = (
     "out_of_range_share",
     "unseen_share",
     "outlier_share",
-    "type_mismatches",
 )
 
 
@@ -32,47 +34,53 @@ def report_points(
     start: datetime,
     end: datetime,
 ) -> list[MetricPoint]:
-    """Every value of a report worth a time series, with the status its check gave it."""
-    status = {(c.name, c.column or ""): c.status for c in report.checks}
+    """The report's checks as judged points, and its other values as points without status."""
     out: list[MetricPoint] = []
+    judged: set[tuple[str, str]] = set()
 
-    def add(metric: str, column: str, value: float | None, judged: str | None) -> None:
+    def add(metric: str, column: str, value: float | None) -> None:
+        if (metric, column) not in judged:
+            out.append(
+                MetricPoint(version, kind, segment, start, end, metric, column, value, "none")
+            )
+
+    for check in report.checks:
+        key = (check.metric, check.column or "")
+        if key in judged:
+            continue
+        judged.add(key)
         out.append(
-            MetricPoint(version, kind, segment, start, end, metric, column, value, judged or "none")
+            MetricPoint(
+                version,
+                kind,
+                segment,
+                start,
+                end,
+                check.metric,
+                check.column or "",
+                check.value,
+                check.status,
+                check.standard_error,
+            )
         )
-
     for name, col in report.drift.columns.items():
         for measure, value in col.metrics.items():
-            add(f"drift.{measure}", name, value, col.status if measure == col.method else None)
+            add(f"drift.{measure}", name, value)
         if col.p_value is not None:
-            add("drift.p_value", name, col.p_value, None)
-    add(
-        "drift.share_drifted",
-        "",
-        report.drift.share_drifted,
-        status.get(("dataset_drift", "")),
-    )
+            add("drift.p_value", name, col.p_value)
     for name, q in report.quality.columns.items():
         for field in QUALITY_FIELDS:
             value = getattr(q, field)
-            if value is None:
-                continue
-            check = "type_mismatch" if field == "type_mismatches" else field
-            add(f"quality.{field}", name, float(value), status.get((check, name), "ok"))
-    add(
-        "quality.duplicate_row_share",
-        "",
-        report.quality.duplicate_row_share,
-        status.get(("duplicate_rows", ""), "ok"),
-    )
+            if value is not None:
+                add(f"quality.{field}", name, float(value))
+    add("quality.duplicate_row_share", "", report.quality.duplicate_row_share)
     p = report.performance
-    if p is not None and p.current is not None:
-        for metric, value in p.current.metrics.items():
-            add(f"performance.{metric}", "", value, status.get((f"performance.{metric}", "")))
-        add("performance.labelled_rows", "", float(p.current.rows), None)
-    for (name, column), judged in status.items():
-        if name.startswith("schema."):
-            add(name, column, 1.0, judged)
+    if p is not None:
+        if p.current is not None:
+            for metric, value in p.current.metrics.items():
+                add(f"performance.{metric}", "", value)
+        add("performance.labelled_rows", "", float(p.current.rows if p.current else 0))
+        add("performance.label_coverage", "", p.label_coverage)
     return out
 
 

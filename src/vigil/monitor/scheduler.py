@@ -27,8 +27,7 @@ from vigil.monitor.windows import (
     report_json,
 )
 from vigil.spec import Spec, spec_from_dict
-from vigil.store.base import ModelInfo, WindowState
-from vigil.store.sql import SqlStore, utcnow
+from vigil.store.base import ModelInfo, Store, WindowState, utcnow
 
 log = logging.getLogger("vigil.monitor")
 
@@ -51,7 +50,7 @@ class Monitor:
 
     def __init__(
         self,
-        store: SqlStore,
+        store: Store,
         plans: Mapping[str, WindowPlan],
         *,
         default_plan: WindowPlan,

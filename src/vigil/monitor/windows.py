@@ -23,8 +23,7 @@ from vigil.monitor.points import ops_points, report_points
 from vigil.report.json import report_to_json
 from vigil.report.model import Report
 from vigil.spec import Spec
-from vigil.store.base import MetricPoint, ModelInfo, WindowKey
-from vigil.store.sql import SqlStore
+from vigil.store.base import MetricPoint, ModelInfo, Store, WindowKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +82,7 @@ def read_reference(parquet: bytes) -> pa.Table:
 
 
 def _history(
-    store: SqlStore, model: ModelInfo, key: WindowKey, plan: WindowPlan
+    store: Store, model: ModelInfo, key: WindowKey, plan: WindowPlan
 ) -> dict[str, list[float]]:
     """Counts and missing shares of the previous `history` tumbling windows that had rows."""
     if key.kind != "tumbling" or not plan.history:
@@ -155,7 +154,7 @@ def segment_values(column: pa.ChunkedArray, top: int) -> tuple[list[object], boo
 
 
 def compute_window(
-    store: SqlStore,
+    store: Store,
     model: ModelInfo,
     key: WindowKey,
     spec: Spec,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from vigil.drift import Distribution
+from vigil.measure.drift import Distribution
 
 WIDTH, HEIGHT, PAD, LABEL = 560, 200, 6, 64
 LEFT = 40  # room for the first rotated label

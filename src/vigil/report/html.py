@@ -7,7 +7,7 @@ from typing import Any
 
 from vigil.report.charts import CURRENT_COLOUR, REFERENCE_COLOUR, distribution_svg
 from vigil.report.model import STATUS_ORDER, Report
-from vigil.report.terminal import drift_order, number
+from vigil.report.terminal import drift_columns, number, summary_line
 
 
 def _environment() -> Any:
@@ -24,16 +24,14 @@ def _environment() -> Any:
 
 def render_html(report: Report) -> str:
     """The report as an HTML page; every user-supplied string is escaped."""
-    columns = sorted(report.drift.columns.values(), key=drift_order)
+    columns = drift_columns(report)
     charts = {
         c.column: distribution_svg(c.distribution, title=f"{c.column}: distribution")
         for c in columns
         if c.distribution is not None
     }
     counts = {s: sum(c.status == s for c in report.checks) for s in STATUS_ORDER}
-    findings = sorted(
-        (c for c in report.checks if c.status != "ok"), key=lambda c: -STATUS_ORDER[c.status]
-    )
+    findings = report.sorted_by_status(tuple(c for c in report.checks if c.status != "ok"))
     perf = report.performance
     metric_rows = []
     if perf is not None:
@@ -54,6 +52,9 @@ def render_html(report: Report) -> str:
         perf=perf,
         metric_names=metric_names,
         quality=report.quality,
+        drift_status={c.column: report.drift_status(c.column) or "ok" for c in columns},
+        dataset=report.check("dataset_drift"),
+        summary=summary_line(report),
         reference_colour=REFERENCE_COLOUR,
         current_colour=CURRENT_COLOUR,
     )

@@ -16,7 +16,7 @@ import numpy as np
 
 from vigil.report.model import Report
 
-REPORT_SCHEMA_VERSION = 1
+REPORT_SCHEMA_VERSION = 2
 
 
 def _clean(value: Any) -> Any:
@@ -42,17 +42,34 @@ def _by_column(columns: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
-    """The report as plain JSON-ready data in schema version 1."""
+    """The report as plain JSON-ready data in schema version 2."""
     d = report.drift
     q = report.quality
     drift_columns = _by_column(d.columns)
+    for name, entry in drift_columns.items():
+        entry["status"] = report.drift_status(name)  # None: not evaluated
+        entry["drifted"] = entry["status"] in ("warning", "critical")
     quality_columns = _by_column(q.columns)
+    dataset = report.check("dataset_drift")
     performance = None
     p = report.performance
     if p is not None:
         performance = {
             "task": p.task,
             "target": p.target,
+            "label_coverage": p.label_coverage,
+            "current_rows": p.current_rows,
+            "changes": {
+                name: {
+                    "reference": c.reference,
+                    "current": c.current,
+                    "standard_error": c.standard_error,
+                    "relative_worsening": c.relative,
+                    "standard_errors_worse": c.z,
+                    "higher_is_better": c.higher_is_better,
+                }
+                for name, c in p.changes.items()
+            },
             "reference": p.reference.metrics if p.reference else None,
             "current": p.current.metrics if p.current else None,
             "rows": {
@@ -77,11 +94,11 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "reference": asdict(report.reference),
         "current": asdict(report.current),
         "drift": {
-            "share_drifted": d.share_drifted,
-            "dataset_drifted": d.dataset_drifted,
-            "dataset_threshold": d.dataset_threshold,
-            "n_features": d.n_features,
-            "n_drifted": d.n_drifted,
+            "share_drifted": dataset.value if dataset is not None else 0.0,
+            "status": dataset.status if dataset is not None else "ok",
+            "dataset_drifted": dataset is not None and dataset.status in ("warning", "critical"),
+            "n_features": report.evaluated_features,
+            "n_drifted": len(report.drifted_features),
             "alpha": d.alpha,
             "correction": d.correction,
             "columns": drift_columns,
@@ -90,6 +107,10 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "rows": {"reference": q.reference_rows, "current": q.current_rows},
             "duplicate_rows": q.duplicate_rows,
             "duplicate_row_share": q.duplicate_row_share,
+            "reference_duplicate_row_share": q.reference_duplicate_row_share,
+            "duplicate_row_increase": q.duplicate_row_increase,
+            "duplicate_rows_p_value": q.duplicate_rows_p_value,
+            "duplicate_rows_p_value_adjusted": q.duplicate_rows_p_value_adjusted,
             "duplicate_ids": q.duplicate_ids,
             "schema": asdict(q.schema),
             "columns": quality_columns,

@@ -1,33 +1,22 @@
 """The report: what one evaluation of a current set against a reference found.
 
-Plain frozen data. The computing modules define their own parts (`vigil.drift.ColumnDrift`,
-`vigil.quality.ColumnQuality`, `vigil.performance.PerformanceResult`); this module composes them and
-adds the checks, the one list a CI gate or an alert rule reads.
+Plain frozen data. The measuring modules define their parts (`vigil.measure.drift.DriftResult`,
+`vigil.measure.quality.QualityResult`, `vigil.measure.performance.PerformanceResult`: numbers
+only); `vigil.verdict` adds the checks, the one list of judgements that a CI gate, the metric
+points and the alert rules read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from vigil.drift import DriftResult
-from vigil.performance import PerformanceResult
-from vigil.quality import QualityResult
+from vigil.measure.drift import DriftResult
+from vigil.measure.performance import PerformanceResult
+from vigil.measure.quality import QualityResult
+from vigil.verdict import STATUS_ORDER, Check, Status, worst
 
-Status = Literal["ok", "warning", "critical"]
-STATUS_ORDER: dict[str, int] = {"ok": 0, "warning": 1, "critical": 2}
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One pass/fail judgement: a measured value against a threshold."""
-
-    name: str  # e.g. "drift", "dataset_drift", "missing_share", "performance.roc_auc"
-    column: str | None  # None for dataset-level checks
-    status: Status
-    value: float | None
-    threshold: float | None  # the threshold that decided the status (warning or critical)
-    message: str  # one sentence a person can act on
+__all__ = ["STATUS_ORDER", "Check", "Report", "SetSummary", "Status"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +24,7 @@ class SetSummary:
     """Where a set came from and how big it was."""
 
     rows: int
-    source: str  # file name, or "<DataFrame>" / "<Arrow table>" for in-memory data
+    source: str  # file name, or "pandas DataFrame" / "Arrow table" for in-memory data
     is_profile: bool  # True when the set was a saved profile rather than raw rows
 
 
@@ -47,7 +36,7 @@ class Report:
     current: SetSummary
     drift: DriftResult
     quality: QualityResult
-    performance: PerformanceResult | None  # None when no set carries the target
+    performance: PerformanceResult | None  # None when the spec has no target
     checks: tuple[Check, ...]
     notes: tuple[str, ...]  # caveats a reader must see, e.g. which measures are approximate
     spec: dict[str, Any]  # the effective spec as plain data (what was inferred or loaded)
@@ -57,8 +46,36 @@ class Report:
     @property
     def status(self) -> Status:
         """The worst status among the checks ("ok" when there are none)."""
-        worst: Status = "ok"
-        for check in self.checks:
-            if STATUS_ORDER[check.status] > STATUS_ORDER[worst]:
-                worst = check.status
-        return worst
+        return worst(c.status for c in self.checks)
+
+    def check(self, name: str, column: str | None = None) -> Check | None:
+        """The check of this name (and column), or None."""
+        for c in self.checks:
+            if c.name == name and c.column == column:
+                return c
+        return None
+
+    def drift_status(self, column: str) -> Status | None:
+        """The drift status of a column; None when its drift was not judged."""
+        found = self.check("drift", column)
+        return None if found is None else found.status
+
+    @property
+    def drifted_features(self) -> tuple[str, ...]:
+        """Features whose drift check is not ok, in the drift table's order."""
+        return tuple(
+            c.column
+            for c in self.drift.columns.values()
+            if c.role == "feature" and self.drift_status(c.column) not in (None, "ok")
+        )
+
+    @property
+    def evaluated_features(self) -> int:
+        """Features whose drift was measured."""
+        return sum(c.role == "feature" and c.error is None for c in self.drift.columns.values())
+
+    def sorted_by_status(self, checks: tuple[Check, ...] | None = None) -> list[Check]:
+        """Checks worst first (a stable sort: same-status checks keep their order)."""
+        return sorted(
+            self.checks if checks is None else checks, key=lambda c: -STATUS_ORDER[c.status]
+        )

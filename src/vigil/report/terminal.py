@@ -6,10 +6,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from vigil.drift import ColumnDrift
+from vigil.measure.drift import ColumnDrift
 from vigil.report.model import STATUS_ORDER, Report
 
-STYLE = {"ok": "green", "warning": "yellow", "critical": "bold red"}
+STYLE = {"ok": "green", "pending": "cyan", "warning": "yellow", "critical": "bold red"}
 
 
 def number(value: float | None) -> str:
@@ -21,10 +21,23 @@ def number(value: float | None) -> str:
     return f"{value:.4g}"
 
 
-def drift_order(c: ColumnDrift) -> tuple[int, int, float]:
+def drift_columns(report: Report) -> list[ColumnDrift]:
     """Critical, warning, ok, then not evaluated; within a status by statistic / threshold."""
-    ratio = (c.statistic or 0.0) / c.threshold if c.threshold else 0.0
-    return (c.error is not None, -STATUS_ORDER[c.status], -ratio)
+
+    def order(c: ColumnDrift) -> tuple[bool, int, float]:
+        ratio = (c.statistic or 0.0) / c.threshold if c.threshold else 0.0
+        return (c.error is not None, -STATUS_ORDER[report.drift_status(c.column) or "ok"], -ratio)
+
+    return sorted(report.drift.columns.values(), key=order)
+
+
+def summary_line(report: Report) -> str:
+    """How many features drifted, and the dataset-drift status."""
+    drifted, evaluated = len(report.drifted_features), report.evaluated_features
+    dataset = report.check("dataset_drift")
+    share = dataset.value if dataset is not None and dataset.value is not None else 0.0
+    status = dataset.status if dataset is not None else "ok"
+    return f"{drifted} of {evaluated} features drifted ({share:.0%}; dataset drift {status})"
 
 
 def _status(status: str) -> str:
@@ -33,12 +46,9 @@ def _status(status: str) -> str:
 
 def render_terminal(report: Report, console: Console) -> None:
     """Print the report: summary, drift, quality findings, performance, failed checks."""
-    d = report.drift
     console.print(
         f"[bold]vigil[/] {_status(report.status)} — reference {report.reference.rows:,} rows, "
-        f"current {report.current.rows:,} rows; {d.n_drifted} of {d.n_features} features "
-        f"drifted ({d.share_drifted:.0%}, dataset drift at {d.dataset_threshold:.0%}: "
-        f"{'yes' if d.dataset_drifted else 'no'})",
+        f"current {report.current.rows:,} rows; {summary_line(report)}",
         highlight=False,
     )
     for note in report.notes:
@@ -58,7 +68,7 @@ def render_terminal(report: Report, console: Console) -> None:
         table.add_column(
             header, justify="right" if header in ("statistic", "threshold", "p (adj.)") else "left"
         )
-    for c in sorted(d.columns.values(), key=drift_order):
+    for c in drift_columns(report):
         if c.error is not None:
             table.add_row(
                 escape(c.column),
@@ -79,7 +89,7 @@ def render_terminal(report: Report, console: Console) -> None:
             number(c.statistic),
             number(c.threshold),
             number(c.p_value_adjusted),
-            _status(c.status),
+            _status(report.drift_status(c.column) or "ok"),
         )
     console.print(table)
 
@@ -107,25 +117,35 @@ def render_terminal(report: Report, console: Console) -> None:
     p = report.performance
     if p is not None:
         t = Table(title=f"Performance ({p.task}, target {escape(p.target)})", title_justify="left")
-        for header in ("metric", "reference", "current", "change"):
-            t.add_column(header, justify="left" if header == "metric" else "right")
+        for header in ("metric", "reference", "current", "change", "± noise (1 SE)", "status"):
+            t.add_column(header, justify="left" if header in ("metric", "status") else "right")
         ref = p.reference.metrics if p.reference else {}
         cur = p.current.metrics if p.current else {}
         for name in list(dict.fromkeys([*ref, *cur])):
             a, b = ref.get(name), cur.get(name)
             change = number(b - a) if a is not None and b is not None else "—"
-            t.add_row(name, number(a), number(b), change)
-        rows = (
+            judged = report.check(f"performance.{name}")
+            se = judged.standard_error if judged is not None else None
+            t.add_row(
+                name,
+                number(a),
+                number(b),
+                change,
+                number(se),
+                _status(judged.status) if judged is not None else "[dim]not judged[/]",
+            )
+        t.caption = (
             f"labelled rows: reference {p.reference.rows if p.reference else 0:,}, "
-            f"current {p.current.rows if p.current else 0:,}"
+            f"current {p.current.rows if p.current else 0:,} of {p.current_rows:,} "
+            f"({p.label_coverage:.0%})"
         )
-        t.caption = rows
         console.print(t)
 
     failed = [c for c in report.checks if c.status != "ok"]
     console.print(
         f"{len(failed)} of {len(report.checks)} checks not ok "
         f"({sum(c.status == 'critical' for c in failed)} critical, "
-        f"{sum(c.status == 'warning' for c in failed)} warning)",
+        f"{sum(c.status == 'warning' for c in failed)} warning, "
+        f"{sum(c.status == 'pending' for c in failed)} pending)",
         highlight=False,
     )

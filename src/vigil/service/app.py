@@ -3,14 +3,12 @@ scheduler and metrics registry (nothing global, nothing at import time)."""
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import pyarrow.parquet as pq
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -19,19 +17,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vigil.config import Settings
+from vigil.deployment import build_monitor, load_config_models
 from vigil.errors import ConflictError, StoreError, VigilError
-from vigil.evaluate import read_current
 from vigil.export.prometheus import build_collector
-from vigil.monitor.scheduler import Monitor, SchedulerThread
+from vigil.monitor.scheduler import SchedulerThread
 from vigil.service.auth import Authenticator
 from vigil.service.counters import make_counters
 from vigil.service.routes import ingest, models, query
-from vigil.service.routes.models import reference_table, register
 from vigil.service.state import ApiError, AppState, state_of
 from vigil.service.writer import Writer
-from vigil.spec import load_spec
 from vigil.store import open_store
-from vigil.store.sql import SqlStore
+from vigil.store.base import Store
 
 log = logging.getLogger("vigil.service")
 
@@ -42,38 +38,18 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     )
 
 
-def load_config_models(settings: Settings, store: SqlStore, monitor: Monitor) -> None:
-    """Register the models the config names, and store their references, at start."""
-    for cfg in settings.models:
-        if cfg.spec is None:
-            continue
-        spec = load_spec(cfg.spec)
-        model = register(store, monitor, cfg.name, cfg.version, spec)
-        if cfg.reference is not None and cfg.version not in store.reference_versions(model):
-            table = reference_table(
-                read_current(str(cfg.reference)).table, spec, str(cfg.reference)
-            )
-            sink = io.BytesIO()
-            pq.write_table(table, sink)
-            store.put_reference(model, cfg.version, sink.getvalue(), table.num_rows)
-        log.info("model %s version %s registered from %s", cfg.name, cfg.version, cfg.spec)
-
-
-def build_monitor(settings: Settings, store: SqlStore) -> Monitor:
-    """The window computer the settings describe, over `store`."""
-    return Monitor(
-        store,
-        settings.plans,
-        default_plan=settings.windows,
-        lease_seconds=settings.lease,
-        retention_seconds=settings.retention,
-    )
-
-
 def create_app(
-    settings: Settings, *, store: SqlStore | None = None, scheduler: bool = True
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    scheduler: bool = True,
+    load_models: bool = True,
 ) -> FastAPI:
-    """A vigil service app. Opens the store named by settings unless one is given."""
+    """A vigil service app. Opens the store named by settings unless one is given.
+
+    `load_models=False`: the config's models are already registered (`vigil serve` does it
+    before it says it serves, so that a bad model file stops it with one line).
+    """
     owns_store = store is None
     the_store = store if store is not None else open_store(settings.db)
     monitor = build_monitor(settings, the_store)
@@ -91,7 +67,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(load_config_models, settings, the_store, monitor)
+        if load_models:
+            await run_in_threadpool(load_config_models, settings, the_store, monitor)
         state.writer.start()
         if scheduler:
             state.scheduler = SchedulerThread(monitor, settings.interval)
@@ -210,3 +187,10 @@ def create_app(
         return JSONResponse({"status": "ready", "store": state.store.url_for_display})
 
     return app
+
+
+def run(app: FastAPI, *, host: str, port: int) -> None:
+    """Serve the app with uvicorn until stopped."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -20,8 +20,7 @@ from vigil.service.auth import Authenticator, AuthError
 from vigil.service.counters import ServiceCounters
 from vigil.service.writer import Writer
 from vigil.spec import Spec, spec_from_dict
-from vigil.store.base import ModelInfo
-from vigil.store.sql import SqlStore, utcnow
+from vigil.store.base import ModelInfo, Store, utcnow
 
 
 class ApiError(Exception):
@@ -42,7 +41,7 @@ class AppState:
     """The service's parts, built by `create_app`."""
 
     settings: Settings
-    store: SqlStore
+    store: Store
     writer: Writer
     monitor: Monitor
     auth: Authenticator

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from vigil.store.base import ModelInfo, Quarantined, RecordKind, WriteResult
-from vigil.store.sql import SqlStore
+from vigil.store.base import ModelInfo, Quarantined, RecordKind, Store, WriteResult
 
 log = logging.getLogger("vigil.service")
 MAX_GROUP_RECORDS = 500_000  # one transaction takes at most about this many records
@@ -48,7 +47,7 @@ class WriteJob:
 class Writer:
     """Commits queued batches in groups on one thread."""
 
-    def __init__(self, store: SqlStore, *, max_pending: int) -> None:
+    def __init__(self, store: Store, *, max_pending: int) -> None:
         self.store = store
         self.max_pending = max_pending
         self._queue: deque[WriteJob] = deque()

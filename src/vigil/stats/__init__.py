@@ -37,12 +37,13 @@ from vigil.stats.classification import (
     top_label_calibration_error,
 )
 from vigil.stats.cramer_von_mises import cramer_von_mises_test
-from vigil.stats.ecdf import EcdfComparison, compare_ecdfs
+from vigil.stats.ecdf import EcdfComparison, SamplePair, compare_ecdfs
 from vigil.stats.energy import energy_distance
 from vigil.stats.hellinger import hellinger_distance
 from vigil.stats.jensen_shannon import jensen_shannon_distance
 from vigil.stats.kl import kl_divergence
 from vigil.stats.ks import ks_test
+from vigil.stats.multiple_testing import adjust_p_values
 from vigil.stats.proportions import proportions_z_test
 from vigil.stats.psi import psi
 from vigil.stats.regression import (
@@ -53,22 +54,41 @@ from vigil.stats.regression import (
     root_mean_squared_error,
 )
 from vigil.stats.result import TestResult
+from vigil.stats.sampling import (
+    beyond_range_test,
+    constant_chance,
+    excess_count_test,
+    share_increase_test,
+)
+from vigil.stats.sampling_error import (
+    auc_standard_error,
+    binomial_standard_error,
+    bootstrap_scales,
+)
 from vigil.stats.wasserstein import wasserstein_distance
 
 # One sorted list of every public kernel; a new module adds its import above and names here.
 __all__ = [
     "EcdfComparison",
+    "SamplePair",
     "TestResult",
     "accuracy_score",
+    "adjust_p_values",
     "anderson_darling_test",
+    "auc_standard_error",
     "average_precision_score",
+    "beyond_range_test",
     "bin_counts",
+    "binomial_standard_error",
+    "bootstrap_scales",
     "brier_score_loss",
     "chi2_test",
     "compare_ecdfs",
     "confusion_matrix",
+    "constant_chance",
     "cramer_von_mises_test",
     "energy_distance",
+    "excess_count_test",
     "expected_calibration_error",
     "f1_score",
     "false_negative_rate",
@@ -93,6 +113,7 @@ __all__ = [
     "roc_auc_score",
     "roc_auc_score_ovr",
     "root_mean_squared_error",
+    "share_increase_test",
     "top_label_calibration_error",
     "wasserstein_distance",
 ]

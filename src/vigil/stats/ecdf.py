@@ -52,3 +52,35 @@ def compare_ecdfs(
         TestResult(statistic, ks_p_value(statistic, m * n / (m + n))),
         wasserstein_of_difference(pooled, difference),
     )
+
+
+class SamplePair:
+    """Two sorted samples of finite values, as the sample-based drift measures take them.
+
+    KS and Wasserstein read the same merge of the two samples; `ecdf` computes it on first
+    use and keeps it, so a column measured by both pays for one merge.
+
+    >>> import numpy as np
+    >>> pair = SamplePair(np.array([0.0, 1.0, 3.0]), np.array([5.0, 6.0, 8.0]))
+    >>> pair.ecdf.wasserstein, pair.reference_std
+    (5.0, 1.5275252316519468)
+    """
+
+    __slots__ = ("_ecdf", "current", "reference")
+
+    def __init__(self, reference: NDArray[np.float64], current: NDArray[np.float64]) -> None:
+        self.reference = reference  # ascending, finite
+        self.current = current
+        self._ecdf: EcdfComparison | None = None
+
+    @property
+    def ecdf(self) -> EcdfComparison:
+        """`compare_ecdfs` of the pair, computed once."""
+        if self._ecdf is None:
+            self._ecdf = compare_ecdfs(self.reference, self.current, assume_sorted=True)
+        return self._ecdf
+
+    @property
+    def reference_std(self) -> float:
+        """Sample standard deviation of the reference (ddof 1); 0.0 for a single value."""
+        return float(np.std(self.reference, ddof=1)) if self.reference.size > 1 else 0.0

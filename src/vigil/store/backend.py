@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -29,8 +29,3 @@ class Backend(Protocol):
     def migration_lock(self) -> AbstractContextManager[None]: ...
     def is_unique_violation(self, error: Exception) -> bool: ...
     def close(self) -> None: ...
-
-
-def utcnow() -> datetime:
-    """Now, as the naive UTC timestamp the store keeps."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Literal, Protocol
 
 import pyarrow as pa
@@ -120,7 +120,13 @@ class MetricPoint:
     metric: str  # e.g. "drift.psi", "quality.missing_share", "performance.roc_auc"
     column: str  # "" for dataset-level metrics
     value: float | None
-    status: str  # ok | warning | critical | none
+    status: str  # ok | pending | warning | critical | none (nothing judged the value)
+    band: float | None = None  # standard error of the judged change (performance metrics)
+
+
+def utcnow() -> datetime:
+    """Now, as the naive UTC timestamp the store keeps."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 class Store(Protocol):
@@ -146,6 +152,7 @@ class Store(Protocol):
     # references
     def put_reference(self, model: ModelInfo, version: str, parquet: bytes, rows: int) -> None: ...
     def get_reference(self, model: ModelInfo, version: str) -> bytes | None: ...
+    def reference_versions(self, model: ModelInfo) -> dict[str, tuple[int, datetime]]: ...
 
     # ingest
     def write_predictions(
@@ -194,6 +201,7 @@ class Store(Protocol):
         points: Sequence[MetricPoint],
     ) -> None: ...
     def release_window(self, model: ModelInfo, key: WindowKey, owner: str) -> None: ...
+    def redo_windows(self, model: ModelInfo, since: datetime, until: datetime) -> int: ...
     def latest_report(
         self, model: ModelInfo, version: str | None
     ) -> tuple[WindowKey, str] | None: ...

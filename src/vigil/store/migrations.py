@@ -81,6 +81,17 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             )""",
         ),
     ),
+    (
+        2,
+        (
+            # the standard error of a judged value (performance metrics), beside the value
+            "ALTER TABLE metric_points ADD COLUMN band {double}",
+            # a window whose computation failed: how often, why, and not before when again
+            "ALTER TABLE windows ADD COLUMN failures INTEGER DEFAULT 0",
+            "ALTER TABLE windows ADD COLUMN last_error VARCHAR",
+            "ALTER TABLE windows ADD COLUMN retry_at TIMESTAMP",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

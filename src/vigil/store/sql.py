@@ -14,11 +14,12 @@ from datetime import datetime
 from typing import Any
 
 from vigil.errors import ConflictError, StoreError
-from vigil.store.backend import ROLLING_START, WINDOW_FIELDS, Backend, utcnow
+from vigil.store.backend import ROLLING_START, WINDOW_FIELDS, Backend
 from vigil.store.base import (
     ModelInfo,
     Storage,
     StoredColumn,
+    utcnow,
 )
 from vigil.store.migrations import MIGRATIONS
 from vigil.store.windows import Windows
@@ -236,10 +237,6 @@ class SqlStore:
         info = self.get_model(model.name)
         assert info is not None
         return info
-
-    def forget_cached(self, name: str) -> None:
-        """Drop this process's cached copy of a model (another instance may have changed it)."""
-        self._models.pop(name, None)
 
     # -- references -----------------------------------------------------------------------
 

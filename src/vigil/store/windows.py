@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from vigil.store.backend import ROLLING_START, WINDOW_FIELDS, Backend, utcnow
+from vigil.store.backend import ROLLING_START, WINDOW_FIELDS, Backend
 from vigil.store.base import (
     ARROW_TYPES,
     MetricPoint,
@@ -17,6 +17,7 @@ from vigil.store.base import (
     WindowKey,
     WindowKind,
     WindowState,
+    utcnow,
 )
 
 
@@ -163,6 +164,7 @@ class Windows:
                 "col": [p.column for p in points],
                 "value": pa.array([p.value for p in points], pa.float64()),
                 "status": [p.status for p in points],
+                "band": pa.array([p.band for p in points], pa.float64()),
             }
         )
         self._db.load("vigil_points", rows)
@@ -170,7 +172,8 @@ class Windows:
             self._db.run(
                 "INSERT INTO metric_points SELECT * FROM vigil_points ON CONFLICT "
                 "(model_id, version, kind, segment, w_start, metric, col) DO UPDATE SET "
-                "value = excluded.value, status = excluded.status, w_end = excluded.w_end"
+                "value = excluded.value, status = excluded.status, w_end = excluded.w_end, "
+                "band = excluded.band"
             )
         finally:
             self._db.unload("vigil_points")
@@ -270,7 +273,7 @@ class Windows:
     ) -> list[MetricPoint]:
         """Metric points matching every filter given, oldest first."""
         rows = self._db.run(
-            "SELECT version, kind, segment, w_start, w_end, metric, col, value, status "
+            "SELECT version, kind, segment, w_start, w_end, metric, col, value, status, band "
             "FROM metric_points WHERE model_id = ? "
             # typed, because PostgreSQL cannot tell the type of a bare `? IS NULL`
             "AND (CAST(? AS VARCHAR) IS NULL OR metric = ?) "
@@ -302,7 +305,7 @@ class Windows:
         """Whole-window points of each version's latest computed tumbling window."""
         rows = self._db.run(
             "SELECT m.version, m.kind, m.segment, m.w_start, m.w_end, m.metric, m.col, m.value, "
-            "m.status FROM metric_points m JOIN (SELECT version, max(w_start) AS w_start "
+            "m.status, m.band FROM metric_points m JOIN (SELECT version, max(w_start) AS w_start "
             "FROM windows WHERE model_id = ? AND kind = 'tumbling' AND computed_generation > 0 "
             "GROUP BY version) w ON m.version = w.version AND m.w_start = w.w_start "
             "WHERE m.model_id = ? AND m.kind = 'tumbling' AND m.segment = '' "
@@ -323,5 +326,5 @@ class Windows:
 
 
 def _point(row: tuple[Any, ...]) -> MetricPoint:
-    version, kind, segment, start, end, metric, col, value, status = row
-    return MetricPoint(str(version), kind, segment, start, end, metric, col, value, status)
+    version, kind, segment, start, end, metric, col, value, status, band = row
+    return MetricPoint(str(version), kind, segment, start, end, metric, col, value, status, band)

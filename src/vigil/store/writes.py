@@ -17,12 +17,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vigil.errors import ConflictError
-from vigil.store.backend import ROLLING_START, Backend, utcnow
+from vigil.store.backend import ROLLING_START, Backend
 from vigil.store.base import (
     ARROW_TYPES,
     ModelInfo,
     Quarantined,
     WriteResult,
+    utcnow,
 )
 from vigil.store.windows import Windows
 

@@ -11,15 +11,13 @@ import pyarrow.parquet as pq
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from vigil.deployment import reference_table, register
 from vigil.errors import ConflictError, InputError, SpecError
 from vigil.ingest.decode import body_format, decode_table
-from vigil.ingest.layout import STORAGE, layout_for
-from vigil.monitor.scheduler import Monitor
 from vigil.service.schemas import ERRORS, ModelRegistration, ModelView
 from vigil.service.state import ApiError, AppState, read_body, state_of
 from vigil.spec import Spec, spec_from_dict
-from vigil.store.base import ARROW_TYPES, ModelInfo
-from vigil.store.sql import SqlStore
+from vigil.store.base import ModelInfo
 
 router = APIRouter()
 
@@ -35,15 +33,6 @@ def model_view(state: AppState, model: ModelInfo) -> dict[str, Any]:
         "columns": [{"name": c.name, "role": c.role, "storage": c.storage} for c in model.columns],
         "created": model.created.isoformat() + "Z",
     }
-
-
-def register(store: SqlStore, monitor: Monitor, name: str, version: str, spec: Spec) -> ModelInfo:
-    """Register a model version from a spec (used by the route and by config at start)."""
-    layout = layout_for(spec)
-    label = None if layout.target is None else layout.target[1]
-    model = store.register_model(name, version, spec.to_dict(), layout.stored(), label)
-    monitor.forget(model)
-    return model
 
 
 @router.post("/v1/models", status_code=201, response_model=ModelView, responses=ERRORS)
@@ -97,32 +86,6 @@ async def get_model(model: str, request: Request) -> dict[str, Any]:
     state = state_of(request)
     state.authorize(request, "read")
     return model_view(state, state.model(model))
-
-
-def reference_table(table: pa.Table, spec: Spec, source: str) -> pa.Table:
-    """A reference set cast to the types the store keeps, so windows compare like with like."""
-    arrays = {}
-    missing = [c.name for c in spec.with_role("feature") if c.name not in table.column_names]
-    if missing:
-        raise InputError(
-            f"the {source} lacks the feature column(s) {', '.join(missing)} of the spec."
-        )
-    for name in table.column_names:
-        column = table.column(name)
-        if name in spec.names:
-            col = spec.column(name)
-            storage = STORAGE[col.kind]
-            try:
-                if storage == "VARCHAR" and pa.types.is_floating(column.type):
-                    raise pa.ArrowInvalid("floats are not categories")
-                column = column.cast(ARROW_TYPES[storage])
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
-                raise InputError(
-                    f"the {source}'s column {name!r} holds {column.type}; the spec makes it "
-                    f"{col.kind}, stored as {storage.lower()}: {str(err).splitlines()[0]}"
-                ) from err
-        arrays[name] = column
-    return pa.table(arrays)
 
 
 @router.put(

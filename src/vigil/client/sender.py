@@ -17,8 +17,8 @@ from urllib.parse import quote
 
 import httpx
 
-from vigil.client_queue import Item, Outcome, RecordQueue
-from vigil.client_wire import (
+from vigil.client.queue import Item, Outcome, RecordQueue
+from vigil.client.wire import (
     ARROW_STREAM,
     JSON,
     Kind,

@@ -1,18 +1,35 @@
-"""Data quality of the current set, judged against the reference and the spec."""
+"""Data quality of the current set against the reference and the spec: numbers only.
+
+Each column gets its shares (missing, infinite, out of range, unseen, outliers) and, for each
+check, the p-value of a one-sided test of whether the share is beyond what sampling explains
+(vigil.stats.sampling; the rules are in docs/statistics.md). `adjust` corrects the p-values of
+all quality tests of a report together, as drift does across columns. The statuses are
+decided in `vigil.verdict`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
+from vigil.measure.columns import NumericSample
 from vigil.profile import CategoricalProfile, NumericProfile
-from vigil.sample import NumericSample, is_text
-from vigil.spec import ColumnSpec, Kind, Role
-from vigil.stats import quantiles_of_sorted
+from vigil.spec import ColumnSpec, Correction, Kind, Role
+from vigil.spec.values import is_text
+from vigil.stats import (
+    TestResult,
+    adjust_p_values,
+    beyond_range_test,
+    constant_chance,
+    excess_count_test,
+    quantiles_of_sorted,
+    share_increase_test,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +61,10 @@ class ColumnQuality:
     ]  # summary: min/max/mean/std/median or distinct/top
     current_stats: dict[str, float | str | None]
     error: str | None  # why the column could not be checked; None when it was
+    # check -> p-value of "this share is sampling noise" (missing_increase, out_of_range,
+    # unseen_share, outlier_increase, type_mismatch, constant); and after the correction
+    p_values: dict[str, float] = field(default_factory=dict)
+    p_values_adjusted: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +95,15 @@ class QualityResult:
     current_rows: int
     duplicate_rows: int  # current rows identical to an earlier current row (all columns)
     duplicate_row_share: float
-    duplicate_ids: (
-        int | None
-    )  # current rows whose id was seen before in the set; None without an id
+    duplicate_ids: int | None  # current rows whose id was seen before in the set; None: no id
+    # p-value that the duplicate share is sampling noise, compared with the reference's share
+    # at the same size (None without a raw reference), and after the correction
+    # the reference's duplicate share and the current's increase over it, both at the smaller
+    # set's size (without a raw reference: 0 and the current share)
+    reference_duplicate_row_share: float = 0.0
+    duplicate_row_increase: float = 0.0
+    duplicate_rows_p_value: float | None = None
+    duplicate_rows_p_value_adjusted: float | None = None
 
 
 # --- checking -------------------------------------------------------------------------------
@@ -121,30 +148,30 @@ def numeric_quality(
 ) -> ColumnQuality:
     """Missing, infinite, out-of-range, outlier and constant checks of a numeric column."""
     cur = current.values
+    ref_outlier_count: int | None = None
     if isinstance(reference, NumericSample):
         ref = reference.values
-        ref_rows, ref_missing = reference.rows, reference.missing
+        ref_rows, ref_missing, ref_finite = reference.rows, reference.missing, ref.size
+        ref_mismatches = reference.type_mismatches
         ref_min = float(ref[0]) if ref.size else None
         ref_max = float(ref[-1]) if ref.size else None
         if ref.size:
             q1, q3 = (float(x) for x in quantiles_of_sorted(ref, np.array([0.25, 0.75])))
             low_f, high_f = iqr_fences(q1, q3)
-            ref_outliers: float | None = _share(_outside(ref, low_f, high_f), ref.size)
+            ref_outlier_count = _outside(ref, low_f, high_f)
         else:
             low_f = high_f = float("nan")
-            ref_outliers = None
         ref_constant = ref.size == 0 or bool(ref[0] == ref[-1])
         ref_stats = _numeric_stats(ref)
     else:
         ref_rows = reference.count + reference.missing + reference.infinite
-        ref_missing = reference.missing
+        ref_missing, ref_finite, ref_mismatches = reference.missing, reference.count, 0
         ref_min = reference.min if reference.count else None
         ref_max = reference.max if reference.count else None
         if reference.count:
             low_f, high_f = iqr_fences(reference.quantiles["q1"], reference.quantiles["q3"])
         else:
             low_f = high_f = float("nan")
-        ref_outliers = None  # a profile keeps the quartiles, not the count outside them
         ref_constant = reference.count == 0 or bool(reference.min == reference.max)
         ref_stats = {
             "min": ref_min,
@@ -153,6 +180,13 @@ def numeric_quality(
             "std": reference.std if reference.count > 1 else None,
             "median": reference.quantiles.get("median"),
         }
+    p_values: dict[str, float] = {}
+    p_values["missing_increase"] = share_increase_test(
+        ref_missing, ref_rows, current.missing, current.rows
+    ).p_value
+    p_values["type_mismatch"] = share_increase_test(
+        min(ref_mismatches, ref_rows), ref_rows, current.type_mismatches, current.rows
+    ).p_value
     low, high, source = ref_min, ref_max, "reference"
     if column.bounds is not None:
         low, high, source = column.bounds[0], column.bounds[1], "spec"
@@ -160,9 +194,28 @@ def numeric_quality(
     if cur.size and (low is not None or high is not None):
         n_out = _outside(cur, -np.inf if low is None else low, np.inf if high is None else high)
         out_of_range = _share(n_out, cur.size)
+        test: TestResult | None = None
+        if source == "reference":
+            test = beyond_range_test(ref_finite, cur.size, n_out)
+        elif isinstance(reference, NumericSample):
+            ref_out = _outside(
+                reference.values, -np.inf if low is None else low, np.inf if high is None else high
+            )
+            test = share_increase_test(ref_out, ref_finite, n_out, cur.size)
+        if test is not None:
+            p_values["out_of_range"] = test.p_value
     outliers = None
     if cur.size and not np.isnan(low_f):
-        outliers = _share(_outside(cur, low_f, high_f), cur.size)
+        n_outliers = _outside(cur, low_f, high_f)
+        outliers = _share(n_outliers, cur.size)
+        if ref_outlier_count is not None:
+            p_values["outlier_increase"] = share_increase_test(
+                ref_outlier_count, ref_finite, n_outliers, cur.size
+            ).p_value
+    is_constant = cur.size == 0 or bool(cur[0] == cur[-1])
+    if is_constant and cur.size and not ref_constant and isinstance(reference, NumericSample):
+        _, runs = np.unique(reference.values, return_counts=True)
+        p_values["constant"] = constant_chance(runs / reference.values.size, cur.size)
     return ColumnQuality(
         column=column.name,
         kind=column.kind,
@@ -178,13 +231,16 @@ def numeric_quality(
         unseen_categories=(),
         n_unseen_categories=0,
         unseen_share=None,
-        is_constant=cur.size == 0 or bool(cur[0] == cur[-1]),
+        is_constant=is_constant,
         reference_is_constant=ref_constant,
         outlier_share=outliers,
-        reference_outlier_share=ref_outliers,
+        reference_outlier_share=(
+            None if ref_outlier_count is None else _share(ref_outlier_count, ref_finite)
+        ),
         reference_stats=ref_stats,
         current_stats=_numeric_stats(cur),
         error=None,
+        p_values=p_values,
     )
 
 
@@ -202,14 +258,24 @@ def _category_stats(profile: CategoricalProfile) -> dict[str, float | str | None
 def unseen(
     reference: CategoricalProfile,
     current: CategoricalProfile,
-) -> tuple[tuple[str, ...], int, float]:
-    """Current categories the reference lacks: the most frequent few, how many, their share."""
+) -> tuple[tuple[str, ...], int, float, float]:
+    """Current categories the reference lacks: the most frequent few, how many, their share,
+    and the p-value of that share being sampling noise.
+
+    A category absent from the reference is expected now and then: by Good–Turing, the chance
+    that a new draw falls in a category a sample of n never saw is about the share of
+    categories seen once, f₁/n. The p-value is the binomial tail of the unseen rows against
+    (f₁ + 1)/(n + 1).
+    """
     new = sorted(
         ((n, v) for v, n in current.counts.items() if v not in reference.counts),
         key=lambda nv: (-nv[0], nv[1]),
     )
     rows = sum(n for n, _ in new)
-    return tuple(v for _, v in new[:UNSEEN_LISTED]), len(new), _share(rows, current.count)
+    singletons = sum(1 for n in reference.counts.values() if n == 1)
+    expected = (singletons + 1) / (reference.count + 1)
+    p_value = excess_count_test(rows, current.count, min(expected, 1.0)).p_value
+    return tuple(v for _, v in new[:UNSEEN_LISTED]), len(new), _share(rows, current.count), p_value
 
 
 def categorical_quality(
@@ -220,13 +286,27 @@ def categorical_quality(
     type_mismatches: int = 0,
 ) -> ColumnQuality:
     """Missing, unseen-category and constant checks of a categorical or boolean column."""
-    listed, n_unseen, share = unseen(reference, current)
+    listed, n_unseen, share, unseen_p = unseen(reference, current)
+    ref_rows = reference.count + reference.missing
+    cur_rows = current.count + current.missing
+    p_values = {
+        "missing_increase": share_increase_test(
+            reference.missing, ref_rows, current.missing, cur_rows
+        ).p_value,
+        "type_mismatch": share_increase_test(0, ref_rows, type_mismatches, cur_rows).p_value,
+    }
+    if current.count:
+        p_values["unseen_share"] = unseen_p
+    is_constant = len(current.counts) <= 1
+    if is_constant and current.count and len(reference.counts) > 1:
+        shares = [n / reference.count for n in reference.counts.values()]
+        p_values["constant"] = constant_chance(shares, current.count)
     return ColumnQuality(
         column=column.name,
         kind=column.kind,
         role=column.role,
-        reference_missing_share=_share(reference.missing, reference.count + reference.missing),
-        missing_share=_share(current.missing, current.count + current.missing),
+        reference_missing_share=_share(reference.missing, ref_rows),
+        missing_share=_share(current.missing, cur_rows),
         type_mismatches=type_mismatches,
         infinite_share=None,
         out_of_range_share=None,
@@ -236,13 +316,14 @@ def categorical_quality(
         unseen_categories=listed,
         n_unseen_categories=n_unseen,
         unseen_share=share if current.count else None,
-        is_constant=len(current.counts) <= 1,
+        is_constant=is_constant,
         reference_is_constant=len(reference.counts) <= 1,
         outlier_share=None,
         reference_outlier_share=None,
         reference_stats=_category_stats(reference),
         current_stats=_category_stats(current),
         error=None,
+        p_values=p_values,
     )
 
 
@@ -250,7 +331,10 @@ def with_vocabulary(
     quality: ColumnQuality, reference: CategoricalProfile, current: CategoricalProfile
 ) -> ColumnQuality:
     """A text column's quality with its vocabulary check: tokens the reference never used."""
-    listed, n_unseen, share = unseen(reference, current)
+    listed, n_unseen, share, p_value = unseen(reference, current)
+    p_values = dict(quality.p_values)
+    if current.count:
+        p_values["unseen_share"] = p_value
     return replace(
         quality,
         unseen_categories=listed,
@@ -258,6 +342,7 @@ def with_vocabulary(
         unseen_share=share if current.count else None,
         reference_stats={**quality.reference_stats, "vocabulary": len(reference.counts)},
         current_stats={**quality.current_stats, "vocabulary": len(current.counts)},
+        p_values=p_values,
     )
 
 
@@ -288,33 +373,60 @@ def unchecked(column: ColumnSpec, reason: str) -> ColumnQuality:
     )
 
 
-def duplicate_rows(table: pa.Table) -> int:
-    """Rows equal in every column to an earlier row.
+def row_hashes(table: pa.Table, names: Sequence[str]) -> NDArray[np.uint64]:
+    """One 64-bit hash per row of the named columns (dictionary codes for text).
 
-    Each row is hashed to 64 bits from its columns' values (dictionary codes for text), so two
-    different rows collide with probability about n²/2⁶⁵ — below 1e-7 at a million rows.
+    Two different rows collide with probability about n²/2⁶⁵ — below 1e-7 at a million rows.
     """
-    n = table.num_rows
-    if n < 2 or table.num_columns == 0:
-        return 0
-    row_hash = np.zeros(n, dtype=np.uint64)
-    for name in table.column_names:
+    row_hash = np.zeros(table.num_rows, dtype=np.uint64)
+    for name in names:
         row_hash = (row_hash * np.uint64(0x9E3779B97F4A7C15)) ^ _value_codes(table.column(name))
         row_hash ^= row_hash >> np.uint64(29)
-    row_hash.sort()  # sort-and-compare: about 40x faster than np.unique on 1M uint64 here
-    return int(np.count_nonzero(row_hash[1:] == row_hash[:-1]))
+    return row_hash
+
+
+def duplicate_count(hashes: NDArray[np.uint64]) -> int:
+    """Rows whose hash equals an earlier row's."""
+    if hashes.size < 2:
+        return 0
+    ordered = np.sort(hashes)  # sort-and-compare: about 40x faster than np.unique on 1M uint64
+    return int(np.count_nonzero(ordered[1:] == ordered[:-1]))
+
+
+def duplicate_rows_test(
+    reference: NDArray[np.uint64], current: NDArray[np.uint64], *, seed: int = 0
+) -> tuple[float, TestResult]:
+    """The reference's duplicate share, and the test of the current's increase over it.
+
+    Duplicates grow with a set's size (a few hundred rows of categorical data repeat less than
+    a million do), so both sets are compared at the smaller one's size: a seeded random
+    subset of the larger is taken, and the duplicate counts go through `share_increase_test`
+    (whose statistic is then the increase at that size).
+    """
+    m = min(reference.size, current.size)
+    if m < 2:
+        return 0.0, TestResult(0.0, 1.0)
+    rng = np.random.default_rng(seed)
+
+    def at_size(hashes: NDArray[np.uint64]) -> NDArray[np.uint64]:
+        return hashes if hashes.size == m else hashes[rng.choice(hashes.size, m, replace=False)]
+
+    ref, cur = duplicate_count(at_size(reference)), duplicate_count(at_size(current))
+    return ref / m, share_increase_test(ref, m, cur, m)
 
 
 def _value_codes(column: pa.ChunkedArray) -> NDArray[np.uint64]:
     """One 64-bit code per value; equal values get equal codes, nulls their own code."""
     t = column.type
-    if (
-        pa.types.is_floating(t)
-        or pa.types.is_integer(t)
-        or pa.types.is_boolean(t)
-        or pa.types.is_timestamp(t)
-        or pa.types.is_date(t)
-    ):
+    if pa.types.is_dictionary(t):
+        column = pc.cast(column, t.value_type)
+        t = column.type
+    if pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_duration(t):
+        width = pa.int32() if pa.types.is_date32(t) else pa.int64()  # date32 casts to int32 only
+        integers = pc.cast(pc.cast(column, width), pa.int64())
+        codes = np.asarray(pc.fill_null(integers, -(2**63)).to_numpy(zero_copy_only=False))
+        return codes.astype(np.int64).view(np.uint64) * np.uint64(0x94D049BB133111EB)
+    if pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_boolean(t):
         if column.type != pa.float64():
             column = pc.cast(column, pa.float64())
         if column.null_count:
@@ -332,3 +444,27 @@ def duplicate_ids(column: pa.ChunkedArray) -> int:
     """Non-missing ids that repeat an earlier row's id."""
     non_null = len(column) - column.null_count
     return int(non_null - pc.count_distinct(column, mode="only_valid").as_py())
+
+
+def adjust(quality: QualityResult, correction: Correction) -> QualityResult:
+    """The report's quality p-values adjusted together, as drift's are across columns."""
+    keys: list[tuple[str, str]] = [
+        (name, check) for name, q in quality.columns.items() for check in q.p_values
+    ]
+    raw = [quality.columns[name].p_values[check] for name, check in keys]
+    if quality.duplicate_rows_p_value is not None:
+        raw.append(quality.duplicate_rows_p_value)
+    adjusted = adjust_p_values(raw, correction)
+    by_column: dict[str, dict[str, float]] = {name: {} for name in quality.columns}
+    for (name, check), p in zip(keys, adjusted, strict=False):
+        by_column[name][check] = p
+    return replace(
+        quality,
+        columns={
+            name: replace(q, p_values_adjusted=by_column[name])
+            for name, q in quality.columns.items()
+        },
+        duplicate_rows_p_value_adjusted=(
+            adjusted[-1] if quality.duplicate_rows_p_value is not None else None
+        ),
+    )

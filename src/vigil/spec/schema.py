@@ -1,7 +1,8 @@
 """The YAML spec file's shape, validated with pydantic (untrusted input enters here).
 
-Imported by `vigil.spec` only when a spec is parsed; code works with the frozen dataclasses of
-`vigil.spec`, never with these models.
+Only shapes and types live here: every default is the dataclass default of `vigil.spec.model`,
+filled in by `vigil.spec.file.spec_from_dict` for each key the file leaves out. Code works
+with those frozen dataclasses, never with these models.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vigil.errors import SpecError
-from vigil.spec import SPEC_VERSION, Correction, Kind, Role, Task
+from vigil.spec.types import Correction, Kind, Role, Task
+
+Pair = tuple[float, float]
 
 
 class DriftOverride(BaseModel):
@@ -21,7 +24,7 @@ class DriftOverride(BaseModel):
     critical: float | None = None
 
 
-class _ColumnIn(BaseModel):
+class ColumnIn(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     role: Role = "feature"
     kind: Kind | None = None
@@ -30,29 +33,42 @@ class _ColumnIn(BaseModel):
     class_: str | int | None = Field(default=None, alias="class")
 
 
-class _DriftIn(BaseModel):
+class DriftIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    alpha: float | None = 0.05
-    correction: Correction = "bh"
-    dataset_share: float = 0.5
-    bins: int = 10
-    extra_metrics: list[str] = Field(default_factory=list)
+    alpha: float | None = Field(default=None)
+    correction: Correction | None = None
+    dataset_share: float | Pair | None = None  # a number is the critical level; warning half
+    bins: int | None = None
+    extra_metrics: list[str] | None = None
 
 
-class _PerformanceIn(BaseModel):
+class QualityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    warning_drop: float = 0.05
-    critical_drop: float = 0.10
+    missing_increase: Pair | None = None
+    out_of_range: Pair | None = None
+    unseen_share: Pair | None = None
+    outlier_increase: Pair | None = None
+    duplicate_rows: Pair | None = None
+    type_mismatch: Pair | None = None
+    alpha: float | None = None
+
+
+class PerformanceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    warning_drop: float | None = None
+    critical_drop: float | None = None
+    standard_errors: Pair | None = None
+    min_labelled: int | None = None
 
 
 class SpecFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: int = SPEC_VERSION
+    version: int | None = None
     task: Task | None = None
-    columns: dict[str, _ColumnIn]
-    drift: _DriftIn = Field(default_factory=_DriftIn)
-    quality: dict[str, tuple[float, float]] = Field(default_factory=dict)
-    performance: _PerformanceIn = Field(default_factory=_PerformanceIn)
+    columns: dict[str, ColumnIn]
+    drift: DriftIn = Field(default_factory=DriftIn)
+    quality: QualityIn = Field(default_factory=QualityIn)
+    performance: PerformanceIn = Field(default_factory=PerformanceIn)
 
 
 def _pydantic_message(err: ValidationError, source: str) -> str:
@@ -70,3 +86,5 @@ def parse(data: Any, source: str) -> SpecFile:
         return SpecFile.model_validate(data)
     except ValidationError as err:
         raise SpecError(_pydantic_message(err, source)) from None
+    except RecursionError:
+        raise SpecError(f"{source}: the spec is nested too deeply to be a spec.") from None

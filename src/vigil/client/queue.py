@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from vigil.client_wire import Answer, Kind
+from vigil.client.wire import Answer, Kind
 
 log = logging.getLogger("vigil.client")
 WARN_EVERY = 10.0  # seconds between two warnings of one kind, so a bad stream cannot flood logs

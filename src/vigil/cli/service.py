@@ -1,6 +1,7 @@
-"""The service commands of `vigil`: serve, run --once, backfill, token.
+"""The service commands: serve, run --once, backfill, token (`vigil.cli` parses).
 
-Kept apart from `vigil.cli` so that `vigil report` never imports the web stack.
+Kept apart from the batch commands so that `vigil report` never imports the web stack, and
+`vigil run --once` never imports FastAPI.
 """
 
 from __future__ import annotations
@@ -9,48 +10,18 @@ import argparse
 import ipaddress
 import os
 import secrets
+import textwrap
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
+import yaml
 from rich.console import Console
 from rich.markup import escape
 
 from vigil.config import SCOPES, Settings, hash_token, load_settings
 from vigil.errors import ConfigError, VigilError
 from vigil.ingest.validate import iso_time
-
-
-def add_service_commands(sub: Any) -> None:
-    """Add serve, run, backfill and token to the `vigil` parser."""
-    p = sub.add_parser("serve", help="run the monitoring service (HTTP API, scheduler, /metrics)")
-    _service_options(p)
-    p.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, help="port (default 8000)")
-    p.set_defaults(run=_serve)
-
-    p = sub.add_parser("run", help="compute every window that is due, then exit (for cron)")
-    _service_options(p)
-    p.add_argument("--once", action="store_true", required=True, help="one pass, then exit")
-    p.add_argument("--model", action="append", help="only this model (repeatable)")
-    p.set_defaults(run=_run_once)
-
-    p = sub.add_parser("backfill", help="recompute a model's windows in a time range")
-    _service_options(p)
-    p.add_argument("--model", required=True)
-    p.add_argument("--from", dest="since", required=True, metavar="T1", help="ISO-8601 time")
-    p.add_argument("--to", dest="until", required=True, metavar="T2", help="ISO-8601 time")
-    p.set_defaults(run=_backfill)
-
-    p = sub.add_parser("token", help="make an API token and print the config entry for it")
-    p.add_argument("--name", required=True)
-    p.add_argument("--scopes", default="write", help=f"comma-separated: {', '.join(SCOPES)}")
-    p.set_defaults(run=_token)
-
-
-def _service_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", metavar="FILE", help="vigil.yaml (docs/config.md)")
-    p.add_argument("--db", help="DuckDB file or postgresql:// URL (default vigil.duckdb)")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -75,7 +46,8 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _serve(args: argparse.Namespace, console: Console) -> int:
+def serve(args: argparse.Namespace, console: Console) -> int:
+    """`vigil serve`: the HTTP API, the scheduler and /metrics, until stopped."""
     settings = settings_from(args)
     if not settings.tokens and not is_loopback(settings.host):
         raise ConfigError(
@@ -83,32 +55,35 @@ def _serve(args: argparse.Namespace, console: Console) -> int:
             f"write and read. Add tokens to the config (`vigil token` makes one) or bind "
             f"127.0.0.1."
         )
-    import uvicorn
-
-    from vigil.service.app import create_app
+    from vigil.deployment import build_monitor, load_config_models
+    from vigil.service.app import create_app, run
     from vigil.store import open_store
 
     store = open_store(settings.db)
-    if not settings.tokens:
-        console.print(
-            "[yellow]no tokens configured:[/] serving on 127.0.0.1 only; anyone on this "
-            "machine may read and write."
-        )
-    console.print(
-        f"vigil serving on http://{settings.host}:{settings.port} "
-        f"(store {escape(store.url_for_display)}, windows every {settings.interval} s)",
-        highlight=False,
-    )
-    app = create_app(settings, store=store)
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        load_config_models(settings, store, build_monitor(settings, store))
+        if not settings.tokens:
+            console.print(
+                "[yellow]no tokens configured:[/] serving on 127.0.0.1 only; anyone on this "
+                "machine may read and write."
+            )
+        console.print(
+            f"vigil serving on http://{settings.host}:{settings.port} "
+            f"(store {escape(store.url_for_display)}, windows every {settings.interval} s)",
+            highlight=False,
+        )
+        run(
+            create_app(settings, store=store, load_models=False),
+            host=settings.host,
+            port=settings.port,
+        )
     finally:
         store.close()
     return 0
 
 
 def _monitor(settings: Settings) -> Any:
-    from vigil.service.app import build_monitor, load_config_models
+    from vigil.deployment import build_monitor, load_config_models
     from vigil.store import open_store
 
     monitor = build_monitor(settings, open_store(settings.db))
@@ -132,7 +107,8 @@ def _print_summary(summary: Any, console: Console) -> int:
     return 0
 
 
-def _run_once(args: argparse.Namespace, console: Console) -> int:
+def run_once(args: argparse.Namespace, console: Console) -> int:
+    """`vigil run --once`: compute every due window, then exit."""
     monitor = _monitor(settings_from(args))
     try:
         return _print_summary(monitor.tick(models=args.model), console)
@@ -152,7 +128,8 @@ def _time(value: str, option: str) -> datetime:
     return parsed
 
 
-def _backfill(args: argparse.Namespace, console: Console) -> int:
+def backfill(args: argparse.Namespace, console: Console) -> int:
+    """`vigil backfill`: recompute a model's stored windows in a time range."""
     since, until = _time(args.since, "--from"), _time(args.until, "--to")
     if since >= until:
         raise VigilError(f"--from {args.since} must be before --to {args.until}.")
@@ -167,7 +144,8 @@ def _backfill(args: argparse.Namespace, console: Console) -> int:
         monitor.store.close()
 
 
-def _token(args: argparse.Namespace, console: Console) -> int:
+def token(args: argparse.Namespace, console: Console) -> int:
+    """`vigil token`: a new token, and the config entry that holds its hash."""
     scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
     bad = [s for s in scopes if s not in SCOPES]
     if bad or not scopes:
@@ -176,9 +154,12 @@ def _token(args: argparse.Namespace, console: Console) -> int:
     console.print("token (shown once; give it to the client):", highlight=False)
     console.print(token, highlight=False, soft_wrap=True)
     console.print("\nconfig entry (under `tokens:`):", highlight=False)
-    console.print(
-        f"  - name: {args.name}\n    sha256: {hash_token(token)}\n"
-        f"    scopes: [{', '.join(scopes)}]",
-        highlight=False,
+    entry = yaml.safe_dump(
+        [{"name": args.name, "sha256": hash_token(token), "scopes": scopes}],
+        default_flow_style=None,
+        sort_keys=False,
+        allow_unicode=True,
     )
+    # plain text: rich would read `[write]` as markup and print nothing
+    console.print(textwrap.indent(entry, "  "), markup=False, highlight=False, end="")
     return 0

@@ -15,7 +15,8 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from vigil.profile import CategoricalProfile
-from vigil.spec import Kind
+from vigil.spec.types import Kind
+from vigil.spec.values import category_strings, is_text
 
 # A text cell that reads as a number. In a mostly numeric column the cells that do not are
 # counted as type mismatches instead of turning the whole column into text.
@@ -36,12 +37,6 @@ class NumericSample:
     missing: int  # null or NaN
     infinite: int  # +/-inf
     type_mismatches: int  # cells that were not numbers (counted as missing too)
-
-
-def is_text(column: pa.ChunkedArray) -> bool:
-    """True for string columns of any Arrow string type."""
-    t = column.type
-    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t))
 
 
 def text_to_float(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, int]:
@@ -114,20 +109,6 @@ def numeric_sample(column: pa.ChunkedArray, kind: Kind) -> NumericSample:
         infinite=n_inf,
         type_mismatches=mismatches,
     )
-
-
-def category_strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """The column's values as strings ("true"/"false" for booleans), nulls kept."""
-    t = column.type
-    if pa.types.is_dictionary(t):
-        column = pc.cast(column, t.value_type)
-    if is_text(column):
-        return column if column.type == pa.string() else pc.cast(column, pa.string())
-    if pa.types.is_floating(column.type):  # 1.0 and 1 are one category
-        as_int = pc.cast(column, pa.int64(), safe=False)
-        whole = pc.equal(pc.cast(as_int, column.type), column)
-        return pc.if_else(whole, pc.cast(as_int, pa.string()), pc.cast(column, pa.string()))
-    return pc.cast(column, pa.string())
 
 
 def category_profile(column: pa.ChunkedArray) -> CategoricalProfile:

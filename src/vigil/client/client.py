@@ -8,9 +8,9 @@ once and never raises. Every logged record is in exactly one count of `stats()`:
               + dropped_overflow + dropped_network + dropped_invalid + dropped_closed
 
 Only network errors and 429/502/503/504 are retried (with backoff, honouring Retry-After);
-other answers are final. Modules: `client` (this facade and the decorator), `client_queue`
-(the queue and the counts), `client_sender` (the thread), `client_wire` (JSON, Arrow, answers).
-The SDK imports nothing else of vigil.
+other answers are final. Modules: `client` (this facade and the decorator), `queue` (the queue
+and the counts), `sender` (the thread), `wire` (JSON, Arrow, answers). The SDK imports nothing
+else of vigil, and nothing heavy: pyarrow only when a frame is logged.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from vigil.client_queue import ClientStats, RecordQueue
-from vigil.client_sender import Options, Sender
-from vigil.client_wire import Kind, call_features, call_record, to_arrow
+from vigil.client.queue import ClientStats, RecordQueue
+from vigil.client.sender import Options, Sender
+from vigil.client.wire import Kind, call_features, call_record, to_arrow
 
 __all__ = ["Client", "ClientStats"]
 

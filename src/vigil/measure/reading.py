@@ -17,7 +17,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from vigil.errors import InputError
-from vigil.sample import text_to_float
+from vigil.measure.columns import text_to_float
 
 FORMATS = {
     ".parquet": "parquet",

@@ -1,0 +1,204 @@
+"""The `vigil` command: parse, call the library, print. Nothing else lives here.
+
+This module holds the parser and imports nothing heavy, so `vigil --help` answers at once;
+each command's module (`batch` for init, report, check, profile and demo; `service` for serve,
+run, backfill and token) is imported when the command runs.
+
+Exit codes:
+
+- 0: done (a report is written whether or not drift was found);
+- 1: `vigil check` found a check at or above --fail-on;
+- 2: a usage error: a bad file, spec, config or option (one line says what to do);
+- 3: an internal error: vigil itself failed (one line; --debug shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from importlib import import_module
+from typing import Any
+
+from vigil.errors import VigilError
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+SCOPES = ("read", "write", "admin")  # token scopes; vigil.config.SCOPES is the same tuple
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `vigil` command; returns the exit code."""
+    args = parser().parse_args(argv)
+    console, errors = consoles()
+    module, name = args.run.split(":")
+    try:
+        command = getattr(import_module(f"vigil.cli.{module}"), name)
+        code: int = command(args, console)
+        return code
+    except VigilError as err:
+        if args.debug:
+            raise
+        errors.print(f"[bold red]error:[/] {_escape(str(err))}", highlight=False, soft_wrap=True)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        return 130
+    except Exception as err:  # the last line of defence: one line and a code of its own
+        if args.debug:
+            raise
+        errors.print(
+            f"[bold red]internal error:[/] {_escape(type(err).__name__)}: "
+            f"{_escape(str(err).splitlines()[0] if str(err) else '')} — vigil failed, not your "
+            "input. Run again with --debug for the traceback, and report it.",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return EXIT_INTERNAL
+
+
+def consoles() -> tuple[Any, Any]:
+    """Standard output and error as rich consoles; wide and plain when not a terminal.
+
+    Rich cuts lines at 80 columns when it cannot ask a terminal for its width (CI logs,
+    pipes); there a width of $COLUMNS, else 200, keeps table cells whole.
+    """
+    from rich.console import Console
+
+    width = None
+    if not sys.stdout.isatty():
+        try:
+            width = int(os.environ.get("COLUMNS", "200"))
+        except ValueError:
+            width = 200
+    return Console(width=width), Console(stderr=True, width=width)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The whole command line, every command and option."""
+    top = argparse.ArgumentParser(
+        prog="vigil",
+        description="Watch machine-learning models: drift, data quality, performance.",
+        epilog="Exit codes: 0 done, 1 `vigil check` failed, 2 usage error, 3 internal error.",
+    )
+    top.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    top.set_defaults(debug=False)
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("init", help="infer a spec from a reference set and write it as YAML")
+    p.add_argument("--reference", required=True, metavar="DATA")
+    _role_options(p)
+    p.add_argument(
+        "-o",
+        "--output",
+        default="spec.yaml",
+        metavar="FILE",
+        help="where to write the spec ('-' for the terminal; default spec.yaml)",
+    )
+    p.set_defaults(run="batch:init")
+
+    for name, helptext in (
+        ("report", "compare a current set with a reference and report"),
+        ("check", "like report, and exit 1 when a check fails (a CI gate)"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument(
+            "--reference",
+            required=True,
+            metavar="DATA",
+            help="reference data (Parquet, CSV, JSON Lines, Arrow; glob or folder) "
+            "or a profile saved by `vigil profile`",
+        )
+        p.add_argument("--current", required=True, metavar="DATA")
+        p.add_argument("--spec", metavar="FILE", help="YAML spec (default: inferred)")
+        _role_options(p)
+        p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+        p.add_argument("--json", metavar="FILE", help="write the JSON report")
+        p.add_argument("--quiet", action="store_true", help="print only the summary line")
+        if name == "check":
+            p.add_argument(
+                "--fail-on",
+                choices=("warning", "critical"),
+                default="critical",
+                help="exit 1 when a check reaches this status (default critical; "
+                "`pending` never fails)",
+            )
+        p.set_defaults(run=f"batch:{name}")
+
+    p = sub.add_parser("profile", help="summarise a reference set into a reusable profile file")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("-o", "--output", required=True, metavar="FILE")
+    p.add_argument("--spec", metavar="FILE")
+    _role_options(p)
+    p.set_defaults(run="batch:profile")
+
+    p = sub.add_parser("demo", help="write a seeded credit-scoring scenario's data and report it")
+    p.add_argument(
+        "--output-dir",
+        default=".",
+        metavar="DIR",
+        help="where to write the data, the spec and the reports (default: here)",
+    )
+    p.add_argument("--rows", type=int, default=20_000, help="rows per set (default 20000)")
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(run="batch:demo")
+
+    p = sub.add_parser("serve", help="run the monitoring service (HTTP API, scheduler, /metrics)")
+    _service_options(p)
+    p.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 8000)")
+    p.set_defaults(run="service:serve")
+
+    p = sub.add_parser("run", help="compute every window that is due, then exit (for cron)")
+    _service_options(p)
+    p.add_argument("--once", action="store_true", required=True, help="one pass, then exit")
+    p.add_argument("--model", action="append", help="only this model (repeatable)")
+    p.set_defaults(run="service:run_once")
+
+    p = sub.add_parser(
+        "backfill",
+        help="recompute a model's stored windows in a time range (it does not ingest; send "
+        "old records with their timestamps to the API)",
+    )
+    _service_options(p)
+    p.add_argument("--model", required=True)
+    p.add_argument("--from", dest="since", required=True, metavar="T1", help="ISO-8601 time")
+    p.add_argument(
+        "--to", dest="until", required=True, metavar="T2", help="ISO-8601 time (excluded)"
+    )
+    p.set_defaults(run="service:backfill")
+
+    p = sub.add_parser("token", help="make an API token and print the config entry for it")
+    p.add_argument("--name", required=True)
+    p.add_argument("--scopes", default="write", help=f"comma-separated: {', '.join(SCOPES)}")
+    p.set_defaults(run="service:token")
+    return top
+
+
+def _role_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("column roles (used when no --spec is given)")
+    g.add_argument("--target", metavar="COLUMN", help="the ground-truth label column")
+    g.add_argument("--prediction", metavar="COLUMN", help="the predicted label (or value)")
+    g.add_argument(
+        "--score",
+        metavar="COLUMN",
+        action="append",
+        default=[],
+        help="a predicted probability column; repeat (or comma-separate) for one column per class",
+    )
+    g.add_argument("--id", dest="id_column", metavar="COLUMN", help="the row id column")
+    g.add_argument("--timestamp", metavar="COLUMN")
+    g.add_argument("--segment", metavar="COLUMN", action="append", default=[])
+
+
+def _service_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config", metavar="FILE", help="service config, e.g. vigil.yaml (docs/config.md)"
+    )
+    p.add_argument("--db", help="DuckDB file or postgresql:// URL (default vigil.duckdb)")

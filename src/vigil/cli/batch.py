@@ -1,0 +1,174 @@
+"""The batch commands: init, report, check, profile and demo (`vigil.cli` parses)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from vigil.cli import EXIT_CHECK_FAILED
+from vigil.cli.progress import progress
+from vigil.errors import VigilError
+from vigil.evaluate import evaluate, infer_spec, profile_dataset
+from vigil.measure.reading import read_dataset
+from vigil.profile import is_profile_file, save_profile
+from vigil.report import render_terminal, write_html, write_json
+from vigil.report.model import STATUS_ORDER, Report
+from vigil.report.terminal import summary_line
+from vigil.spec import Spec, dump_spec, load_spec
+
+
+def _scores(args: argparse.Namespace) -> list[str]:
+    return [s.strip() for item in args.score for s in item.split(",") if s.strip()]
+
+
+def _has_roles(args: argparse.Namespace) -> bool:
+    return any(
+        (args.target, args.prediction, args.score, args.id_column, args.timestamp, args.segment)
+    )
+
+
+def _inferred_spec(args: argparse.Namespace, data: Any) -> Spec:
+    return infer_spec(
+        data,
+        target=args.target,
+        prediction=args.prediction,
+        scores=_scores(args),
+        id_column=args.id_column,
+        timestamp=args.timestamp,
+        segments=args.segment,
+    )
+
+
+def _spec_and_reference(args: argparse.Namespace, reference: str) -> tuple[Spec | None, Any]:
+    """The spec to use, and the reference to pass on (read once if reading it was needed)."""
+    if args.spec:
+        if _has_roles(args):
+            raise VigilError(
+                "give either --spec or the role options (--target, --score, ...), "
+                "not both: the spec already says which column is which."
+            )
+        return load_spec(args.spec), reference
+    if not _has_roles(args):
+        return None, reference
+    if Path(reference).is_file() and is_profile_file(reference):
+        raise VigilError(
+            f"{reference!r} is a profile and carries its own spec; drop the role options "
+            f"(--target, --score, ...)."
+        )
+    data = read_dataset(reference)
+    return _inferred_spec(args, data), data
+
+
+def init(args: argparse.Namespace, console: Console) -> int:
+    """`vigil init`: infer a spec from the reference and write it as YAML."""
+    with progress(console, "reading the reference"):
+        data = read_dataset(args.reference)
+    spec = _inferred_spec(args, data)
+    text = dump_spec(spec)
+    if args.output == "-":
+        console.print(text, markup=False, highlight=False, end="")
+        return 0
+    _write(args.output, lambda: _save_text(args.output, text))
+    console.print(
+        f"wrote the spec of {len(spec.columns)} columns to "
+        f"[bold]{escape(args.output)}[/]; review the roles and kinds, then pass it "
+        f"with --spec.",
+        highlight=False,
+    )
+    return 0
+
+
+def _run_report(args: argparse.Namespace, console: Console) -> Report:
+    spec, reference = _spec_and_reference(args, args.reference)
+    with progress(console, "evaluating columns") as update:
+        report = evaluate(reference, args.current, spec, on_progress=update)
+    if args.quiet:
+        console.print(f"status: {report.status}; {summary_line(report)}", highlight=False)
+    else:
+        render_terminal(report, console)
+    writers: tuple[tuple[str | None, Callable[[Report, str], None]], ...] = (
+        (args.json, write_json),
+        (args.html, write_html),
+    )
+    for path, write in writers:
+        if path:
+            _write(path, partial(write, report, path))
+            console.print(f"wrote [bold]{escape(path)}[/]", highlight=False)
+    return report
+
+
+def _write(path: str, write: Callable[[], None]) -> None:
+    try:
+        write()
+    except OSError as err:
+        raise VigilError(
+            f"cannot write {path!r}: {err.strerror or err}; check the folder "
+            f"exists and is writable."
+        ) from None
+
+
+def report(args: argparse.Namespace, console: Console) -> int:
+    """`vigil report`: evaluate, print, write the files asked for."""
+    _run_report(args, console)
+    return 0
+
+
+def check(args: argparse.Namespace, console: Console) -> int:
+    """`vigil check`: as report, and exit 1 when a check reaches --fail-on."""
+    found = _run_report(args, console)
+    limit = STATUS_ORDER[args.fail_on]
+    failed = [c for c in found.checks if STATUS_ORDER[c.status] >= limit]
+    if failed:
+        console.print(
+            f"[bold red]check failed[/]: {len(failed)} check(s) at or above {args.fail_on}",
+            highlight=False,
+        )
+        return EXIT_CHECK_FAILED
+    console.print(
+        f"[bold green]check passed[/]: nothing at or above {args.fail_on}", highlight=False
+    )
+    return 0
+
+
+def profile(args: argparse.Namespace, console: Console) -> int:
+    """`vigil profile`: summarise a reference into a profile file."""
+    spec, data = _spec_and_reference(args, args.data)
+    with progress(console, "profiling columns") as update:
+        summary = profile_dataset(data, spec, on_progress=update)
+    _write(args.output, lambda: save_profile(summary, args.output))
+    console.print(
+        f"wrote the profile of {summary.rows} rows and {len(summary.columns)} columns "
+        f"to [bold]{escape(args.output)}[/]; use it as --reference.",
+        highlight=False,
+    )
+    return 0
+
+
+def demo(args: argparse.Namespace, console: Console) -> int:
+    """`vigil demo`: write a seeded scenario's data and report it."""
+    from vigil.demo import run_demo
+
+    out = Path(args.output_dir)
+    if args.rows < 100:
+        raise VigilError(f"--rows must be at least 100; got {args.rows}.")
+    with progress(console, "running the demo"):
+        found, paths = run_demo(out, rows=args.rows, seed=args.seed)
+    render_terminal(found, console)
+    console.print(
+        "\nwrote " + ", ".join(f"[bold]{escape(str(p))}[/]" for p in paths) + ". Open the HTML "
+        f"report in a browser, or try the commands of the README on these files, e.g.\n"
+        f"  vigil check --reference {escape(str(paths[0]))} --current {escape(str(paths[1]))} "
+        f"--spec {escape(str(paths[2]))}",
+        highlight=False,
+    )
+    return 0
+
+
+def _save_text(path: str, text: str) -> None:
+    Path(path).write_text(text, encoding="utf-8")

@@ -1,0 +1,334 @@
+"""A model's spec as data: its columns (role, kind, drift method and thresholds) and options.
+
+A spec is written in YAML (`vigil.spec.file`, docs/spec.md) or inferred from a reference set
+(`vigil.spec.infer`). Thresholds live here as data; the statistics kernels measure, and
+`vigil.verdict` alone reads a value against a threshold and decides its status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from vigil.errors import SpecError
+from vigil.spec.methods import (
+    DEFAULT_METHODS,
+    DRIFT_METHODS,
+    KIND_TESTS,
+    ON_REQUEST,
+    drift_method,
+)
+from vigil.spec.types import (
+    DRIFT_ROLES,
+    KINDS,
+    ROLES,
+    Correction,
+    Kind,
+    Role,
+    Task,
+    Threshold,
+)
+
+SPEC_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnSpec:
+    """One column: its role, its kind, and any override of how its drift is judged."""
+
+    name: str
+    role: Role = "feature"
+    kind: Kind = "numeric"
+    method: str | None = None  # None: the automatic choice for the kind
+    threshold: float | None = None  # None: the method's default
+    critical: float | None = None
+    bounds: tuple[float | None, float | None] | None = None  # valid range; None: reference min/max
+    score_class: str | None = None  # multiclass score column: the class it is the probability of
+
+    @property
+    def effective_method(self) -> str:
+        """The drift method that decides this column."""
+        return self.method or DEFAULT_METHODS[self.kind]
+
+    @property
+    def test(self) -> str:
+        """The significance test of this column's kind (ks, chi2 or z)."""
+        return KIND_TESTS[self.kind]
+
+    def thresholds(self) -> Threshold:
+        """Warning and critical levels of the effective method, overrides applied."""
+        method = drift_method(self.name, self.effective_method)
+        default = method.default
+        warning = self.threshold if self.threshold is not None else None
+        if warning is None and default is not None:
+            warning = default.warning
+        if warning is None:
+            raise SpecError(
+                f"column {self.name!r}: method {method.name!r} is measured in the "
+                f"column's own units, so it needs a threshold; add "
+                f"`threshold: <value>` under the column in the spec."
+            )
+        by_p = method.decides_by == "p_value"
+        critical = self.critical
+        if critical is None:
+            if self.threshold is None and default is not None:
+                critical = default.critical
+            else:  # an overridden warning level moves the critical one with it
+                critical = warning / 50 if by_p else 2 * warning
+        try:
+            return Threshold(warning, critical, "below" if by_p else "above")
+        except ValueError as err:
+            raise SpecError(f"column {self.name!r}, drift method {method.name!r}: {err}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class DriftOptions:
+    """How column verdicts and the dataset verdict are reached."""
+
+    alpha: float | None = 0.05  # significance level; None: effect size alone decides
+    correction: Correction = "bh"  # multiple-testing correction across the drift-checked columns
+    # the share of features that drifted: a warning at the first level, critical at the second
+    dataset_share: Threshold = Threshold(0.25, 0.5)
+    n_bins: int = 10  # reference quantile bins for the histogram measures
+    extra_metrics: tuple[str, ...] = ()  # also compute these, e.g. ("anderson", "cvm", "energy")
+
+
+@dataclass(frozen=True, slots=True)
+class QualityOptions:
+    """Thresholds of the data-quality checks (shares of current rows), and their noise test.
+
+    A check fires when its share reaches a level *and* the share is beyond what sampling
+    explains: its p-value, adjusted across the report's quality tests like drift's, is below
+    `alpha` (docs/statistics.md, "Data quality"). `alpha` None: the levels alone decide.
+    """
+
+    missing_increase: Threshold = Threshold(0.05, 0.2)  # current missing share minus reference's
+    out_of_range: Threshold = Threshold(0.01, 0.05)
+    unseen_share: Threshold = Threshold(0.01, 0.05)
+    outlier_increase: Threshold = Threshold(0.05, 0.2)  # current outlier share minus reference's
+    duplicate_rows: Threshold = Threshold(0.01, 0.05)  # increase over the reference's own share
+    type_mismatch: Threshold = Threshold(0.0001, 0.01)
+    alpha: float | None = 0.05
+
+
+QUALITY_CHECKS = (
+    "missing_increase",
+    "out_of_range",
+    "unseen_share",
+    "outlier_increase",
+    "duplicate_rows",
+    "type_mismatch",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PerformanceOptions:
+    """When a metric's change counts: practically large *and* beyond its sampling noise.
+
+    The worsening, relative to the reference value (and, for metrics bounded by 1, relative to
+    the reference's error 1 − value, whichever is larger) must reach `warning_drop` /
+    `critical_drop`, and be at least `standard_errors` standard errors of the difference.
+    Below `min_labelled` labelled current rows the metrics are `pending`.
+    """
+
+    warning_drop: float = 0.05
+    critical_drop: float = 0.10
+    standard_errors: Threshold = Threshold(3.0, 4.0)
+    min_labelled: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """The columns of a model's data and the rules that judge them."""
+
+    columns: tuple[ColumnSpec, ...]
+    task: Task | None = None
+    drift: DriftOptions = field(default_factory=DriftOptions)
+    quality: QualityOptions = field(default_factory=QualityOptions)
+    performance: PerformanceOptions = field(default_factory=PerformanceOptions)
+
+    def __post_init__(self) -> None:
+        _check_spec(self)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Column names in spec order."""
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> ColumnSpec:
+        """The column called `name`, or a SpecError listing the columns there are."""
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise SpecError(f"the spec has no column {name!r}; it has {', '.join(self.names)}.")
+
+    def with_role(self, role: Role) -> tuple[ColumnSpec, ...]:
+        """The columns with this role, in spec order."""
+        return tuple(c for c in self.columns if c.role == role)
+
+    def single(self, role: Role) -> ColumnSpec | None:
+        """The one column with this role (target, prediction, id, timestamp), or None."""
+        found = self.with_role(role)
+        return found[0] if found else None
+
+    @property
+    def drift_columns(self) -> tuple[ColumnSpec, ...]:
+        """Columns whose drift is measured: features, predictions, scores and the target."""
+        return tuple(c for c in self.columns if c.role in DRIFT_ROLES)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as plain data, in the shape of the YAML file."""
+        columns: dict[str, Any] = {}
+        for c in self.columns:
+            entry: dict[str, Any] = {"role": c.role, "kind": c.kind}
+            if c.method is not None or c.threshold is not None or c.critical is not None:
+                drift: dict[str, Any] = {}
+                if c.method is not None:
+                    drift["method"] = c.method
+                if c.threshold is not None:
+                    drift["threshold"] = c.threshold
+                if c.critical is not None:
+                    drift["critical"] = c.critical
+                entry["drift"] = drift
+            if c.bounds is not None:
+                entry["bounds"] = list(c.bounds)
+            if c.score_class is not None:
+                entry["class"] = c.score_class
+            columns[c.name] = entry
+        q, p, d = self.quality, self.performance, self.drift
+        return {
+            "version": SPEC_VERSION,
+            "task": self.task,
+            "columns": columns,
+            "drift": {
+                "alpha": d.alpha,
+                "correction": d.correction,
+                "dataset_share": [d.dataset_share.warning, d.dataset_share.critical],
+                "bins": d.n_bins,
+                "extra_metrics": list(d.extra_metrics),
+            },
+            "quality": {
+                **{
+                    name: [getattr(q, name).warning, getattr(q, name).critical]
+                    for name in QUALITY_CHECKS
+                },
+                "alpha": q.alpha,
+            },
+            "performance": {
+                "warning_drop": p.warning_drop,
+                "critical_drop": p.critical_drop,
+                "standard_errors": [p.standard_errors.warning, p.standard_errors.critical],
+                "min_labelled": p.min_labelled,
+            },
+        }
+
+
+def _check_spec(spec: Spec) -> None:
+    seen: set[str] = set()
+    for col in spec.columns:
+        if col.name in seen:
+            raise SpecError(f"column {col.name!r} appears twice in the spec; keep one entry.")
+        seen.add(col.name)
+        if col.role not in ROLES:
+            raise SpecError(
+                f"column {col.name!r}: unknown role {col.role!r}; use one of {', '.join(ROLES)}."
+            )
+        if col.kind not in KINDS:
+            raise SpecError(
+                f"column {col.name!r}: unknown kind {col.kind!r}; use one of {', '.join(KINDS)}."
+            )
+        method = drift_method(col.name, col.effective_method)
+        if col.kind not in method.kinds:
+            fitting = sorted(n for n, m in DRIFT_METHODS.items() if col.kind in m.kinds)
+            raise SpecError(
+                f"column {col.name!r} is {col.kind}; drift method {method.name!r} "
+                f"does not apply to it. Use one of {', '.join(fitting)}."
+            )
+        for label, value in (("threshold", col.threshold), ("critical", col.critical)):
+            if value is not None and not value > 0:
+                raise SpecError(
+                    f"column {col.name!r}: drift {label} must be a positive number; got {value!r}."
+                )
+            if value is not None and method.decides_by == "p_value" and value >= 1:
+                raise SpecError(
+                    f"column {col.name!r}: {method.name!r} decides by p-value, so its "
+                    f"{label} must be below 1; got {value!r}."
+                )
+        col.thresholds()  # a scale-dependent method without a threshold fails here, by name
+        if col.bounds is not None:
+            low, high = col.bounds
+            if low is not None and high is not None and low > high:
+                raise SpecError(
+                    f"column {col.name!r}: bounds [{low}, {high}] are reversed; "
+                    f"write them as [low, high]."
+                )
+    for role in ("target", "prediction", "id", "timestamp"):
+        found = [c.name for c in spec.columns if c.role == role]
+        if len(found) > 1:
+            raise SpecError(
+                f"the spec gives the role {role!r} to {', '.join(found)}; "
+                f"a spec has at most one {role} column."
+            )
+    if spec.task == "multiclass":
+        scores = spec.with_role("score")
+        unnamed = [c.name for c in scores if c.score_class is None]
+        if len(scores) > 1 and unnamed:
+            raise SpecError(
+                f"multiclass score columns {', '.join(unnamed)} need `class:` "
+                f"naming the class each is the probability of."
+            )
+        claimed: dict[str, str] = {}
+        for c in scores:
+            if c.score_class is not None and c.score_class in claimed:
+                raise SpecError(
+                    f"score columns {claimed[c.score_class]!r} and {c.name!r} both name the "
+                    f"class {c.score_class!r}; give each class one score column."
+                )
+            if c.score_class is not None:
+                claimed[c.score_class] = c.name
+    elif spec.task in ("binary", "regression") and len(spec.with_role("score")) > 1:
+        names = ", ".join(c.name for c in spec.with_role("score"))
+        raise SpecError(
+            f"a {spec.task} model has one score column; the spec has {names}. "
+            f"Set `task: multiclass` or keep one score column."
+        )
+    d = spec.drift
+    if d.alpha is not None and not 0 < d.alpha < 1:
+        raise SpecError(f"drift.alpha must be between 0 and 1 (or null); got {d.alpha!r}.")
+    share = d.dataset_share
+    if not 0 < share.warning <= share.critical <= 1:
+        raise SpecError(
+            f"drift.dataset_share must be [warning, critical] with 0 < warning <= critical "
+            f"<= 1; got [{share.warning}, {share.critical}]."
+        )
+    if d.n_bins < 2:
+        raise SpecError(f"drift.bins must be at least 2; got {d.n_bins!r}.")
+    for name in d.extra_metrics:
+        if name not in ON_REQUEST:
+            raise SpecError(
+                f"drift.extra_metrics: unknown measure {name!r}; "
+                f"use any of {', '.join(ON_REQUEST)}."
+            )
+    q = spec.quality
+    if q.alpha is not None and not 0 < q.alpha < 1:
+        raise SpecError(f"quality.alpha must be between 0 and 1 (or null); got {q.alpha!r}.")
+    for name in QUALITY_CHECKS:
+        level = getattr(q, name)
+        if level.warning < 0:
+            raise SpecError(
+                f"quality.{name} must be [warning, critical] with 0 <= warning <= critical; "
+                f"got [{level.warning}, {level.critical}]."
+            )
+    p = spec.performance
+    if not 0 < p.warning_drop <= p.critical_drop:
+        raise SpecError(
+            f"performance needs 0 < warning_drop <= critical_drop; got "
+            f"{p.warning_drop} and {p.critical_drop}."
+        )
+    if p.standard_errors.warning < 0:
+        raise SpecError(
+            f"performance.standard_errors must be [warning, critical] with 0 <= warning <= "
+            f"critical; got [{p.standard_errors.warning}, {p.standard_errors.critical}]."
+        )
+    if p.min_labelled < 1:
+        raise SpecError(f"performance.min_labelled must be at least 1; got {p.min_labelled!r}.")

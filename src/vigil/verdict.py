@@ -1,0 +1,497 @@
+"""The one place a status is decided: ok, pending, warning or critical.
+
+The measuring modules (`vigil.measure`) return numbers, p-values and standard errors; this
+module reads them against the spec's thresholds and gives one `Check` per judgement. The
+report, the metric points, /metrics and the alert rules all read these checks, never decide
+again. The rules, with their reasons, are in docs/statistics.md ("The verdict").
+
+- A drift check fires when the method's statistic reaches its level *and* the column's test
+  stays significant after the correction across columns (p-value methods: the adjusted
+  p-value is below the level).
+- A quality check fires when its share reaches the level *and* the share is beyond sampling
+  noise (its one-sided test, corrected across the report's quality tests, below `alpha`).
+- A performance check fires when the worsening is practically large (relative to the value
+  or, for metrics bounded by 1, to the error) *and* at least so many standard errors of the
+  difference. Below the minimum of labelled rows it is `pending`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from vigil.measure.drift import ColumnDrift, DriftResult
+from vigil.measure.performance import CHECKED_METRICS, MetricChange, PerformanceResult
+from vigil.measure.quality import ColumnQuality, QualityResult
+from vigil.spec import DRIFT_METHODS, Spec, Threshold
+
+Status = Literal["ok", "pending", "warning", "critical"]
+# `pending` (not enough labelled rows yet) ranks above ok and below warning: a report whose
+# worst check is pending found nothing wrong, but has not judged everything yet.
+STATUS_ORDER: dict[str, int] = {"ok": 0, "pending": 1, "warning": 2, "critical": 3}
+STATUSES: tuple[Status, ...] = ("ok", "pending", "warning", "critical")
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One judgement: a measured value, the level that decided, and the evidence."""
+
+    name: str  # e.g. "drift", "dataset_drift", "missing_share", "performance.roc_auc"
+    column: str | None  # None for dataset-level checks
+    metric: str  # the metric point it judged, e.g. "drift.ks", "performance.roc_auc"
+    status: Status
+    value: float | None
+    threshold: float | None  # the level that decided the status (warning, or critical)
+    message: str  # one sentence a person can act on
+    p_value: float | None = None  # adjusted p-value of the sampling-noise test, where one applies
+    standard_error: float | None = None  # performance: of current − reference
+
+
+def level(value: float, threshold: Threshold) -> Status:
+    """The status a value reaches against a warning and a critical level.
+
+    >>> level(0.15, Threshold(0.1, 0.2)), level(0.01, Threshold(0.05, 0.001, "below"))
+    ('warning', 'warning')
+    """
+    if threshold.direction == "above":
+        if value >= threshold.critical:
+            return "critical"
+        return "warning" if value >= threshold.warning else "ok"
+    if value < threshold.critical:
+        return "critical"
+    return "warning" if value < threshold.warning else "ok"
+
+
+def decided_by(status: Status, threshold: Threshold) -> float:
+    """The level a status was decided at (the warning level for ok)."""
+    return threshold.critical if status == "critical" else threshold.warning
+
+
+def worst(statuses: Iterable[Status]) -> Status:
+    """The most severe of the statuses; ok when there are none."""
+    found: Status = "ok"
+    for status in statuses:
+        if STATUS_ORDER[status] > STATUS_ORDER[found]:
+            found = status
+    return found
+
+
+def _significant(p_adjusted: float | None, alpha: float | None) -> bool:
+    """Beyond sampling noise: no test to ask, no alpha to ask it at, or adjusted p < alpha."""
+    return alpha is None or p_adjusted is None or p_adjusted < alpha
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def judge(
+    spec: Spec, drift: DriftResult, quality: QualityResult, performance: PerformanceResult | None
+) -> tuple[Check, ...]:
+    """Every check of a report, in a stable order: drift, schema, quality, performance."""
+    checks = [*_drift_checks(spec, drift), *_schema_checks(spec, quality)]
+    for q in quality.columns.values():
+        checks += _quality_checks(spec, q, quality.current_rows)
+    checks += _dataset_quality_checks(spec, quality)
+    if performance is not None:
+        checks += _performance_checks(spec, performance)
+    return tuple(checks)
+
+
+# --- drift --------------------------------------------------------------------------------------
+
+
+def drift_status(column: ColumnDrift, alpha: float | None) -> Status:
+    """A measured column's drift status (a column that was not measured has none: ok)."""
+    if column.error is not None:
+        return "ok"
+    method = DRIFT_METHODS[column.method]
+    if method.decides_by == "p_value":
+        p = column.p_value_adjusted
+        if p is None:
+            return "ok"
+        return level(p, Threshold(column.threshold, column.critical_threshold, "below"))
+    if column.statistic is None:
+        return "ok"
+    p = column.p_value_adjusted
+    if alpha is not None and (p is None or p >= alpha):  # no test, or within sampling noise
+        return "ok"
+    return level(column.statistic, Threshold(column.threshold, column.critical_threshold))
+
+
+def _drift_checks(spec: Spec, drift: DriftResult) -> list[Check]:
+    out = []
+    features, drifted = 0, 0
+    for c in drift.columns.values():
+        if c.error is not None:  # shown as "not evaluated" in the report; nothing judged
+            continue
+        status = drift_status(c, drift.alpha)
+        by_p = DRIFT_METHODS[c.method].decides_by == "p_value"
+        value = c.p_value_adjusted if by_p else c.statistic
+        threshold = c.critical_threshold if status == "critical" else c.threshold
+        if status != "ok":
+            message = (
+                f"{c.column} drifted: {c.method} = {_fmt(c.statistic or 0.0)} "
+                f"(warning at {_fmt(c.threshold)}, critical at {_fmt(c.critical_threshold)})"
+            )
+            if c.p_value_adjusted is not None:
+                message += f", {c.test} p = {c.p_value_adjusted:.3g} after correction"
+        else:
+            message = f"{c.column}: no drift ({c.method} = {_fmt(c.statistic or 0.0)})"
+        out.append(
+            Check(
+                "drift",
+                c.column,
+                f"drift.{c.method}",
+                status,
+                value,
+                threshold,
+                message + ".",
+                p_value=c.p_value_adjusted,
+            )
+        )
+        if c.role == "feature":
+            features += 1
+            drifted += status != "ok"
+    share = drifted / features if features else 0.0
+    limits = spec.drift.dataset_share
+    status = level(share, limits) if features else "ok"
+    out.append(
+        Check(
+            "dataset_drift",
+            None,
+            "drift.share_drifted",
+            status,
+            share,
+            decided_by(status, limits),
+            f"{drifted} of {features} features drifted ({share:.0%}; a warning from "
+            f"{limits.warning:.0%}, critical from {limits.critical:.0%}).",
+        )
+    )
+    return out
+
+
+# --- schema and quality ---------------------------------------------------------------------------
+
+# A column missing from the current set: a feature or the model's output cannot be judged at
+# all; an id, time or segment column missing is a pipeline change worth a look. A missing
+# target is normal (labels come later): label coverage says so instead.
+_MISSING_COLUMN: dict[str, Status] = {
+    "feature": "critical",
+    "prediction": "critical",
+    "score": "critical",
+    "id": "warning",
+    "timestamp": "warning",
+    "segment": "warning",
+}
+
+
+def _schema_checks(spec: Spec, quality: QualityResult) -> list[Check]:
+    s = quality.schema
+    out = []
+    for name in s.missing_columns:
+        role = spec.column(name).role if name in spec.names else "feature"
+        status = _MISSING_COLUMN.get(role)
+        if status is None:
+            continue
+        out.append(
+            Check(
+                "schema.missing_column",
+                name,
+                "schema.missing_column",
+                status,
+                1.0,
+                None,
+                f"{name} ({role}) is in the spec but missing from the current set.",
+            )
+        )
+    out += [
+        Check(
+            "schema.new_column",
+            name,
+            "schema.new_column",
+            "warning",
+            1.0,
+            None,
+            f"{name} is new: the reference and the spec do not have it.",
+        )
+        for name in s.new_columns
+    ]
+    out += [
+        Check(
+            "schema.type_change",
+            t.column,
+            "schema.type_change",
+            "critical",
+            1.0,
+            None,
+            f"{t.column} changed type from {t.reference_type} to {t.current_type}.",
+        )
+        for t in s.type_changes
+    ]
+    return out
+
+
+def _share_check(
+    spec: Spec,
+    q: ColumnQuality,
+    *,
+    name: str,
+    metric: str,
+    test: str,
+    value: float,
+    judged: float,
+    limits: Threshold,
+    offset: float,
+    message: str,
+) -> Check:
+    """A share that fires at its level only when its noise test is significant too."""
+    p = q.p_values_adjusted.get(test)
+    status = level(judged, limits)
+    if status != "ok" and not _significant(p, spec.quality.alpha):
+        status = "ok"
+        message += f" Within sampling noise (p = {p:.3g} after correction)."
+    return Check(
+        name, q.column, metric, status, value, offset + decided_by(status, limits), message, p
+    )
+
+
+def _quality_checks(spec: Spec, q: ColumnQuality, rows: int) -> list[Check]:
+    if q.error is not None:
+        return []
+    o = spec.quality
+    out = []
+    if q.role != "target":  # labels arrive late: label coverage judges the target's gaps
+        increase = q.missing_share - q.reference_missing_share
+        out.append(
+            _share_check(
+                spec,
+                q,
+                name="missing_share",
+                metric="quality.missing_share",
+                test="missing_increase",
+                value=q.missing_share,
+                judged=increase,
+                limits=o.missing_increase,
+                offset=q.reference_missing_share,
+                message=f"{q.column}: {q.missing_share:.2%} missing (reference "
+                f"{q.reference_missing_share:.2%}).",
+            )
+        )
+    if q.type_mismatches:
+        share = q.type_mismatches / rows if rows else 0.0
+        out.append(
+            _share_check(
+                spec,
+                q,
+                name="type_mismatch",
+                metric="quality.type_mismatch_share",
+                test="type_mismatch",
+                value=share,
+                judged=share,
+                limits=o.type_mismatch,
+                offset=0.0,
+                message=f"{q.column}: {q.type_mismatches} values are not of its kind "
+                f"({q.kind}); they were counted as missing.",
+            )
+        )
+    if q.out_of_range_share is not None:
+        out.append(
+            _share_check(
+                spec,
+                q,
+                name="out_of_range_share",
+                metric="quality.out_of_range_share",
+                test="out_of_range",
+                value=q.out_of_range_share,
+                judged=q.out_of_range_share,
+                limits=o.out_of_range,
+                offset=0.0,
+                message=f"{q.column}: {q.out_of_range_share:.2%} of values outside "
+                f"[{q.range_low}, {q.range_high}] (from the {q.range_source}).",
+            )
+        )
+    if q.role in ("id", "timestamp"):  # new ids and new times are the point, not a finding
+        return out
+    if q.unseen_share is not None:
+        listed = ", ".join(q.unseen_categories[:5])
+        what = "tokens" if q.kind == "text" else "categories"
+        out.append(
+            _share_check(
+                spec,
+                q,
+                name="unseen_share",
+                metric="quality.unseen_share",
+                test="unseen_share",
+                value=q.unseen_share,
+                judged=q.unseen_share,
+                limits=o.unseen_share,
+                offset=0.0,
+                message=f"{q.column}: {q.n_unseen_categories} unseen {what} in "
+                f"{q.unseen_share:.2%} of values" + (f" ({listed})" if listed else "") + ".",
+            )
+        )
+    if q.outlier_share is not None and q.reference_outlier_share is not None:
+        out.append(
+            _share_check(
+                spec,
+                q,
+                name="outlier_share",
+                metric="quality.outlier_share",
+                test="outlier_increase",
+                value=q.outlier_share,
+                judged=q.outlier_share - q.reference_outlier_share,
+                limits=o.outlier_increase,
+                offset=q.reference_outlier_share,
+                message=f"{q.column}: {q.outlier_share:.2%} outliers by the reference's IQR "
+                f"fences (reference {q.reference_outlier_share:.2%}).",
+            )
+        )
+    if q.is_constant and not q.reference_is_constant:
+        p = q.p_values_adjusted.get("constant")
+        significant = _significant(p, spec.quality.alpha)
+        out.append(
+            Check(
+                "constant",
+                q.column,
+                "quality.is_constant",
+                "warning" if significant else "ok",
+                1.0,
+                None,
+                f"{q.column} holds a single value in the current set but varied in the "
+                "reference" + ("." if significant else f"; by chance with p = {p:.3g}."),
+                p,
+            )
+        )
+    return out
+
+
+def _dataset_quality_checks(spec: Spec, quality: QualityResult) -> list[Check]:
+    limits = spec.quality.duplicate_rows
+    status = level(quality.duplicate_row_increase, limits)
+    p = quality.duplicate_rows_p_value_adjusted
+    noise = status != "ok" and not _significant(p, spec.quality.alpha)
+    if noise:
+        status = "ok"
+    out = [
+        Check(
+            "duplicate_rows",
+            None,
+            "quality.duplicate_row_share",
+            status,
+            quality.duplicate_row_share,
+            quality.reference_duplicate_row_share + decided_by(status, limits),
+            f"{quality.duplicate_rows} duplicate rows ({quality.duplicate_row_share:.2%} of "
+            f"the current set; the reference at the same size "
+            f"{quality.reference_duplicate_row_share:.2%})"
+            + (f"; within sampling noise (p = {p:.3g})." if noise and p is not None else "."),
+            p,
+        )
+    ]
+    if quality.duplicate_ids is not None:
+        out.append(
+            Check(
+                "duplicate_ids",
+                None,
+                "quality.duplicate_ids",
+                "critical" if quality.duplicate_ids else "ok",
+                float(quality.duplicate_ids),
+                0.0,
+                f"{quality.duplicate_ids} rows repeat an id seen earlier in the set.",
+            )
+        )
+    return out
+
+
+# --- performance ----------------------------------------------------------------------------------
+
+
+def change_status(change: MetricChange, spec: Spec) -> Status:
+    """A metric's status: practically large *and* beyond its standard errors.
+
+    Without a standard error (a rate whose denominator is 0, say) the practical size alone
+    decides.
+    """
+    o = spec.performance
+    size = level(change.relative, Threshold(o.warning_drop, o.critical_drop))
+    z = change.z
+    if z is None or size == "ok":
+        return size
+    noise = level(z, o.standard_errors)
+    return size if STATUS_ORDER[noise] >= STATUS_ORDER[size] else noise
+
+
+def _performance_checks(spec: Spec, perf: PerformanceResult) -> list[Check]:
+    if perf.reference is None or not perf.reference.metrics:
+        return []
+    o = spec.performance
+    labelled = perf.current.rows if perf.current is not None else 0
+    waiting = labelled < o.min_labelled
+    coverage = perf.label_coverage
+    out = [
+        Check(
+            "label_coverage",
+            None,
+            "performance.label_coverage",
+            "pending" if waiting else "ok",
+            coverage,
+            float(o.min_labelled),
+            f"{labelled:,} of {perf.current_rows:,} rows labelled ({coverage:.1%})"
+            + (
+                f"; performance is judged from {o.min_labelled:,} labelled rows."
+                if waiting
+                else "."
+            ),
+        )
+    ]
+    current = perf.current.metrics if perf.current is not None else {}
+    for name in CHECKED_METRICS[perf.task]:
+        ref = perf.reference.metrics.get(name)
+        if ref is None:
+            continue
+        change = perf.changes.get(name)
+        if waiting or change is None:
+            cur = current.get(name)
+            out.append(
+                Check(
+                    f"performance.{name}",
+                    None,
+                    f"performance.{name}",
+                    "pending",
+                    cur,
+                    None,
+                    f"{name}: {_fmt(ref)} in the reference; waiting for {o.min_labelled:,} "
+                    f"labelled rows (have {labelled:,}).",
+                )
+            )
+            continue
+        status = change_status(change, spec)
+        out.append(
+            Check(
+                f"performance.{name}",
+                None,
+                f"performance.{name}",
+                status,
+                change.current,
+                None,
+                _change_message(change),
+                standard_error=change.standard_error,
+            )
+        )
+    return out
+
+
+def _change_message(change: MetricChange) -> str:
+    if change.worsening == 0:
+        return f"{change.metric} unchanged at {_fmt(change.current)}."
+    direction = "worse" if change.worsening > 0 else "better"
+    relative = abs(change.relative) if math.isfinite(change.relative) else math.inf
+    text = (
+        f"{change.metric}: {_fmt(change.reference)} in the reference, {_fmt(change.current)} "
+        f"now ({relative:.1%} {direction}"
+    )
+    if change.standard_error is not None and change.z is not None and math.isfinite(change.z):
+        text += f", {abs(change.z):.1f} standard errors; noise ±{change.standard_error:.2g}"
+    return text + ")."
