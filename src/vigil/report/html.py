@@ -2,12 +2,141 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vigil.report.charts import CURRENT_COLOUR, REFERENCE_COLOUR, distribution_svg
-from vigil.report.model import STATUS_ORDER, Report
+from markupsafe import Markup, escape
+
+from vigil.measure.performance import HIGHER_IS_BETTER, PerformanceResult, SetPerformance
+from vigil.report.charts import CURRENT_COLOUR, REFERENCE_COLOUR, band_svg, distribution_svg
+from vigil.report.model import STATUS_ORDER, Report, SetSummary, Status
 from vigil.report.terminal import drift_columns, number, summary_line
+
+# The names vigil.measure.reading gives data that came from memory rather than a file, with
+# or without the angle brackets.
+IN_MEMORY = ("pandas DataFrame", "polars DataFrame", "Arrow table", "Arrow record batch")
+# Checks of one column's data quality, shown in that column's row of the quality table.
+QUALITY_CHECKS = (
+    "missing_share",
+    "type_mismatch",
+    "out_of_range_share",
+    "unseen_share",
+    "outlier_share",
+    "constant",
+    "schema.missing_column",
+    "schema.new_column",
+    "schema.type_change",
+)
+NOISE_LEVEL = 3.0  # standard errors drawn as the noise band when the spec does not say
+
+
+@dataclass(frozen=True, slots=True)
+class MetricRow:
+    """One line of the performance table."""
+
+    name: str
+    reference: float | None
+    current: float | None
+    change: float | None  # current − reference
+    standard_error: float | None  # of the change; None when the metric is not checked
+    higher_is_better: bool | None  # None for a metric with no better direction (mean error)
+    status: Status | None  # None: the metric is shown, not judged
+    band: Markup | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfusionCell:
+    count: int
+    row_share: float  # of the true class's rows: the cell's shade
+
+
+def source_label(summary: SetSummary) -> str:
+    """Where a set came from, in words: a path, or e.g. "in-memory Arrow table"."""
+    source = summary.source
+    name = source[1:-1] if source.startswith("<") and source.endswith(">") else source
+    if name != source or name in IN_MEMORY:
+        return f"in-memory {name}"
+    return source
+
+
+def breakable(name: str) -> Markup:
+    """The name escaped, with a line-break opportunity after each "_", "." and "/", so that a
+    long column name or path wraps between its parts rather than anywhere."""
+    return Markup(re.sub(r"([_./])", r"\1<wbr>", str(escape(name))))
+
+
+def higher_is_better(metric: str) -> bool | None:
+    """Whether a larger value of the metric is better ("precision_macro" as "precision")."""
+    for name in (metric, metric.split("_")[0]):
+        if name in HIGHER_IS_BETTER:
+            return HIGHER_IS_BETTER[name]
+    return None
+
+
+def _noise_level(report: Report) -> float:
+    levels = report.spec.get("performance", {}).get("standard_errors")
+    if isinstance(levels, (list, tuple)) and levels and isinstance(levels[0], (int, float)):
+        return float(levels[0])
+    return NOISE_LEVEL
+
+
+def metric_rows(report: Report, perf: PerformanceResult) -> list[MetricRow]:
+    """Every metric of either set; the checked ones with their status and noise band."""
+    ref = perf.reference.metrics if perf.reference else {}
+    cur = perf.current.metrics if perf.current else {}
+    noise = _noise_level(report)
+    rows = []
+    for name in dict.fromkeys([*ref, *cur]):
+        a, b = ref.get(name), cur.get(name)
+        check = report.check(f"performance.{name}")
+        change = perf.changes.get(name)
+        band = None
+        if change is not None and change.standard_error is not None and check is not None:
+            band = band_svg(
+                change.reference,
+                change.current,
+                change.standard_error,
+                noise_level=noise,
+                status=check.status,
+                title=f"{name}: reference {number(change.reference)} ± "
+                f"{number(change.standard_error)} (1 standard error; the light band "
+                f"{noise:g}), current {number(change.current)}",
+            )
+        rows.append(
+            MetricRow(
+                name,
+                a,
+                b,
+                None if a is None or b is None else b - a,
+                None if change is None else change.standard_error,
+                change.higher_is_better if change is not None else higher_is_better(name),
+                None if check is None else check.status,
+                band,
+            )
+        )
+    return rows
+
+
+def confusion_rows(side: SetPerformance) -> list[tuple[str, list[ConfusionCell]]]:
+    """The confusion matrix of a set, each cell with its share of the true class's rows."""
+    if side.confusion is None:
+        return []
+    out = []
+    for label, row in zip(side.confusion.labels, side.confusion.matrix, strict=True):
+        total = sum(row)
+        out.append((label, [ConfusionCell(v, v / total if total else 0.0) for v in row]))
+    return out
+
+
+def quality_statuses(report: Report) -> dict[tuple[str, str], Status]:
+    """(column, check name) -> status, for the quality checks of each column."""
+    return {
+        (c.column, c.name): c.status
+        for c in report.checks
+        if c.column is not None and c.name in QUALITY_CHECKS
+    }
 
 
 def _environment() -> Any:
@@ -16,9 +145,14 @@ def _environment() -> Any:
     env = Environment(
         loader=PackageLoader("vigil.report", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
     env.filters["num"] = number
     env.filters["pct"] = lambda v: "—" if v is None else f"{v:.2%}"
+    env.filters["count"] = lambda v: f"{v:,}"
+    env.filters["breakable"] = breakable
+    env.filters["measure"] = lambda name: name.replace("_p_value", " p-value")
     return env
 
 
@@ -33,25 +167,36 @@ def render_html(report: Report) -> str:
     counts = {s: sum(c.status == s for c in report.checks) for s in STATUS_ORDER}
     findings = report.sorted_by_status(tuple(c for c in report.checks if c.status != "ok"))
     perf = report.performance
-    metric_rows = []
-    if perf is not None:
-        ref = perf.reference.metrics if perf.reference else {}
-        cur = perf.current.metrics if perf.current else {}
-        for name in dict.fromkeys([*ref, *cur]):
-            a, b = ref.get(name), cur.get(name)
-            metric_rows.append((name, a, b, None if a is None or b is None else b - a))
-    metric_names = sorted({k for c in columns for k in c.metrics})
+    flags = quality_statuses(report)
+    column_status: dict[str, Status] = {}
+    for (column, _), status in flags.items():
+        if STATUS_ORDER[status] >= STATUS_ORDER[column_status.get(column, "ok")]:
+            column_status[column] = status
     template = _environment().get_template("report.html.j2")
     page: str = template.render(
         report=report,
+        sources={
+            "reference": source_label(report.reference),
+            "current": source_label(report.current),
+        },
         columns=columns,
         charts=charts,
         counts=counts,
         findings=findings,
-        metric_rows=metric_rows,
         perf=perf,
-        metric_names=metric_names,
+        metric_rows=[] if perf is None else metric_rows(report, perf),
+        noise_level=_noise_level(report),
+        confusion=[]
+        if perf is None
+        else [
+            (label, confusion_rows(side))
+            for side, label in ((perf.reference, "reference"), (perf.current, "current"))
+            if side is not None and side.confusion is not None
+        ],
+        coverage=report.check("label_coverage"),
         quality=report.quality,
+        flags=flags,
+        column_status=column_status,
         drift_status={c.column: report.drift_status(c.column) or "ok" for c in columns},
         dataset=report.check("dataset_drift"),
         summary=summary_line(report),
