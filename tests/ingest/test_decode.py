@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from vigil.errors import InputError
-from vigil.ingest.decode import DUPLICATE, NonFinite, body_format, decode_json, decode_table
+from vigil.ingest.decode import DUPLICATE, body_format, decode_json, decode_table
+from vigil.json_value import NonFinite
 
 
 @pytest.mark.parametrize(

@@ -203,7 +203,7 @@ def test_numeric_times_out_of_range_reject_their_rows() -> None:
 def test_text_time_columns_are_parsed_and_bad_rows_named() -> None:
     out = checked_table(
         {
-            "id": list("abcdef"),
+            "id": list("abcdefg"),
             "timestamp": [
                 ISO,
                 "2026-11-23T10:30:00+01:00",
@@ -211,18 +211,25 @@ def test_text_time_columns_are_parsed_and_bad_rows_named() -> None:
                 "soon",
                 "2026-11-23T11:00:01Z",
                 "2026-10-01T00:00:00Z",
+                "0001-01-01T00:30+01:00",
             ],
         }
     )
     assert out.table.column("timestamp").to_pylist() == [SEEN] * 3
-    assert [r.index for r in out.rejected] == [3, 4, 5]
+    assert [r.index for r in out.rejected] == [3, 4, 5, 6]
     assert out.rejected[0].errors[0].startswith("timestamp: 'soon' is not an ISO-8601 time")
     assert out.rejected[1].errors == (
         "timestamp: more than 1:00:00 ahead of the server's clock; send UTC times",
     )
     assert out.rejected[2].errors == (
-        "timestamp: older than the lateness horizon (30 days, 0:00:00); use `vigil backfill` "
-        "for history",
+        "timestamp: older than the lateness horizon (30d, limits.lateness); its windows are "
+        "closed. To take older records, raise limits.lateness in the service config "
+        "(docs/config.md) and restart the service",
+    )
+    assert (
+        out.rejected[3]
+        .errors[0]
+        .startswith("timestamp: '0001-01-01T00:30+01:00' is outside the years 1-9999 in UTC")
     )
 
 

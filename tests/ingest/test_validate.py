@@ -13,7 +13,14 @@ import pytest
 from vigil.errors import InputError
 from vigil.ingest.decode import decode_json
 from vigil.ingest.layout import layout_for
-from vigil.ingest.validate import MAX_TEXT_LENGTH, Rejection, TimeRules, parse_time
+from vigil.ingest.validate import (
+    MAX_PAYLOAD_KEPT,
+    MAX_TEXT_LENGTH,
+    Rejection,
+    TimeRules,
+    iso_time,
+    parse_time,
+)
 from vigil.spec import spec_from_dict
 
 from .layouts import (
@@ -64,7 +71,7 @@ BAD_RECORDS: list[tuple[str, Any, str, str]] = [
         "too late",
         good(1, timestamp="2026-10-24T09:59:59Z"),
         "timestamp",
-        "older than the lateness horizon (30 days, 0:00:00); its windows are closed",
+        "older than the lateness horizon (30d, limits.lateness); its windows are closed",
     ),
     ("unknown version", good(1, model_version="v9"), "model_version", "'v9' is not registered"),
     ("number version", good(1, model_version=2), "model_version", "'2' is not registered"),
@@ -169,7 +176,7 @@ def test_a_bad_record_is_rejected_with_its_field_and_the_rest_is_accepted(
     assert out.table.schema.names[: len(BINARY_SCHEMA)] == BINARY_SCHEMA.names
     assert out.table.select(BINARY_SCHEMA.names).schema == BINARY_SCHEMA
     assert out.table.select(BINARY_SCHEMA.names).to_pylist() == [good_row(0), good_row(2)]
-    assert out.quarantined[0].payload.startswith("{") or bad is None
+    assert out.quarantined[0].payload == json.dumps(bad)[:MAX_PAYLOAD_KEPT], "the record as sent"
 
 
 def test_a_record_that_is_not_an_object_is_rejected_without_an_id() -> None:
@@ -229,6 +236,19 @@ def test_every_time_format_decodes_to_the_same_naive_utc_instant(written: object
     assert parse_time(written, "timestamp") == INSTANT
 
 
+@pytest.mark.parametrize("written", ["0001-01-01T00:30+01:00", "9999-12-31T23:59-01:00"])
+def test_an_iso_time_whose_utc_instant_leaves_the_calendar_is_rejected_not_a_crash(
+    written: str,
+) -> None:
+    out = checked([good(0, timestamp=written), good(1)])
+    assert [(r.index, r.errors) for r in out.rejected] == [
+        (0, (f"timestamp: {written!r} is outside the years 1-9999 in UTC; send e.g. "
+             "'2026-11-23T10:00:00Z' or epoch seconds",)),
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="outside the years 1-9999 in UTC"):
+        iso_time(written)
+
+
 def test_epoch_units_are_told_apart_by_size() -> None:
     instant = datetime(2026, 11, 23, 9, 0)
     seconds = int((instant - EPOCH).total_seconds())
@@ -249,18 +269,32 @@ def test_the_time_limits_are_inclusive() -> None:
     )
     assert [r.index for r in out.rejected] == [1, 3]
     assert "ahead of the server's clock" in out.rejected[0].errors[0]
-    assert "lateness horizon (30 days, 0:00:00)" in out.rejected[1].errors[0]
+    assert "lateness horizon (30d, limits.lateness)" in out.rejected[1].errors[0]
     assert out.table.column("timestamp").to_pylist() == [edge, late]
 
 
-def test_the_lateness_message_names_the_configured_horizon() -> None:
-    rules = TimeRules(now=NOW, lateness=timedelta(hours=6), max_future=timedelta(minutes=5))
-    out = checked([good(0, timestamp="2026-11-23T03:59:00Z")], rules=rules)
+@pytest.mark.parametrize(
+    ("lateness", "shown", "sent"),
+    [
+        (timedelta(hours=6), "6h", "2026-11-23T03:59:00Z"),
+        (timedelta(days=2), "2d", "2026-11-21T09:59:00Z"),
+        (timedelta(minutes=90), "90m", "2026-11-23T08:29:00Z"),
+        (timedelta(seconds=45), "45s", "2026-11-23T09:59:14Z"),
+        (timedelta(seconds=1.5), "0:00:01.500000", "2026-11-23T09:59:58Z"),
+    ],
+)
+def test_the_lateness_message_names_the_setting_that_lets_older_records_in(
+    lateness: timedelta, shown: str, sent: str
+) -> None:
+    rules = TimeRules(now=NOW, lateness=lateness, max_future=timedelta(minutes=5))
+    out = checked([good(0, timestamp=sent)], rules=rules)
     (reason,) = out.rejected[0].errors
     assert reason == (
-        "timestamp: 2026-11-23T03:59:00Z is older than the lateness horizon (6:00:00); its "
-        "windows are closed. Use `vigil backfill` for history"
+        f"timestamp: {sent} is older than the lateness horizon ({shown}, limits.lateness); its "
+        "windows are closed. To take older records, raise limits.lateness in the service "
+        "config (docs/config.md) and restart the service"
     )
+    assert "backfill" not in reason, "vigil backfill recomputes windows; it takes no records"
 
 
 def test_a_missing_model_version_is_the_default_one() -> None:

@@ -65,13 +65,17 @@ def consoles() -> tuple[Any, Any]:
     """
     from rich.console import Console
 
-    width = None
-    if not sys.stdout.isatty():
-        try:
-            width = int(os.environ.get("COLUMNS", "200"))
-        except ValueError:
-            width = 200
+    width = None if sys.stdout.isatty() else _columns(os.environ.get("COLUMNS"))
     return Console(width=width), Console(stderr=True, width=width)
+
+
+def _columns(value: str | None) -> int:
+    """$COLUMNS when it is a positive whole number, else 200."""
+    try:
+        width = int(value or "")
+    except ValueError:
+        return 200
+    return width if width > 0 else 200
 
 
 def _escape(text: str) -> str:
@@ -163,8 +167,8 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "backfill",
-        help="recompute a model's stored windows in a time range (it does not ingest; send "
-        "old records with their timestamps to the API)",
+        help="recompute a model's stored windows in a time range (it takes no records: send "
+        "old records to the API, after raising limits.lateness if they are older than it)",
     )
     _service_options(p)
     p.add_argument("--model", required=True)

@@ -12,7 +12,7 @@ import os
 import secrets
 import textwrap
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import yaml
@@ -117,15 +117,13 @@ def run_once(args: argparse.Namespace, console: Console) -> int:
 
 
 def _time(value: str, option: str) -> datetime:
+    """An ISO-8601 option as naive UTC, read as records' times are."""
     try:
-        parsed = iso_time(value)
-    except ValueError:
+        return iso_time(value)
+    except ValueError as err:
         raise VigilError(
-            f"{option} {value!r} is not an ISO-8601 time (2026-11-01T00:00)."
+            f"{option} {err}; write e.g. 2026-11-01T00:00 (UTC) or 2026-11-01T01:00+01:00."
         ) from None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
-    return parsed
 
 
 def backfill(args: argparse.Namespace, console: Console) -> int:

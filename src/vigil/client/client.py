@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from vigil.client.queue import ClientStats, RecordQueue
 from vigil.client.sender import Options, Sender
-from vigil.client.wire import Kind, call_features, call_record, to_arrow
+from vigil.client.wire import Kind, call_features, call_id, call_record, to_arrow
 
 __all__ = ["Client", "ClientStats"]
 
@@ -137,14 +137,23 @@ class Client:
         *,
         model: str,
         version: str | None = None,
-        id_from: Callable[[Any], Any] | None = None,
+        id_from: str | Callable[[Any], Any] | None = None,
     ) -> Callable[[F], F]:
         """Decorate a predict function (plain or async) to log each call as a prediction.
 
         Features are the first argument when it is a mapping, else the arguments by name; a
         returned mapping with "prediction"/"score" or a (prediction, score) pair is split.
         An exception is logged (`error`, prediction null) and re-raised unchanged.
+        `id_from` names the feature that holds the record's id (it is then not sent as a
+        feature), or is a function of the features that returns the id; anything else is a
+        ValueError here, at decoration.
         """
+        is_name = isinstance(id_from, str) and bool(id_from)
+        if id_from is not None and not callable(id_from) and not is_name:
+            raise ValueError(
+                "id_from must be a feature name (a non-empty string) or a function of the "
+                f"features that returns the id; got {id_from!r}."
+            )
 
         def decorate(fn: F) -> F:
             try:
@@ -204,12 +213,16 @@ class Client:
             else:
                 features = call_features(call.signature, call.skip_self, args, kwargs)
             error = None if err is None else f"{type(err).__name__}: {err}".removesuffix(": ")
+            record_id, why_not = (
+                (None, "") if call.id_from is None else call_id(call.id_from, features)
+            )
             record = call_record(features, result, latency_ms, error)
-            if call.id_from is not None:
-                try:
-                    record["id"] = str(call.id_from(features))
-                except Exception as bad:  # keep the record for drift; a random id is given
-                    self._queue.note(f"predictions for {call.model!r}: id_from failed: {bad!r}")
+            if record_id is not None:
+                record["id"] = record_id
+            elif why_not:  # keep the record for drift; the sender gives it a random id
+                self._queue.note(
+                    f"predictions for {call.model!r}: id_from {why_not}; the record has a random id"
+                )
             self._put(call.model, "predictions", record, call.version, sampled=True)
         except Exception as bad:  # a monitoring failure must not break the prediction
             self._queue.count_invalid(1, f"predictions for {call.model!r}: {bad!r}")
@@ -252,7 +265,7 @@ class _Monitored:
 
     model: str
     version: str | None
-    id_from: Callable[[Any], Any] | None
+    id_from: str | Callable[[Any], Any] | None
     signature: inspect.Signature | None
     skip_self: bool  # a method: its first argument is not a feature
 

@@ -15,9 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
-import httpx
-
 from vigil.client.queue import Item, Outcome, RecordQueue
+from vigil.client.transport import httpx
 from vigil.client.wire import (
     ARROW_STREAM,
     JSON,

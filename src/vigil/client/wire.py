@@ -12,14 +12,15 @@ import email.utils
 import inspect
 import json
 import math
+import operator
 import os
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import httpx
+from vigil.client.transport import httpx
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 JSON = "application/json"
@@ -225,6 +226,36 @@ def call_features(
         else:
             features[name] = value
     return features
+
+
+def call_id(
+    id_from: str | Callable[[Any], Any], features: dict[str, Any]
+) -> tuple[str | None, str]:
+    """The id of one call's record, or None and why not.
+
+    A name takes that feature out of `features` (it is the record's id, not a model input);
+    a function is given the features and they are left as they are.
+    """
+    if isinstance(id_from, str):
+        if id_from not in features:
+            return None, f"{id_from!r} is not among the call's features"
+        value = features.pop(id_from)
+        what = f"{id_from!r} is"
+    else:
+        try:
+            value = id_from(features)
+        except Exception as err:  # the user's function: any failure leaves a random id
+            return None, f"failed: {err!r}"
+        what = "returned"
+    if isinstance(value, str) and value:
+        return value, ""
+    if not isinstance(value, (bool, float, str)) and hasattr(type(value), "__index__"):
+        try:  # int, and numpy's integers
+            return str(operator.index(value)), ""
+        except TypeError:
+            pass
+    shown = "null" if value is None else "''" if value == "" else f"a {type(value).__name__}"
+    return None, f"{what} {shown}, expected a non-empty string or an integer"
 
 
 def call_record(

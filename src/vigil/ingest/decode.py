@@ -21,6 +21,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from vigil.errors import InputError
+from vigil.json_value import NonFinite, json_type
 
 BodyFormat = Literal["json", "parquet", "arrow", "csv"]
 CONTENT_TYPES: dict[str, BodyFormat] = {
@@ -40,12 +41,6 @@ class DuplicateKeys:
 
 
 DUPLICATE = DuplicateKeys()
-
-
-class NonFinite(str):
-    """A NaN or Infinity literal found in JSON (not valid JSON, but Python's parser reads it)."""
-
-    __slots__ = ()
 
 
 def body_format(content_type: str | None) -> BodyFormat | None:
@@ -155,19 +150,3 @@ def decode_table(body: bytes, fmt: BodyFormat) -> pa.Table:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise InputError(f"the body is not readable as {fmt}: {first}.") from err
     raise InputError(f"bodies in {fmt} are read as records, not as a table.")
-
-
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, NonFinite):
-        return f"{value} (not JSON)"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"

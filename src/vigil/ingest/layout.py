@@ -20,7 +20,6 @@ STORAGE: dict[Kind, Storage] = {
     "boolean": "BOOLEAN",
     "datetime": "TIMESTAMP",
 }
-FIXED_FIELDS = ("id", "timestamp", "model_version", "latency_ms", "error")
 
 
 @dataclass(frozen=True, slots=True)

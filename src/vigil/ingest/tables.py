@@ -16,9 +16,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.ingest.layout import FIXED_FIELDS, Layout
+from vigil.ingest.layout import Layout
 from vigil.ingest.validate import (
     CONVERT,
+    EPOCH_UNITS,
     MAX_ID_LENGTH,
     MAX_TEXT_LENGTH,
     RESERVED_NAME,
@@ -26,8 +27,9 @@ from vigil.ingest.validate import (
     Rejection,
     TimeRules,
     Validated,
+    too_late,
 )
-from vigil.store.base import ARROW_TYPES, Quarantined, RecordKind, Storage
+from vigil.store.base import ARROW_TYPES, PREDICTION_FIELDS, Quarantined, RecordKind, Storage
 
 
 class _Flags:
@@ -101,15 +103,16 @@ def _times(
     elif pa.types.is_integer(t) or pa.types.is_floating(t):
         values = column.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
         magnitude = np.abs(values)
-        unit = np.where(magnitude < 1e11, 1.0, np.where(magnitude < 1e14, 1e3, 1e6))
-        flags.add(
-            np.isfinite(values) & (magnitude >= 1e17), f"{where}: too large for an epoch time"
+        unit = np.select(
+            [magnitude < below for below, _ in EPOCH_UNITS], [u for _, u in EPOCH_UNITS], np.nan
         )
+        readable = np.isfinite(unit)  # NaN and infinities have no unit either
+        flags.add(np.isfinite(values) & ~readable, f"{where}: too large for an epoch time")
         flags.add(np.isinf(values), f"{where}: not finite")
         # as the JSON path's timedelta(seconds=...): whole seconds exact, the fraction rounded
         fraction, whole = np.modf(values / unit)
         exact = whole * 1e6 + np.round(fraction * 1e6)
-        micros = np.where(np.isfinite(values) & (magnitude < 1e17), exact, np.nan)
+        micros = np.where(readable, exact, np.nan)
         out = pa.chunked_array(
             [
                 pa.array(micros, pa.float64(), from_pandas=True)
@@ -140,11 +143,7 @@ def _times(
             _mask(pc.greater(out, ahead)),
             f"{where}: more than {rules.max_future} ahead of the server's clock; send UTC times",
         )
-        flags.add(
-            _mask(pc.less(out, behind)),
-            f"{where}: older than the lateness horizon "
-            f"({rules.lateness}); use `vigil backfill` for history",
-        )
+        flags.add(_mask(pc.less(out, behind)), f"{where}: {too_late(rules)}")
     return out
 
 
@@ -278,7 +277,7 @@ def validate_prediction_table(
     for name, _, storage in layout.stored():
         if name in present:
             arrays[name] = _typed(table.column(name), storage, flags, name)
-    taken = set(FIXED_FIELDS) | {name for name, _, _ in layout.stored()}
+    taken = set(PREDICTION_FIELDS) | {name for name, _, _ in layout.stored()}
     taken |= {layout.timestamp_column, layout.id_column} - {None}  # type: ignore[arg-type]
     extras = []
     for name in table.column_names:

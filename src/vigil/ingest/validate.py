@@ -18,9 +18,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.ingest.decode import DUPLICATE, NonFinite, json_type
+from vigil.ingest.decode import DUPLICATE
 from vigil.ingest.layout import Layout
-from vigil.store.base import ARROW_TYPES, Quarantined, Storage
+from vigil.json_value import NonFinite, json_type
+from vigil.store.base import ARROW_TYPES, PREDICTION_FIELDS, Quarantined, Storage
 
 MAX_ID_LENGTH = 256
 MAX_TEXT_LENGTH = 65_536
@@ -97,44 +98,71 @@ def _boolean(value: Any, where: str) -> bool | None:
 
 
 def iso_time(text: str) -> datetime:
-    """`datetime.fromisoformat`, also taking the `Z` suffix on Python 3.10."""
-    if text[-1:] in ("Z", "z"):
-        text = text[:-1] + "+00:00"
-    return datetime.fromisoformat(text)
+    """ISO-8601 text as naive UTC (a time without a zone is taken as UTC).
+
+    `datetime.fromisoformat`, also taking the `Z` suffix on Python 3.10. The one reader of
+    ISO times: records, tables, the query API and the command line's --from/--to. A ValueError
+    says what is wrong with the text, in words a message can repeat.
+    """
+    shown = repr(text[:40])
+    try:
+        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text)
+    except ValueError:
+        raise ValueError(f"{shown} is not an ISO-8601 time") from None
+    if parsed.tzinfo is not None:
+        try:
+            parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        except OverflowError:  # 0001-01-01T00:30+01:00 is in the year 0 in UTC
+            raise ValueError(f"{shown} is outside the years 1-9999 in UTC") from None
+    return parsed
+
+
+# An epoch number's unit, told by its size: (magnitude below, units per second). Epoch seconds
+# pass 1e11 only in the year 5138, milliseconds pass 1e14 in 5138 too; nothing is read past 1e17.
+EPOCH_UNITS: tuple[tuple[float, float], ...] = ((1e11, 1.0), (1e14, 1e3), (1e17, 1e6))
 
 
 def parse_time(value: Any, where: str) -> datetime:
     """A timestamp as naive UTC: ISO-8601 text, or epoch seconds, milliseconds or microseconds."""
     if isinstance(value, str) and not isinstance(value, NonFinite):
         try:
-            parsed = iso_time(value)
-        except ValueError:
+            return iso_time(value)
+        except ValueError as err:
             raise FieldError(
-                f"{where}: {value[:40]!r} is not an ISO-8601 time; send e.g. "
-                f"'2026-11-23T10:00:00Z' or epoch seconds"
+                f"{where}: {err}; send e.g. '2026-11-23T10:00:00Z' or epoch seconds"
             ) from None
-        if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
-        return parsed
     number = _number(value, where)
     if number is None:
         raise FieldError(f"{where}: missing; every record needs a time (ISO-8601 or epoch seconds)")
-    magnitude = abs(number)
-    # Epoch seconds pass 1e11 only in the year 5138, milliseconds pass 1e14 in 5138 too.
-    if magnitude < 1e11:
-        seconds = number
-    elif magnitude < 1e14:
-        seconds = number / 1e3
-    elif magnitude < 1e17:
-        seconds = number / 1e6
-    else:
+    per_second = next((unit for below, unit in EPOCH_UNITS if abs(number) < below), None)
+    if per_second is None:
         raise FieldError(
             f"{where}: {value} is too large for epoch seconds, milliseconds or microseconds"
         )
     try:
-        return EPOCH + timedelta(seconds=seconds)
+        return EPOCH + timedelta(seconds=number / per_second)
     except OverflowError:
         raise FieldError(f"{where}: {value} is outside the years 1-9999") from None
+
+
+def too_late(rules: TimeRules) -> str:
+    """Why a time behind the lateness horizon is refused, and the setting that moves it."""
+    return (
+        f"older than the lateness horizon ({_duration(rules.lateness)}, limits.lateness); its "
+        "windows are closed. To take older records, raise limits.lateness in the service "
+        "config (docs/config.md) and restart the service"
+    )
+
+
+def _duration(span: timedelta) -> str:
+    """A span as the config writes it (30d, 6h, 90m, 45s), or as Python does if it cannot."""
+    seconds = span.total_seconds()
+    if seconds <= 0 or seconds != int(seconds):
+        return str(span)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{int(seconds) // size}{unit}"
+    return f"{int(seconds)}s"
 
 
 def _check_time(ts: datetime, rules: TimeRules, where: str) -> None:
@@ -144,10 +172,7 @@ def _check_time(ts: datetime, rules: TimeRules, where: str) -> None:
             f"clock; send UTC times (or epoch seconds)"
         )
     if ts < rules.now - rules.lateness:
-        raise FieldError(
-            f"{where}: {ts.isoformat()}Z is older than the lateness horizon "
-            f"({rules.lateness}); its windows are closed. Use `vigil backfill` for history"
-        )
+        raise FieldError(f"{where}: {ts.isoformat()}Z is {too_late(rules)}")
 
 
 def _record_id(value: Any) -> str:
@@ -205,7 +230,7 @@ def validate_predictions(
     """
     n = len(records)
     errors: list[list[str]] = [[] for _ in range(n)]
-    fixed: dict[str, list[Any]] = {name: [None] * n for name in _FIXED}
+    fixed: dict[str, list[Any]] = {name: [None] * n for name in PREDICTION_FIELDS}
     raw: dict[str, list[Any]] = {name: [None] * n for name, _, _ in layout.stored()}
     extras: dict[str, list[Any]] = {}
     known_versions = set(versions)
@@ -268,9 +293,6 @@ def validate_predictions(
     return out
 
 
-_FIXED = ("id", "timestamp", "model_version", "latency_ms", "error")
-
-
 def _wheres(layout: Layout) -> dict[str, str]:
     """How each stored column is named in a record, for the messages."""
     out = {name: f"features.{name}" for name in layout.features}
@@ -298,7 +320,7 @@ def _collect(
             column = raw.get(name) if name in layout.features else None
             if column is not None:
                 column[i] = value
-            elif name in raw or name in _FIXED or name in _spec_names(layout):
+            elif name in raw or name in PREDICTION_FIELDS or name in _spec_names(layout):
                 # kept as an extra, it would overwrite that column for the whole batch
                 errors.append(
                     f"features.{name}: not a feature of the spec but the name of another "

@@ -9,9 +9,14 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from vigil.store.base import PREDICTION_FIELDS
+
 ROLLING_START = datetime(1970, 1, 1)  # the rolling window's fixed key; its end moves
 RESERVED_PREFIX = "__"  # window tables name their fixed fields __id, __ts, ...
-WINDOW_FIELDS = ("__id", "__ts", "__version", "__latency_ms", "__error")
+WINDOW_FIELDS: tuple[str, ...] = tuple(  # PREDICTION_FIELDS, two of them shortened
+    RESERVED_PREFIX + {"timestamp": "ts", "model_version": "version"}.get(name, name)
+    for name in PREDICTION_FIELDS
+)
 
 
 class Backend(Protocol):
