@@ -41,7 +41,7 @@ def test_migrations_run_once_and_reopening_keeps_data(store_url: str) -> None:
         reopened = again.get_model("churn")
         assert reopened is not None and reopened.columns == model.columns
         assert again.window_counts(reopened, "v1", T0, hours(1)) == (2, 0)
-        assert again.stats() == {"models": 1, "quarantined": 0, "windows": 2}
+        assert again.stats() == {"models": 1, "quarantined": 0, "windows": 2, "failed_windows": 0}
     finally:
         again.close()
 

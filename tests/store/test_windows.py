@@ -166,3 +166,121 @@ def test_extra_columns_are_kept_as_text(store: SqlStore) -> None:
     window = store.read_window(wider, "v1", T0, hours(1))
     assert window.column("browser").to_pylist() == ["firefox"]
     assert window.column("os; --").to_pylist() == [None]
+
+
+def test_a_failure_is_counted_with_its_reason_and_holds_the_window_until_its_retry_time(
+    store: SqlStore,
+) -> None:
+    model = register(store)
+    write(store, model, predictions(["a"]))
+    key = tumbling(0)
+    later = T0 + timedelta(days=1)
+    assert store.claim_window(model, key, "w", lease_seconds=60) == 1
+    assert store.fail_window(model, key, owner="w", error="no column x", retry_at=later) == 1
+    state = next(s for s in store.window_states(model, dirty_only=True) if s.key == key)
+    assert (state.failures, state.last_error, state.retry_at) == (1, "no column x", later)
+    assert state.is_dirty and state.computed_generation == 0  # still to be computed
+    # not claimed before its retry time, claimed from then on, or when asked without one
+    assert store.claim_window(model, key, "w", lease_seconds=60, retry_before=T0) is None
+    assert store.claim_window(model, key, "w", lease_seconds=60, retry_before=later) == 1
+    assert store.fail_window(model, key, owner="w", error="again", retry_at=later) == 2
+    assert store.claim_window(model, key, "w", lease_seconds=60) == 1  # no retry_before: forced
+    # an owner that does not hold the window records nothing
+    assert store.fail_window(model, key, owner="other", error="stale", retry_at=later) == 0
+    state = next(s for s in store.window_states(model, dirty_only=True) if s.key == key)
+    assert (state.failures, state.last_error) == (2, "again")
+
+
+def test_new_rows_a_new_reference_or_a_redo_lift_the_retry_time_but_keep_the_count(
+    store: SqlStore,
+) -> None:
+    model = register(store)
+    write(store, model, predictions(["a"]))
+    key = tumbling(0)
+    far = T0 + timedelta(days=365)
+
+    def fail_and_then(change: object) -> tuple[int, object]:
+        generation = store.claim_window(model, key, "w", lease_seconds=60)
+        assert generation is not None
+        store.fail_window(model, key, owner="w", error="boom", retry_at=far)
+        assert store.claim_window(model, key, "w", lease_seconds=60, retry_before=T0) is None
+        change()  # type: ignore[operator]
+        state = next(s for s in store.window_states(model, dirty_only=True) if s.key == key)
+        return state.failures, state.retry_at
+
+    assert fail_and_then(lambda: write(store, model, predictions(["b"]))) == (1, None)
+    assert fail_and_then(
+        lambda: store.write_labels(model, [labels(["a"], [1.0])], [], window_seconds=3600)
+    ) == (2, None)
+    assert fail_and_then(lambda: store.put_reference(model, "v1", b"PAR1", rows=1)) == (3, None)
+    assert fail_and_then(lambda: store.redo_windows(model, T0, hours(1))) == (4, None)
+    assert store.claim_window(model, key, "w", lease_seconds=60, retry_before=T0) is not None
+
+
+def test_a_success_clears_the_failure(store: SqlStore) -> None:
+    model = register(store)
+    write(store, model, predictions(["a"]))
+    key = tumbling(0)
+    store.claim_window(model, key, "w", lease_seconds=60)
+    store.fail_window(model, key, owner="w", error="boom", retry_at=T0)
+    finish(store, model, key)
+    state = next(s for s in store.window_states(model, dirty_only=False) if s.key == key)
+    assert (state.failures, state.last_error, state.retry_at, state.is_dirty) == (
+        0,
+        None,
+        None,
+        False,
+    )
+    assert store.count_failed_windows(model) == 0
+
+
+def test_failed_windows_are_listed_and_counted(store: SqlStore) -> None:
+    model = register(store)
+    other = register(store, "other")
+    write(store, model, predictions(["a", "b", "c"], at=[hours(0), hours(1), hours(2)]))
+    write(store, other, predictions(["a"]))
+    for n in (0, 2):
+        store.claim_window(model, tumbling(n), "w", lease_seconds=60)
+        store.fail_window(model, tumbling(n), owner="w", error=f"bad {n}", retry_at=hours(9))
+    finish(store, model, tumbling(1))
+    assert store.count_failed_windows(model) == 2 and store.count_failed_windows(other) == 0
+    assert store.stats()["failed_windows"] == 2
+
+    def listed(**filters: object) -> list[tuple[str, str, str | None]]:
+        options: dict[str, object] = {
+            "version": None,
+            "kind": None,
+            "failed": False,
+            "since": None,
+            "until": None,
+            "limit": 100,
+        }
+        found = store.read_windows(model, **(options | filters))  # type: ignore[arg-type]
+        return [(s.key.kind, s.key.start.strftime("%H"), s.last_error) for s in found]
+
+    # newest first; the rolling window by its end, which is when it was last due
+    assert [k for k, _, _ in listed()] == ["rolling", "tumbling", "tumbling", "tumbling"]
+    assert listed(failed=True) == [("tumbling", "02", "bad 2"), ("tumbling", "00", "bad 0")]
+    assert listed(kind="tumbling", since=hours(1)) == [
+        ("tumbling", "02", "bad 2"),
+        ("tumbling", "01", None),
+    ]
+    assert listed(kind="tumbling", until=hours(1)) == [("tumbling", "00", "bad 0")]
+    assert listed(version="v2") == []
+    assert len(listed(limit=1)) == 1
+
+
+def test_a_failure_reason_is_kept_whatever_its_text(store: SqlStore) -> None:
+    model = register(store)
+    write(store, model, predictions(["a"]))
+    key = tumbling(0)
+    store.claim_window(model, key, "w", lease_seconds=60)
+    hostile = "column 'x\x00'; DROP TABLE windows; -- " + "é" * 100_000
+    assert store.fail_window(model, key, owner="w", error=hostile, retry_at=T0) == 1
+    (state,) = store.read_windows(
+        model, version=None, kind="tumbling", failed=True, since=None, until=None, limit=10
+    )
+    assert state.last_error is not None
+    assert state.last_error.startswith("column 'x\ufffd'; DROP TABLE windows; -- éé")
+    assert len(state.last_error) <= 2000
+    assert store.stats()["windows"] == 2

@@ -9,7 +9,9 @@ and their labels (docs/api.md):
 - `vigil_ops{model, version, figure}` — count, rate, latency percentiles, error rate, volume;
 - `vigil_status{model, version, column, metric}` — 0 ok, 1 warning, 2 critical, for every value
   a check judged;
-- `vigil_window_start_seconds{model, version}` — which window these values belong to.
+- `vigil_window_start_seconds{model, version}` — which window these values belong to;
+- `vigil_failed_windows{model}` — windows whose last computation failed (0 when none), so
+  that a window that cannot be computed alerts instead of leaving its values stale.
 
 Label values come from specs and a fixed list of metric names, never from record contents, and
 segments are left out, so the number of series is bounded by the specs.
@@ -66,7 +68,14 @@ class StoreCollector(Collector):
             "Start (Unix time) of the window the values are from.",
             labels=["model", "version"],
         )
+        failed = GaugeMetricFamily(
+            "vigil_failed_windows",
+            "Windows whose last computation failed; GET /v1/models/{model}/windows?failed=true "
+            "says why.",
+            labels=["model"],
+        )
         for model in self.store.list_models():
+            failed.add_metric([model.name], float(self.store.count_failed_windows(model)))
             seen: set[str] = set()
             for p in self.store.latest_points(model):
                 _add(p, model.name, drift, quality, performance, ops)
@@ -78,7 +87,7 @@ class StoreCollector(Collector):
                     seen.add(p.version)
                     epoch = (p.start - datetime(1970, 1, 1)).total_seconds()
                     start.add_metric([model.name, p.version], epoch)
-        yield from (drift, quality, performance, ops, status, start)
+        yield from (drift, quality, performance, ops, status, start, failed)
 
 
 def _add(

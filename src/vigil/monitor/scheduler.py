@@ -4,6 +4,12 @@ A tick looks at the windows the store marked dirty (new rows or new labels since
 computed), claims each with a lease — so that two `vigil serve` instances on one PostgreSQL
 compute a window once — evaluates it and stores its report and metric points. An open window
 is evaluated once it holds the plan's minimum of rows, so a change shows before it closes.
+
+A window whose computation raises is recorded as failed, with its reason, and is not tried
+again before a retry time that backs off (`Backoff`: a minute, doubling, at most a day apart),
+unless news arrives for it (rows, labels, a new reference, a backfill) or a tick is asked to
+retry failures; so a window that cannot be computed costs a handful of attempts a day, not one
+every tick. The next success clears the failure.
 """
 
 from __future__ import annotations
@@ -27,18 +33,53 @@ from vigil.monitor.windows import (
     report_json,
 )
 from vigil.spec import Spec, spec_from_dict
-from vigil.store.base import ModelInfo, Store, WindowState, utcnow
+from vigil.store.base import ModelInfo, Store, WindowKey, WindowState, utcnow
 
 log = logging.getLogger("vigil.monitor")
+
+WAITING = "failed before: waits for its retry time, new rows or labels, or a retry"
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """How long a failed window waits before it is tried again: `first_seconds` after its
+    first failure, twice as long after each further one in a row, never more than
+    `max_seconds`. The defaults (1 min, 1 day) match the default `interval` of 60 s: a window
+    that keeps failing is tried 11 times in its first day, then once a day."""
+
+    first_seconds: float = 60.0
+    max_seconds: float = 86400.0
+
+    def __post_init__(self) -> None:
+        if not self.first_seconds > 0:
+            raise ValueError(
+                f"Backoff.first_seconds must be > 0; got {self.first_seconds}. "
+                f"Give the wait after a first failure in seconds."
+            )
+        if not self.max_seconds >= self.first_seconds:
+            raise ValueError(
+                f"Backoff.max_seconds must be >= first_seconds ({self.first_seconds}); "
+                f"got {self.max_seconds}."
+            )
+
+    def delay(self, failures: int) -> timedelta:
+        """The wait after the `failures`-th failure in a row (1 for the first)."""
+        doublings = min(max(failures - 1, 0), 64)  # past 64 the cap has long applied
+        return timedelta(seconds=min(self.first_seconds * 2.0**doublings, self.max_seconds))
+
+
+DEFAULT_BACKOFF = Backoff()
 
 
 @dataclass(slots=True)
 class TickSummary:
     """What one tick did."""
 
+    # each key spans the time judged: the rolling window's is not its stored key (fixed start)
     computed: list[WindowResult] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> windows
-    failed: list[str] = field(default_factory=list)  # one line per window that raised
+    # one line per window that raised: which, why, how many times in a row, when next tried
+    failed: list[str] = field(default_factory=list)
 
     def skip(self, reason: str) -> None:
         """Count a window left for later, by reason."""
@@ -57,6 +98,7 @@ class Monitor:
         lease_seconds: float = 600.0,
         retention_seconds: int | None = None,
         clock: Callable[[], datetime] = utcnow,
+        backoff: Backoff = DEFAULT_BACKOFF,
     ) -> None:
         self.store = store
         self.plans = dict(plans)
@@ -64,6 +106,7 @@ class Monitor:
         self.lease_seconds = lease_seconds
         self.retention_seconds = retention_seconds
         self.clock = clock
+        self.backoff = backoff
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._references: dict[tuple[int, str], tuple[datetime, pa.Table]] = {}
         self._specs: dict[tuple[int, str], Spec] = {}
@@ -73,17 +116,31 @@ class Monitor:
         """The window plan of a model: its own, or the default one."""
         return self.plans.get(model, self.default_plan)
 
-    def tick(self, *, models: list[str] | None = None) -> TickSummary:
-        """Compute the windows that are due now; returns what was done."""
+    def span(self, model: str, key: WindowKey, *, end: datetime | None = None) -> WindowKey:
+        """The window as the time it covers: a tumbling window is its key; the rolling one
+        (stored under a fixed start) spans the plan's `rolling` up to `end`, or to the key's
+        end (the time it was last due)."""
+        if key.kind == "tumbling":
+            return key
+        end = key.end if end is None else end
+        rolling = self.plan_for(model).rolling_seconds
+        start = end - timedelta(seconds=rolling) if rolling is not None else key.start
+        return WindowKey(key.version, key.kind, start, end)
+
+    def tick(self, *, models: list[str] | None = None, retry_failed: bool = False) -> TickSummary:
+        """Compute the windows that are due now; returns what was done.
+
+        A window that failed before waits for its retry time unless `retry_failed`.
+        """
         summary = TickSummary()
         with self._lock:
             for model in self.store.list_models():
                 if models is not None and model.name not in models:
                     continue
-                self._tick_model(model, summary)
+                self._tick_model(model, summary, retry_failed=retry_failed)
         return summary
 
-    def _tick_model(self, model: ModelInfo, summary: TickSummary) -> None:
+    def _tick_model(self, model: ModelInfo, summary: TickSummary, *, retry_failed: bool) -> None:
         plan = self.plan_for(model.name)
         now = self.clock()
         if self.retention_seconds is not None:
@@ -98,6 +155,9 @@ class Monitor:
                 continue
             if key.kind == "rolling" and plan.rolling_seconds is None:
                 continue
+            if not retry_failed and state.retry_at is not None and state.retry_at > now:
+                summary.skip(WAITING)
+                continue
             if (
                 key.kind == "tumbling"
                 and key.end > now
@@ -106,7 +166,11 @@ class Monitor:
                 summary.skip("open window below min_rows")
                 continue
             generation = self.store.claim_window(
-                model, key, self.owner, lease_seconds=self.lease_seconds
+                model,
+                key,
+                self.owner,
+                lease_seconds=self.lease_seconds,
+                retry_before=None if retry_failed else now,
             )
             if generation is None:
                 summary.skip("claimed elsewhere")
@@ -115,11 +179,8 @@ class Monitor:
                 spec = self._spec(model, key.version)
                 reference = self._reference(model, key.version, references[key.version][1])
                 result = compute_window(self.store, model, key, spec, reference, plan, now=now)
-            except (VigilError, ValueError, pa.ArrowException) as err:
-                self.store.release_window(model, key, self.owner)
-                line = f"{model.name} {key.version} {key.kind} {key.start:%Y-%m-%dT%H:%M}: {err}"
-                log.warning("window not computed: %s", line)
-                summary.failed.append(line)
+            except Exception as err:  # one window that cannot be computed must not stop the rest
+                self._fail(model, state, err, now, summary)
                 continue
             self.store.finish_window(
                 model,
@@ -131,7 +192,35 @@ class Monitor:
                 report=report_json(result),
                 points=result.points,
             )
-            summary.computed.append(result)
+            summary.computed.append(replace(result, key=self.span(model.name, key, end=now)))
+
+    def _fail(
+        self,
+        model: ModelInfo,
+        state: WindowState,
+        err: Exception,
+        now: datetime,
+        summary: TickSummary,
+    ) -> None:
+        """Record a window's failure with its reason and a retry time that backs off."""
+        expected = isinstance(err, (VigilError, ValueError, pa.ArrowException))
+        reason = str(err) if expected else f"{type(err).__name__}: {err}"
+        # the count read with the state; the store counts the failure itself
+        retry_at = now + self.backoff.delay(state.failures + 1)
+        failures = self.store.fail_window(
+            model, state.key, owner=self.owner, error=reason, retry_at=retry_at
+        )
+        span = self.span(model.name, state.key, end=now)
+        line = (
+            f"{model.name} {span.version} {span.kind} {span.start:%Y-%m-%dT%H:%M}: {reason} "
+            f"(failure {failures} in a row; next try after {retry_at:%Y-%m-%dT%H:%M:%S}Z, "
+            f"or when new rows or labels arrive)"
+        )
+        if expected:
+            log.warning("window not computed: %s", line)
+        else:  # a bug rather than the data: keep the traceback
+            log.error("window not computed: %s", line, exc_info=err)
+        summary.failed.append(line)
 
     def _open_is_due(self, model: ModelInfo, state: WindowState, plan: WindowPlan) -> bool:
         rows, _ = self.store.window_counts(model, state.key.version, state.key.start, state.key.end)
@@ -162,7 +251,8 @@ class Monitor:
                 del cache[key]
 
     def backfill(self, model: ModelInfo, since: datetime, until: datetime) -> TickSummary:
-        """Recompute the tumbling windows of a model that start in [since, until)."""
+        """Recompute the tumbling windows of a model that start in [since, until), failed
+        ones too (redoing a window is news for it)."""
         self.store.redo_windows(model, since, until)
         return self.tick(models=[model.name])
 

@@ -1,5 +1,9 @@
 """The FastAPI application: `create_app(settings)` builds one, with its own store, writer,
-scheduler and metrics registry (nothing global, nothing at import time)."""
+scheduler and metrics registry (nothing global, nothing at import time).
+
+The API documentation pages (/docs, /redoc) load their scripts and styles from vigil itself,
+from the files the `fastapi-offline` package ships, so they work where no CDN can be reached.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,15 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -30,6 +38,12 @@ from vigil.store import open_store
 from vigil.store.base import Store
 
 log = logging.getLogger("vigil.service")
+DOCS_ASSETS = "/docs/assets"  # where the documentation pages' scripts and styles are served
+
+
+def docs_assets() -> Path:
+    """The folder of Swagger UI (5, which reads OpenAPI 3.1) and ReDoc in `fastapi-offline`."""
+    return Path(str(files("fastapi_offline") / "static"))
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -87,8 +101,36 @@ def create_app(
         summary="Watch machine-learning models in production.",
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # served below, without a CDN
+        redoc_url=None,
     )
     app.state.vigil = state
+    app.mount(DOCS_ASSETS, StaticFiles(directory=docs_assets()), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title="vigil API",
+            swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+            # no badge fetched from validator.swagger.io
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title="vigil API",
+            redoc_js_url=f"{root}{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
+
     app.include_router(models.router, tags=["models"])
     app.include_router(ingest.router, tags=["ingest"])
     app.include_router(query.router, tags=["query"])
@@ -172,19 +214,31 @@ def create_app(
 
     @app.get("/readyz", tags=["operations"])
     async def readyz() -> Response:
-        """The store answers and the writer and scheduler run."""
+        """The store answers and the writer and scheduler run; also how many windows failed.
+
+        Failed windows do not make the service unready: taking it out of a load balancer
+        would not compute them, and would stop ingest too. /metrics has them per model.
+        """
         problems: dict[str, Any] = {}
+        stats: dict[str, int] = {}
         try:
-            await run_in_threadpool(state.store.stats)
+            stats = await run_in_threadpool(state.store.stats)
         except Exception as err:  # not ready, and why
-            problems["store"] = f"{type(err).__name__}: {str(err).splitlines()[0]}"
+            first = (str(err).splitlines() or [""])[0]
+            problems["store"] = f"{type(err).__name__}: {first}"
         if not state.writer.is_alive:
             problems["writer"] = "not running"
         if scheduler and state.scheduler is not None and state.scheduler.last_error:
             problems["scheduler"] = state.scheduler.last_error
         if problems:
             return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
-        return JSONResponse({"status": "ready", "store": state.store.url_for_display})
+        return JSONResponse(
+            {
+                "status": "ready",
+                "store": state.store.url_for_display,
+                "failed_windows": stats.get("failed_windows", 0),
+            }
+        )
 
     return app
 

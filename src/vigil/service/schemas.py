@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 SCALAR: dict[str, Any] = {"type": ["number", "string", "boolean", "null"]}
 
@@ -97,6 +97,14 @@ class ModelRegistration(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     version: str = Field(min_length=1, max_length=100)
     spec: dict[str, Any] = Field(description="the spec, in the shape of the YAML file")
+
+    @field_validator("name", "version")
+    @classmethod
+    def _no_nul(cls, value: str) -> str:
+        # PostgreSQL cannot store NUL in text: refused here rather than failing in the store
+        if "\x00" in value:
+            raise ValueError(f"{value[:40]!r} holds a NUL character; remove it")
+        return value
 
 
 class ModelView(BaseModel):

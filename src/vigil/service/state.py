@@ -52,7 +52,8 @@ class AppState:
 
     def model(self, name: str) -> ModelInfo:
         """A registered model, or 404 listing what is registered."""
-        model = self.store.get_model(name)
+        # a name with NUL cannot be registered, and PostgreSQL refuses to even look it up
+        model = None if "\x00" in name else self.store.get_model(name)
         if model is None:
             names = [m.name for m in self.store.list_models()]
             listed = ", ".join(names[:20]) if names else "none yet; POST /v1/models first"

@@ -101,11 +101,19 @@ class WindowState:
     rows: int | None  # rows at the last computation
     labelled: int | None
     computed_at: datetime | None
+    failures: int = 0  # computations that failed in a row since the last success
+    last_error: str | None = None  # why the last one failed
+    retry_at: datetime | None = None  # not tried again before, unless news arrives
 
     @property
     def is_dirty(self) -> bool:
         """True when rows or labels arrived since the window was last computed."""
         return self.generation > self.computed_generation
+
+    @property
+    def is_failed(self) -> bool:
+        """True when the last computation of the window failed."""
+        return self.failures > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,8 +193,26 @@ class Store(Protocol):
     def versions_with_data(self, model: ModelInfo) -> list[str]: ...
     def window_states(self, model: ModelInfo, *, dirty_only: bool) -> list[WindowState]: ...
     def mark_windows(self, model: ModelInfo, keys: Sequence[WindowKey]) -> None: ...
+    def read_windows(
+        self,
+        model: ModelInfo,
+        *,
+        version: str | None,
+        kind: WindowKind | None,
+        failed: bool,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+    ) -> list[WindowState]: ...
+    def count_failed_windows(self, model: ModelInfo) -> int: ...
     def claim_window(
-        self, model: ModelInfo, key: WindowKey, owner: str, *, lease_seconds: float
+        self,
+        model: ModelInfo,
+        key: WindowKey,
+        owner: str,
+        *,
+        lease_seconds: float,
+        retry_before: datetime | None = None,
     ) -> int | None: ...
     def finish_window(
         self,
@@ -200,6 +226,9 @@ class Store(Protocol):
         report: str | None,
         points: Sequence[MetricPoint],
     ) -> None: ...
+    def fail_window(
+        self, model: ModelInfo, key: WindowKey, *, owner: str, error: str, retry_at: datetime
+    ) -> int: ...
     def release_window(self, model: ModelInfo, key: WindowKey, owner: str) -> None: ...
     def redo_windows(self, model: ModelInfo, since: datetime, until: datetime) -> int: ...
     def latest_report(

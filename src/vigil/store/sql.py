@@ -43,6 +43,9 @@ class SqlStore:
         self.read_quarantine = self.writes.read_quarantine
         self.mark_windows = self.windows.mark_windows
         self.window_states = self.windows.window_states
+        self.read_windows = self.windows.read_windows
+        self.count_failed_windows = self.windows.count_failed_windows
+        self.fail_window = self.windows.fail_window
         self.claim_window = self.windows.claim_window
         self.release_window = self.windows.release_window
         self.finish_window = self.windows.finish_window
@@ -249,9 +252,11 @@ class SqlStore:
                 "rows_n = excluded.rows_n, created = excluded.created",
                 (model.id, version, parquet, rows, utcnow()),
             )
-            # every window of the version is judged against the new reference
+            # every window of the version is judged against the new reference, at once even
+            # where the old one made it fail
             self._db.run(
-                "UPDATE windows SET generation = generation + 1 WHERE model_id = ? AND version = ?",
+                "UPDATE windows SET generation = generation + 1, retry_at = NULL "
+                "WHERE model_id = ? AND version = ?",
                 (model.id, version),
             )
 
@@ -295,9 +300,14 @@ class SqlStore:
         return n
 
     def stats(self) -> dict[str, int]:
-        """Row counts of the store's shared tables, for /readyz and the logs."""
+        """Row counts of the store's shared tables, and the windows whose last computation
+        failed, for /readyz and the logs."""
+        windows, failed = self._db.run(
+            "SELECT count(*), count(*) FILTER (WHERE coalesce(failures, 0) > 0) FROM windows"
+        )[0]
         return {
             "models": int(self._db.run("SELECT count(*) FROM models")[0][0]),
             "quarantined": int(self._db.run("SELECT count(*) FROM quarantine")[0][0]),
-            "windows": int(self._db.run("SELECT count(*) FROM windows")[0][0]),
+            "windows": int(windows),
+            "failed_windows": int(failed),
         }

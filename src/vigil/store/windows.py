@@ -1,5 +1,10 @@
 """Window bookkeeping and metric points: which windows have news, who computes them, what
-they found; and reading a window's rows back as Arrow."""
+they found or why they failed; and reading a window's rows back as Arrow.
+
+A failed computation leaves its window dirty with a count, a reason and a retry time
+(`fail_window`); `claim_window` passes over it until that time, and any news for the window
+(rows, labels, a new reference, a backfill) lifts the retry time. A success clears all three.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,17 @@ from vigil.store.base import (
     WindowKind,
     WindowState,
     utcnow,
+)
+
+MAX_ERROR = 2000  # characters of a failure's reason kept; the log has the rest
+EARLIEST = datetime(1, 1, 1)  # no lower bound
+LATEST = datetime(9999, 1, 1)  # no upper bound
+# the time a window is listed and filtered by: its start, or for the rolling window (whose
+# key starts at ROLLING_START) the time it was last due
+WHEN = "CASE WHEN kind = 'rolling' THEN w_end ELSE w_start END"
+STATE_COLUMNS = (
+    "version, kind, w_start, w_end, generation, computed_generation, rows_n, labelled_n, "
+    "computed_at, coalesce(failures, 0), last_error, retry_at"
 )
 
 
@@ -57,7 +73,7 @@ class Windows:
                 "INSERT INTO windows (model_id, version, kind, w_start, w_end, generation, "
                 "computed_generation) SELECT ?, version, kind, w_start, w_end, 1, 0 "
                 "FROM vigil_keys ON CONFLICT (model_id, version, kind, w_start) "
-                "DO UPDATE SET generation = windows.generation + 1",
+                "DO UPDATE SET generation = windows.generation + 1, retry_at = NULL",
                 (model.id,),
             )
         finally:
@@ -67,27 +83,78 @@ class Windows:
         """The windows of a model, oldest first; only those with news when `dirty_only`."""
         where = " AND generation > computed_generation" if dirty_only else ""
         rows = self._db.run(
-            "SELECT version, kind, w_start, w_end, generation, computed_generation, rows_n, "
-            f"labelled_n, computed_at FROM windows WHERE model_id = ?{where} "
+            f"SELECT {STATE_COLUMNS} FROM windows WHERE model_id = ?{where} "
             "ORDER BY w_start, version, kind",
             (model.id,),
         )
-        return [
-            WindowState(WindowKey(str(v), k, s, e), int(g), int(cg), rn, ln, at)
-            for v, k, s, e, g, cg, rn, ln, at in rows
-        ]
+        return [_state(r) for r in rows]
+
+    def read_windows(
+        self,
+        model: ModelInfo,
+        *,
+        version: str | None,
+        kind: WindowKind | None,
+        failed: bool,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+    ) -> list[WindowState]:
+        """Windows matching every filter given, newest first; only failed ones when `failed`.
+
+        `since` (included) and `until` (excluded) bound a tumbling window's start and the
+        rolling window's end (the time it was last due).
+        """
+        where = " AND coalesce(failures, 0) > 0" if failed else ""
+        rows = self._db.run(
+            f"SELECT {STATE_COLUMNS} FROM windows WHERE model_id = ?{where} "
+            "AND (CAST(? AS VARCHAR) IS NULL OR version = ?) "
+            "AND (CAST(? AS VARCHAR) IS NULL OR kind = ?) "
+            f"AND {WHEN} >= ? AND {WHEN} < ? ORDER BY {WHEN} DESC, version, kind LIMIT ?",
+            (
+                model.id,
+                version,
+                version,
+                kind,
+                kind,
+                since or EARLIEST,
+                until or LATEST,
+                limit,
+            ),
+        )
+        return [_state(r) for r in rows]
+
+    def count_failed_windows(self, model: ModelInfo) -> int:
+        """How many windows of a model failed at their last computation."""
+        rows = self._db.run(
+            "SELECT count(*) FROM windows WHERE model_id = ? AND coalesce(failures, 0) > 0",
+            (model.id,),
+        )
+        return int(rows[0][0])
 
     def claim_window(
-        self, model: ModelInfo, key: WindowKey, owner: str, *, lease_seconds: float
+        self,
+        model: ModelInfo,
+        key: WindowKey,
+        owner: str,
+        *,
+        lease_seconds: float,
+        retry_before: datetime | None = None,
     ) -> int | None:
-        """Take a dirty window for computing; its generation, or None when someone has it."""
+        """Take a dirty window for computing; its generation, or None when someone has it.
+
+        With `retry_before`, a window that failed is taken only once its retry time is at or
+        before it; without, whatever its retry time (an explicit retry).
+        """
         now = utcnow()
         with self._db.transaction():
             rows = self._db.run(
                 "UPDATE windows SET owner = ?, lease_until = ? "
                 "WHERE model_id = ? AND version = ? AND kind = ? AND w_start = ? "
                 "AND generation > computed_generation "
-                "AND (lease_until IS NULL OR lease_until < ? OR owner = ?) RETURNING generation",
+                "AND (lease_until IS NULL OR lease_until < ? OR owner = ?) "
+                "AND (CAST(? AS TIMESTAMP) IS NULL OR retry_at IS NULL OR retry_at <= ?) "
+                "RETURNING generation",
                 (
                     owner,
                     now + timedelta(seconds=lease_seconds),
@@ -97,9 +164,28 @@ class Windows:
                     key.start,
                     now,
                     owner,
+                    retry_before,
+                    retry_before,
                 ),
             )
         return int(rows[0][0]) if rows else None
+
+    def fail_window(
+        self, model: ModelInfo, key: WindowKey, *, owner: str, error: str, retry_at: datetime
+    ) -> int:
+        """Record that computing a claimed window failed, and release it: one more failure in
+        a row, the reason, and the time before which it is not claimed again (unless news for
+        it arrives). The failures in a row, or 0 when `owner` no longer held the window."""
+        # PostgreSQL cannot store NUL in text; the log keeps the full message
+        reason = error.replace("\x00", "\ufffd")[:MAX_ERROR]
+        with self._db.transaction():
+            rows = self._db.run(
+                "UPDATE windows SET failures = coalesce(failures, 0) + 1, last_error = ?, "
+                "retry_at = ?, owner = NULL, lease_until = NULL WHERE model_id = ? "
+                "AND version = ? AND kind = ? AND w_start = ? AND owner = ? RETURNING failures",
+                (reason, retry_at, model.id, key.version, key.kind, key.start, owner),
+            )
+        return int(rows[0][0]) if rows else 0
 
     def release_window(self, model: ModelInfo, key: WindowKey, owner: str) -> None:
         """Give a claimed window back without results (e.g. too few rows yet)."""
@@ -126,7 +212,8 @@ class Windows:
         with self._db.transaction():
             self._db.run(
                 "UPDATE windows SET computed_generation = ?, rows_n = ?, labelled_n = ?, "
-                "computed_at = ?, report = ?, w_end = ?, owner = NULL, lease_until = NULL "
+                "computed_at = ?, report = ?, w_end = ?, owner = NULL, lease_until = NULL, "
+                "failures = 0, last_error = NULL, retry_at = NULL "
                 "WHERE model_id = ? AND version = ? AND kind = ? AND w_start = ? AND owner = ?",
                 (
                     generation,
@@ -318,11 +405,22 @@ class Windows:
         """Mark the tumbling windows starting in [since, until) for recomputation (backfill)."""
         with self._db.transaction():
             rows = self._db.run(
-                "UPDATE windows SET generation = generation + 1 WHERE model_id = ? "
-                "AND kind = 'tumbling' AND w_start >= ? AND w_start < ? RETURNING w_start",
+                "UPDATE windows SET generation = generation + 1, retry_at = NULL "
+                "WHERE model_id = ? AND kind = 'tumbling' AND w_start >= ? AND w_start < ? "
+                "RETURNING w_start",
                 (model.id, since, until),
             )
         return len(rows)
+
+
+def _state(row: tuple[Any, ...]) -> WindowState:
+    version, kind, start, end, generation, computed, rows, labelled, at, failures, error, retry = (
+        row
+    )
+    key = WindowKey(str(version), kind, start, end)
+    return WindowState(
+        key, int(generation), int(computed), rows, labelled, at, int(failures), error, retry
+    )
 
 
 def _point(row: tuple[Any, ...]) -> MetricPoint:
