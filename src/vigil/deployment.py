@@ -13,12 +13,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vigil.config import Settings
-from vigil.errors import InputError
+from vigil.errors import InputError, VigilError
 from vigil.evaluate import read_current
-from vigil.ingest.layout import STORAGE, layout_for
+from vigil.ingest.layout import layout_for
+from vigil.measure.reading import Dataset
+from vigil.measure.reference import conform_reference
 from vigil.monitor.scheduler import Monitor
 from vigil.spec import Spec, load_spec
-from vigil.store.base import ARROW_TYPES, ModelInfo, Store
+from vigil.store.base import ModelInfo, Store
 
 log = logging.getLogger("vigil.service")
 
@@ -43,30 +45,21 @@ def register(store: Store, monitor: Monitor, name: str, version: str, spec: Spec
     return model
 
 
-def reference_table(table: pa.Table, spec: Spec, source: str) -> pa.Table:
-    """A reference set cast to the types the store keeps, so windows compare like with like."""
-    arrays = {}
-    missing = [c.name for c in spec.with_role("feature") if c.name not in table.column_names]
-    if missing:
+def reference_parquet(reference: Dataset, spec: Spec) -> tuple[bytes, int]:
+    """A reference set conformed to the spec (`conform_reference`, the check `vigil report`
+    makes too) as the Parquet bytes the store keeps, and its rows."""
+    table = conform_reference(reference, spec).table
+    sink = io.BytesIO()
+    try:
+        pq.write_table(table, sink)
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError) as err:
+        kept = ", ".join(f"{f.name} ({f.type})" for f in table.schema if f.name not in spec.names)
         raise InputError(
-            f"the {source} lacks the feature column(s) {', '.join(missing)} of the spec."
-        )
-    for name in table.column_names:
-        column = table.column(name)
-        if name in spec.names:
-            col = spec.column(name)
-            storage = STORAGE[col.kind]
-            try:
-                if storage == "VARCHAR" and pa.types.is_floating(column.type):
-                    raise pa.ArrowInvalid("floats are not categories")
-                column = column.cast(ARROW_TYPES[storage])
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
-                raise InputError(
-                    f"the {source}'s column {name!r} holds {column.type}; the spec makes it "
-                    f"{col.kind}, stored as {storage.lower()}: {str(err).splitlines()[0]}"
-                ) from err
-        arrays[name] = column
-    return pa.table(arrays)
+            f"the reference {reference.source} cannot be stored as Parquet "
+            f"({str(err).splitlines()[0]}); its columns outside the spec are {kept or 'none'}: "
+            f"drop the ones of unusual types."
+        ) from None
+    return sink.getvalue(), table.num_rows
 
 
 def load_config_models(settings: Settings, store: Store, monitor: Monitor) -> None:
@@ -74,13 +67,16 @@ def load_config_models(settings: Settings, store: Store, monitor: Monitor) -> No
     for cfg in settings.models:
         if cfg.spec is None:
             continue
-        spec = load_spec(cfg.spec)
+        known = store.get_model(cfg.name)
+        has_reference = known is not None and cfg.version in store.reference_versions(known)
+        try:
+            spec = load_spec(cfg.spec)
+            stored = None
+            if cfg.reference is not None and not has_reference:  # before registering
+                stored = reference_parquet(read_current(str(cfg.reference)), spec)
+        except VigilError as err:
+            raise type(err)(f"model {cfg.name!r} of the config: {err}") from None
         model = register(store, monitor, cfg.name, cfg.version, spec)
-        if cfg.reference is not None and cfg.version not in store.reference_versions(model):
-            table = reference_table(
-                read_current(str(cfg.reference)).table, spec, str(cfg.reference)
-            )
-            sink = io.BytesIO()
-            pq.write_table(table, sink)
-            store.put_reference(model, cfg.version, sink.getvalue(), table.num_rows)
+        if stored is not None:
+            store.put_reference(model, cfg.version, *stored)
         log.info("model %s version %s registered from %s", cfg.name, cfg.version, cfg.spec)

@@ -11,24 +11,27 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.ipc as paipc
 
 from vigil.errors import InputError, NotEnoughData, SpecError
 from vigil.measure.columns import (
     NumericSample,
+    boolean_column,
     category_profile,
     numeric_sample,
     token_profile,
 )
 from vigil.measure.drift import (
     ColumnDrift,
-    adjust,
+    DriftResult,
     measure_categorical,
     measure_numeric,
     unevaluated,
@@ -56,8 +59,9 @@ from vigil.measure.quality import (
     unchecked,
     with_vocabulary,
 )
-from vigil.measure.quality import adjust as adjust_quality
 from vigil.measure.reading import Dataset, read_dataset
+from vigil.measure.reference import conform_reference
+from vigil.measure.significance import adjust_together
 from vigil.profile import (
     CategoricalProfile,
     DatasetProfile,
@@ -77,18 +81,30 @@ from vigil.spec import (
     spec_from_dict,
     spec_of_table,
 )
+from vigil.stats import share_increase_test
 from vigil.verdict import judge
 
 Progress = Callable[[int, int], None]  # (columns done, columns in all)
 
+NO_ROLES_NOTE = (
+    "The reference profile was built without a spec or roles: every column was profiled as "
+    "a feature (the first date or time column as the timestamp)."
+)
+NO_TARGET_NOTE = (
+    "The reference profile has no target, so it keeps no performance baseline: the model's "
+    "performance cannot be judged against it, and no role option brings it back. Rebuild the "
+    "profile with --target, --prediction and --score (or --spec)."
+)
+
 
 @dataclass(frozen=True, slots=True)
 class _Reference:
-    """The reference as raw rows or as a saved profile."""
+    """The reference as rows (conformed to the spec once it is known) or as a saved profile."""
 
     data: Dataset | None
     profile: DatasetProfile | None
     source: str
+    schema: pa.Schema | None = None  # the types the rows were read with, before conforming
 
     @property
     def table(self) -> pa.Table | None:
@@ -161,7 +177,9 @@ def evaluate(
     a folder), pandas or polars DataFrames, or Arrow tables; `reference` may also be a profile
     saved by `vigil profile`. Without a spec one is inferred from the reference with the roles
     given (`target=`, `prediction=`, `scores=`, `id_column=`, `timestamp=`, `segments=`), as
-    `infer_spec` does; with a spec, the role arguments are refused.
+    `infer_spec` does; with a spec, the role arguments are refused. The reference is then
+    conformed to the spec as the service conforms an uploaded one (`conform_reference`): a
+    column that cannot be read as its kind, or has no value, is refused with its name.
     """
     roles = {
         "target": target,
@@ -184,12 +202,9 @@ def evaluate(
     notes: list[str] = []
     if spec is None:
         spec = _default_spec(ref, notes, roles)
-    _check_spec_columns(spec, ref)
-    if ref.rows == 0:
-        raise NotEnoughData(
-            f"the reference {ref.source} has no rows; point --reference at the "
-            f"data the model was trained or validated on."
-        )
+    ref = _conformed(ref, spec)
+    if ref.profile is not None:
+        notes += _profile_notes(ref.profile, spec)
     if cur.table.num_rows == 0:
         raise NotEnoughData(
             f"the current set {cur.source} has no rows; nothing to compare. "
@@ -231,12 +246,12 @@ def evaluate(
                 measured_columns.append(found)
         else:
             measured_columns.append(unevaluated(c, reason))
-    drift = adjust(measured_columns, spec.drift)
     quality_columns = {c.name: results[c.name][1] for c in columns}
     quality_columns.update({c.name: unchecked(c, reason) for c in missing})
     id_col = spec.single("id")
     n_dups, share, ref_share, test = duplicates.result()
-    quality = adjust_quality(
+    drift, quality = adjust_together(
+        measured_columns,
         QualityResult(
             columns=quality_columns,
             schema=schema,
@@ -253,21 +268,11 @@ def evaluate(
             duplicate_row_increase=share - ref_share if test is None else test[0],
             duplicate_rows_p_value=None if test is None else test[1],
         ),
-        spec.drift.correction,
+        spec.drift,
     )
     performance = performance_job.result()
     if ref.profile is not None:
-        approximate = sorted({m for c in drift.columns.values() for m in c.approximate})
-        notes.append(
-            "The reference is a saved profile: "
-            + (
-                ", ".join(approximate) + " are approximations from its histograms "
-                if approximate
-                else ""
-            )
-            + "(bounds in docs/profile-format.md); every other measure is exact. "
-            "Duplicate rows are compared with no reference share."
-        )
+        notes.append(_profile_exactness(spec, drift))
     return Report(
         reference=SetSummary(ref.rows, ref.source, ref.profile is not None),
         current=SetSummary(cur.table.num_rows, cur.source, False),
@@ -291,11 +296,25 @@ def _version() -> str:
 
 def _read_reference(source: Any) -> _Reference:
     if isinstance(source, DatasetProfile):
-        return _Reference(None, source, source.source)
+        return _Reference(None, source, source.source, _profile_schema(source))
     if isinstance(source, (str, Path)) and Path(source).is_file() and is_profile_file(source):
-        return _Reference(None, load_profile(source), str(source))
+        profile = load_profile(source)
+        return _Reference(None, profile, str(source), _profile_schema(profile))
     data = read_dataset(source)
-    return _Reference(data, None, data.source)
+    return _Reference(data, None, data.source, data.table.schema)
+
+
+def _profile_schema(profile: DatasetProfile) -> pa.Schema | None:
+    """The column types of the data a profile was built from; None when it does not say."""
+    if not profile.schema:
+        return None
+    try:
+        return paipc.read_schema(pa.py_buffer(profile.schema))
+    except (pa.ArrowInvalid, OSError):
+        raise InputError(
+            f"profile {profile.source!r} holds a damaged schema; rebuild it with "
+            f"`vigil profile DATA -o FILE`."
+        ) from None
 
 
 def read_current(source: Any) -> Dataset:
@@ -311,9 +330,14 @@ def read_current(source: Any) -> Dataset:
 def _default_spec(ref: _Reference, notes: list[str], roles: dict[str, Any]) -> Spec:
     if ref.profile is not None:
         if any(roles.values()):
+            # Re-roling a profile's columns would change nothing it measured (drift is
+            # measured alike for every role) and cannot bring back what it did not keep: the
+            # reference's performance needs its labelled rows.
             raise SpecError(
                 f"{ref.source} is a profile and carries its own spec; drop the role "
-                "arguments (target, scores, ...)."
+                "arguments (target, scores, ...). A profile built without a target keeps no "
+                "performance baseline, and roles given now cannot recover it: rebuild the "
+                "profile with the roles (`vigil profile DATA --target ... -o FILE`)."
             )
         return spec_from_dict(ref.profile.spec, source=f"the spec inside {ref.source}")
     assert ref.table is not None
@@ -328,14 +352,68 @@ def _default_spec(ref: _Reference, notes: list[str], roles: dict[str, Any]) -> S
     return spec
 
 
-def _check_spec_columns(spec: Spec, ref: _Reference) -> None:
+def _conformed(ref: _Reference, spec: Spec) -> _Reference:
+    """The reference's rows conformed to the spec (`conform_reference`: the one check every
+    path makes), or a profile checked to hold the spec's columns."""
+    if ref.data is not None:
+        data = conform_reference(ref.data, spec)
+        return _Reference(data, None, ref.source, ref.data.table.schema)
     have = ref.column_names
     absent = [n for n in spec.names if n not in have]
     if absent:
         raise SpecError(
             f"the spec names {', '.join(map(repr, absent))}, which the reference "
-            f"{ref.source} does not have; its columns are {', '.join(have)}."
+            f"{ref.source} does not have; its columns are {', '.join(have)}. Rebuild the "
+            f"profile with this spec (`vigil profile DATA --spec SPEC -o FILE`)."
         )
+    if ref.rows == 0:
+        raise NotEnoughData(f"the reference {ref.source} has no rows; rebuild it from data.")
+    return ref
+
+
+def _profile_notes(profile: DatasetProfile, spec: Spec) -> list[str]:
+    """The notes a profile carries, and where the spec asks for what the profile lacks."""
+    notes = list(profile.notes)
+    if spec.drift.n_bins != profile.bins:
+        notes.append(
+            f"The spec asks for {spec.drift.n_bins} histogram bins (drift.bins) but the "
+            f"reference profile was built with {profile.bins}: PSI, Jensen-Shannon and the "
+            f"other histogram measures use the profile's bins. Rebuild the profile with this "
+            f"spec to change them."
+        )
+    return notes
+
+
+def _profile_exactness(spec: Spec, drift: DriftResult) -> str:
+    """What a report against a profile computes exactly, and what it cannot."""
+    approximate = sorted({m for c in drift.columns.values() for m in c.approximate})
+    lacking = ["duplicate rows have no reference share to compare with"]
+    if any(c.kind in NUMERIC_KINDS for c in spec.columns):
+        lacking.append(
+            "a numeric, datetime or text column that turns constant is flagged without its "
+            "chance test (it needs the reference's values)"
+        )
+    if any(c.bounds is not None for c in spec.columns):
+        lacking.append("shares outside the spec's bounds are judged without the reference's share")
+    if any(c.kind == "text" for c in spec.columns):
+        lacking.append("text columns' vocabulary (unseen words) is not checked")
+    return (
+        "The reference is a saved profile: "
+        + (
+            f"{', '.join(approximate)} are approximations from its histograms (bounds in "
+            "docs/profile-format.md); "
+            if approximate
+            else ""
+        )
+        + "without its rows, "
+        + "; ".join(lacking)
+        + ". Every other measure is the one the raw reference gives"
+        + (
+            " (the p-values are corrected together with the approximate ones)."
+            if approximate
+            else "."
+        )
+    )
 
 
 def _family(t: pa.DataType) -> str:
@@ -354,10 +432,11 @@ def _schema(spec: Spec, ref: _Reference, current: pa.Table) -> SchemaChange:
     present = set(current.column_names)
     known = set(spec.names) | set(ref.column_names)
     changes = []
-    if ref.table is not None:
+    if ref.schema is not None:  # the types as read, not as conformed to the spec
+        known |= set(ref.schema.names)
         for name in spec.names:
-            if name in present:
-                r, c = ref.table.schema.field(name).type, current.schema.field(name).type
+            if name in present and name in ref.schema.names:
+                r, c = ref.schema.field(name).type, current.schema.field(name).type
                 if _family(r) != _family(c) and not pa.types.is_null(c):
                     changes.append(TypeChange(name, str(r), str(c)))
     return SchemaChange(
@@ -414,6 +493,9 @@ def _column(
                 else None
             )
             quality = numeric_quality(col, ref_side, cur_side)
+            if ref.profile is not None and isinstance(ref_side, NumericProfile):
+                unreadable = ref.profile.type_mismatches.get(col.name, 0)
+                quality = _against_profile(quality, ref_side, unreadable, cur_side)
             if col.kind == "text" and ref.table is not None:
                 quality = with_vocabulary(
                     quality, token_profile(ref.table.column(col.name)), token_profile(current)
@@ -425,6 +507,14 @@ def _column(
             else:
                 assert ref.table is not None
                 ref_counts = category_profile(ref.table.column(col.name))
+            if col.kind == "boolean":  # read as the reference was: true/false, 1/0
+                booleans, unreadable = boolean_column(current)
+                mismatches += unreadable
+                current = (
+                    booleans
+                    if booleans is not None
+                    else pa.chunked_array([pa.nulls(len(current), pa.bool_())])
+                )
             cur_counts = category_profile(current)
             drift = measure_categorical(col, ref_counts, cur_counts) if measured else None
             return drift, categorical_quality(
@@ -434,6 +524,39 @@ def _column(
     except (ValueError, pa.ArrowException) as err:
         reason = f"could not be evaluated: {err}"
     return (unevaluated(col, reason) if measured else None), unchecked(col, reason)
+
+
+def _against_profile(
+    quality: ColumnQuality, reference: NumericProfile, unreadable: int, current: NumericSample
+) -> ColumnQuality:
+    """A numeric column's outlier and type checks against a profile as against its rows.
+
+    The profile keeps its reference's IQR fences, how many of its values lie outside them and
+    how many of its cells were unreadable, so the shares and noise tests are those of the raw
+    reference (`numeric_quality` reads none of them from a profile).
+    """
+    p_values = dict(quality.p_values)
+    rows = reference.count + reference.missing + reference.infinite
+    if unreadable and rows:
+        p_values["type_mismatch"] = share_increase_test(
+            min(unreadable, rows), rows, current.type_mismatches, current.rows
+        ).p_value
+    cur = current.values
+    if reference.outliers is None or reference.count == 0 or cur.size == 0:
+        return replace(quality, p_values=p_values)
+    low, high = reference.fences
+    outside = int(
+        np.searchsorted(cur, low, side="left") + cur.size - np.searchsorted(cur, high, side="right")
+    )
+    p_values["outlier_increase"] = share_increase_test(
+        reference.outliers, reference.count, outside, cur.size
+    ).p_value
+    return replace(
+        quality,
+        outlier_share=outside / cur.size,
+        reference_outlier_share=reference.outliers / reference.count,
+        p_values=p_values,
+    )
 
 
 def _profile_column(ref: _Reference, col: ColumnSpec, expected: type[Any]) -> Any:
@@ -467,11 +590,9 @@ def _labels(spec: Spec, *tables: pa.Table) -> tuple[str, ...]:
     return class_labels(spec, *tables) if spec.task not in (None, "regression") else ()
 
 
-def _set_performance(
-    spec: Spec, table: pa.Table, labels: tuple[str, ...], *, scales: bool = False
-) -> SetPerformance | None:
+def _set_performance(spec: Spec, table: pa.Table, labels: tuple[str, ...]) -> SetPerformance | None:
     rows = labelled_rows(spec, table, labels)
-    return set_performance(spec, rows, labels, scales=scales) if rows is not None else None
+    return set_performance(spec, rows, labels) if rows is not None else None
 
 
 def _performance(
@@ -482,7 +603,7 @@ def _performance(
         return None
     reference_perf: SetPerformance | None = None
     if ref.table is not None:
-        reference_perf = _set_performance(spec, ref.table, labels, scales=True)
+        reference_perf = _set_performance(spec, ref.table, labels)
     elif ref.profile is not None and ref.profile.performance:
         reference_perf = stored_performance(ref.profile.performance)
     current_perf = _set_performance(spec, current, labels)
@@ -506,27 +627,23 @@ def _performance(
 def stored_performance(stored: dict[str, float]) -> SetPerformance:
     """A reference's performance as a profile keeps it (`performance_to_store`)."""
     metrics: dict[str, float | None] = {}
-    counts: dict[str, int] = {}
-    scales: dict[str, float] = {}
+    errors: dict[str, float] = {}
     rows = 0
     for key, value in stored.items():
         if key == "rows":
             rows = int(value)
-        elif key.startswith("count."):
-            counts[key[len("count.") :]] = int(value)
-        elif key.startswith("scale."):
-            scales[key[len("scale.") :]] = float(value)
+        elif key.startswith("se."):
+            errors[key[len("se.") :]] = float(value)
         else:
             metrics[key] = value
-    return SetPerformance(rows, metrics, {}, None, counts, scales)
+    return SetPerformance(rows, metrics, {}, None, errors)
 
 
 def performance_to_store(perf: SetPerformance) -> dict[str, float]:
-    """A set's performance as a profile keeps it: metrics, rows, denominators and σ's."""
+    """A set's performance as a profile keeps it: metrics, labelled rows, standard errors."""
     out = {k: v for k, v in perf.metrics.items() if v is not None}
     out["rows"] = float(perf.rows)
-    out.update({f"count.{k}": float(v) for k, v in perf.counts.items()})
-    out.update({f"scale.{k}": v for k, v in perf.scales.items()})
+    out.update({f"se.{k}": v for k, v in perf.standard_errors.items()})
     return out
 
 
@@ -535,19 +652,23 @@ def profile_dataset(
 ) -> DatasetProfile:
     """Summarise a reference set into a profile that can stand in for it as `reference`.
 
-    Columns whose drift is measured get a full profile (docs/profile-format.md); the
-    reference's performance metrics are kept so later reports still compare against them.
+    The data is conformed to the spec as every reference is (`conform_reference`). Numeric
+    columns get the spec's `drift.bins` histogram bins, fine bins, quantiles, a sketch and
+    their outlier count (docs/profile-format.md); the reference's performance is kept so
+    later reports still compare against it. A profile without a target keeps no performance
+    baseline, and says so in its notes (a report against it repeats them).
     """
-    dataset = read_current(data)
-    table = dataset.table
+    raw = read_current(data)
+    notes: list[str] = []
     if isinstance(spec, (str, Path)):
         spec = load_spec(spec)
     if spec is None:
-        spec = spec_of_table(table)
-    ref = _Reference(dataset, None, dataset.source)
-    _check_spec_columns(spec, ref)
-    if table.num_rows == 0:
-        raise NotEnoughData(f"{dataset.source} has no rows; a profile needs data.")
+        spec = spec_of_table(raw.table)
+        notes.append(NO_ROLES_NOTE)
+    if spec.single("target") is None:
+        notes.append(NO_TARGET_NOTE)
+    dataset = conform_reference(raw, spec)
+    table = dataset.table
     columns: dict[str, NumericProfile | CategoricalProfile] = {}
     chosen = [c for c in spec.columns if c.kind in NUMERIC_KINDS | CATEGORY_KINDS]
 
@@ -555,13 +676,8 @@ def profile_dataset(
         column = table.column(col.name)
         if col.kind in NUMERIC_KINDS:
             s = numeric_sample(column, col.kind)
-            if s.values.size == 0:
-                raise NotEnoughData(
-                    f"column {col.name!r} of {dataset.source} has no finite "
-                    f"value, so it cannot be a reference; drop it from the spec."
-                )
             return col.name, reference_numeric_profile(
-                s.values, missing=s.missing, infinite=s.infinite
+                s.values, missing=s.missing, infinite=s.infinite, n_bins=spec.drift.n_bins
             )
         return col.name, category_profile(column)
 
@@ -571,7 +687,7 @@ def profile_dataset(
             if on_progress is not None:
                 on_progress(i, len(chosen))
     performance: dict[str, float] = {}
-    own = _set_performance(spec, table, _labels(spec, table), scales=True)
+    own = _set_performance(spec, table, _labels(spec, table))
     if own is not None:
         performance = performance_to_store(own)
     return DatasetProfile(
@@ -581,4 +697,8 @@ def profile_dataset(
         performance=performance,
         source=dataset.source,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        bins=spec.drift.n_bins,
+        schema=raw.table.schema.remove_metadata().serialize().to_pybytes(),
+        type_mismatches={n: k for n, k in dataset.type_mismatches.items() if n in spec.names},
+        notes=tuple(notes),
     )

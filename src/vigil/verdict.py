@@ -78,13 +78,40 @@ def worst(statuses: Iterable[Status]) -> Status:
     return found
 
 
-def _significant(p_adjusted: float | None, alpha: float | None) -> bool:
-    """Beyond sampling noise: no test to ask, no alpha to ask it at, or adjusted p < alpha."""
-    return alpha is None or p_adjusted is None or p_adjusted < alpha
+# A critical finding needs stronger evidence than a warning: an adjusted p-value below
+# alpha / CRITICAL_EVIDENCE (0.001 at the default alpha 0.05, the default critical level of the
+# p-value methods).
+CRITICAL_EVIDENCE = 50.0
+
+
+def evidence(p_adjusted: float | None, alpha: float | None) -> Status:
+    """The highest status the evidence allows: critical below alpha/50, warning below alpha.
+
+    No test to ask (`p_adjusted` None) or no alpha to ask it at: the levels alone decide.
+
+    >>> evidence(0.0005, 0.05), evidence(0.01, 0.05), evidence(0.2, 0.05), evidence(None, 0.05)
+    ('critical', 'warning', 'ok', 'critical')
+    """
+    if alpha is None or p_adjusted is None or p_adjusted < alpha / CRITICAL_EVIDENCE:
+        return "critical"
+    return "warning" if p_adjusted < alpha else "ok"
+
+
+def at_most(status: Status, limit: Status) -> Status:
+    """The less severe of the two."""
+    return status if STATUS_ORDER[status] <= STATUS_ORDER[limit] else limit
 
 
 def _fmt(x: float) -> str:
     return f"{x:.4g}"
+
+
+def _p(p: float) -> str:
+    return "< 1e-16" if p < 1e-16 else f"{p:.3g}"
+
+
+def _bound(x: float | None, open_end: str) -> str:
+    return open_end if x is None else _fmt(x)
 
 
 def judge(
@@ -115,10 +142,10 @@ def drift_status(column: ColumnDrift, alpha: float | None) -> Status:
         return level(p, Threshold(column.threshold, column.critical_threshold, "below"))
     if column.statistic is None:
         return "ok"
-    p = column.p_value_adjusted
-    if alpha is not None and (p is None or p >= alpha):  # no test, or within sampling noise
-        return "ok"
-    return level(column.statistic, Threshold(column.threshold, column.critical_threshold))
+    if alpha is not None and column.p_value_adjusted is None:
+        return "ok"  # the column's test could not be computed: no evidence either way
+    size = level(column.statistic, Threshold(column.threshold, column.critical_threshold))
+    return at_most(size, evidence(column.p_value_adjusted, alpha))
 
 
 def _drift_checks(spec: Spec, drift: DriftResult) -> list[Check]:
@@ -137,7 +164,7 @@ def _drift_checks(spec: Spec, drift: DriftResult) -> list[Check]:
                 f"(warning at {_fmt(c.threshold)}, critical at {_fmt(c.critical_threshold)})"
             )
             if c.p_value_adjusted is not None:
-                message += f", {c.test} p = {c.p_value_adjusted:.3g} after correction"
+                message += f", {c.test} p = {_p(c.p_value_adjusted)} after correction"
         else:
             message = f"{c.column}: no drift ({c.method} = {_fmt(c.statistic or 0.0)})"
         out.append(
@@ -249,10 +276,10 @@ def _share_check(
 ) -> Check:
     """A share that fires at its level only when its noise test is significant too."""
     p = q.p_values_adjusted.get(test)
-    status = level(judged, limits)
-    if status != "ok" and not _significant(p, spec.quality.alpha):
-        status = "ok"
-        message += f" Within sampling noise (p = {p:.3g} after correction)."
+    size = level(judged, limits)
+    status = at_most(size, evidence(p, spec.quality.alpha))
+    if status != size and p is not None:
+        message += f" Its {size} level is reached, but p = {p:.3g} after correction."
     return Check(
         name, q.column, metric, status, value, offset + decided_by(status, limits), message, p
     )
@@ -297,7 +324,8 @@ def _quality_checks(spec: Spec, q: ColumnQuality, rows: int) -> list[Check]:
                 f"({q.kind}); they were counted as missing.",
             )
         )
-    if q.out_of_range_share is not None:
+    # times move on: a window is later than its reference by nature, not out of range
+    if q.out_of_range_share is not None and q.role != "timestamp" and q.kind != "datetime":
         out.append(
             _share_check(
                 spec,
@@ -310,14 +338,20 @@ def _quality_checks(spec: Spec, q: ColumnQuality, rows: int) -> list[Check]:
                 limits=o.out_of_range,
                 offset=0.0,
                 message=f"{q.column}: {q.out_of_range_share:.2%} of values outside "
-                f"[{q.range_low}, {q.range_high}] (from the {q.range_source}).",
+                f"[{_bound(q.range_low, '−∞')}, {_bound(q.range_high, '+∞')}] (from the "
+                f"{q.range_source}).",
             )
         )
     if q.role in ("id", "timestamp"):  # new ids and new times are the point, not a finding
         return out
     if q.unseen_share is not None:
         listed = ", ".join(q.unseen_categories[:5])
-        what = "tokens" if q.kind == "text" else "categories"
+        one = q.n_unseen_categories == 1
+        what = (
+            ("token" if one else "tokens")
+            if q.kind == "text"
+            else ("category" if one else "categories")
+        )
         out.append(
             _share_check(
                 spec,
@@ -351,7 +385,7 @@ def _quality_checks(spec: Spec, q: ColumnQuality, rows: int) -> list[Check]:
         )
     if q.is_constant and not q.reference_is_constant:
         p = q.p_values_adjusted.get("constant")
-        significant = _significant(p, spec.quality.alpha)
+        significant = evidence(p, spec.quality.alpha) != "ok"
         out.append(
             Check(
                 "constant",
@@ -370,11 +404,10 @@ def _quality_checks(spec: Spec, q: ColumnQuality, rows: int) -> list[Check]:
 
 def _dataset_quality_checks(spec: Spec, quality: QualityResult) -> list[Check]:
     limits = spec.quality.duplicate_rows
-    status = level(quality.duplicate_row_increase, limits)
+    size = level(quality.duplicate_row_increase, limits)
     p = quality.duplicate_rows_p_value_adjusted
-    noise = status != "ok" and not _significant(p, spec.quality.alpha)
-    if noise:
-        status = "ok"
+    status = at_most(size, evidence(p, spec.quality.alpha))
+    noise = status != size
     out = [
         Check(
             "duplicate_rows",
@@ -386,7 +419,7 @@ def _dataset_quality_checks(spec: Spec, quality: QualityResult) -> list[Check]:
             f"{quality.duplicate_rows} duplicate rows ({quality.duplicate_row_share:.2%} of "
             f"the current set; the reference at the same size "
             f"{quality.reference_duplicate_row_share:.2%})"
-            + (f"; within sampling noise (p = {p:.3g})." if noise and p is not None else "."),
+            + (f"; its {size} level is reached, but p = {p:.3g}." if noise and p else "."),
             p,
         )
     ]
@@ -484,14 +517,22 @@ def _performance_checks(spec: Spec, perf: PerformanceResult) -> list[Check]:
 
 
 def _change_message(change: MetricChange) -> str:
+    """E.g. "accuracy: 0.9436 in the reference, 0.9158 now (2.9% lower; 49% more errors;
+    13.7 standard errors of ±0.002)"."""
     if change.worsening == 0:
         return f"{change.metric} unchanged at {_fmt(change.current)}."
-    direction = "worse" if change.worsening > 0 else "better"
-    relative = abs(change.relative) if math.isfinite(change.relative) else math.inf
+    better = change.worsening < 0
     text = (
-        f"{change.metric}: {_fmt(change.reference)} in the reference, {_fmt(change.current)} "
-        f"now ({relative:.1%} {direction}"
+        f"{change.metric}: {_fmt(change.reference)} in the reference, {_fmt(change.current)} now ("
     )
-    if change.standard_error is not None and change.z is not None and math.isfinite(change.z):
-        text += f", {abs(change.z):.1f} standard errors; noise ±{change.standard_error:.2g}"
+    if change.reference:
+        moved = abs(change.current - change.reference) / abs(change.reference)
+        text += f"{moved:.1%} {'higher' if change.current > change.reference else 'lower'}"
+    if change.bounded and change.reference < 1:
+        errors = (change.current - change.reference) / (change.reference - 1.0)
+        text += f"; {abs(errors):.0%} {'more' if errors > 0 else 'fewer'} errors"
+    text += "; better" if better else "; worse"
+    z = change.z
+    if change.standard_error is not None and z is not None and math.isfinite(z):
+        text += f"; {abs(z):.1f} standard errors of ±{change.standard_error:.2g}"
     return text + ")."

@@ -254,3 +254,62 @@ def test_retention_drops_raw_rows_but_keeps_points(tmp_path: Path) -> None:
     )
     assert [p.value for p in points] == [100.0]
     store.close()
+
+
+def test_a_spec_with_times_computes_its_windows(tmp_path: Path) -> None:
+    """A timestamp role, an id and a datetime feature: the stored reference is conformed as
+    the upload conforms it, the window's `__ts` becomes the timestamp column, and nothing fails.
+    """
+    from vigil.deployment import reference_parquet
+    from vigil.measure.reading import Dataset
+
+    columns = {
+        **SPEC["columns"],
+        "when": {"role": "timestamp", "kind": "datetime"},
+        "rid": {"role": "id", "kind": "categorical"},
+        "born": {"role": "feature", "kind": "datetime"},
+    }
+    spec = spec_from_dict({**SPEC, "columns": columns})
+    store = open_store(tmp_path / "t.duckdb")
+    layout = layout_for(spec)
+    model = store.register_model("m", "1", spec.to_dict(), layout.stored(), "DOUBLE")
+    rng = np.random.default_rng(4)
+    n = 1000
+    born = rng.integers(-300_000_000, 900_000_000, n) * 1_000_000_000  # epoch ns
+    reference = pa.table(
+        {
+            "x": rng.normal(0, 1, n),
+            "shop": rng.choice(["a", "b", "c"], n),
+            "yhat": rng.normal(0, 1, n),
+            "y": rng.normal(0, 1, n),
+            "when": pa.array(
+                np.arange(n, dtype=np.int64) * 3_600_000_000_123, pa.timestamp("ns", "Asia/Tokyo")
+            ),
+            "rid": [f"r{i}" for i in range(n)],
+            "born": pa.array(born, pa.timestamp("ns")),
+        }
+    )
+    parquet, rows = reference_parquet(Dataset(reference, "ref.parquet"), spec)
+    store.put_reference(model, "1", parquet, rows)
+    stored = pq.read_table(io.BytesIO(parquet))
+    assert stored.schema.field("when").type == pa.timestamp("us", tz="UTC")
+    batch = _batch(300, HOUR, prefix="a", seed=5)
+    batch = batch.append_column(
+        "born", pa.array(rng.integers(-300_000_000, 900_000_000, 300) * 1_000, pa.timestamp("ms"))
+    )
+    store.write_predictions(model, [batch], [], window_seconds=3600)
+    now = HOUR + timedelta(hours=2)
+    plan = WindowPlan(rolling_seconds=86400, min_rows=10, segments=("shop",))
+    summary = Monitor(store, {}, default_plan=plan, clock=lambda: now).tick()
+    assert summary.failed == []
+    assert sorted(r.key.kind for r in summary.computed) == ["rolling", "tumbling"]
+    for result in summary.computed:
+        report = result.report
+        assert report is not None
+        assert report.quality.columns["when"].error is None
+        assert report.quality.columns["when"].missing_share == 0.0
+        assert report.drift.columns["born"].error is None
+        assert report.drift_status("born") == "ok"
+        assert [c for c in report.checks if c.column == "when" and c.status != "ok"] == []
+        assert report.quality.duplicate_ids == 0
+    store.close()

@@ -11,6 +11,7 @@ from vigil.profile import (
     PROFILE_FORMAT_VERSION,
     CategoricalProfile,
     DatasetProfile,
+    NumericProfile,
     is_profile_file,
     load_profile,
     numeric_profile,
@@ -71,7 +72,7 @@ def test_the_file_is_standard_json_with_the_version_first(tmp_path: Path) -> Non
     path = tmp_path / "p.json"
     save_profile(dataset_profile({"auc": math.nan, "loss": math.inf}), path)
     text = path.read_text(encoding="utf-8")
-    assert text.startswith('{"vigil_profile_version":1,')
+    assert text.startswith('{"vigil_profile_version":2,')
 
     def refuse(token: str) -> None:
         raise AssertionError(f"non-standard JSON token {token}")
@@ -153,8 +154,8 @@ def _delete(dotted: str) -> object:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (_set("vigil_profile_version", 0), r"vigil_profile_version is 0, not 1"),
-        (_set("vigil_profile_version", "1"), r'vigil_profile_version is "1", not 1'),
+        (_set("vigil_profile_version", 0), r"vigil_profile_version is 0, not 1 or 2"),
+        (_set("vigil_profile_version", "1"), r'vigil_profile_version is "1", not 1 or 2'),
         (_delete("columns"), r"the document has no 'columns'"),
         (_set("rows", -1), r"'rows' is -1, not a whole number >= 0"),
         (_set("columns", "amount"), r"'columns' is a string, not an object"),
@@ -170,6 +171,15 @@ def _delete(dotted: str) -> object:
         (_set("columns.colour.count", 1), r"add up to 5000, not to count 1"),
         (_set("performance.auc", "high"), r'performance metric \'auc\' is "high"'),
         (_set("source", None), r"'source' is null, not a string"),
+        (_delete("columns.amount.fences"), r"column 'amount' has no 'fences'"),
+        (_set("columns.amount.fences", [1.0]), r"'fences' holds 1 numbers, not 2"),
+        (_set("columns.amount.fences", [2.0, 1.0]), r"fences must be two finite numbers"),
+        (_set("columns.amount.outliers", 5_001), r"outliers must be None or an integer"),
+        (_delete("columns.amount.outliers"), r"column 'amount' has no 'outliers'"),
+        (_set("bins", 1), r"'bins' is 1, not a whole number >= 2"),
+        (_set("notes", [3]), r"'notes' holds something other than strings"),
+        (_set("schema", "***"), r"schema is not base64"),
+        (_set("type_mismatches", {"amount": -1}), r"'amount' is -1"),
     ],
 )
 def test_a_damaged_profile_is_refused_with_what_is_wrong(
@@ -191,9 +201,31 @@ def test_a_sketch_that_disagrees_with_the_count_is_refused(tmp_path: Path) -> No
 
 
 def test_a_newer_format_asks_for_an_upgrade(tmp_path: Path) -> None:
-    path = _broken(tmp_path, _set("vigil_profile_version", 2))
-    with pytest.raises(InputError, match=r"format version 2, newer than this vigil reads.*upgrade"):
+    path = _broken(tmp_path, _set("vigil_profile_version", 3))
+    with pytest.raises(InputError, match=r"format version 3, newer than this vigil reads.*upgrade"):
         load_profile(path)
+
+
+def test_a_version_1_file_is_read_and_says_what_it_lacks(tmp_path: Path) -> None:
+    def as_version_1(document: dict[str, object]) -> None:
+        document["vigil_profile_version"] = 1
+        for key in ("bins", "notes", "schema", "type_mismatches"):
+            del document[key]
+        for column in document["columns"].values():  # type: ignore[attr-defined]
+            column.pop("fences", None)
+            column.pop("outliers", None)
+
+    loaded = load_profile(_broken(tmp_path, as_version_1))
+    profile = dataset_profile()
+    amount, original = loaded.columns["amount"], profile.columns["amount"]
+    assert isinstance(amount, NumericProfile) and isinstance(original, NumericProfile)
+    assert amount.outliers is None and original.outliers is not None
+    assert amount.fences == original.fences  # the quartiles of a reference are exact
+    never_set = loaded.columns["never set"]
+    assert isinstance(never_set, NumericProfile) and never_set.outliers is None
+    assert loaded.bins == 10 and loaded.schema == b"" and loaded.type_mismatches == {}
+    assert len(loaded.notes) == 1 and "format version 1" in loaded.notes[0]
+    assert "outlier" in loaded.notes[0] and "Rebuild" in loaded.notes[0]
 
 
 def test_a_truncated_profile_is_refused(tmp_path: Path) -> None:

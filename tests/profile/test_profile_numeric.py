@@ -144,6 +144,8 @@ def test_merging_the_profiles_of_parts_gives_the_profile_of_the_whole(
     np.testing.assert_array_equal(merged.counts, whole.counts)
     np.testing.assert_array_equal(merged.fine_counts, whole.fine_counts)
     np.testing.assert_allclose(merged.fine_offsets, whole.fine_offsets, rtol=1e-9, atol=1e-9)
+    assert merged.fences == whole.fences == reference.fences
+    assert merged.outliers == whole.outliers
     if values.size == 0:
         assert math.isnan(merged.mean) and merged.m2 == 0.0
         return
@@ -257,6 +259,38 @@ def test_histogram_measures_from_profiles_equal_those_from_raw_data() -> None:
     )
 
 
+def tukey_outliers(reference: np.ndarray, values: np.ndarray) -> int:
+    """Values outside the reference's [Q1 - 1.5 IQR, Q3 + 1.5 IQR], by numpy's percentiles."""
+    q1, q3 = np.percentile(reference, [25, 75])
+    low, high = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
+    return int(np.count_nonzero((values < low) | (values > high)))
+
+
+@PROPERTIES
+@given(samples(min_size=1, max_size=300), samples(min_size=0, max_size=300))
+def test_outliers_are_counted_outside_the_references_fences(
+    reference_values: np.ndarray, values: np.ndarray
+) -> None:
+    reference = reference_numeric_profile(np.sort(reference_values), missing=0, infinite=0)
+    q1, q3 = reference.quantiles["q1"], reference.quantiles["q3"]
+    assert reference.fences == (q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1))
+    assert reference.outliers == tukey_outliers(reference_values, reference_values)
+    current = numeric_profile(values, missing=0, infinite=0, like=reference)
+    assert current.fences == reference.fences
+    assert current.outliers == tukey_outliers(reference_values, values)
+
+
+def test_a_heavy_tail_has_outliers_and_a_merge_with_an_unknown_count_has_none() -> None:
+    rng = np.random.default_rng(3)
+    values = np.sort(rng.standard_cauchy(10_000))
+    reference = reference_numeric_profile(values, missing=0, infinite=0)
+    assert reference.outliers == tukey_outliers(values, values) > 1_000
+    fields = {name: getattr(reference, name) for name in NumericProfile.__dataclass_fields__}
+    unknown = NumericProfile(**{**fields, "outliers": None})
+    assert merge_numeric(reference, unknown).outliers is None
+    assert merge_numeric(reference, reference).outliers == 2 * reference.outliers
+
+
 def test_merge_refuses_profiles_on_different_edges() -> None:
     a = reference_numeric_profile(np.arange(10.0), missing=0, infinite=0)
     b = reference_numeric_profile(np.arange(20.0), missing=0, infinite=0)
@@ -299,6 +333,14 @@ def test_the_constructor_checks_that_the_fields_agree() -> None:
         NumericProfile(**{**fields, "min": 200.0})
     with pytest.raises(ValueError, match=r"fine_offsets must hold"):
         NumericProfile(**{**fields, "fine_offsets": -good.fine_offsets - 1})
+    with pytest.raises(ValueError, match=r"fences must be two finite numbers, low <= high"):
+        NumericProfile(**{**fields, "fences": (2.0, 1.0)})
+    with pytest.raises(ValueError, match=r"fences must be two numbers"):
+        NumericProfile(**{**fields, "fences": (1.0,)})
+    with pytest.raises(ValueError, match=r"outliers must be None or an integer from 0 to count"):
+        NumericProfile(**{**fields, "outliers": 101})
+    with pytest.raises(ValueError, match=r"outliers must be None when the fences are unknown"):
+        NumericProfile(**{**fields, "fences": (math.nan, math.nan)})
 
 
 def test_profiles_are_immutable_compare_by_value_and_are_not_hashable() -> None:

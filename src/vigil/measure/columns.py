@@ -3,6 +3,11 @@
 Each column is converted and sorted once; every measure of the column then reads the same
 sorted array (the KS statistic, the quantile edges, the histogram counts, the Wasserstein
 distance and the quality checks all work on sorted data in linear or logarithmic time).
+
+The readers of a kind (`text_to_float`, `text_to_time`, `time_column`, `boolean_column`)
+return the column in the kind's Arrow type and the number of cells that could not be read,
+which became missing: a reference is conformed with them (`vigil.measure.reference`), and the
+current set is read with them, so both sides read a value the same way.
 """
 
 from __future__ import annotations
@@ -25,7 +30,19 @@ NUMBER_PATTERN = (
     r"|inf|Infinity|nan|NaN)\s*$"
 )
 MIXED_NUMERIC_MIN_SHARE = 0.5
-_SECONDS_PER_UNIT = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+# How vigil keeps a time: microseconds since the epoch, in UTC (a naive time is taken as UTC).
+TIME_TYPE = pa.timestamp("us", tz="UTC")
+# A text cell that reads as an ISO-8601 date or time (the forms Arrow parses), with an
+# optional zone; and the zone alone.
+TIME_PATTERN = (
+    r"^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}(:\d{2}(:\d{2}([.]\d+)?)?)?)?"
+    r"\s*([Zz]|[+-]\d{2}:?\d{2})?\s*$"
+)
+_ZONE_PATTERN = r"([Zz]|[+-]\d{2}:?\d{2})\s*$"
+# Epoch seconds read as times only within the years 1 to 9999 (about ±2.5e11 s).
+_MAX_EPOCH_SECONDS = 253_402_300_799.0
+_TRUE_WORDS = frozenset({"true", "1", "1.0"})
+_FALSE_WORDS = frozenset({"false", "0", "0.0"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +74,116 @@ def text_to_float(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, int]:
     return pc.cast(kept, pa.float64()), non_null - n_numbers
 
 
+def text_to_time(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, int]:
+    """A text column that is mostly ISO-8601 times as `TIME_TYPE`; other cells become null and
+    are counted. A time without a zone is taken as UTC; digits past the microsecond are cut.
+
+    A column where fewer than half the cells read as times is returned unchanged with 0.
+
+    >>> times, bad = text_to_time(pa.chunked_array([["2024-01-01T10:00:00+01:00", "soon"]]))
+    >>> [t.isoformat() for t in times.drop_null().to_pylist()], bad
+    (['2024-01-01T09:00:00+00:00'], 1)
+    """
+    non_null = len(column) - column.null_count
+    if non_null == 0 or not is_text(column):
+        return column, 0
+    text = pc.utf8_trim_whitespace(pc.cast(column, pa.string()))
+    is_time = pc.match_substring_regex(text, TIME_PATTERN)
+    n_times = pc.sum(is_time).as_py() or 0
+    if n_times / non_null < MIXED_NUMERIC_MIN_SHARE:
+        return column, 0
+    kept = pc.if_else(is_time, text, pa.scalar(None, pa.string()))
+    kept = pc.replace_substring_regex(kept, r"([.]\d{6})\d+", r"\1")  # Arrow stops at µs
+    kept = pc.replace_substring_regex(kept, r"z$", "Z")
+    zoned = pc.fill_null(pc.match_substring_regex(kept, _ZONE_PATTERN), False)
+    null_text = pa.scalar(None, pa.string())
+    aware, bad_aware = _cast_each(pc.if_else(zoned, kept, null_text), TIME_TYPE)
+    naive, bad_naive = _cast_each(pc.if_else(zoned, null_text, kept), pa.timestamp("us"))
+    times = pc.coalesce(aware, pc.cast(naive, TIME_TYPE))
+    return times, (non_null - n_times) + bad_aware + bad_naive
+
+
+def _cast_each(column: pa.ChunkedArray, to: pa.DataType) -> tuple[pa.ChunkedArray, int]:
+    """`column` cast to `to`, the cells that do not cast (a 30 February) null and counted.
+
+    Halves are cast until the bad cells are alone: k bad cells cost about k·log n casts.
+    """
+    out: list[pa.Array] = []
+    bad = 0
+    pending = [chunk for chunk in column.chunks if len(chunk)]
+    while pending:
+        part = pending.pop()
+        try:
+            out.append(pc.cast(part, to))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            if len(part) == 1:
+                out.append(pa.nulls(1, to))
+                bad += 1
+            else:
+                middle = len(part) // 2
+                pending += [part.slice(0, middle), part.slice(middle)]
+    # `pending` is a stack: the parts were cast back to front.
+    return pa.chunked_array(out[::-1], type=to), bad
+
+
+def time_column(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray | None, int]:
+    """The column as `TIME_TYPE` and the number of cells that are not times, or None when its
+    type holds no times at all (lists, structs, booleans, text that is mostly not times).
+
+    Timestamps of any unit and zone, dates (midnight UTC), ISO-8601 text and epoch seconds are
+    read; a naive time is taken as UTC.
+    """
+    t = column.type
+    if pa.types.is_dictionary(t):
+        column = pc.cast(column, t.value_type)
+        t = column.type
+    non_null = len(column) - column.null_count
+    if pa.types.is_null(t) or non_null == 0:
+        return pa.chunked_array([pa.nulls(len(column), TIME_TYPE)]), 0
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        # safe=False: nanoseconds are cut to microseconds, as the store keeps them
+        return pc.cast(column, TIME_TYPE, safe=False), 0
+    if is_text(column):
+        times, bad = text_to_time(column)
+        return (times, bad) if times.type == TIME_TYPE else (None, non_null)
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        seconds = np.asarray(
+            pc.fill_null(pc.cast(column, pa.float64()), np.nan).to_numpy(), dtype=np.float64
+        )
+        readable = np.isfinite(seconds) & (np.abs(seconds) <= _MAX_EPOCH_SECONDS)
+        unreadable = int(np.count_nonzero(~readable & ~np.isnan(seconds)))  # NaN is missing
+        micros = np.where(readable, np.round(seconds * 1e6), 0).astype(np.int64)
+        times = pa.array(micros, pa.int64(), mask=~readable).cast(TIME_TYPE)
+        return pa.chunked_array([times]), unreadable
+    return None, non_null
+
+
+def boolean_column(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray | None, int]:
+    """The column as booleans and the number of cells that are not, or None when it is mostly
+    not booleans. Read as booleans: true/false, 1/0 (numbers or text), "true"/"false" in any
+    case.
+    """
+    t = column.type
+    if pa.types.is_dictionary(t):
+        column = pc.cast(column, t.value_type)
+        t = column.type
+    non_null = len(column) - column.null_count
+    if pa.types.is_boolean(t):
+        return column, 0
+    if pa.types.is_null(t) or non_null == 0:
+        return pa.chunked_array([pa.nulls(len(column), pa.bool_())]), 0
+    if not (is_text(column) or pa.types.is_integer(t) or pa.types.is_floating(t)):
+        return None, non_null
+    words = pc.utf8_lower(pc.utf8_trim_whitespace(category_strings(column)))
+    is_true = pc.is_in(words, value_set=pa.array(sorted(_TRUE_WORDS)))
+    is_false = pc.is_in(words, value_set=pa.array(sorted(_FALSE_WORDS)))
+    readable = pc.or_(is_true, is_false)
+    n_readable = pc.sum(readable).as_py() or 0
+    if n_readable / non_null < MIXED_NUMERIC_MIN_SHARE:
+        return None, non_null
+    return pc.if_else(readable, is_true, pa.scalar(None, pa.bool_())), non_null - n_readable
+
+
 def numeric_array(column: pa.ChunkedArray, kind: Kind) -> tuple[NDArray[np.float64], int]:
     """The column as float64 with NaN for missing, and the number of cells that were not numbers.
 
@@ -70,13 +197,16 @@ def numeric_array(column: pa.ChunkedArray, kind: Kind) -> tuple[NDArray[np.float
     mismatches = 0
     if kind == "text":
         column = pc.cast(pc.utf8_length(pc.cast(column, pa.string())), pa.float64())
-    elif pa.types.is_timestamp(t):
-        scale = _SECONDS_PER_UNIT[t.unit]
-        column = pc.multiply(pc.cast(pc.cast(column, pa.int64()), pa.float64()), scale)
-    elif pa.types.is_date(t):
-        column = pc.multiply(
-            pc.cast(pc.cast(column, pa.date32()).cast(pa.int32()), pa.float64()), 86400.0
-        )
+    elif kind == "datetime" and is_text(column):
+        times, mismatches = text_to_time(column)
+        if times.type != TIME_TYPE:  # mostly not times: nothing can be read
+            return np.full(len(column), np.nan), len(column) - column.null_count
+        return numeric_array(times, kind)[0], mismatches
+    elif pa.types.is_timestamp(t) or pa.types.is_date(t):
+        # Every unit through microseconds, divided (not multiplied by an inexact 1e-6): one
+        # instant is one float whether it came as a date, seconds, ms, µs or ns.
+        micros = pc.cast(pc.cast(column, TIME_TYPE, safe=False), pa.int64())
+        column = pc.divide(pc.cast(micros, pa.float64(), safe=False), 1e6)
     elif is_text(column):
         column, mismatches = text_to_float(column)
         if is_text(column):  # mostly not numbers: nothing can be read
@@ -111,12 +241,24 @@ def numeric_sample(column: pa.ChunkedArray, kind: Kind) -> NumericSample:
     )
 
 
+def nan_as_null(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A floating column with its NaN cells null (other columns unchanged)."""
+    if not pa.types.is_floating(column.type):
+        return column
+    is_nan = pc.fill_null(pc.is_nan(column), False)
+    if not pc.any(is_nan).as_py():
+        return column
+    return pc.if_else(is_nan, pa.scalar(None, column.type), column)
+
+
 def category_profile(column: pa.ChunkedArray) -> CategoricalProfile:
     """Counts of each category of a column (as strings) and its missing count.
 
     Values are counted as they are and only the distinct values are turned into strings:
-    casting a million integers to text costs more than all the counting.
+    casting a million integers to text costs more than all the counting. NaN is missing, as
+    in numeric columns (pandas writes a missing label of a float column as NaN).
     """
+    column = nan_as_null(column)
     missing = column.null_count
     counts: dict[str, int] = {}
     if len(column) - missing:

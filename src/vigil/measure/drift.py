@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from vigil.measure.columns import NumericSample
 from vigil.profile import CategoricalProfile, NumericProfile, aligned_counts, numeric_profile
-from vigil.spec import ColumnSpec, DriftOptions, Kind, Role, drift_method, methods_for
+from vigil.spec import ColumnSpec, Kind, Role, drift_method, methods_for
 from vigil.spec.methods import KIND_TESTS, CountPair, DriftMethod, Measure
-from vigil.stats import SamplePair, adjust_p_values, bin_counts, quantile_edges
+from vigil.stats import SamplePair, bin_counts, quantile_edges
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,18 +222,6 @@ def measure_categorical(
         cur_shares = (*cur_shares[:CHART_CATEGORIES], sum(cur_shares[CHART_CATEGORIES:]))
     distribution = Distribution(tuple(shown), ref_shares, cur_shares, None)
     return _measured(column, metrics, (), distribution)
-
-
-def adjust(columns: Sequence[ColumnDrift], options: DriftOptions) -> DriftResult:
-    """The columns with their tests' p-values adjusted for testing them all together."""
-    tested = [c for c in columns if c.error is None and c.p_value is not None]
-    adjusted = adjust_p_values([c.p_value for c in tested], options.correction)  # type: ignore[misc]
-    by_name = {c.column: p for c, p in zip(tested, adjusted, strict=True)}
-    return DriftResult(
-        columns={c.column: replace(c, p_value_adjusted=by_name.get(c.column)) for c in columns},
-        alpha=options.alpha,
-        correction=options.correction,
-    )
 
 
 def _shares(counts: NDArray[np.int64]) -> tuple[float, ...]:

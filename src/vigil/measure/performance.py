@@ -1,15 +1,17 @@
 """Model performance on the labelled rows of each set, with the sampling noise of each metric.
 
-For every checked metric the current value is compared with the reference's, and the
-standard error of the difference — what sampling alone would move it by if the current rows
-were drawn like the reference's — comes with it: analytic for proportions (accuracy,
-precision, recall, FPR, FNR) and the binary ROC AUC (Hanley & McNeil), a bootstrap of the
-reference for the rest (docs/statistics.md, "Performance"). Whether a change counts is decided
-in `vigil.verdict`.
+Each set's checked metrics come with their standard errors at that set's size, estimated from
+its own rows: the binomial formula for accuracy, DeLong's for a binary ROC AUC, the
+standard error of a mean for the losses that are means of per-row losses (log loss, Brier,
+MAE; RMSE by the delta method), and a seeded bootstrap for the rest (F1, average precision,
+a multiclass AUC, R²). The difference between the sets has the standard error
+√(SE_ref² + SE_cur²), as in Welch's two-sample test (docs/statistics.md, "Performance").
+Whether a change counts is decided in `vigil.verdict`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,9 +37,11 @@ from vigil.stats import (
     false_negative_rate,
     false_positive_rate,
     log_loss,
+    log_losses,
     mean_absolute_error,
     mean_absolute_percentage_error,
     mean_error,
+    mean_standard_error,
     multiclass_brier_score_loss,
     precision_recall_f1,
     r2_score,
@@ -64,10 +68,8 @@ class SetPerformance:
     metrics: dict[str, float | None]  # None: not computable here, see `errors`
     errors: dict[str, str]  # metric name -> why it could not be computed
     confusion: ConfusionMatrix | None
-    # binary: the denominators of the rates (positives, negatives, predicted_positives)
-    counts: dict[str, int] = field(default_factory=dict)
-    # checked metrics without a formula: σ such that σ/√n is the standard error on n rows
-    scales: dict[str, float] = field(default_factory=dict)
+    # checked metrics: the standard error at this set's size, from its own rows
+    standard_errors: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +79,7 @@ class MetricChange:
     metric: str
     reference: float
     current: float
-    standard_error: float | None  # of current − reference under "drawn like the reference"
+    standard_error: float | None  # of current − reference: √(SE_ref² + SE_cur²)
     higher_is_better: bool
     bounded: bool  # higher is better and at most 1: its error is 1 − value
 
@@ -290,14 +292,9 @@ def _try(
         errors[name] = str(err)
 
 
-def set_performance(
-    spec: Spec, rows: Labelled, labels: tuple[str, ...], *, scales: bool = False
-) -> SetPerformance:
-    """Every metric of the task that the set's columns allow.
-
-    `scales=True` (the reference) also bootstraps the σ of the checked metrics that have no
-    standard-error formula.
-    """
+def set_performance(spec: Spec, rows: Labelled, labels: tuple[str, ...]) -> SetPerformance:
+    """Every metric of the task that the set's columns allow, and the standard errors of the
+    checked ones at this set's size."""
     metrics: dict[str, float | None] = {}
     errors: dict[str, str] = {}
     n = int(rows.y_true.size)
@@ -310,41 +307,41 @@ def set_performance(
         if rows.y_pred is None:
             return SetPerformance(n, {}, {"prediction": "no prediction column"}, None)
         yp = np.asarray(rows.y_pred, dtype=np.float64)
-        kernels: dict[str, Callable[..., float]] = {
-            "mae": mean_absolute_error,
-            "rmse": root_mean_squared_error,
-            "mape": mean_absolute_percentage_error,
-            "r2": r2_score,
-            "mean_error": mean_error,
-        }
-        for name, fn in kernels.items():
+        for name, fn in (
+            ("mae", mean_absolute_error),
+            ("rmse", root_mean_squared_error),
+            ("mape", mean_absolute_percentage_error),
+            ("r2", r2_score),
+            ("mean_error", mean_error),
+        ):
             _try(metrics, errors, name, lambda fn=fn: fn(y, yp))  # type: ignore[misc]
-        found = _scales(kernels, ("mae", "rmse", "r2"), (y, yp)) if scales else {}
-        return SetPerformance(n, metrics, errors, None, {}, found)
+        residual = yp - y
+        se: dict[str, float | None] = {"mae": mean_standard_error(np.abs(residual))}
+        rmse = metrics.get("rmse")
+        if rmse:  # delta method: SE(√m) = SE(m) / (2√m)
+            se["rmse"] = mean_standard_error(np.square(residual)) / (2.0 * rmse)
+        se.update(_bootstrapped({"r2": r2_score}, (y, yp)))
+        return SetPerformance(n, metrics, errors, None, _known(se))
 
     y_true = np.asarray(rows.y_true, dtype=np.int64)
     k = len(labels)
     confusion = None
-    counts: dict[str, int] = {}
+    se = {}
     bootstrapped: dict[str, Callable[..., float]] = {}
     arrays: list[NDArray[np.generic]] = [y_true]
-    y_pred = None
     if rows.y_pred is not None:
         y_pred = np.asarray(rows.y_pred, dtype=np.int64)
         arrays.append(y_pred)
         cm = confusion_matrix(y_true, y_pred, n_classes=k)
         confusion = ConfusionMatrix(labels, tuple(tuple(int(v) for v in row) for row in cm))
-        metrics["accuracy"] = accuracy_score(y_true, y_pred)
+        accuracy = accuracy_score(y_true, y_pred)
+        metrics["accuracy"] = accuracy
+        se["accuracy"] = binomial_standard_error(accuracy, n)
         if spec.task == "binary" and k == 2:
             p, r, f = precision_recall_f1(cm, average="binary")
             metrics.update(precision=p, recall=r, f1=f)
             metrics["fpr"] = false_positive_rate(y_true, y_pred)
             metrics["fnr"] = false_negative_rate(y_true, y_pred)
-            counts = {
-                "positives": int(cm[1].sum()),
-                "negatives": int(cm[0].sum()),
-                "predicted_positives": int(cm[:, 1].sum()),
-            }
             bootstrapped["f1"] = lambda t, p, *_: f1_score(t, p, n_classes=2)
         else:
             for average in ("macro", "micro", "weighted"):
@@ -360,75 +357,51 @@ def set_performance(
         _try(metrics, errors, "log_loss", lambda: log_loss(y_true, proba, n_classes=2))
         _try(metrics, errors, "brier", lambda: brier_score_loss(y_true, proba))
         _try(metrics, errors, "ece", lambda: expected_calibration_error(y_true, proba))
-        counts.setdefault("positives", int(np.count_nonzero(y_true == 1)))
-        counts.setdefault("negatives", int(np.count_nonzero(y_true == 0)))
+        if metrics.get("roc_auc") is not None:
+            with contextlib.suppress(ValueError):  # under two rows of a class: no standard error
+                se["roc_auc"] = auc_standard_error(y_true, proba)
+        se["log_loss"] = mean_standard_error(log_losses(y_true, proba, n_classes=2))
+        se["brier"] = mean_standard_error(np.square(proba - y_true))
         bootstrapped["pr_auc"] = lambda t, *rest: average_precision_score(t, rest[-1])
-        bootstrapped["log_loss"] = lambda t, *rest: log_loss(t, rest[-1], n_classes=2)
     elif proba is not None and proba.ndim == 2:
         _try(metrics, errors, "roc_auc", lambda: roc_auc_score_ovr(y_true, proba))
         _try(metrics, errors, "log_loss", lambda: log_loss(y_true, proba, n_classes=k))
         _try(metrics, errors, "brier", lambda: multiclass_brier_score_loss(y_true, proba))
         _try(metrics, errors, "ece", lambda: top_label_calibration_error(y_true, proba))
+        se["log_loss"] = mean_standard_error(log_losses(y_true, proba, n_classes=k))
         bootstrapped["roc_auc"] = lambda t, *rest: roc_auc_score_ovr(t, rest[-1])
-        bootstrapped["log_loss"] = lambda t, *rest: log_loss(t, rest[-1], n_classes=k)
     if proba is not None:
         arrays.append(proba)
-    found = _scales(bootstrapped, tuple(bootstrapped), arrays) if scales else {}
-    return SetPerformance(n, metrics, errors, confusion, counts, found)
+    se.update(_bootstrapped(bootstrapped, tuple(arrays)))
+    return SetPerformance(n, metrics, errors, confusion, _known(se))
 
 
-def _scales(
-    kernels: dict[str, Callable[..., float]],
-    names: tuple[str, ...],
-    arrays: tuple[NDArray[np.generic], ...] | list[NDArray[np.generic]],
-) -> dict[str, float]:
-    chosen = {name: kernels[name] for name in names}
-    found = bootstrap_scales(chosen, list(arrays), size=BOOTSTRAP_SIZE, draws=BOOTSTRAP_DRAWS)
-    return {name: value for name, value in found.items() if value is not None}
+def _bootstrapped(
+    kernels: dict[str, Callable[..., float]], arrays: tuple[NDArray[np.generic], ...]
+) -> dict[str, float | None]:
+    """Standard errors at the set's own size from a seeded bootstrap (`bootstrap_scales`)."""
+    if not kernels:
+        return {}
+    n = int(arrays[0].shape[0])
+    scales = bootstrap_scales(kernels, list(arrays), size=BOOTSTRAP_SIZE, draws=BOOTSTRAP_DRAWS)
+    return {name: None if s is None else s / math.sqrt(n) for name, s in scales.items()}
+
+
+def _known(errors: dict[str, float | None]) -> dict[str, float]:
+    return {name: value for name, value in errors.items() if value is not None}
 
 
 def compare(
     task: Task, reference: SetPerformance, current: SetPerformance
 ) -> dict[str, MetricChange]:
-    """Each checked metric of both sets with the standard error of their difference.
-
-    The difference's standard error is √(SE_ref² + SE_cur²), each at its set's own size,
-    both computed as if the rows were drawn like the reference's (the null of "no change").
-    """
+    """Each checked metric of both sets, with the standard error of their difference:
+    √(SE_ref² + SE_cur²), each set's own (None when either side has none)."""
     out = {}
     for name in CHECKED_METRICS[task]:
         ref, cur = reference.metrics.get(name), current.metrics.get(name)
         if ref is None or cur is None:
             continue
-        se = _difference_error(name, ref, reference, current)
+        a, b = reference.standard_errors.get(name), current.standard_errors.get(name)
+        se = None if a is None or b is None else math.sqrt(a * a + b * b)
         out[name] = MetricChange(name, ref, cur, se, HIGHER_IS_BETTER[name], name in BOUNDED_BY_ONE)
     return out
-
-
-def _difference_error(
-    name: str, value: float, reference: SetPerformance, current: SetPerformance
-) -> float | None:
-    sides = (reference, current)
-    try:
-        if name == "accuracy":
-            errors = [binomial_standard_error(value, s.rows) for s in sides]
-        elif name in ("precision", "recall", "fnr", "fpr"):
-            denominator = {
-                "precision": "predicted_positives",
-                "recall": "positives",
-                "fnr": "positives",
-                "fpr": "negatives",
-            }[name]
-            errors = [binomial_standard_error(value, s.counts[denominator]) for s in sides]
-        elif name == "roc_auc" and "positives" in reference.counts:
-            errors = [
-                auc_standard_error(value, s.counts["positives"], s.counts["negatives"])
-                for s in sides
-            ]
-        elif name in reference.scales:
-            errors = [reference.scales[name] / math.sqrt(s.rows) for s in sides]
-        else:
-            return None
-    except (KeyError, ValueError, ZeroDivisionError):
-        return None  # a denominator of 0 (no positives, say): nothing to judge by
-    return math.sqrt(sum(e * e for e in errors))

@@ -2,9 +2,9 @@
 
 Each column gets its shares (missing, infinite, out of range, unseen, outliers) and, for each
 check, the p-value of a one-sided test of whether the share is beyond what sampling explains
-(vigil.stats.sampling; the rules are in docs/statistics.md). `adjust` corrects the p-values of
-all quality tests of a report together, as drift does across columns. The statuses are
-decided in `vigil.verdict`.
+(vigil.stats.sampling; the rules are in docs/statistics.md); `vigil.measure.significance`
+corrects them together with the drift tests of the report. The statuses are decided in
+`vigil.verdict`.
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ from numpy.typing import NDArray
 
 from vigil.measure.columns import NumericSample
 from vigil.profile import CategoricalProfile, NumericProfile
-from vigil.spec import ColumnSpec, Correction, Kind, Role
+from vigil.spec import ColumnSpec, Kind, Role
 from vigil.spec.values import is_text
 from vigil.stats import (
     TestResult,
-    adjust_p_values,
     beyond_range_test,
     constant_chance,
     excess_count_test,
@@ -52,7 +51,7 @@ class ColumnQuality:
     ]  # categorical: up to 20 current values absent from the reference
     n_unseen_categories: int
     unseen_share: float | None  # share of current non-missing rows holding an unseen category
-    is_constant: bool  # the current set holds at most one distinct non-missing value
+    is_constant: bool  # the current set holds exactly one distinct non-missing value
     reference_is_constant: bool
     outlier_share: float | None  # numeric: outside the reference's [Q1 - 1.5 IQR, Q3 + 1.5 IQR]
     reference_outlier_share: float | None
@@ -212,7 +211,7 @@ def numeric_quality(
             p_values["outlier_increase"] = share_increase_test(
                 ref_outlier_count, ref_finite, n_outliers, cur.size
             ).p_value
-    is_constant = cur.size == 0 or bool(cur[0] == cur[-1])
+    is_constant = cur.size > 0 and bool(cur[0] == cur[-1])
     if is_constant and cur.size and not ref_constant and isinstance(reference, NumericSample):
         _, runs = np.unique(reference.values, return_counts=True)
         p_values["constant"] = constant_chance(runs / reference.values.size, cur.size)
@@ -297,7 +296,7 @@ def categorical_quality(
     }
     if current.count:
         p_values["unseen_share"] = unseen_p
-    is_constant = len(current.counts) <= 1
+    is_constant = len(current.counts) == 1
     if is_constant and current.count and len(reference.counts) > 1:
         shares = [n / reference.count for n in reference.counts.values()]
         p_values["constant"] = constant_chance(shares, current.count)
@@ -444,27 +443,3 @@ def duplicate_ids(column: pa.ChunkedArray) -> int:
     """Non-missing ids that repeat an earlier row's id."""
     non_null = len(column) - column.null_count
     return int(non_null - pc.count_distinct(column, mode="only_valid").as_py())
-
-
-def adjust(quality: QualityResult, correction: Correction) -> QualityResult:
-    """The report's quality p-values adjusted together, as drift's are across columns."""
-    keys: list[tuple[str, str]] = [
-        (name, check) for name, q in quality.columns.items() for check in q.p_values
-    ]
-    raw = [quality.columns[name].p_values[check] for name, check in keys]
-    if quality.duplicate_rows_p_value is not None:
-        raw.append(quality.duplicate_rows_p_value)
-    adjusted = adjust_p_values(raw, correction)
-    by_column: dict[str, dict[str, float]] = {name: {} for name in quality.columns}
-    for (name, check), p in zip(keys, adjusted, strict=False):
-        by_column[name][check] = p
-    return replace(
-        quality,
-        columns={
-            name: replace(q, p_values_adjusted=by_column[name])
-            for name, q in quality.columns.items()
-        },
-        duplicate_rows_p_value_adjusted=(
-            adjusted[-1] if quality.duplicate_rows_p_value is not None else None
-        ),
-    )

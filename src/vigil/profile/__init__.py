@@ -29,6 +29,7 @@ from vigil.profile.file import (
 from vigil.profile.numeric import (
     QUANTILE_LEVELS,
     NumericProfile,
+    iqr_fences,
     merge_numeric,
     numeric_profile,
     reference_numeric_profile,
@@ -52,6 +53,7 @@ __all__ = [
     "approximate_ks_p_value",
     "approximate_wasserstein",
     "categorical_profile",
+    "iqr_fences",
     "is_profile_file",
     "load_profile",
     "merge_categorical",

@@ -3,6 +3,10 @@
 The file is one UTF-8 JSON document whose first key is ``"vigil_profile_version"``, so a
 reader can tell a profile from a data file by its first bytes (`is_profile_file`). Floats are
 written with Python's shortest round-tripping repr, so a profile loads back bit for bit.
+
+Version 2 added the outlier fences and counts of numeric columns, the histogram bins asked
+for, the reference's column types and unreadable cells, and notes; version-1 files are still
+read, with a note saying what they lack.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import math
 import os
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,10 +27,17 @@ from numpy.typing import NDArray
 
 from vigil.errors import InputError
 from vigil.profile.categorical import CategoricalProfile
-from vigil.profile.numeric import QUANTILE_LEVELS, NumericProfile
+from vigil.profile.numeric import N_BINS, QUANTILE_LEVELS, NumericProfile, iqr_fences
 from vigil.profile.quantiles import sketch_count
 
-PROFILE_FORMAT_VERSION = 1
+PROFILE_FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+VERSION_1_NOTE = (
+    "The reference profile is in format version 1: it keeps no outlier counts, so the outlier "
+    "checks are not evaluated, nor the reference's column types, so type changes are not "
+    "detected; its histograms have 10 bins whatever drift.bins says. Rebuild it with "
+    "`vigil profile` to have them."
+)
 # JSON has no literal for these; they are written as strings where a number is expected.
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _SNIFF_BYTES = 64
@@ -58,15 +69,23 @@ class DatasetProfile:
     performance: dict[str, float]  # the reference's performance metrics, by name
     source: str  # the file name(s) it was built from
     created: str  # ISO-8601 UTC time it was built
+    bins: int = N_BINS  # the histogram bins asked for (the spec's drift.bins)
+    schema: bytes = b""  # the Arrow IPC schema of the data as read; b"" when unknown
+    type_mismatches: dict[str, int] = field(default_factory=dict)  # column -> unreadable cells
+    notes: tuple[str, ...] = ()  # what a report against the profile should tell its reader
 
 
 def save_profile(profile: DatasetProfile, path: str | Path) -> None:
-    """Write `profile` to `path` as a version-1 profile file (replaced atomically)."""
+    """Write `profile` to `path` as a version-2 profile file (replaced atomically)."""
     document = {
         "vigil_profile_version": PROFILE_FORMAT_VERSION,
         "rows": profile.rows,
         "source": profile.source,
         "created": profile.created,
+        "bins": profile.bins,
+        "notes": list(profile.notes),
+        "schema": base64.b64encode(profile.schema).decode("ascii"),
+        "type_mismatches": profile.type_mismatches,
         "spec": _plain(profile.spec),
         "performance": {name: _number(value) for name, value in profile.performance.items()},
         "columns": {name: _column_document(column) for name, column in profile.columns.items()},
@@ -137,13 +156,30 @@ def _profile_from(document: Any, name: str) -> DatasetProfile:
             f"profile {name!r} has format version {version}, newer than this vigil reads "
             f"(version {PROFILE_FORMAT_VERSION}); upgrade vigil, or {_REBUILD}."
         )
-    if version != PROFILE_FORMAT_VERSION or isinstance(version, bool):
-        raise _Damaged(f"vigil_profile_version is {_shown(version)}, not {PROFILE_FORMAT_VERSION}")
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
+        raise _Damaged(
+            f"vigil_profile_version is {_shown(version)}, not "
+            f"{' or '.join(map(str, READABLE_VERSIONS))}"
+        )
     columns = _field(document, "columns", dict, "the document")
+    top = "the document"
+    if version == 1:
+        bins, schema, mismatches, notes = N_BINS, b"", {}, (VERSION_1_NOTE,)
+    else:
+        bins = _count(document, "bins", top)
+        if bins < 2:
+            raise _Damaged(f"'bins' is {bins}, not a whole number >= 2")
+        schema = _base64(_field(document, "schema", str, top), "schema")
+        found = _field(document, "type_mismatches", dict, top)
+        mismatches = {name: _count(found, name, "'type_mismatches'") for name in found}
+        notes = tuple(_field(document, "notes", list, top))
+        if not all(isinstance(note, str) for note in notes):
+            raise _Damaged("'notes' holds something other than strings")
     return DatasetProfile(
         rows=_count(document, "rows", "the document"),
         columns={
-            column: _column_from(entry, f"column {column!r}") for column, entry in columns.items()
+            column: _column_from(entry, f"column {column!r}", version)
+            for column, entry in columns.items()
         },
         spec=_field(document, "spec", dict, "the document"),
         performance={
@@ -152,6 +188,10 @@ def _profile_from(document: Any, name: str) -> DatasetProfile:
         },
         source=_field(document, "source", str, "the document"),
         created=_field(document, "created", str, "the document"),
+        bins=bins,
+        schema=schema,
+        type_mismatches=mismatches,
+        notes=notes,
     )
 
 
@@ -179,10 +219,12 @@ def _column_document(column: NumericProfile | CategoricalProfile) -> dict[str, A
         "fine_offsets": column.fine_offsets.tolist(),
         "quantiles": {q: _number(v) for q, v in column.quantiles.items()},
         "sketch": base64.b64encode(column.sketch).decode("ascii"),
+        "fences": [_number(x) for x in column.fences],
+        "outliers": column.outliers,
     }
 
 
-def _column_from(entry: Any, where: str) -> NumericProfile | CategoricalProfile:
+def _column_from(entry: Any, where: str, version: int) -> NumericProfile | CategoricalProfile:
     if not isinstance(entry, dict):
         raise _Damaged(f"{where} is not a JSON object")
     kind = entry.get("kind")
@@ -195,7 +237,7 @@ def _column_from(entry: Any, where: str) -> NumericProfile | CategoricalProfile:
                 counts={category: _count(counts, category, where) for category in counts},
             )
         if kind == "numeric":
-            return _numeric_from(entry, where)
+            return _numeric_from(entry, where, version)
     # The constructors check that the fields agree with each other (counts add up, edges
     # increase, ...) and raise ValueError naming the field.
     except ValueError as err:
@@ -203,12 +245,21 @@ def _column_from(entry: Any, where: str) -> NumericProfile | CategoricalProfile:
     raise _Damaged(f'{where} has kind {_shown(kind)}; expected "numeric" or "categorical"')
 
 
-def _numeric_from(entry: dict[str, Any], where: str) -> NumericProfile:
-    try:
-        sketch = base64.b64decode(_field(entry, "sketch", str, where), validate=True)
-    except binascii.Error:
-        raise _Damaged(f"{where}: sketch is not base64") from None
+def _numeric_from(entry: dict[str, Any], where: str, version: int) -> NumericProfile:
+    sketch = _base64(_field(entry, "sketch", str, where), f"{where}: sketch")
     quantiles = _field(entry, "quantiles", dict, where)
+    fences: tuple[float, float]
+    outliers: int | None
+    if version == 1:  # fences from the quartiles, which are exact in a reference profile
+        q1 = _float_of(quantiles.get("q1"), f"{where} quantile 'q1'")
+        q3 = _float_of(quantiles.get("q3"), f"{where} quantile 'q3'")
+        fences, outliers = iqr_fences(q1, q3), None
+    else:
+        pair = _field(entry, "fences", list, where)
+        if len(pair) != 2:
+            raise _Damaged(f"{where}: 'fences' holds {len(pair)} numbers, not 2")
+        fences = (_float_of(pair[0], f"{where} fences"), _float_of(pair[1], f"{where} fences"))
+        outliers = None if entry.get("outliers", 0) is None else _count(entry, "outliers", where)
     profile = NumericProfile(
         count=_count(entry, "count", where),
         missing=_count(entry, "missing", where),
@@ -226,6 +277,8 @@ def _numeric_from(entry: dict[str, Any], where: str) -> NumericProfile:
             q: _float_of(quantiles.get(q), f"{where} quantile {q!r}") for q in QUANTILE_LEVELS
         },
         sketch=sketch,
+        fences=fences,
+        outliers=outliers,
     )
     if sketch_count(profile.sketch) != profile.count:
         raise _Damaged(
@@ -233,6 +286,13 @@ def _numeric_from(entry: dict[str, Any], where: str) -> NumericProfile:
             f"{profile.count}"
         )
     return profile
+
+
+def _base64(text: str, where: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raise _Damaged(f"{where} is not base64") from None
 
 
 def _field(entry: dict[str, Any], key: str, kind: type[T], where: str) -> T:

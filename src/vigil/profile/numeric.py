@@ -50,6 +50,10 @@ class NumericProfile:
     estimates read from the sketch in a merged profile, within the sketch's rank error
     (`vigil.profile.quantiles.sketch_rank_error`).
 
+    `fences` are Tukey's fences of the reference, [Q1 − 1.5 IQR, Q3 + 1.5 IQR], carried like
+    the bin edges, and `outliers` counts the values outside them, so that a profile knows its
+    outlier share exactly and profiles merge; None when unknown (a version-1 profile file).
+
     The arrays are read-only copies. Two profiles are equal when every field is (NaN equal
     to NaN). Build profiles with `reference_numeric_profile` and `numeric_profile`; the
     constructor only checks that the fields agree with each other.
@@ -71,6 +75,8 @@ class NumericProfile:
     fine_offsets: NDArray[np.float64] = field(repr=False)
     quantiles: dict[str, float] = field(repr=False)  # QUANTILE_LEVELS' names; NaN when empty
     sketch: bytes = field(repr=False)  # serialized KLL doubles sketch
+    fences: tuple[float, float]  # the reference's [Q1 - 1.5 IQR, Q3 + 1.5 IQR]
+    outliers: int | None  # values outside `fences`; None when unknown
 
     def __post_init__(self) -> None:
         for name in ("count", "missing", "infinite"):
@@ -122,6 +128,7 @@ class NumericProfile:
             raise ValueError(
                 f"NumericProfile.sketch must be bytes; got {type(self.sketch).__name__}."
             )
+        _set_fences(self)
 
     @property
     def variance(self) -> float:
@@ -149,6 +156,8 @@ class NumericProfile:
             )
             and self.quantiles.keys() == other.quantiles.keys()
             and all(_same_float(v, other.quantiles[q]) for q, v in self.quantiles.items())
+            and all(_same_float(a, b) for a, b in zip(self.fences, other.fences, strict=True))
+            and self.outliers == other.outliers
         )
 
     # Mutable arrays and a dict inside: a profile is not hashable.
@@ -192,6 +201,7 @@ def reference_numeric_profile(
         infinite=infinite,
         edges=quantile_edges(values, n_bins),
         fine_edges=quantile_edges(values, N_FINE_BINS),
+        fences=iqr_fences(*quantiles_of_sorted(values, np.array([0.25, 0.75])).tolist()),
         k=k,
     )
 
@@ -226,6 +236,7 @@ def numeric_profile(
         infinite=infinite,
         edges=like.edges,
         fine_edges=like.fine_edges,
+        fences=like.fences,
         k=sketch_k(like.sketch),
     )
 
@@ -249,9 +260,9 @@ def merge_numeric(a: NumericProfile, b: NumericProfile) -> NumericProfile:
     >>> both.count, both.missing, both.infinite, both.mean, both.variance
     (4, 1, 2, 2.5, 1.6666666666666667)
     """
-    for name in ("edges", "fine_edges"):
-        mine, theirs = getattr(a, name), getattr(b, name)
-        if not np.array_equal(mine, theirs):
+    for name in ("edges", "fine_edges", "fences"):
+        mine, theirs = np.asarray(getattr(a, name)), np.asarray(getattr(b, name))
+        if not np.array_equal(mine, theirs, equal_nan=True):
             raise ValueError(
                 f"merge_numeric needs two profiles on the same bin edges; their {name} differ "
                 f"({mine.size} and {theirs.size} edges). Build every profile of a column with "
@@ -287,7 +298,19 @@ def merge_numeric(a: NumericProfile, b: NumericProfile) -> NumericProfile:
         fine_offsets=a.fine_offsets + b.fine_offsets,
         quantiles=quantiles,
         sketch=sketch,
+        fences=a.fences,
+        outliers=None if a.outliers is None or b.outliers is None else a.outliers + b.outliers,
     )
+
+
+def iqr_fences(q1: float, q3: float) -> tuple[float, float]:
+    """Tukey's fences [Q1 − 1.5 IQR, Q3 + 1.5 IQR]: values outside them are outliers.
+
+    >>> iqr_fences(1.0, 3.0)
+    (-2.0, 6.0)
+    """
+    iqr = q3 - q1
+    return q1 - 1.5 * iqr, q3 + 1.5 * iqr
 
 
 def _profile(
@@ -297,6 +320,7 @@ def _profile(
     infinite: int,
     edges: NDArray[np.float64],
     fine_edges: NDArray[np.float64],
+    fences: tuple[float, float],
     k: int,
 ) -> NumericProfile:
     n = sorted_values.size
@@ -330,6 +354,12 @@ def _profile(
         fine_offsets=_offsets(sorted_values, fine_edges, fine_counts),
         quantiles=quantiles,
         sketch=sketch_of(sorted_values, k=k),
+        fences=fences,
+        outliers=int(
+            np.searchsorted(sorted_values, fences[0], side="left")
+            + n
+            - np.searchsorted(sorted_values, fences[1], side="right")
+        ),
     )
 
 
@@ -392,6 +422,37 @@ def _set_histogram(profile: NumericProfile, edges_name: str, counts_name: str) -
     counts.setflags(write=False)
     object.__setattr__(profile, edges_name, edges)
     object.__setattr__(profile, counts_name, counts)
+
+
+def _set_fences(profile: NumericProfile) -> None:
+    """Store the fences as a pair of floats, after checking them and the outlier count."""
+    try:
+        low, high = (float(x) for x in profile.fences)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"NumericProfile.fences must be two numbers (low, high); got {profile.fences!r}."
+        ) from None
+    unknown = math.isnan(low) and math.isnan(high)  # a version-1 file's empty column
+    if not (unknown or (math.isfinite(low) and math.isfinite(high) and low <= high)):
+        raise ValueError(
+            f"NumericProfile.fences must be two finite numbers, low <= high; got {low}, {high}."
+        )
+    object.__setattr__(profile, "fences", (low, high))
+    outliers = profile.outliers
+    if outliers is None:
+        return
+    if unknown:
+        raise ValueError("NumericProfile.outliers must be None when the fences are unknown (NaN).")
+    if (
+        isinstance(outliers, bool)
+        or not isinstance(outliers, (int, np.integer))
+        or not 0 <= outliers <= profile.count
+    ):
+        raise ValueError(
+            f"NumericProfile.outliers must be None or an integer from 0 to count "
+            f"{profile.count}; got {outliers!r}."
+        )
+    object.__setattr__(profile, "outliers", int(outliers))
 
 
 def _same_float(a: float, b: float) -> bool:

@@ -28,6 +28,7 @@ from vigil.stats.classification import (
     false_negative_rate,
     false_positive_rate,
     log_loss,
+    log_losses,
     multiclass_brier_score_loss,
     precision_recall_f1,
     precision_score,
@@ -64,6 +65,7 @@ from vigil.stats.sampling_error import (
     auc_standard_error,
     binomial_standard_error,
     bootstrap_scales,
+    mean_standard_error,
 )
 from vigil.stats.wasserstein import wasserstein_distance
 
@@ -98,9 +100,11 @@ __all__ = [
     "kl_divergence",
     "ks_test",
     "log_loss",
+    "log_losses",
     "mean_absolute_error",
     "mean_absolute_percentage_error",
     "mean_error",
+    "mean_standard_error",
     "multiclass_brier_score_loss",
     "precision_recall_f1",
     "precision_score",

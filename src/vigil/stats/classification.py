@@ -339,7 +339,8 @@ def average_precision_score(y_true: NDArray[np.int64], y_score: NDArray[np.float
 
 
 def log_loss(y_true: NDArray[np.int64], proba: NDArray[np.float64], *, n_classes: int) -> float:
-    """Mean negative log-likelihood of the true class (cross-entropy, natural log), ≥ 0.
+    """Mean negative log-likelihood of the true class (cross-entropy, natural log), ≥ 0: the
+    mean of `log_losses`.
 
     `proba` is P(class 1) of shape (n,) when ``n_classes == 2``, or (n, n_classes). The
     probability of the true class is clipped to [ε, 1 − ε] with ε the float64 machine
@@ -353,11 +354,24 @@ def log_loss(y_true: NDArray[np.int64], proba: NDArray[np.float64], *, n_classes
     >>> round(log_loss(np.array([1, 0, 0, 1]), np.array([0.9, 0.1, 0.2, 0.65]), n_classes=2), 5)
     0.21616
     """
+    return float(np.mean(log_losses(y_true, proba, n_classes=n_classes)))
+
+
+def log_losses(
+    y_true: NDArray[np.int64], proba: NDArray[np.float64], *, n_classes: int
+) -> NDArray[np.float64]:
+    """Each row's negative log-likelihood of its true class, clipped as in `log_loss`.
+
+    >>> import numpy as np
+    >>> log_losses(np.array([1, 0]), np.array([0.5, 0.5]), n_classes=2).round(4).tolist()
+    [0.6931, 0.6931]
+    """
     integer_at_least("log_loss", "n_classes", n_classes, 2)
     y = class_codes("log_loss", "y_true", y_true, n_classes)
     p = probabilities("log_loss", y, proba, n_classes)
     p_true = np.where(y == 1, p, 1.0 - p) if p.ndim == 1 else p[np.arange(y.size), y]
-    return float(-np.mean(np.log(np.clip(p_true, EPS, 1.0 - EPS))))
+    losses: NDArray[np.float64] = -np.log(np.clip(p_true, EPS, 1.0 - EPS))
+    return losses
 
 
 def brier_score_loss(y_true: NDArray[np.int64], proba: NDArray[np.float64]) -> float:

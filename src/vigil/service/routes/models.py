@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from vigil.deployment import reference_table, register
-from vigil.errors import ConflictError, InputError, SpecError
+from vigil.deployment import reference_parquet, register
+from vigil.errors import ConflictError, InputError, NotEnoughData, SpecError
 from vigil.ingest.decode import body_format, decode_table
+from vigil.measure.reading import Dataset
 from vigil.service.schemas import ERRORS, ModelRegistration, ModelView
 from vigil.service.state import ApiError, AppState, read_body, state_of
-from vigil.spec import Spec, spec_from_dict
+from vigil.spec import spec_from_dict
 from vigil.store.base import ModelInfo
 
 router = APIRouter()
@@ -107,7 +106,11 @@ async def get_model(model: str, request: Request) -> dict[str, Any]:
     },
 )
 async def put_reference(model: str, request: Request, version: str | None = None) -> dict[str, Any]:
-    """Store the reference (training) set of a version: Parquet, Arrow IPC, CSV or JSON rows."""
+    """Store the reference (training) set of a version: Parquet, Arrow IPC, CSV or JSON rows.
+
+    The set is conformed to the version's spec as `vigil report` conforms a reference
+    (`vigil.measure.reference`): what one refuses, the other refuses, with the same reason.
+    """
     state = state_of(request)
     state.authorize(request, "admin")
     info = state.model(model)
@@ -128,23 +131,22 @@ async def put_reference(model: str, request: Request, version: str | None = None
         )
     body = await read_body(request, state.settings.limits.max_body)
     try:
-        table = await run_in_threadpool(_reference_from_body, body, fmt, spec)
+        table = await run_in_threadpool(_table_from_body, body, fmt)
+        parquet, rows = await run_in_threadpool(reference_parquet, Dataset(table, "upload"), spec)
     except InputError as err:
         raise ApiError(422, str(err), reason="malformed_body") from err
-    sink = io.BytesIO()
-    pq.write_table(table, sink)
-    await run_in_threadpool(
-        state.store.put_reference, info, version, sink.getvalue(), table.num_rows
-    )
+    except (SpecError, NotEnoughData) as err:
+        raise ApiError(422, str(err), reason="bad_reference") from err
+    await run_in_threadpool(state.store.put_reference, info, version, parquet, rows)
     return {
         "model": model,
         "version": version,
-        "rows": table.num_rows,
+        "rows": rows,
         "columns": table.column_names,
     }
 
 
-def _reference_from_body(body: bytes, fmt: str, spec: Spec) -> pa.Table:
+def _table_from_body(body: bytes, fmt: str) -> pa.Table:
     if fmt == "json":
         try:
             rows = json.loads(body, object_pairs_hook=_strict_pairs)
@@ -160,6 +162,8 @@ def _reference_from_body(body: bytes, fmt: str, spec: Spec) -> pa.Table:
             raise InputError(f"the rows do not form a table: {str(err).splitlines()[0]}") from err
     else:
         table = decode_table(body, fmt)  # type: ignore[arg-type]
-    if table.num_rows == 0:
-        raise InputError("the reference has no rows.")
-    return reference_table(table, spec, "reference")
+    names = table.column_names
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise InputError(f"the reference repeats the column {twice[0]!r}; name each column once.")
+    return table
