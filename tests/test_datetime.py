@@ -18,7 +18,7 @@ import pytest
 import yaml
 from scipy import stats
 
-from vigil.evaluate import evaluate, infer_spec
+from vigil.evaluation import evaluate, infer_spec
 from vigil.report.model import Report
 
 VIGIL = [sys.executable, "-m", "vigil.cli"]

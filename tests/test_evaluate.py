@@ -13,7 +13,7 @@ from sklearn import metrics
 from tests.conftest import model_logs
 
 from vigil.errors import InputError, NotEnoughData, SpecError
-from vigil.evaluate import evaluate, infer_spec, profile_dataset
+from vigil.evaluation import evaluate, infer_spec, profile_dataset
 from vigil.profile import save_profile
 from vigil.spec import ColumnSpec, Spec
 
@@ -294,3 +294,17 @@ def test_row_order_does_not_change_the_report(seed: int) -> None:
         for key, value in column.metrics.items():
             assert other.metrics[key] == pytest.approx(value, rel=1e-9, abs=1e-12), (name, key)
     assert a.performance.current.metrics == pytest.approx(b.performance.current.metrics)
+
+
+def test_integers_beyond_float_precision_are_measured_not_a_crash() -> None:
+    """int64 near 2^63 and uint64 near 2^64 (ids, hashes) once failed the cast to float64."""
+    rng = np.random.default_rng(5)
+    big = pa.array(rng.integers(2**62, 2**63 - 1, 2000, dtype=np.int64))
+    huge = pa.array(rng.integers(2**63, 2**64 - 1, 2000, dtype=np.uint64), pa.uint64())
+    reference = pa.table({"big": big, "huge": huge, "x": rng.normal(0, 1, 2000)})
+    current = pa.table({"big": big[::-1], "huge": huge[::-1], "x": rng.normal(0, 1, 2000)})
+    report = evaluate(reference, current)
+    assert all(c.error is None for c in report.drift.columns.values())
+    assert report.drift.columns["big"].statistic == 0.0  # the same values, reordered
+    assert report.quality.duplicate_rows == 0  # hashed as integers: no two rows collide
+    assert report.status == "ok", [c for c in report.checks if c.status != "ok"]

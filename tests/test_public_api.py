@@ -110,22 +110,25 @@ def test_what_is_not_a_frame_or_a_path_is_an_input_error(data: Any) -> None:
     [
         "vigil.infer_spec",
         "vigil.profile_dataset",
-        "__import__('vigil.evaluate')",
+        "__import__('vigil.evaluation')",
         "__import__('vigil.cli.batch')",
         "__import__('vigil.monitor.windows')",
     ],
 )
 def test_vigil_evaluate_is_the_function_whatever_loaded_its_module_first(first: str) -> None:
-    # importing the submodule vigil.evaluate binds the package's `evaluate` to the module
+    # a submodule named like a public function would be bound over it on import: the function
+    # lives in vigil.evaluation, whose name no public function shares
     code = (
         "import vigil, types\n"
         f"{first}\n"
         "from vigil import evaluate\n"
         "assert vigil.evaluate is evaluate, vigil.evaluate\n"
         "assert isinstance(evaluate, types.FunctionType), evaluate\n"
-        "assert evaluate.__module__ == 'vigil.evaluate'\n"
-        "import vigil.evaluate\n"
+        "assert evaluate.__module__ == 'vigil.evaluation'\n"
+        "import vigil.evaluation\n"
         "assert isinstance(vigil.evaluate, types.FunctionType), vigil.evaluate\n"
+        "assert not set(vigil.__all__) & {m[len('vigil.'):] for m in __import__('sys').modules "
+        "if m.startswith('vigil.') and m.count('.') == 1}\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False

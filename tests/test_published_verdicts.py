@@ -13,7 +13,7 @@ from sklearn import metrics
 from tests.published import MC_SCORES, nannyml_analysis, nannyml_reference
 
 from vigil.errors import SpecError
-from vigil.evaluate import evaluate, infer_spec
+from vigil.evaluation import evaluate, infer_spec
 from vigil.spec import Spec, spec_from_dict
 
 CARDS = ["highstreet_card", "prepaid_card", "upmarket_card"]

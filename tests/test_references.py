@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vigil.errors import InputError, NotEnoughData, SpecError
-from vigil.evaluate import evaluate
+from vigil.evaluation import evaluate
 from vigil.measure.columns import TIME_TYPE
 from vigil.measure.reading import Dataset
 from vigil.measure.reference import conform_reference

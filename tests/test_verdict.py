@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.conftest import model_logs
 
-from vigil.evaluate import evaluate, infer_spec
+from vigil.evaluation import evaluate, infer_spec
 from vigil.measure.performance import MetricChange
 from vigil.spec import PerformanceOptions, Spec, Threshold
 from vigil.verdict import STATUS_ORDER, at_most, change_status, evidence, level, worst

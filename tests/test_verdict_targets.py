@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import model_logs
 from tests.published import nannyml_reference, sklearn_set
 
-from vigil.evaluate import evaluate, infer_spec
+from vigil.evaluation import evaluate, infer_spec
 from vigil.report.model import Report
 
 SKLEARN = {"breast_cancer": 569, "diabetes": 442, "digits": 1797, "wine": 178}

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vigil.evaluate import evaluate, infer_spec
+from vigil.evaluation import evaluate, infer_spec
 from vigil.report import write_html, write_json
 from vigil.report.model import Report
 from vigil.spec import dump_spec

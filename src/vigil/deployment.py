@@ -14,11 +14,11 @@ import pyarrow.parquet as pq
 
 from vigil.config import Settings
 from vigil.errors import InputError, VigilError
-from vigil.evaluate import read_current
+from vigil.evaluation import read_current
 from vigil.ingest.layout import layout_for
 from vigil.measure.reading import Dataset
 from vigil.measure.reference import conform_reference
-from vigil.monitor.scheduler import Monitor
+from vigil.monitor.scheduler import Backoff, Monitor
 from vigil.spec import Spec, load_spec
 from vigil.store.base import ModelInfo, Store
 
@@ -33,6 +33,8 @@ def build_monitor(settings: Settings, store: Store) -> Monitor:
         default_plan=settings.windows,
         lease_seconds=settings.lease,
         retention_seconds=settings.retention,
+        # a failed window is first retried one interval later, then ever more rarely
+        backoff=Backoff(float(settings.interval), max(86400.0, float(settings.interval))),
     )
 
 

@@ -17,7 +17,7 @@ import yaml
 from tests.conftest import model_logs
 
 from vigil.errors import SpecError
-from vigil.evaluate import NO_ROLES_NOTE, NO_TARGET_NOTE, evaluate, infer_spec, profile_dataset
+from vigil.evaluation import NO_ROLES_NOTE, NO_TARGET_NOTE, evaluate, infer_spec, profile_dataset
 from vigil.profile import NumericProfile, load_profile, save_profile
 from vigil.report.model import Report
 from vigil.spec import Spec, spec_from_dict

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from vigil.demo import credit_data
-from vigil.evaluate import evaluate, infer_spec
+from vigil.evaluation import evaluate, infer_spec
 from vigil.report.model import Report
 
 HOSTILE = "<script>alert(1)</script>"

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 from rich.console import Console
 
-from vigil.evaluate import evaluate, infer_spec
+from vigil.evaluation import evaluate, infer_spec
 from vigil.measure.drift import Distribution
 from vigil.report import REPORT_SCHEMA_VERSION, render_html, render_terminal, report_to_dict
 from vigil.report.charts import category_labels, distribution_svg, edge_labels

@@ -1,5 +1,5 @@
 """Reference sets in the service, over real HTTP: a spec with a timestamp role computes its
-windows, and `vigil.evaluate`, the reference upload and `vigil serve --config` accept and
+windows, and `vigil.evaluation`, the reference upload and `vigil serve --config` accept and
 refuse the same reference files, for the same reason."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import yaml
 from tests.service.conftest import Live, ServeProcess, parquet_bytes
 
 from vigil.errors import VigilError
-from vigil.evaluate import evaluate
+from vigil.evaluation import evaluate
 
 PARQUET = {"content-type": "application/vnd.apache.parquet"}
 SPEC: dict[str, Any] = {
@@ -152,7 +152,7 @@ def test_evaluate_the_upload_and_serve_accept_and_refuse_the_same_references(
     for i, (name, refusal) in enumerate(VARIANTS.items()):
         path = tmp_path / f"ref{i}.parquet"
         pq.write_table(pa.Table.from_pandas(_variant(name), preserve_index=False), path)
-        # vigil.evaluate, as `vigil report --spec` runs it
+        # vigil.evaluation, as `vigil report --spec` runs it
         try:
             evaluate(path, current, tmp_path / "spec.yaml")
             batch = None

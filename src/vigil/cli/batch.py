@@ -14,7 +14,7 @@ from rich.markup import escape
 from vigil.cli import EXIT_CHECK_FAILED
 from vigil.cli.progress import progress
 from vigil.errors import VigilError
-from vigil.evaluate import evaluate, infer_spec, profile_dataset
+from vigil.evaluation import evaluate, infer_spec, profile_dataset, profile_roles_refused
 from vigil.measure.reading import read_dataset
 from vigil.profile import is_profile_file, save_profile
 from vigil.report import render_terminal, write_html, write_json
@@ -57,10 +57,7 @@ def _spec_and_reference(args: argparse.Namespace, reference: str) -> tuple[Spec 
     if not _has_roles(args):
         return None, reference
     if Path(reference).is_file() and is_profile_file(reference):
-        raise VigilError(
-            f"{reference!r} is a profile and carries its own spec; drop the role options "
-            f"(--target, --score, ...)."
-        )
+        raise profile_roles_refused(reference)
     data = read_dataset(reference)
     return _inferred_spec(args, data), data
 
@@ -147,6 +144,8 @@ def profile(args: argparse.Namespace, console: Console) -> int:
         f"to [bold]{escape(args.output)}[/]; use it as --reference.",
         highlight=False,
     )
+    for note in summary.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     return 0
 
 

@@ -212,11 +212,13 @@ def numeric_array(column: pa.ChunkedArray, kind: Kind) -> tuple[NDArray[np.float
         if is_text(column):  # mostly not numbers: nothing can be read
             return np.full(len(column), np.nan), len(column) - column.null_count
     elif pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_decimal(t):
-        column = pc.cast(column, pa.float64())
+        # unsafe: integers beyond 2^53 (ids, hashes, nanosecond counts) round to the nearest
+        # float64 instead of failing the column; every measure here works in float64
+        column = pc.cast(column, pa.float64(), safe=False)
     elif not pa.types.is_floating(t):
         return np.full(len(column), np.nan), len(column) - column.null_count
     if column.type != pa.float64():
-        column = pc.cast(column, pa.float64())
+        column = pc.cast(column, pa.float64(), safe=False)
     if column.null_count:
         column = pc.fill_null(column, np.nan)
     return np.asarray(column.to_numpy(), dtype=np.float64), mismatches

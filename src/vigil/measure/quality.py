@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from vigil.measure.columns import NumericSample
-from vigil.profile import CategoricalProfile, NumericProfile
+from vigil.profile import CategoricalProfile, NumericProfile, iqr_fences
 from vigil.spec import ColumnSpec, Kind, Role
 from vigil.spec.values import is_text
 from vigil.stats import (
@@ -136,16 +136,19 @@ def _outside(values: NDArray[np.float64], low: float, high: float) -> int:
     )
 
 
-def iqr_fences(q1: float, q3: float) -> tuple[float, float]:
-    """Tukey's fences: [Q1 - 1.5 IQR, Q3 + 1.5 IQR]."""
-    iqr = q3 - q1
-    return q1 - 1.5 * iqr, q3 + 1.5 * iqr
-
-
 def numeric_quality(
-    column: ColumnSpec, reference: NumericSample | NumericProfile, current: NumericSample
+    column: ColumnSpec,
+    reference: NumericSample | NumericProfile,
+    current: NumericSample,
+    *,
+    reference_mismatches: int = 0,
 ) -> ColumnQuality:
-    """Missing, infinite, out-of-range, outlier and constant checks of a numeric column."""
+    """Missing, infinite, out-of-range, outlier and constant checks of a numeric column.
+
+    A reference profile keeps its IQR fences and how many of its values lie outside them;
+    `reference_mismatches` is how many of its cells could not be read (a sample counts its
+    own), so the checks against a profile are those against its rows.
+    """
     cur = current.values
     ref_outlier_count: int | None = None
     if isinstance(reference, NumericSample):
@@ -164,11 +167,13 @@ def numeric_quality(
         ref_stats = _numeric_stats(ref)
     else:
         ref_rows = reference.count + reference.missing + reference.infinite
-        ref_missing, ref_finite, ref_mismatches = reference.missing, reference.count, 0
+        ref_missing, ref_finite = reference.missing, reference.count
+        ref_mismatches = reference_mismatches
         ref_min = reference.min if reference.count else None
         ref_max = reference.max if reference.count else None
         if reference.count:
-            low_f, high_f = iqr_fences(reference.quantiles["q1"], reference.quantiles["q3"])
+            low_f, high_f = reference.fences
+            ref_outlier_count = reference.outliers
         else:
             low_f = high_f = float("nan")
         ref_constant = reference.count == 0 or bool(reference.min == reference.max)
@@ -420,14 +425,16 @@ def _value_codes(column: pa.ChunkedArray) -> NDArray[np.uint64]:
     if pa.types.is_dictionary(t):
         column = pc.cast(column, t.value_type)
         t = column.type
-    if pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_duration(t):
-        width = pa.int32() if pa.types.is_date32(t) else pa.int64()  # date32 casts to int32 only
-        integers = pc.cast(pc.cast(column, width), pa.int64())
+    exact = pa.types.is_integer(t) or pa.types.is_boolean(t)
+    if exact or pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_duration(t):
+        # the integers themselves (a uint64 above 2^63 wraps, still one code per value)
+        width = pa.int32() if pa.types.is_date32(t) or pa.types.is_boolean(t) else pa.int64()
+        integers = pc.cast(pc.cast(column, width, safe=False), pa.int64(), safe=False)
         codes = np.asarray(pc.fill_null(integers, -(2**63)).to_numpy(zero_copy_only=False))
         return codes.astype(np.int64).view(np.uint64) * np.uint64(0x94D049BB133111EB)
-    if pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_boolean(t):
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
         if column.type != pa.float64():
-            column = pc.cast(column, pa.float64())
+            column = pc.cast(column, pa.float64(), safe=False)
         if column.null_count:
             column = pc.fill_null(column, np.nan)
         values = np.asarray(column.to_numpy(), dtype=np.float64) + 0.0  # -0.0 + 0.0 is 0.0

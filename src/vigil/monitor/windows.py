@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from vigil.errors import NotEnoughData, VigilError
-from vigil.evaluate import evaluate
+from vigil.evaluation import evaluate
 from vigil.monitor.points import ops_points, report_points
 from vigil.report.json import report_to_json
 from vigil.report.model import Report

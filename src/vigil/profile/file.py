@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vigil.errors import InputError
+from vigil.json_value import json_type
 from vigil.profile.categorical import CategoricalProfile
 from vigil.profile.numeric import N_BINS, QUANTILE_LEVELS, NumericProfile, iqr_fences
 from vigil.profile.quantiles import sketch_count
@@ -300,7 +301,7 @@ def _field(entry: dict[str, Any], key: str, kind: type[T], where: str) -> T:
         raise _Damaged(f"{where} has no {key!r}")
     value = entry[key]
     if not isinstance(value, kind):
-        raise _Damaged(f"{where}: {key!r} is {_json_type(value)}, not {_json_name(kind)}")
+        raise _Damaged(f"{where}: {key!r} is {json_type(value)}, not {_json_name(kind)}")
     return value
 
 
@@ -376,13 +377,3 @@ def _shown(value: Any) -> str:
 def _json_name(kind: type[Any]) -> str:
     names: dict[type[Any], str] = {dict: "an object", list: "an array", str: "a string"}
     return names.get(kind, "a whole number" if kind is int else kind.__name__)
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    return _json_name(type(value))

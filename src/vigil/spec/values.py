@@ -20,15 +20,16 @@ def is_text(column: pa.ChunkedArray | pa.Array) -> bool:
 def category_strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
     """The column's values as strings ("true"/"false" for booleans), nulls kept.
 
-    >>> category_strings(pa.chunked_array([[1.0, 2.5, None]])).to_pylist()
-    ['1', '2.5', None]
+    >>> category_strings(pa.chunked_array([[1.0, 2.5, None, float("nan")]])).to_pylist()
+    ['1', '2.5', None, None]
     """
     t = column.type
     if pa.types.is_dictionary(t):
         column = pc.cast(column, t.value_type)
     if is_text(column):
         return column if column.type == pa.string() else pc.cast(column, pa.string())
-    if pa.types.is_floating(column.type):  # 1.0 and 1 are one category
+    if pa.types.is_floating(column.type):  # 1.0 and 1 are one category; NaN is missing
+        column = pc.if_else(pc.is_nan(column), pa.scalar(None, column.type), column)
         as_int = pc.cast(column, pa.int64(), safe=False)
         whole = pc.equal(pc.cast(as_int, column.type), column)
         return pc.if_else(whole, pc.cast(as_int, pa.string()), pc.cast(column, pa.string()))

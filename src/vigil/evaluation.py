@@ -11,13 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as paipc
 
@@ -81,7 +80,6 @@ from vigil.spec import (
     spec_from_dict,
     spec_of_table,
 )
-from vigil.stats import share_increase_test
 from vigil.verdict import judge
 
 Progress = Callable[[int, int], None]  # (columns done, columns in all)
@@ -333,12 +331,7 @@ def _default_spec(ref: _Reference, notes: list[str], roles: dict[str, Any]) -> S
             # Re-roling a profile's columns would change nothing it measured (drift is
             # measured alike for every role) and cannot bring back what it did not keep: the
             # reference's performance needs its labelled rows.
-            raise SpecError(
-                f"{ref.source} is a profile and carries its own spec; drop the role "
-                "arguments (target, scores, ...). A profile built without a target keeps no "
-                "performance baseline, and roles given now cannot recover it: rebuild the "
-                "profile with the roles (`vigil profile DATA --target ... -o FILE`)."
-            )
+            raise profile_roles_refused(ref.source)
         return spec_from_dict(ref.profile.spec, source=f"the spec inside {ref.source}")
     assert ref.table is not None
     spec = spec_of_table(ref.table, **roles)
@@ -350,6 +343,16 @@ def _default_spec(ref: _Reference, notes: list[str], roles: dict[str, Any]) -> S
         "write it out with `vigil init` to review and pin it."
     )
     return spec
+
+
+def profile_roles_refused(source: str) -> SpecError:
+    """The error for role options given with a profile as the reference."""
+    return SpecError(
+        f"{source} is a profile and carries its own spec; drop the role options (target, "
+        "scores, ...). A profile built without a target keeps no performance baseline, and "
+        "roles given now cannot recover it: rebuild the profile with the roles "
+        "(`vigil profile DATA --target ... -o FILE`)."
+    )
 
 
 def _conformed(ref: _Reference, spec: Spec) -> _Reference:
@@ -492,10 +495,8 @@ def _column(
                 if measured
                 else None
             )
-            quality = numeric_quality(col, ref_side, cur_side)
-            if ref.profile is not None and isinstance(ref_side, NumericProfile):
-                unreadable = ref.profile.type_mismatches.get(col.name, 0)
-                quality = _against_profile(quality, ref_side, unreadable, cur_side)
+            unreadable = ref.profile.type_mismatches.get(col.name, 0) if ref.profile else 0
+            quality = numeric_quality(col, ref_side, cur_side, reference_mismatches=unreadable)
             if col.kind == "text" and ref.table is not None:
                 quality = with_vocabulary(
                     quality, token_profile(ref.table.column(col.name)), token_profile(current)
@@ -524,39 +525,6 @@ def _column(
     except (ValueError, pa.ArrowException) as err:
         reason = f"could not be evaluated: {err}"
     return (unevaluated(col, reason) if measured else None), unchecked(col, reason)
-
-
-def _against_profile(
-    quality: ColumnQuality, reference: NumericProfile, unreadable: int, current: NumericSample
-) -> ColumnQuality:
-    """A numeric column's outlier and type checks against a profile as against its rows.
-
-    The profile keeps its reference's IQR fences, how many of its values lie outside them and
-    how many of its cells were unreadable, so the shares and noise tests are those of the raw
-    reference (`numeric_quality` reads none of them from a profile).
-    """
-    p_values = dict(quality.p_values)
-    rows = reference.count + reference.missing + reference.infinite
-    if unreadable and rows:
-        p_values["type_mismatch"] = share_increase_test(
-            min(unreadable, rows), rows, current.type_mismatches, current.rows
-        ).p_value
-    cur = current.values
-    if reference.outliers is None or reference.count == 0 or cur.size == 0:
-        return replace(quality, p_values=p_values)
-    low, high = reference.fences
-    outside = int(
-        np.searchsorted(cur, low, side="left") + cur.size - np.searchsorted(cur, high, side="right")
-    )
-    p_values["outlier_increase"] = share_increase_test(
-        reference.outliers, reference.count, outside, cur.size
-    ).p_value
-    return replace(
-        quality,
-        outlier_share=outside / cur.size,
-        reference_outlier_share=reference.outliers / reference.count,
-        p_values=p_values,
-    )
 
 
 def _profile_column(ref: _Reference, col: ColumnSpec, expected: type[Any]) -> Any:
