@@ -308,3 +308,19 @@ def test_integers_beyond_float_precision_are_measured_not_a_crash() -> None:
     assert report.drift.columns["big"].statistic == 0.0  # the same values, reordered
     assert report.quality.duplicate_rows == 0  # hashed as integers: no two rows collide
     assert report.status == "ok", [c for c in report.checks if c.status != "ok"]
+
+
+@pytest.mark.parametrize("unique_first", [True, False])
+def test_duplicate_rows_are_counted_whichever_column_comes_first(unique_first: bool) -> None:
+    """A column of distinct numbers proves there is no duplicate row; without one every row
+    is hashed. Both ways count the same repeated rows as pandas does."""
+    rng = np.random.default_rng(6)
+    x = rng.normal(0, 1, 3000)
+    table = pa.table({"x": x, "k": rng.integers(0, 3, 3000), "c": rng.choice(["a", "b"], 3000)})
+    repeated = pa.concat_tables([table, table.slice(0, 40)])  # 40 whole rows twice
+    if not unique_first:
+        repeated = repeated.select(["k", "c", "x"])
+    report = evaluate(table, repeated)
+    assert report.quality.duplicate_rows == int(repeated.to_pandas().duplicated().sum()) == 40
+    unique = evaluate(table, table)
+    assert unique.quality.duplicate_rows == 0

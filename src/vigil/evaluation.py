@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ from vigil.measure.quality import (
     duplicate_count,
     duplicate_ids,
     duplicate_rows_test,
+    has_unique_column,
     numeric_quality,
     row_hashes,
     unchecked,
@@ -285,7 +286,10 @@ def evaluate(
     )
 
 
+@cache
 def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # 50 ms: once, when needed
+
     try:
         return version("vigil-monitor")
     except PackageNotFoundError:
@@ -545,6 +549,8 @@ def _duplicates(
     """Duplicate rows of the current set over the spec's columns both sets have: the count,
     the share, the reference's share at the same size, and (increase, p-value) of the test —
     the reference is hashed only when the current set has duplicates at all."""
+    if has_unique_column(current, names):  # rows differing in one column are never equal
+        return 0, 0.0, 0.0, None
     hashes = row_hashes(current, names)
     count = duplicate_count(hashes)
     share = count / current.num_rows if current.num_rows else 0.0

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import vigil.stats.ks
 from vigil.stats import TestResult, ks_test
-from vigil.stats.ks import EXACT_MAX_SIZE, LIMIT_MIN_N_D2, ks_p_value
+from vigil.stats.ks import EXACT_MAX_SIZE, LIMIT_MIN_SIZE, ks_p_value
 
 from .strategies import PROPERTIES, SHAPES, sample_pair, samples
 
@@ -38,17 +38,19 @@ def test_ks_test_equals_scipy_on_large_samples(shape: str) -> None:
     assert result.p_value == pytest.approx(expected.pvalue, rel=tolerance, abs=1e-12)
 
 
-@pytest.mark.parametrize(
-    ("n", "p", "error"),
-    [(100_001, 0.02, 6e-3), (100_001, 1e-6, 6e-3), (100_001, 1e-12, 1.3e-2), (500_000, 1e-4, 6e-3)],
-)
+@pytest.mark.parametrize(("n", "error"), [(100_001, 1.3e-2), (500_000, 6e-3), (1_000_000, 4.5e-3)])
+@pytest.mark.parametrize("p", [0.9, 0.5, 0.05, 0.02, 1e-4, 1e-6, 1e-12])
 def test_ks_p_value_limit_is_within_its_documented_error_of_scipy(
-    n: int, p: float, error: float
+    n: int, error: float, p: float
 ) -> None:
     statistic = float(scipy.special.kolmogi(p)) / np.sqrt(n)
-    assert n * statistic**2 >= LIMIT_MIN_N_D2  # the region where the limit is used
     expected = scipy.stats.kstwo.sf(statistic, n)
     assert ks_p_value(statistic, float(n)) == pytest.approx(expected, rel=error)
+
+
+def test_ks_p_value_up_to_the_limit_is_scipys_own() -> None:
+    for d in (0.001, 0.005, 0.02):
+        assert ks_p_value(d, float(LIMIT_MIN_SIZE)) == scipy.stats.kstwo.sf(d, LIMIT_MIN_SIZE)
 
 
 def test_ks_test_large_samples_from_one_distribution_are_not_significant() -> None:

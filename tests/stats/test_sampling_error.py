@@ -91,3 +91,21 @@ def test_bootstrap_scales_give_none_where_the_metric_cannot_be_computed() -> Non
 
     assert bootstrap_scales({"m": needs_two_classes}, [np.zeros(50)]) == {"m": None}
     assert bootstrap_scales({"m": needs_two_classes}, [np.zeros(1)]) == {"m": None}
+
+
+@pytest.mark.parametrize("decimals", [None, 1])
+def test_auc_standard_error_equals_delongs_midrank_formula(decimals: int | None) -> None:
+    """The placements from binary search agree with DeLong's definition by midranks
+    (scipy's rankdata), ties included."""
+    rng = np.random.default_rng(5)
+    y = (rng.random(4000) < 0.3).astype(np.int64)
+    scores = rng.normal(y, 1.0, 4000)
+    if decimals is not None:
+        scores = np.round(scores, decimals)
+    positive, negative = scores[y == 1], scores[y == 0]
+    m, n = positive.size, negative.size
+    pooled = scipy.stats.rankdata(np.r_[positive, negative])
+    v10 = (pooled[:m] - scipy.stats.rankdata(positive)) / n
+    v01 = 1 - (pooled[m:] - scipy.stats.rankdata(negative)) / m
+    expected = np.sqrt(np.var(v10, ddof=1) / m + np.var(v01, ddof=1) / n)
+    assert auc_standard_error(y, scores) == pytest.approx(expected, rel=1e-12)

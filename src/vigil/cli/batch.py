@@ -1,12 +1,17 @@
-"""The batch commands: init, report, check, profile and demo (`vigil.cli` parses)."""
+"""The batch commands: init, report, check, profile and demo (`vigil.cli` parses).
+
+`vigil report` and `vigil check` start reading both sets on threads before they import the
+measuring stack, so the files load (pyarrow works outside the GIL) while Python imports.
+"""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -14,13 +19,10 @@ from rich.markup import escape
 from vigil.cli import EXIT_CHECK_FAILED
 from vigil.cli.progress import progress
 from vigil.errors import VigilError
-from vigil.evaluation import evaluate, infer_spec, profile_dataset, profile_roles_refused
-from vigil.measure.reading import read_dataset
-from vigil.profile import is_profile_file, save_profile
-from vigil.report import render_terminal, write_html, write_json
-from vigil.report.model import STATUS_ORDER, Report
-from vigil.report.terminal import summary_line
-from vigil.spec import Spec, dump_spec, load_spec
+
+if TYPE_CHECKING:
+    from vigil.report.model import Report
+    from vigil.spec import Spec
 
 
 def _scores(args: argparse.Namespace) -> list[str]:
@@ -33,40 +35,66 @@ def _has_roles(args: argparse.Namespace) -> bool:
     )
 
 
-def _inferred_spec(args: argparse.Namespace, data: Any) -> Spec:
-    return infer_spec(
-        data,
-        target=args.target,
-        prediction=args.prediction,
-        scores=_scores(args),
-        id_column=args.id_column,
-        timestamp=args.timestamp,
-        segments=args.segment,
-    )
+def _roles(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "target": args.target,
+        "prediction": args.prediction,
+        "scores": _scores(args),
+        "id_column": args.id_column,
+        "timestamp": args.timestamp,
+        "segments": args.segment,
+    }
 
 
-def _spec_and_reference(args: argparse.Namespace, reference: str) -> tuple[Spec | None, Any]:
-    """The spec to use, and the reference to pass on (read once if reading it was needed)."""
-    if args.spec:
-        if _has_roles(args):
-            raise VigilError(
-                "give either --spec or the role options (--target, --score, ...), "
-                "not both: the spec already says which column is which."
-            )
-        return load_spec(args.spec), reference
-    if not _has_roles(args):
-        return None, reference
-    if Path(reference).is_file() and is_profile_file(reference):
-        raise profile_roles_refused(reference)
-    data = read_dataset(reference)
-    return _inferred_spec(args, data), data
+def _given_spec(args: argparse.Namespace) -> Spec | None:
+    """The --spec file, refused together with role options."""
+    if not args.spec:
+        return None
+    if _has_roles(args):
+        raise VigilError(
+            "give either --spec or the role options (--target, --score, ...), "
+            "not both: the spec already says which column is which."
+        )
+    from vigil.spec import load_spec
+
+    return load_spec(args.spec)
+
+
+def _start_reading(*paths: str) -> list[Future[Any]]:
+    """Each path read on its own thread: a data set, or the path itself when it is a profile
+    (`evaluate` reads a profile, and refuses one as the current set)."""
+
+    def read(path: str) -> Any:
+        if Path(path).suffix.lower() in (".parquet", ".pq", ".parq") and Path(path).is_file():
+            # pyarrow alone, so the file loads while the main thread imports the rest
+            import pyarrow.parquet as pq
+
+            try:
+                return pq.read_table(path), path
+            except (OSError, ValueError):
+                pass  # read_dataset below says what is wrong, in the user's words
+        from vigil.measure.reading import read_dataset
+        from vigil.profile import is_profile_file
+
+        if Path(path).is_file() and is_profile_file(path):
+            return path
+        return read_dataset(path)
+
+    pool = ThreadPoolExecutor(max_workers=len(paths), thread_name_prefix="vigil-read")
+    futures = [pool.submit(read, path) for path in paths]
+    pool.shutdown(wait=False)
+    return futures
 
 
 def init(args: argparse.Namespace, console: Console) -> int:
     """`vigil init`: infer a spec from the reference and write it as YAML."""
+    from vigil.evaluation import infer_spec
+    from vigil.measure.reading import read_dataset
+    from vigil.spec import dump_spec
+
     with progress(console, "reading the reference"):
         data = read_dataset(args.reference)
-    spec = _inferred_spec(args, data)
+    spec = infer_spec(data, **_roles(args))
     text = dump_spec(spec)
     if args.output == "-":
         console.print(text, markup=False, highlight=False, end="")
@@ -82,9 +110,20 @@ def init(args: argparse.Namespace, console: Console) -> int:
 
 
 def _run_report(args: argparse.Namespace, console: Console) -> Report:
-    spec, reference = _spec_and_reference(args, args.reference)
+    reading = _start_reading(args.reference, args.current)
+    spec = _given_spec(args)
+    from vigil.evaluation import evaluate  # imported while the files load
+    from vigil.measure.reading import Dataset
+    from vigil.report import render_terminal, write_html, write_json
+    from vigil.report.terminal import summary_line
+
+    roles = {} if spec is not None else _roles(args)
     with progress(console, "evaluating columns") as update:
-        report = evaluate(reference, args.current, spec, on_progress=update)
+        reference, current = (
+            Dataset(*read) if isinstance(read, tuple) else read
+            for read in (future.result() for future in reading)
+        )
+        report = evaluate(reference, current, spec, on_progress=update, **roles)
     if args.quiet:
         console.print(f"status: {report.status}; {summary_line(report)}", highlight=False)
     else:
@@ -118,6 +157,8 @@ def report(args: argparse.Namespace, console: Console) -> int:
 
 def check(args: argparse.Namespace, console: Console) -> int:
     """`vigil check`: as report, and exit 1 when a check reaches --fail-on."""
+    from vigil.report.model import STATUS_ORDER
+
     found = _run_report(args, console)
     limit = STATUS_ORDER[args.fail_on]
     failed = [c for c in found.checks if STATUS_ORDER[c.status] >= limit]
@@ -135,7 +176,14 @@ def check(args: argparse.Namespace, console: Console) -> int:
 
 def profile(args: argparse.Namespace, console: Console) -> int:
     """`vigil profile`: summarise a reference into a profile file."""
-    spec, data = _spec_and_reference(args, args.data)
+    from vigil.evaluation import infer_spec, profile_dataset
+    from vigil.measure.reading import read_dataset
+    from vigil.profile import save_profile
+
+    spec, data = _given_spec(args), args.data
+    if spec is None and _has_roles(args):
+        data = read_dataset(args.data)
+        spec = infer_spec(data, **_roles(args))
     with progress(console, "profiling columns") as update:
         summary = profile_dataset(data, spec, on_progress=update)
     _write(args.output, lambda: save_profile(summary, args.output))
@@ -152,6 +200,7 @@ def profile(args: argparse.Namespace, console: Console) -> int:
 def demo(args: argparse.Namespace, console: Console) -> int:
     """`vigil demo`: write a seeded scenario's data and report it."""
     from vigil.demo import run_demo
+    from vigil.report import render_terminal
 
     out = Path(args.output_dir)
     if args.rows < 100:

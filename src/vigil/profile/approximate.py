@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats as scipy_stats
 
 from vigil.profile.numeric import NumericProfile
 
@@ -106,6 +105,8 @@ def approximate_ks_p_value(statistic: float, n_reference: int, n_current: int) -
     # As scipy: the larger size first so that the product is taken in floats safely.
     m, n = float(max(n_reference, n_current)), float(min(n_reference, n_current))
     effective = max(1.0, float(np.round(m * n / (m + n))))
+    from scipy import stats as scipy_stats  # profiles only: its import is a second long
+
     p_value = float(scipy_stats.kstwo.sf(statistic, effective))
     return float(np.clip(p_value, 0.0, 1.0))
 

@@ -35,6 +35,10 @@ def infer_kind(column: pa.ChunkedArray | pa.Array) -> Kind | None:
     if pa.types.is_boolean(t):
         return "boolean"
     if pa.types.is_integer(t):
+        # more than the limit among the first rows settles it without counting every row
+        head = column.slice(0, 10_000)
+        if pc.count_distinct(head).as_py() > MAX_CATEGORICAL_INTEGER_VALUES:
+            return "numeric"
         distinct = pc.count_distinct(column).as_py()
         return "categorical" if distinct <= MAX_CATEGORICAL_INTEGER_VALUES else "numeric"
     if pa.types.is_floating(t) or pa.types.is_decimal(t):
@@ -47,10 +51,10 @@ def infer_kind(column: pa.ChunkedArray | pa.Array) -> Kind | None:
             return "categorical"
         lengths = pc.utf8_length(column)
         mean_length = pc.mean(lengths).as_py() or 0.0
+        if mean_length < TEXT_MIN_MEAN_LENGTH:  # short values are categories, however many
+            return "categorical"
         distinct = pc.count_distinct(column).as_py()
-        if mean_length >= TEXT_MIN_MEAN_LENGTH and distinct / non_null >= TEXT_MIN_DISTINCT_SHARE:
-            return "text"
-        return "categorical"
+        return "text" if distinct / non_null >= TEXT_MIN_DISTINCT_SHARE else "categorical"
     return None
 
 

@@ -6,7 +6,6 @@ import warnings
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats as scipy_stats
 
 from vigil.stats._samples import sorted_samples
 from vigil.stats.result import TestResult
@@ -44,6 +43,8 @@ def anderson_darling_test(
     ref, cur = sorted_samples("anderson_darling_test", reference, current, min_size=2)
     if ref[0] == ref[-1] == cur[0] == cur[-1]:
         return TestResult(0.0, P_VALUE_CAP)
+    from scipy import stats as scipy_stats  # on request only: a long import
+
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="p-value (capped|floored)", category=UserWarning)
         result = scipy_stats.anderson_ksamp([ref, cur], variant="midrank")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats as scipy_stats
 
 from vigil.stats._samples import sorted_samples
 from vigil.stats.result import TestResult
@@ -30,5 +29,7 @@ def cramer_von_mises_test(
     (0.5278, 0.1)
     """
     ref, cur = sorted_samples("cramer_von_mises_test", reference, current, min_size=2)
+    from scipy import stats as scipy_stats  # on request only: a long import
+
     result = scipy_stats.cramervonmises_2samp(ref, cur, method="auto")
     return TestResult(float(result.statistic), float(result.pvalue))

@@ -7,7 +7,6 @@ import warnings
 import numpy as np
 from numpy.typing import NDArray
 from scipy import special
-from scipy import stats as scipy_stats
 
 from vigil.stats._cdf import pooled_cdf_difference
 from vigil.stats._samples import sorted_samples
@@ -17,13 +16,13 @@ from vigil.stats.result import TestResult
 # (scipy's `MAX_AUTO_N`); above it, Smirnov's asymptotic distribution.
 EXACT_MAX_SIZE = 10_000
 # scipy's `kstwo.sf(d, n)` takes time proportional to n when n·d² >= 2.2 (p below about 0.025)
-# and 10^4 < n < 1.013·10^6: about 0.8 s at n = 500 000, the effective size of 1M vs 1M rows.
-# Above n = 100 000 vigil uses the limiting Kolmogorov distribution at Stephens' (1970)
-# modified statistic (√n + 0.12 + 0.11/√n)·D there instead. Measured against scipy: within
-# 0.6% relative for p from 0.02 to 1e-6 and 1.3% down to 1e-12 (n from 10^5 to 10^6) — far
-# below what can move a verdict. Below 100 000 scipy's value costs at most ~0.15 s.
+# and 10^4 < n < 1.013·10^6: about 0.8 s at n = 500 000, the effective size of 1M vs 1M rows;
+# and it lives in scipy.stats, whose import costs a second of a short run. Above n = 100 000
+# vigil uses the limiting Kolmogorov distribution at Stephens' (1970) modified statistic
+# (√n + 0.12 + 0.11/√n)·D instead, from scipy.special. Measured against scipy over every D with
+# p ≥ 1e-12 (n from 10^5 to 10^6): within 1.3% relative at n = 10^5, 0.6% at 5·10^5 — far below
+# what can move a verdict. Below 100 000 scipy's value costs at most ~0.15 s.
 LIMIT_MIN_SIZE = 100_000
-LIMIT_MIN_N_D2 = 2.2
 
 
 def ks_test(
@@ -37,9 +36,8 @@ def ks_test(
     The statistic is D = sup |F_reference(x) − F_current(x)| in [0, 1]; the p-value is the
     exact one while the larger sample has at most 10 000 values and Smirnov's asymptotic one
     above, as `scipy.stats.ks_2samp(reference, current, method="auto")` computes them — except
-    where scipy's computation takes time proportional to the sample size (effective size
-    above 100 000 and a p-value below about 0.025): there the limiting distribution with
-    Stephens' correction is used (within 1.3% relative of scipy; see `LIMIT_MIN_SIZE`).
+    above an effective size of 100 000, where the limiting distribution with Stephens'
+    correction is used (within 1.3% relative of scipy; see `LIMIT_MIN_SIZE`).
 
     Pass `assume_sorted=True` when both samples are already sorted ascending (they are then
     neither copied nor checked); the result is wrong if they are not.
@@ -57,6 +55,8 @@ def ks_test(
     ref, cur = sorted_samples("ks_test", reference, current, assume_sorted=assume_sorted)
     n_ref, n_cur = ref.size, cur.size
     if max(n_ref, n_cur) <= EXACT_MAX_SIZE:
+        from scipy import stats as scipy_stats  # only here: its import is a second long
+
         # Small enough for scipy's exact p-value to be cheap. When its exact computation
         # fails numerically scipy switches to the asymptotic p-value itself and warns; that
         # warning is not something a caller can act on.
@@ -78,8 +78,8 @@ def ks_test(
 def ks_p_value(statistic: float, effective_size: float) -> float:
     """Two-sided p-value of a KS statistic at effective size m·n/(m + n), for large samples.
 
-    scipy's asymptotic `kstwo.sf(D, round(n))`, or its Stephens-corrected limit where that
-    would cost O(n) time (see `LIMIT_MIN_SIZE`).
+    scipy's asymptotic `kstwo.sf(D, round(n))` up to n = 100 000, its Stephens-corrected limit
+    above (see `LIMIT_MIN_SIZE`).
 
     >>> from scipy import stats
     >>> bool(ks_p_value(0.01, 50_000.0) == stats.kstwo.sf(0.01, 50_000))  # scipy's value
@@ -88,10 +88,12 @@ def ks_p_value(statistic: float, effective_size: float) -> float:
     True
     """
     n = float(np.round(effective_size))
-    if n > LIMIT_MIN_SIZE and n * statistic * statistic >= LIMIT_MIN_N_D2 and n < 1_013_000:
+    if n > LIMIT_MIN_SIZE:
         root = np.sqrt(n)
         p_value = special.kolmogorov((root + 0.12 + 0.11 / root) * statistic)
     else:
+        from scipy import stats as scipy_stats  # only here: its import is a second long
+
         p_value = scipy_stats.kstwo.sf(statistic, n)
     return float(np.clip(p_value, 0.0, 1.0))
 
