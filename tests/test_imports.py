@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -99,3 +100,11 @@ def test_the_refused_cli_module_of_httpx_can_still_be_imported_afterwards() -> N
         "assert callable(httpx._main.main)\n"
     )
     assert "rich" in imported("-c", code), "whoever imports httpx's tool gets it whole"
+
+
+def test_run_once_and_backfill_load_no_web_framework(tmp_path: Path) -> None:
+    """`vigil run --once` builds the same monitor as `vigil serve` (vigil.deployment) without
+    FastAPI, Starlette or uvicorn: a cron job pays for none of them."""
+    names = imported("-m", "vigil.cli", "run", "--once", "--db", str(tmp_path / "cron.duckdb"))
+    assert {"vigil", "duckdb"} <= names
+    assert names & {"fastapi", "starlette", "uvicorn"} == set()

@@ -107,7 +107,7 @@ def _fmt(x: float) -> str:
 
 
 def _p(p: float) -> str:
-    return "< 1e-16" if p < 1e-16 else f"{p:.3g}"
+    return "< 1e-16" if p < 1e-16 else f"= {p:.3g}"
 
 
 def _bound(x: float | None, open_end: str) -> str:
@@ -164,7 +164,7 @@ def _drift_checks(spec: Spec, drift: DriftResult) -> list[Check]:
                 f"(warning at {_fmt(c.threshold)}, critical at {_fmt(c.critical_threshold)})"
             )
             if c.p_value_adjusted is not None:
-                message += f", {c.test} p = {_p(c.p_value_adjusted)} after correction"
+                message += f", {c.test} p {_p(c.p_value_adjusted)} after correction"
         else:
             message = f"{c.column}: no drift ({c.method} = {_fmt(c.statistic or 0.0)})"
         out.append(

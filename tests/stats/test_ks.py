@@ -34,11 +34,13 @@ def test_ks_test_equals_scipy_on_large_samples(shape: str) -> None:
     expected = scipy.stats.ks_2samp(reference, current, method="auto")
     result = ks_test(np.sort(reference), np.sort(current), assume_sorted=True)
     assert result.statistic == pytest.approx(expected.statistic, abs=1e-12)
-    tolerance = 1e-9  # effective size 85 714: below LIMIT_MIN_SIZE, scipy's own value
-    assert result.p_value == pytest.approx(expected.pvalue, rel=tolerance, abs=1e-12)
+    # effective size 85 714, above LIMIT_MIN_SIZE: Stephens' limit, within 1.5% of scipy there
+    assert result.p_value == pytest.approx(expected.pvalue, rel=1.5e-2, abs=1e-12)
 
 
-@pytest.mark.parametrize(("n", "error"), [(100_001, 1.3e-2), (500_000, 6e-3), (1_000_000, 4.5e-3)])
+@pytest.mark.parametrize(
+    ("n", "error"), [(10_001, 3.5e-2), (100_001, 1.3e-2), (500_000, 6e-3), (1_000_000, 4.5e-3)]
+)
 @pytest.mark.parametrize("p", [0.9, 0.5, 0.05, 0.02, 1e-4, 1e-6, 1e-12])
 def test_ks_p_value_limit_is_within_its_documented_error_of_scipy(
     n: int, error: float, p: float

@@ -27,7 +27,8 @@ from prometheus_client.registry import Collector
 
 from vigil.store.base import MetricPoint, Store
 
-STATUS_VALUE = {"ok": 0.0, "warning": 1.0, "critical": 2.0}
+# `pending` (too few labels to judge yet) is below ok, so `vigil_status > 0` alerts on findings only
+STATUS_VALUE = {"pending": -1.0, "ok": 0.0, "warning": 1.0, "critical": 2.0}
 
 
 class StoreCollector(Collector):
@@ -60,8 +61,14 @@ class StoreCollector(Collector):
         )
         status = GaugeMetricFamily(
             "vigil_status",
-            "Check status: 0 ok, 1 warning, 2 critical.",
+            "Check status: -1 pending (not enough labels yet), 0 ok, 1 warning, 2 critical.",
             labels=["model", "version", "column", "metric"],
+        )
+        band = GaugeMetricFamily(
+            "vigil_performance_standard_error",
+            "Standard error of a performance metric's change against the reference: the noise "
+            "band its status was judged with.",
+            labels=["model", "version", "metric"],
         )
         start = GaugeMetricFamily(
             "vigil_window_start_seconds",
@@ -83,11 +90,13 @@ class StoreCollector(Collector):
                     status.add_metric(
                         [model.name, p.version, p.column, p.metric], STATUS_VALUE[p.status]
                     )
+                if p.band is not None and p.metric.startswith("performance."):
+                    band.add_metric([model.name, p.version, p.metric.partition(".")[2]], p.band)
                 if p.version not in seen:
                     seen.add(p.version)
                     epoch = (p.start - datetime(1970, 1, 1)).total_seconds()
                     start.add_metric([model.name, p.version], epoch)
-        yield from (drift, quality, performance, ops, status, start, failed)
+        yield from (drift, quality, performance, ops, status, band, start, failed)
 
 
 def _add(

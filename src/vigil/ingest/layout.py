@@ -43,13 +43,6 @@ class Layout:
         out += [(n, "segment", s) for n, s in self.segments.items()]
         return out
 
-    def storage_of(self, name: str) -> Storage | None:
-        """The storage of a stored column by name, or None."""
-        for column, _, storage in self.stored():
-            if column == name:
-                return storage
-        return None
-
 
 def layout_for(spec: Spec) -> Layout:
     """The layout of a spec; refuses names the service keeps for itself."""

@@ -75,7 +75,8 @@ async def get_metrics(
     until: str | None = Query(None, description=UNTIL),
     limit: int = Query(10_000, ge=1, le=MAX_POINTS),
 ) -> dict[str, Any]:
-    """Metric points over time, filtered; each with window start/end, value and status.
+    """Metric points over time, filtered; each with window start/end, value, status and band
+    (a performance metric's standard error of change).
 
     `since` and `until` bound the window start: `since <= start < until`.
     """
@@ -111,6 +112,7 @@ async def get_metrics(
                 "column": p.column,
                 "value": p.value,
                 "status": p.status,
+                "band": p.band,
             }
             for p in points
         ],
