@@ -250,6 +250,8 @@ def test_hostile_reference_bodies_get_a_clear_4xx(live: Live) -> None:
         (None, [], {}, 422, "has no rows"),
         (None, {"rows": 3}, {}, 422, "a list of row objects"),
         (None, [{"x": 1.0}, {"x": "a"}], {}, 422, "do not form a table"),
+        (None, [{"x": 2**63}], {}, 422, "beyond 64 bits"),
+        (None, [{"x": 10**400}], {}, 422, "beyond 64 bits"),
         (b"\xff\xfe\x00garbage\n\x01", None, {"content-type": "text/csv"}, 422, "as csv"),
         (
             _ipc(good.append_column("odd", union)),

@@ -160,6 +160,11 @@ def _table_from_body(body: bytes, fmt: str) -> pa.Table:
             table = pa.Table.from_pylist(rows)
         except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
             raise InputError(f"the rows do not form a table: {str(err).splitlines()[0]}") from err
+        except OverflowError as err:
+            raise InputError(
+                "the rows do not form a table: an integer is beyond 64 bits; "
+                "send it as a float or a string."
+            ) from err
     else:
         table = decode_table(body, fmt)  # type: ignore[arg-type]
     names = table.column_names
