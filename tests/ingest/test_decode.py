@@ -10,6 +10,7 @@ import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 import pytest
+from tests.ingest import forged
 
 from vigil.errors import InputError
 from vigil.ingest.decode import DUPLICATE, body_format, decode_json, decode_table
@@ -216,3 +217,29 @@ def test_a_truncated_parquet_body_is_an_input_error() -> None:
 def test_json_is_not_read_as_a_table() -> None:
     with pytest.raises(InputError, match="bodies in json are read as records"):
         decode_table(b'{"records": []}', "json")
+
+
+@pytest.mark.parametrize("encode", [forged.arrow_stream, forged.arrow_file], ids=["stream", "file"])
+def test_offsets_past_their_buffer_are_an_input_error_naming_the_column(encode: object) -> None:
+    body = forged.patched_offsets(encode(forged.offsets_table(1.7e9)))  # type: ignore[operator]
+    with pytest.raises(InputError, match=r"column 'id' is malformed: .*out of bounds"):
+        decode_table(body, "arrow")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "encode"),
+    [("arrow", forged.arrow_stream), ("arrow", forged.arrow_file), ("parquet", forged.parquet)],
+    ids=["stream", "file", "parquet"],
+)
+def test_string_columns_that_are_not_utf8_are_an_input_error_naming_the_column(
+    fmt: str, encode: object
+) -> None:
+    table = pa.table({"id": ["a", "b"], "city": forged.not_utf8([b"ok", b"\xff\xfe"])})
+    with pytest.raises(InputError, match=r"column 'city' is malformed: .*UTF8"):
+        decode_table(encode(table), fmt)  # type: ignore[operator,arg-type]
+
+
+def test_dictionary_indices_past_the_dictionary_are_an_input_error() -> None:
+    table = pa.table({"id": ["x", "y", "z"], "city": forged.dictionary_past_its_end(3)})
+    with pytest.raises(InputError, match=r"column 'city' is malformed: .*out of bounds"):
+        decode_table(forged.arrow_stream(table), "arrow")

@@ -131,22 +131,57 @@ def decode_json(body: bytes, *, key: str = "records") -> list[Any]:
 
 
 def decode_table(body: bytes, fmt: BodyFormat) -> pa.Table:
-    """A Parquet, Arrow IPC or CSV body as an Arrow table."""
+    """A Parquet, Arrow IPC or CSV body as an Arrow table, checked in full.
+
+    Readers of Arrow IPC and Parquet trust the offsets, lengths and bytes they are given, and a
+    compute kernel run over a forged offset reads past its buffer (a crash of the process, not
+    an error). So every column is validated in full here, before anything computes on it:
+    offsets and lengths within their buffers, dictionary indices within their dictionary, and
+    string columns valid UTF-8. A body that fails is an InputError naming the column.
+    """
     if not body:
         raise InputError(f"the {fmt} body is empty.")
     try:
         if fmt == "parquet":
-            return pq.read_table(io.BytesIO(body))
-        if fmt == "arrow":
+            table = pq.read_table(io.BytesIO(body))
+        elif fmt == "arrow":
             try:
-                return ipc.open_stream(pa.py_buffer(body)).read_all()
+                table = ipc.open_stream(pa.py_buffer(body)).read_all()
             except pa.ArrowInvalid:
-                return ipc.open_file(pa.py_buffer(body)).read_all()
-        if fmt == "csv":
+                table = ipc.open_file(pa.py_buffer(body)).read_all()
+        elif fmt == "csv":
             table = pacsv.read_csv(io.BytesIO(body))
-            # the reader checks values for UTF-8 but not the header: reading the names does
-            return table.rename_columns(table.column_names)
-    except (pa.ArrowException, OSError, UnicodeDecodeError) as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise InputError(f"the body is not readable as {fmt}: {first}.") from err
-    raise InputError(f"bodies in {fmt} are read as records, not as a table.")
+        else:
+            raise InputError(f"bodies in {fmt} are read as records, not as a table.")
+    # ArrowException includes ArrowMemoryError: a forged length asking for more than there is
+    except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError) as err:
+        raise InputError(f"the body is not readable as {fmt}: {_first_line(err)}.") from err
+    return _validated(table, fmt)
+
+
+def _validated(table: pa.Table, fmt: BodyFormat) -> pa.Table:
+    """The table, once every column passed Arrow's full validation; InputError otherwise."""
+    try:
+        names = [field.name for field in table.schema]
+    except UnicodeDecodeError as err:
+        raise InputError(
+            f"the body is not readable as {fmt}: a column name is not UTF-8 text."
+        ) from err
+    for i, name in enumerate(names):
+        try:
+            table.column(i).validate(full=True)
+        except pa.ArrowException as err:
+            raise InputError(
+                f"the {fmt} body's column {name!r} is malformed: {_first_line(err)}; "
+                f"write the table with an Arrow or Parquet library, text as UTF-8."
+            ) from err
+    try:
+        table.validate()  # every column as long as the table
+    except pa.ArrowException as err:
+        raise InputError(f"the {fmt} body is malformed: {_first_line(err)}.") from err
+    return table
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
