@@ -8,14 +8,34 @@ import random
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pyarrow as pa
 import pytest
 import yaml
 from tests.ingest import forged
-from tests.service.conftest import SPEC, ServeProcess, parquet_bytes, records, reference_table
+from tests.service.conftest import (
+    SPEC,
+    Live,
+    ServeProcess,
+    ThreadServer,
+    make_settings,
+    parquet_bytes,
+    records,
+    reference_table,
+)
+from tests.store import conftest as store_fixtures
+from tests.store import records as store_records
 
+from vigil.errors import InputError
+from vigil.service.app import create_app
+from vigil.service.writer import Writer
+from vigil.store import open_store
+
+# the store suite's fixtures: a DuckDB file or a PostgreSQL schema of its own
+postgres_url = store_fixtures.postgres_url
+store_url = store_fixtures.store_url
 ARROW = {"content-type": "application/vnd.apache.arrow.stream"}
 PARQUET = {"content-type": "application/vnd.apache.parquet"}
 
@@ -170,3 +190,80 @@ def test_bad_batches_beside_valid_ones_fail_alone(server: ServeProcess) -> None:
     assert sum(int(a["accepted"]) for _, a in valid) == 40_000  # type: ignore[call-overload]
     assert [s for kind, s, _ in answers if kind == "bad"] == [422] * 10
     _alive(server)
+
+
+def _batch_not_utf8(ids: list[bytes]) -> pa.Table:
+    """A prediction batch as validation shapes it, its ids' bytes not UTF-8: what validation
+    of a table body now refuses, handed to the writer straight to make the store refuse it."""
+    batch = store_records.predictions([str(i) for i in range(len(ids))])
+    return batch.set_column(0, "id", forged.not_utf8(ids))
+
+
+def test_a_group_the_store_refuses_is_retried_one_by_one_and_only_the_guilty_fails(
+    store_url: str,
+) -> None:
+    store = open_store(store_url)
+    writer = Writer(store, max_pending=10_000)
+    try:
+        model = store_records.register(store)
+        batches = [
+            store_records.predictions(["g1", "g2"]),
+            _batch_not_utf8([b"b1", b"b\xff2"]),
+            store_records.predictions(["g3"]),
+        ]
+        futures = [
+            writer.submit(model, "prediction", b, [], window_seconds=store_records.HOUR)
+            for b in batches
+        ]
+        writer.start()  # all three are queued before the thread runs: they make one group
+        assert futures[0].result(60).accepted == 2
+        assert futures[2].result(60).accepted == 1
+        with pytest.raises(InputError, match=r"^the store refused this batch: "):
+            futures[1].result(60)
+        window = store.read_window(model, "v1", store_records.T0, store_records.hours(1))
+        assert sorted(window.column("__id").to_pylist()) == ["g1", "g2", "g3"]
+    finally:
+        writer.stop()
+        store.close()
+
+
+def test_a_store_that_is_gone_is_not_blamed_on_the_data(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "vigil.duckdb"))
+    model = store_records.register(store)
+    store.close()  # the database is gone under the writer
+    writer = Writer(store, max_pending=10_000)
+    futures = [
+        writer.submit(
+            model, "prediction", store_records.predictions([f"g{i}"]), [], window_seconds=60
+        )
+        for i in range(2)
+    ]
+    writer.start()
+    try:
+        for future in futures:
+            err = future.exception(60)
+            assert err is not None and not isinstance(err, InputError), err
+    finally:
+        writer.stop()
+
+
+def test_a_rejected_id_holding_nul_is_quarantined_on_postgres(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """The rejected record's id goes to the quarantine, which PostgreSQL refused whole."""
+    settings = make_settings(tmp_path, db=postgres_url)
+    app = create_app(settings, scheduler=False)
+    with ThreadServer(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        Live(url, client, tmp_path, app).setup_model()
+        now = time.time()
+        table = pa.table({"id": ["n1", "n\x002", "n3"], "timestamp": [now] * 3})
+        r = client.post(
+            "/v1/models/credit/predictions", content=forged.arrow_stream(table), headers=ARROW
+        )
+        assert r.status_code == 200, r.text
+        answer = r.json()
+        assert answer["accepted"] == 2
+        assert [(x["index"], x["id"]) for x in answer["rejected"]] == [(1, "n\x002")]
+        assert "NUL" in answer["rejected"][0]["errors"][0]
+        kept = client.get("/v1/models/credit/quarantine").json()
+        assert [(x["index"], x["id"]) for x in kept["records"]] == [(1, "n\ufffd2")]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from vigil.errors import InputError
 from vigil.store.base import ModelInfo, Quarantined, RecordKind, Store, WriteResult
 
 log = logging.getLogger("vigil.service")
@@ -127,24 +128,46 @@ class Writer:
                 self._pending -= sum(job.size for job in jobs)
 
     def _commit(self, group: list[WriteJob]) -> None:
+        """Write a group in one transaction; if that fails, each request alone.
+
+        One request's data that the store refuses (or any other failure) must not fail the
+        requests committed beside it: they are retried one by one, each in its own
+        transaction, so only the request at fault hears the error. An InputError (the store
+        refused the values) becomes a 422 for that request; a store that is down fails each.
+        """
+        try:
+            results = self._write(group)
+        except Exception as err:
+            if len(group) == 1:
+                self._fail(group[0], err)
+                return
+            log.warning(
+                "write of %d batches failed (%s: %s); writing them one by one",
+                len(group),
+                type(err).__name__,
+                str(err).splitlines()[0] if str(err) else "",
+            )
+            for job in group:
+                self._commit([job])
+            return
+        self.groups += 1
+        for job, result in zip(group, results, strict=True):
+            job.done.set_result(result)
+
+    def _fail(self, job: WriteJob, err: Exception) -> None:
+        if isinstance(err, InputError):
+            log.warning("the store refused a batch of %d records: %s", job.size, err)
+        else:
+            log.error("write of a batch of %d records failed", job.size, exc_info=err)
+        job.done.set_exception(err)
+
+    def _write(self, group: list[WriteJob]) -> list[WriteResult]:
         first = group[0]
         model = max((job.model for job in group), key=lambda m: len(m.columns))
         write = (
             self.store.write_predictions if first.kind == "prediction" else self.store.write_labels
         )
         quarantined = [q for job in group for q in job.quarantined]
-        try:
-            results = write(
-                model,
-                [job.table for job in group],
-                quarantined,
-                window_seconds=first.window_seconds,
-            )
-        except Exception as err:  # the store failed: every request of the group hears why
-            log.exception("write of %d batches failed", len(group))
-            for job in group:
-                job.done.set_exception(err)
-            return
-        self.groups += 1
-        for job, result in zip(group, results, strict=True):
-            job.done.set_result(result)
+        return write(
+            model, [job.table for job in group], quarantined, window_seconds=first.window_seconds
+        )

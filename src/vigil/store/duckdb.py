@@ -105,6 +105,13 @@ class DuckDBBackend:
             "Duplicate key" in str(error) or "unique" in str(error).lower()
         )
 
+    def is_data_error(self, error: Exception) -> bool:
+        """True when the database refused the values written (bad text, a value out of range,
+        a constraint), not when it failed: the same write would fail again."""
+        return isinstance(
+            error, (duckdb.DataError, duckdb.InvalidInputException, duckdb.ConstraintException)
+        )
+
     def close(self) -> None:
         """Close every cursor and the connection (checkpointing the log into the file)."""
         with self._cursors_lock:

@@ -241,6 +241,18 @@ class PostgresBackend:
             seen = seen.__cause__ or seen.__context__
         return False
 
+    def is_data_error(self, error: Exception) -> bool:
+        """True when PostgreSQL refused the values written (bad text, a value out of range, a
+        constraint), not when it failed: the same write would fail again."""
+        seen: BaseException | None = error
+        for _ in range(10):  # a chain of causes can loop
+            if seen is None:
+                break
+            if isinstance(seen, (psycopg.DataError, psycopg.IntegrityError)):
+                return True
+            seen = seen.__cause__ or seen.__context__
+        return False
+
     def close(self) -> None:
         """Close every thread's connection."""
         with self._connections_lock:

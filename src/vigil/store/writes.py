@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.errors import ConflictError
+from vigil.errors import ConflictError, InputError
 from vigil.store.backend import ROLLING_START, Backend
 from vigil.store.base import (
     ARROW_TYPES,
@@ -103,6 +103,30 @@ class Writes:
         return pa.table(arrays)
 
     def _write(
+        self,
+        model: ModelInfo,
+        table: str,
+        batches: Sequence[pa.Table],
+        quarantined: Sequence[Quarantined],
+        *,
+        window_seconds: int,
+        labels: bool,
+    ) -> list[WriteResult]:
+        """The group written; InputError when the database refused the values themselves."""
+        try:
+            return self._write_group(
+                model, table, batches, quarantined, window_seconds=window_seconds, labels=labels
+            )
+        except Exception as err:
+            if not self._db.is_data_error(err):
+                raise
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise InputError(
+                f"the store refused this batch: {first}. Nothing of it was stored; "
+                f"check the text and values of the batch."
+            ) from err
+
+    def _write_group(
         self,
         model: ModelInfo,
         table: str,
@@ -232,7 +256,7 @@ class Writes:
                 "received": pa.array([now] * len(records), pa.timestamp("us")),
                 "kind": [r.kind for r in records],
                 "record_index": pa.array([r.index for r in records], pa.int32()),
-                "record_id": pa.array([r.record_id for r in records], pa.string()),
+                "record_id": pa.array([_storable(r.record_id) for r in records], pa.string()),
                 "errors": [json.dumps(list(r.errors)) for r in records],
                 "payload": [r.payload for r in records],
             }
@@ -263,6 +287,15 @@ class Writes:
             }
             for received, kind, index, record_id, errors, payload in rows
         ]
+
+
+def _storable(record_id: str | None) -> str | None:
+    """A rejected record's id as every store keeps it: PostgreSQL refuses text holding NUL (a
+    reason to reject the record, so it does occur here); NUL is kept as U+FFFD, and a lone
+    surrogate (JSON's `"\\ud800"`, which no store can hold as text) as `?`."""
+    if record_id is None:
+        return None
+    return record_id.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 
 def _split_repeats(batch: pa.Table) -> tuple[pa.Table, int, list[str]]:
