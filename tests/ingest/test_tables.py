@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from vigil.ingest.layout import layout_for
-from vigil.ingest.tables import validate_prediction_table
+from vigil.ingest.tables import validate_label_table, validate_prediction_table
 from vigil.ingest.validate import MAX_TEXT_LENGTH, Validated
 from vigil.spec import spec_from_dict
 
@@ -435,3 +435,156 @@ def test_quarantined_rows_carry_the_row_as_json() -> None:
         "age": float("inf"),
         "note": "b",
     }
+
+
+# --- odd Arrow types in the fixed columns ---------------------------------------------------
+
+TEXT_KINDS = {
+    "large_string": pa.array(["v2", None], pa.large_string()),
+    "string_view": pa.array(["v2", None], pa.string_view()),
+    "dictionary": pa.array(["v2", None]).dictionary_encode(),
+    "large dictionary": pa.array(["v2", None], pa.large_string()).dictionary_encode(),
+}
+
+
+@pytest.mark.parametrize("column", ["id", "model_version"])
+@pytest.mark.parametrize("kind", sorted(TEXT_KINDS))
+def test_text_in_another_arrow_layout_is_read_as_text(column: str, kind: str) -> None:
+    values = TEXT_KINDS[kind]
+    if column == "id":
+        values = pa.array(
+            ["a", "b"], values.type.value_type if "dictionary" in kind else values.type
+        )
+        if "dictionary" in kind:
+            values = values.dictionary_encode()
+    out = checked_table(rows(2, **{column: values}))
+    assert out.rejected == []
+    assert out.table.schema.field(column).type == pa.string()
+    expected = {"id": ["a", "b"], "model_version": ["v2", "v1"]}[column]
+    assert out.table.column(column).to_pylist() == expected
+
+
+ODD_VERSIONS = {
+    "list": pa.array([["v1"], None]),
+    "map": pa.array([[("a", "v1")], None], pa.map_(pa.string(), pa.string())),
+    "struct": pa.array([{"a": "v1"}, None]),
+    "binary": pa.array([b"v1", None]),
+    "binary not utf-8": pa.array([b"\xff", None]),
+    "nested null": pa.array([[None], None], pa.list_(pa.null())),
+    "double": pa.array([1.0, None]),
+    "date": pa.array([0, None], pa.date32()),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ODD_VERSIONS))
+def test_a_model_version_column_that_is_not_text_rejects_its_non_null_rows(kind: str) -> None:
+    values = ODD_VERSIONS[kind]
+    out = checked_table(rows(2, model_version=values))
+    assert reasons(out) == [
+        (0, (f"model_version: column of {values.type}, expected text or integers",))
+    ]
+    assert out.table.column("model_version").to_pylist() == ["v1"]  # the null row: the default
+
+
+def test_integer_and_boolean_versions_are_text_as_in_json() -> None:
+    out = checked_table(rows(2, model_version=pa.array([2, None], pa.int8())))
+    assert reasons(out) == [(0, ("model_version: not registered; registered: v1, v2",))]
+    out = validate_prediction_table(pa.table(rows(1, model_version=[7])), BINARY, ["7"], "7", RULES)
+    assert out.rejected == [] and out.table.column("model_version").to_pylist() == ["7"]
+
+
+@pytest.mark.parametrize("twice", ["id", "label", "timestamp"])
+def test_a_label_table_repeating_a_column_rejects_every_row(twice: str) -> None:
+    columns = {
+        "id": pa.array(["a", "b"]),
+        "label": pa.array(["1", "0"]),
+        "timestamp": pa.array([ISO, ISO]),
+    }
+    names = [*columns, twice]
+    table = pa.Table.from_arrays([*columns.values(), columns[twice]], names=names)
+    out = validate_label_table(table, BINARY, RULES)
+    assert reasons(out) == [(i, (f"{twice}: column names repeated",)) for i in (0, 1)]
+    assert [r.id for r in out.rejected] == ["a", "b"]
+    assert out.table.num_rows == 0
+
+
+ODD_ARRAYS = {
+    "list": pa.array([["a"], None]),
+    "large_list": pa.array([["a"], None], pa.large_list(pa.string())),
+    "fixed_size_list": pa.array([[1, 2], None], pa.list_(pa.int64(), 2)),
+    "list_view": pa.array([["a"], None], pa.list_view(pa.string())),
+    "map": pa.array([[("a", "b")], None], pa.map_(pa.string(), pa.string())),
+    "struct": pa.array([{"a": 1}, None]),
+    "empty struct": pa.array([{}, {}], pa.struct([])),
+    "dense union": pa.UnionArray.from_dense(
+        pa.array([0, 1], pa.int8()),
+        pa.array([0, 0], pa.int32()),
+        [pa.array(["a"]), pa.array([1.0])],
+    ),
+    "binary": pa.array([b"a", None]),
+    "binary_view": pa.array([b"a", b"\xff"], pa.binary_view()),
+    "fixed_size_binary": pa.array([b"ab", None], pa.binary(2)),
+    "dictionary of bytes": pa.array([b"\xff", b"ok"]).dictionary_encode(),
+    "run-end encoded": pa.RunEndEncodedArray.from_arrays([2], ["a"]),
+    "null": pa.nulls(2),
+    "nested null": pa.array([[None], None], pa.list_(pa.null())),
+    "float16": pa.array(np.array([1, 2], np.float16)),
+    "decimal256": pa.array([1, 2], pa.decimal256(40, 0)),
+    "interval": pa.array([pa.MonthDayNano([1, 2, 3]), None], pa.month_day_nano_interval()),
+    "duration": pa.array([1, None], pa.duration("s")),
+    "time": pa.array([1, None], pa.time32("s")),
+    "seconds past year 9999": pa.array([2**62, -(2**62)], pa.timestamp("s")),
+    "uint64": pa.array([2**64 - 1, 0], pa.uint64()),
+}
+FIXED = [
+    "id",
+    "timestamp",
+    "model_version",
+    "latency_ms",
+    "error",
+    "age",
+    "city",
+    "vip",
+    "note",
+    "signup",
+    "pred",
+    "proba",
+    "region",
+    "an extra",
+]
+
+
+@pytest.mark.parametrize("column", FIXED)
+@pytest.mark.parametrize("kind", sorted(ODD_ARRAYS))
+def test_any_arrow_type_in_any_column_is_accepted_or_rejected_by_row(
+    column: str, kind: str
+) -> None:
+    columns: dict[str, Any] = {"id": ["r0", "r1"], "timestamp": [ISO, ISO]}
+    columns[column] = ODD_ARRAYS[kind]
+    table = pa.table(columns)
+    table.validate(full=True)  # what decode_table lets through
+    out = checked_table(table)
+    out.table.validate(full=True)
+    for rejection in out.rejected:
+        assert all(e.split(":")[0] in FIXED for e in rejection.errors), rejection
+
+
+@pytest.mark.parametrize("kind", sorted(ODD_ARRAYS))
+def test_any_arrow_type_in_a_label_column_is_accepted_or_rejected_by_row(kind: str) -> None:
+    for column in ("id", "label", "timestamp"):
+        columns: dict[str, Any] = {"id": ["a", "b"], "label": ["1", "0"], column: ODD_ARRAYS[kind]}
+        out = validate_label_table(pa.table(columns), BINARY, RULES)
+        assert len(out.rejected) + out.table.num_rows == 2
+        out.table.validate(full=True)
+
+
+def test_times_outside_the_years_1_to_9999_reject_their_rows() -> None:
+    times = pa.array([2**62, -(2**47), 1_700_000_000_000, None], pa.timestamp("ms"))
+    columns = {"id": ["a", "b", "c", "d"], "label": ["1"] * 4, "timestamp": times}
+    out = validate_label_table(pa.table(columns), BINARY, RULES)
+    assert reasons(out) == [
+        (0, ("timestamp: outside the years 1 to 9999",)),
+        (1, ("timestamp: outside the years 1 to 9999",)),
+    ]
+    assert out.table.column("id").to_pylist() == ["c", "d"]
+    assert json.loads(out.quarantined[0].payload)["id"] == "a"

@@ -267,3 +267,61 @@ def test_a_rejected_id_holding_nul_is_quarantined_on_postgres(
         assert "NUL" in answer["rejected"][0]["errors"][0]
         kept = client.get("/v1/models/credit/quarantine").json()
         assert [(x["index"], x["id"]) for x in kept["records"]] == [(1, "n\ufffd2")]
+
+
+@pytest.mark.parametrize(
+    "versions",
+    [
+        pa.array([["1"], ["1"]]),
+        pa.array([[("k", "1")], [("k", "1")]], pa.map_(pa.string(), pa.string())),
+        pa.array([{"v": "1"}, {"v": "1"}]),
+        pa.array([b"1", b"1"]),
+    ],
+    ids=["list", "map", "struct", "binary"],
+)
+def test_a_model_version_column_that_is_not_text_is_rejected_by_record(
+    server: ServeProcess, versions: pa.Array
+) -> None:
+    ids = [f"mv-{versions.type}-{i}" for i in range(2)]
+    table = pa.table({"id": ids, "timestamp": [time.time()] * 2, "model_version": versions})
+    r = httpx.post(
+        server.url + "/v1/models/credit/predictions",
+        content=forged.arrow_stream(table),
+        headers=ARROW,
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    expected = f"model_version: column of {versions.type}, expected text or integers"
+    assert [(x["index"], x["id"], x["errors"]) for x in r.json()["rejected"]] == [
+        (0, ids[0], [expected]),
+        (1, ids[1], [expected]),
+    ]
+
+
+def test_a_label_table_with_id_twice_is_rejected_by_record(server: ServeProcess) -> None:
+    table = pa.Table.from_arrays(
+        [pa.array(["l1", "l2"]), pa.array(["l3", "l4"]), pa.array(["1", "0"])],
+        names=["id", "id", "label"],
+    )
+    r = httpx.post(
+        server.url + "/v1/models/credit/labels",
+        content=forged.arrow_stream(table),
+        headers=ARROW,
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["accepted"] == 0
+    assert [(x["index"], x["id"], x["errors"]) for x in answer["rejected"]] == [
+        (0, "l1", ["id: column names repeated"]),
+        (1, "l2", ["id: column names repeated"]),
+    ]
+    # the Parquet reader itself refuses a file naming a column twice: the body as a whole
+    r = httpx.post(
+        server.url + "/v1/models/credit/labels",
+        content=forged.parquet(table),
+        headers=PARQUET,
+        timeout=30,
+    )
+    assert r.status_code == 422, r.text
+    assert "not readable as parquet" in r.json()["error"]["message"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,11 @@ from vigil.ingest.validate import (
     too_late,
 )
 from vigil.store.base import ARROW_TYPES, PREDICTION_FIELDS, Quarantined, RecordKind, Storage
+
+# the times every store and Python's datetime hold (PostgreSQL stops at 4713 BC, Python at 1)
+FIRST_TIME = pa.scalar(datetime(1, 1, 1), pa.timestamp("us"))
+LAST_TIME = pa.scalar(datetime(9999, 12, 31, 23, 59, 59, 999999), pa.timestamp("us"))
+YEARS_MESSAGE = "outside the years 1 to 9999"
 
 
 class _Flags:
@@ -55,6 +61,71 @@ def _mask(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return out
 
 
+def _is_text(t: pa.DataType) -> bool:
+    """Text in any of Arrow's layouts: string, large_string, string_view, or a dictionary of them
+    (already checked as UTF-8 by `decode_table`), all read as plain `string`."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return bool(
+        pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+    )
+
+
+def _is_text_or_integer(t: pa.DataType) -> bool:
+    value = t.value_type if pa.types.is_dictionary(t) else t
+    return _is_text(value) or bool(pa.types.is_integer(value))
+
+
+def _unique_columns(table: pa.Table, flags: _Flags) -> pa.Table:
+    """The table with each column name once (the first); every row rejected if one repeats."""
+    names = table.column_names
+    repeated = sorted({x for x in names if names.count(x) > 1})
+    if not repeated:
+        return table
+    flags.add(np.ones(table.num_rows, bool), f"{', '.join(repeated)}: column names repeated")
+    return table.select([names.index(x) for x in dict.fromkeys(names)])
+
+
+def _versions(
+    table: pa.Table, flags: _Flags, versions: Sequence[str], default: str
+) -> pa.ChunkedArray:
+    """The `model_version` column as text, nulls as `default`; as JSON takes it: text, integers
+    or booleans. A column of another type (binary, list, map, struct, float, date...) rejects
+    its non-null rows: no other type has one obvious text to compare with a version."""
+    n = table.num_rows
+    if "model_version" not in table.column_names:
+        return pa.chunked_array([pa.array([default] * n, pa.string())])
+    column = table.column("model_version")
+    t = column.type
+    if _is_text_or_integer(t) or pa.types.is_null(t):
+        version = column.cast(pa.string())
+    elif pa.types.is_boolean(t):
+        version = pc.if_else(column, "true", "false")
+    else:
+        flags.add(
+            _mask(pc.is_valid(column)), f"model_version: column of {t}, expected text or integers"
+        )
+        version = pa.chunked_array([pa.nulls(n, pa.string())])
+    version = pc.fill_null(version, default)
+    known = pa.array(sorted(versions), pa.string())
+    flags.add(
+        ~_mask(pc.is_in(version, value_set=known)),
+        f"model_version: not registered; registered: {', '.join(sorted(versions))}",
+    )
+    return version
+
+
+def _values(column: pa.ChunkedArray, flags: _Flags, where: str) -> list[Any]:
+    """The column as Python values, to be checked one by one; when Python cannot hold them
+    (a time past the year 9999), every non-null row is flagged and the values are None."""
+    try:
+        values: list[Any] = column.to_pylist()
+        return values
+    except (ValueError, OverflowError, pa.ArrowException):
+        flags.add(_mask(pc.is_valid(column)), f"{where}: a column of {column.type} out of range")
+        return [None] * len(column)
+
+
 def _ids(table: pa.Table, flags: _Flags, alias: str | None = None) -> pa.ChunkedArray:
     """The `id` column (or the spec's id column, `alias`) as text."""
     name = "id" if "id" in table.column_names or alias is None else alias
@@ -62,11 +133,7 @@ def _ids(table: pa.Table, flags: _Flags, alias: str | None = None) -> pa.Chunked
         flags.add(np.ones(table.num_rows, bool), "id: missing column; every row needs an id")
         return pa.chunked_array([pa.nulls(table.num_rows, pa.string())])
     column = table.column(name)
-    if not (
-        pa.types.is_string(column.type)
-        or pa.types.is_integer(column.type)
-        or pa.types.is_large_string(column.type)
-    ):
+    if not _is_text_or_integer(column.type):
         flags.add(np.ones(table.num_rows, bool), f"id: column of {column.type}, expected text")
         return pa.chunked_array([pa.nulls(table.num_rows, pa.string())])
     ids = column.cast(pa.string())
@@ -98,8 +165,16 @@ def _times(
     if pa.types.is_timestamp(t):
         # an aware column holds UTC instants already: drop the zone, keep the instant;
         # nanoseconds are cut to microseconds, as the JSON path cuts ISO fractions
-        us = column.cast(pa.timestamp("us", t.tz), safe=t.unit != "ns")
-        out = us.cast(pa.int64()).cast(pa.timestamp("us"))
+        raw = column.cast(pa.int64())
+        if t.unit in ("s", "ms"):
+            factor = 1_000_000 if t.unit == "s" else 1_000
+            bound = (2**63 - 1) // factor  # past it the microseconds overflow 64 bits
+            outside = pc.or_(pc.greater(raw, bound), pc.less(raw, -bound))
+            flags.add(_mask(outside), f"{where}: {YEARS_MESSAGE}")
+            raw = pc.multiply(pc.if_else(outside, pa.scalar(None, pa.int64()), raw), factor)
+        elif t.unit == "ns":
+            raw = pc.divide(raw, 1_000)
+        out = raw.cast(pa.timestamp("us"))
     elif pa.types.is_integer(t) or pa.types.is_floating(t):
         values = column.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
         magnitude = np.abs(values)
@@ -121,7 +196,7 @@ def _times(
             ]
         )
     else:
-        texts = column.to_pylist()
+        texts = _values(column, flags, where)
         parsed: list[Any] = []
         for i, value in enumerate(texts):
             if value is None:
@@ -133,6 +208,9 @@ def _times(
                 flags.one(i, str(bad))
                 parsed.append(None)
         out = pa.chunked_array([pa.array(parsed, pa.timestamp("us"))])
+    outside = pc.or_(pc.less(out, FIRST_TIME), pc.greater(out, LAST_TIME))
+    flags.add(_mask(outside) & ~flags.bad, f"{where}: {YEARS_MESSAGE}")
+    out = pc.if_else(outside, pa.scalar(None, pa.timestamp("us")), out)
     nulls = _mask(pc.is_null(out))
     if required:
         flags.add(nulls & ~flags.bad, f"{where}: missing; every row needs a time")
@@ -158,14 +236,7 @@ def _typed(column: pa.ChunkedArray, storage: Storage, flags: _Flags, where: str)
         )
         or (
             storage == "VARCHAR"
-            and (
-                pa.types.is_string(t)
-                or pa.types.is_integer(t)
-                or pa.types.is_boolean(t)
-                or pa.types.is_null(t)
-                or pa.types.is_large_string(t)
-                or pa.types.is_dictionary(t)
-            )
+            and (_is_text_or_integer(t) or pa.types.is_boolean(t) or pa.types.is_null(t))
         )
         or (storage == "BOOLEAN" and (pa.types.is_boolean(t) or pa.types.is_null(t)))
     )
@@ -188,7 +259,7 @@ def _typed(column: pa.ChunkedArray, storage: Storage, flags: _Flags, where: str)
     if storage == "TIMESTAMP":
         return _times(column, len(column), flags, None, where, required=False)
     values = []
-    for i, value in enumerate(column.to_pylist()):
+    for i, value in enumerate(_values(column, flags, where)):
         try:
             values.append(CONVERT[storage](value, where))
         except FieldError as bad:
@@ -204,7 +275,7 @@ def _extra_text(column: pa.ChunkedArray, flags: _Flags, name: str) -> pa.Chunked
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     values: list[str | None] = []
-    for i, value in enumerate(column.to_pylist()):
+    for i, value in enumerate(_values(column, flags, name)):
         try:
             values.append(None if value is None else value.decode("utf-8"))
         except (AttributeError, UnicodeDecodeError):
@@ -221,8 +292,24 @@ def _rejections(
     for i in rows:
         errors = tuple(flags.reasons[i])
         out.rejected.append(Rejection(i, id_list[i], errors))
-        payload = json.dumps(table.slice(i, 1).to_pylist()[0], default=str)[:8192]
+        payload = json.dumps(_row(table, i), default=str)[:8192]
         out.quarantined.append(Quarantined(kind, i, id_list[i], errors, payload))
+
+
+def _row(table: pa.Table, i: int) -> dict[str, Any]:
+    """Row `i` as Python values; a value Python cannot hold (a time past year 9999) as text."""
+    try:
+        row: dict[str, Any] = table.slice(i, 1).to_pylist()[0]
+        return row
+    except (ValueError, OverflowError, pa.ArrowException):
+        pass
+    row = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        try:
+            row[name] = column[i].as_py()
+        except (ValueError, OverflowError, pa.ArrowException):
+            row[name] = f"<a {column.type} value Python cannot represent>"
+    return row
 
 
 def validate_prediction_table(
@@ -235,11 +322,7 @@ def validate_prediction_table(
     """Check a flat prediction table; the accepted rows in the shape the store takes."""
     n = table.num_rows
     flags = _Flags(n)
-    names = table.column_names
-    repeated = sorted({x for x in names if names.count(x) > 1})
-    if repeated:
-        flags.add(np.ones(n, bool), f"{', '.join(repeated)}: column names repeated")
-        table = table.select([names.index(x) for x in dict.fromkeys(names)])
+    table = _unique_columns(table, flags)
     ids = _ids(table, flags, layout.id_column)
     present = set(table.column_names)
     arrays: dict[str, pa.ChunkedArray] = {"id": ids}
@@ -252,17 +335,7 @@ def validate_prediction_table(
         "timestamp",
         required=True,
     )
-    if "model_version" in present:
-        version = table.column("model_version").cast(pa.string())
-        version = pc.fill_null(version, default_version)
-        known = pa.array(sorted(versions), pa.string())
-        flags.add(
-            ~_mask(pc.is_in(version, value_set=known)),
-            f"model_version: not registered; registered: {', '.join(sorted(versions))}",
-        )
-    else:
-        version = pa.chunked_array([pa.array([default_version] * n, pa.string())])
-    arrays["model_version"] = version
+    arrays["model_version"] = _versions(table, flags, versions, default_version)
     if "latency_ms" in present:
         latency = _typed(table.column("latency_ms"), "DOUBLE", flags, "latency_ms")
         flags.add(_mask(pc.less(latency, 0)), "latency_ms: negative; expected milliseconds >= 0")
@@ -308,6 +381,7 @@ def validate_label_table(table: pa.Table, layout: Layout, rules: TimeRules) -> V
     assert layout.target is not None
     n = table.num_rows
     flags = _Flags(n)
+    table = _unique_columns(table, flags)
     ids = _ids(table, flags)
     if "label" not in table.column_names:
         flags.add(np.ones(n, bool), "label: missing column")
