@@ -66,9 +66,7 @@ def _is_text(t: pa.DataType) -> bool:
     (already checked as UTF-8 by `decode_table`), all read as plain `string`."""
     if pa.types.is_dictionary(t):
         t = t.value_type
-    return bool(
-        pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
-    )
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t))
 
 
 def _is_text_or_integer(t: pa.DataType) -> bool:
