@@ -325,3 +325,26 @@ def test_a_label_table_with_id_twice_is_rejected_by_record(server: ServeProcess)
     )
     assert r.status_code == 422, r.text
     assert "not readable as parquet" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b'[{"age": "\\ud800", "city": "a"}]', "lone surrogate ('\\ud800')"),
+        (b'[{"\\udfff": 1}]', "lone surrogate ('\\udfff')"),
+        (b"[" * 100_000 + b"]" * 100_000, "nests too deeply"),
+    ],
+    ids=["surrogate value", "surrogate name", "deep"],
+)
+def test_a_json_reference_that_is_not_a_table_of_text_gets_422(
+    server: ServeProcess, body: bytes, says: str
+) -> None:
+    r = httpx.put(
+        server.url + "/v1/models/credit/reference?version=1",
+        content=body,
+        headers={"content-type": "application/json"},
+        timeout=30,
+    )
+    assert r.status_code == 422, r.text
+    assert says in r.json()["error"]["message"]
+    _alive(server)

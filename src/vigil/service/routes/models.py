@@ -152,6 +152,10 @@ def _table_from_body(body: bytes, fmt: str) -> pa.Table:
             rows = json.loads(body, object_pairs_hook=_strict_pairs)
         except ValueError as err:
             raise InputError(f"the body is not valid JSON: {err}") from err
+        except RecursionError as err:  # CPython's parser guards its own recursion depth
+            raise InputError(
+                "the JSON nests too deeply; a JSON reference is a list of flat row objects."
+            ) from err
         if isinstance(rows, dict) and isinstance(rows.get("records"), list):
             rows = rows["records"]
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
@@ -160,6 +164,11 @@ def _table_from_body(body: bytes, fmt: str) -> pa.Table:
             table = pa.Table.from_pylist(rows)
         except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
             raise InputError(f"the rows do not form a table: {str(err).splitlines()[0]}") from err
+        except UnicodeEncodeError as err:  # "\ud800": a lone surrogate, valid JSON, not text
+            raise InputError(
+                f"the rows hold a lone surrogate ({err.object[err.start : err.end]!r}), which "
+                f"is not Unicode text; send the text as UTF-8."
+            ) from err
         except OverflowError as err:
             raise InputError(
                 "the rows do not form a table: an integer is beyond 64 bits; "
