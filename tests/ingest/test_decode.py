@@ -243,3 +243,17 @@ def test_dictionary_indices_past_the_dictionary_are_an_input_error() -> None:
     table = pa.table({"id": ["x", "y", "z"], "city": forged.dictionary_past_its_end(3)})
     with pytest.raises(InputError, match=r"column 'city' is malformed: .*out of bounds"):
         decode_table(forged.arrow_stream(table), "arrow")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "encode"),
+    [("arrow", forged.arrow_stream), ("arrow", forged.arrow_file), ("parquet", forged.parquet)],
+    ids=["stream", "file", "parquet"],
+)
+def test_a_body_holding_more_rows_than_allowed_is_refused(fmt: str, encode: object) -> None:
+    batch = pa.record_batch({"x": pa.array([0.0] * 400)})
+    table = pa.Table.from_batches([batch] * 3)  # three batches (row groups) of 400
+    body = encode(table)  # type: ignore[operator]
+    assert decode_table(body, fmt, max_rows=1200).num_rows == 1200  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"holds more than 1199 rows \(limits.max_pending"):
+        decode_table(body, fmt, max_rows=1199)  # type: ignore[arg-type]

@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from tests.ingest import forged
@@ -326,15 +328,20 @@ def test_a_model_version_column_that_is_not_text_is_rejected_by_record(
     ]
 
 
-def test_a_label_table_with_id_twice_is_rejected_by_record(server: ServeProcess) -> None:
+@pytest.mark.parametrize(
+    ("fmt", "encode"), [(ARROW, forged.arrow_stream), (PARQUET, forged.parquet)]
+)
+def test_a_label_table_with_id_twice_is_rejected_by_record(
+    server: ServeProcess, fmt: dict[str, str], encode: object
+) -> None:
     table = pa.Table.from_arrays(
         [pa.array(["l1", "l2"]), pa.array(["l3", "l4"]), pa.array(["1", "0"])],
         names=["id", "id", "label"],
     )
     r = httpx.post(
         server.url + "/v1/models/credit/labels",
-        content=forged.arrow_stream(table),
-        headers=ARROW,
+        content=encode(table),  # type: ignore[operator]
+        headers=fmt,
         timeout=30,
     )
     assert r.status_code == 200, r.text
@@ -344,15 +351,6 @@ def test_a_label_table_with_id_twice_is_rejected_by_record(server: ServeProcess)
         (0, "l1", ["id: column names repeated"]),
         (1, "l2", ["id: column names repeated"]),
     ]
-    # the Parquet reader itself refuses a file naming a column twice: the body as a whole
-    r = httpx.post(
-        server.url + "/v1/models/credit/labels",
-        content=forged.parquet(table),
-        headers=PARQUET,
-        timeout=30,
-    )
-    assert r.status_code == 422, r.text
-    assert "not readable as parquet" in r.json()["error"]["message"]
 
 
 @pytest.mark.parametrize(
@@ -375,4 +373,19 @@ def test_a_json_reference_that_is_not_a_table_of_text_gets_422(
     )
     assert r.status_code == 422, r.text
     assert says in r.json()["error"]["message"]
+    _alive(server)
+
+
+def test_a_small_parquet_body_of_more_rows_than_the_queue_takes_is_refused_unread(
+    server: ServeProcess,
+) -> None:
+    """Repeated values compress to nothing: 50 million of them fit in a few hundred kilobytes
+    and take 400 MB once read; the row count in the footer is checked first."""
+    table = pa.table({"id": pa.array(np.zeros(1_000_000))})
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    assert len(sink.getvalue()) < 2**16
+    r = httpx.post(server.url + PREDICTIONS, content=sink.getvalue(), headers=PARQUET, timeout=60)
+    assert r.status_code == 422, r.text
+    assert "holds more than 200000 rows" in r.json()["error"]["message"]
     _alive(server)

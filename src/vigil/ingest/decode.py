@@ -130,7 +130,7 @@ def decode_json(body: bytes, *, key: str = "records") -> list[Any]:
     return records
 
 
-def decode_table(body: bytes, fmt: BodyFormat) -> pa.Table:
+def decode_table(body: bytes, fmt: BodyFormat, *, max_rows: int | None = None) -> pa.Table:
     """A Parquet, Arrow IPC or CSV body as an Arrow table, checked in full.
 
     Readers of Arrow IPC and Parquet trust the offsets, lengths and bytes they are given, and a
@@ -138,17 +138,21 @@ def decode_table(body: bytes, fmt: BodyFormat) -> pa.Table:
     an error). So every column is validated in full here, before anything computes on it:
     offsets and lengths within their buffers, dictionary indices within their dictionary, and
     string columns valid UTF-8. A body that fails is an InputError naming the column.
+
+    With `max_rows`, a body holding more rows is refused before its columns are decoded: a
+    Parquet file of a few hundred kilobytes may declare fifty million repeated values (about
+    400 MB once read), so its row count is taken from its footer first, and an Arrow stream
+    is read batch by batch.
     """
     if not body:
         raise InputError(f"the {fmt} body is empty.")
     try:
         if fmt == "parquet":
-            table = pq.read_table(io.BytesIO(body))
+            parquet = pq.ParquetFile(io.BytesIO(body))
+            _check_rows(parquet.metadata.num_rows, max_rows, fmt)
+            table = parquet.read()
         elif fmt == "arrow":
-            try:
-                table = ipc.open_stream(pa.py_buffer(body)).read_all()
-            except pa.ArrowInvalid:
-                table = ipc.open_file(pa.py_buffer(body)).read_all()
+            table = _read_arrow(pa.py_buffer(body), max_rows)
         elif fmt == "csv":
             table = pacsv.read_csv(io.BytesIO(body))
         else:
@@ -157,6 +161,36 @@ def decode_table(body: bytes, fmt: BodyFormat) -> pa.Table:
     except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError) as err:
         raise InputError(f"the body is not readable as {fmt}: {_first_line(err)}.") from err
     return _validated(table, fmt)
+
+
+def _read_arrow(buffer: pa.Buffer, max_rows: int | None) -> pa.Table:
+    """An Arrow IPC stream (or file), stopping as soon as it holds more than `max_rows`."""
+    try:
+        stream = ipc.open_stream(buffer)
+    except pa.ArrowInvalid:
+        file = ipc.open_file(buffer)
+        batches = []
+        rows = 0
+        for i in range(file.num_record_batches):
+            batches.append(file.get_batch(i))
+            rows += batches[-1].num_rows
+            _check_rows(rows, max_rows, "arrow")
+        return pa.Table.from_batches(batches, file.schema)
+    batches = []
+    rows = 0
+    for batch in stream:
+        batches.append(batch)
+        rows += batch.num_rows
+        _check_rows(rows, max_rows, "arrow")
+    return pa.Table.from_batches(batches, stream.schema)
+
+
+def _check_rows(rows: int, max_rows: int | None, fmt: BodyFormat) -> None:
+    if max_rows is not None and rows > max_rows:
+        raise InputError(
+            f"the {fmt} body holds more than {max_rows} rows (limits.max_pending_records); "
+            f"send it in smaller batches."
+        )
 
 
 def _validated(table: pa.Table, fmt: BodyFormat) -> pa.Table:

@@ -38,7 +38,9 @@ async def _decode(request: Request, state: AppState) -> tuple[list[Any] | None, 
             if not records:
                 raise InputError('"records" is empty; send at least one record.')
             return records, None
-        table = await run_in_threadpool(decode_table, body, fmt)
+        table = await run_in_threadpool(
+            decode_table, body, fmt, max_rows=state.settings.limits.max_pending_records
+        )
         if table.num_rows == 0:
             raise InputError(f"the {fmt} body has no rows.")
         return None, table
