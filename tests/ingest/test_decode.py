@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
@@ -257,3 +258,41 @@ def test_a_body_holding_more_rows_than_allowed_is_refused(fmt: str, encode: obje
     assert decode_table(body, fmt, max_rows=1200).num_rows == 1200  # type: ignore[arg-type]
     with pytest.raises(InputError, match=r"holds more than 1199 rows \(limits.max_pending"):
         decode_table(body, fmt, max_rows=1199)  # type: ignore[arg-type]
+
+
+def _compressed(table: pa.Table, *, file: bool) -> bytes:
+    sink = io.BytesIO()
+    options = ipc.IpcWriteOptions(compression="zstd")
+    opener = ipc.new_file if file else ipc.new_stream
+    with opener(sink, table.schema, options=options) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+@pytest.mark.parametrize("file", [False, True], ids=["stream", "file"])
+@pytest.mark.parametrize("column", ["x", "city"])
+def test_compressed_arrow_that_decompresses_past_the_bound_is_refused_unread(
+    file: bool, column: str
+) -> None:
+    n = 1_000_000
+    table = pa.table(
+        {
+            "x": pa.array(np.zeros(n)),
+            "city": pa.DictionaryArray.from_arrays(
+                pa.array(np.zeros(n, np.int32)), pa.array(["a" * 1000])
+            ),
+        }
+    ).select([column])
+    body = _compressed(table, file=file)
+    assert len(body) < 2**16  # megabytes of values in kilobytes
+    assert decode_table(body, "arrow", max_decoded=8 * n + 2**16).num_rows == n
+    with pytest.raises(InputError, match=r"decompresses to more than 4000000 bytes"):
+        decode_table(body, "arrow", max_decoded=4 * n)
+
+
+def test_uncompressed_arrow_within_the_bound_is_read() -> None:
+    table = pa.table({"x": [1.0, 2.0], "s": ["a", "bc"]})
+    for body in (forged.arrow_stream(table), forged.arrow_file(table)):
+        assert decode_table(body, "arrow", max_decoded=len(body)).equals(table)
+        with pytest.raises(InputError, match="decompresses to more than 10 bytes"):
+            decode_table(body, "arrow", max_decoded=10)

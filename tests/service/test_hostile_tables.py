@@ -15,6 +15,7 @@ import httpx
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -388,4 +389,20 @@ def test_a_small_parquet_body_of_more_rows_than_the_queue_takes_is_refused_unrea
     r = httpx.post(server.url + PREDICTIONS, content=sink.getvalue(), headers=PARQUET, timeout=60)
     assert r.status_code == 422, r.text
     assert "holds more than 200000 rows" in r.json()["error"]["message"]
+    _alive(server)
+
+
+def test_a_small_compressed_arrow_body_stating_gigabytes_is_refused_undecompressed(
+    server: ServeProcess,
+) -> None:
+    """ZSTD buffers of zeros: 80 MB of values (past limits.max_body, 64 MiB) in kilobytes."""
+    table = pa.table({"id": pa.array(np.zeros(10_000_000))})
+    sink = io.BytesIO()
+    options = ipc.IpcWriteOptions(compression="zstd")
+    with ipc.new_stream(sink, table.schema, options=options) as writer:
+        writer.write_table(table, max_chunksize=10_000_000)
+    assert len(sink.getvalue()) < 2**16
+    r = httpx.post(server.url + PREDICTIONS, content=sink.getvalue(), headers=ARROW, timeout=60)
+    assert r.status_code == 422, r.text
+    assert f"decompresses to more than {64 * 2**20} bytes" in r.json()["error"]["message"]
     _alive(server)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import io
 import json
 import re
+import struct
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -130,7 +132,13 @@ def decode_json(body: bytes, *, key: str = "records") -> list[Any]:
     return records
 
 
-def decode_table(body: bytes, fmt: BodyFormat, *, max_rows: int | None = None) -> pa.Table:
+def decode_table(
+    body: bytes,
+    fmt: BodyFormat,
+    *,
+    max_rows: int | None = None,
+    max_decoded: int | None = None,
+) -> pa.Table:
     """A Parquet, Arrow IPC or CSV body as an Arrow table, checked in full.
 
     Readers of Arrow IPC and Parquet trust the offsets, lengths and bytes they are given, and a
@@ -142,7 +150,9 @@ def decode_table(body: bytes, fmt: BodyFormat, *, max_rows: int | None = None) -
     With `max_rows`, a body holding more rows is refused before its columns are decoded: a
     Parquet file of a few hundred kilobytes may declare fifty million repeated values (about
     400 MB once read), so its row count is taken from its footer first, and an Arrow stream
-    is read batch by batch.
+    is read batch by batch. With `max_decoded`, an Arrow body whose compressed buffers (LZ4 or
+    ZSTD) would decompress to more bytes is refused before any is decompressed: each
+    compressed buffer states its length in its first 8 bytes (a 5 KB body may state 160 MB).
     """
     if not body:
         raise InputError(f"the {fmt} body is empty.")
@@ -152,6 +162,8 @@ def decode_table(body: bytes, fmt: BodyFormat, *, max_rows: int | None = None) -
             _check_rows(parquet.metadata.num_rows, max_rows, fmt)
             table = parquet.read()
         elif fmt == "arrow":
+            if max_decoded is not None:
+                _check_decoded(body, max_decoded)
             table = _read_arrow(pa.py_buffer(body), max_rows)
         elif fmt == "csv":
             table = pacsv.read_csv(io.BytesIO(body))
@@ -183,6 +195,85 @@ def _read_arrow(buffer: pa.Buffer, max_rows: int | None) -> pa.Table:
         rows += batch.num_rows
         _check_rows(rows, max_rows, "arrow")
     return pa.Table.from_batches(batches, stream.schema)
+
+
+_FILE_MAGIC = b"ARROW1"
+_RECORD_BATCH, _DICTIONARY_BATCH = 3, 2  # Arrow's MessageHeader union, Message.fbs
+
+
+def _check_decoded(body: bytes, max_decoded: int) -> None:
+    """Refuse an Arrow IPC body whose buffers hold more than `max_decoded` bytes once
+    decompressed, reading only the messages' metadata and each buffer's stated length."""
+    start = 8 if body[:6] == _FILE_MAGIC else 0  # a file holds a stream after its magic
+    total = 0
+    try:
+        for message in ipc.MessageReader.open_stream(pa.py_buffer(body[start:])):
+            total += _message_bytes(message.metadata.to_pybytes(), message.body)
+            if total > max_decoded:
+                raise InputError(
+                    f"the arrow body decompresses to more than {max_decoded} bytes "
+                    f"(limits.max_body); send it in smaller batches."
+                )
+    except (pa.ArrowException, struct.error, IndexError) as err:
+        raise InputError(f"the body is not readable as arrow: {_first_line(err)}.") from err
+
+
+def _message_bytes(meta: bytes, body: pa.Buffer | None) -> int:
+    """The bytes a record or dictionary batch message's buffers take once decompressed.
+
+    The metadata is a FlatBuffer (Arrow's Message.fbs): Message{version, header_type,
+    header, bodyLength}; RecordBatch{length, nodes, buffers: [Buffer{offset, length}],
+    compression}; DictionaryBatch{id, data: RecordBatch}. A compressed buffer starts with
+    its decompressed length as an int64 (-1: stored as it is).
+    """
+    message = _fields(meta, struct.unpack_from("<I", meta, 0)[0])
+    kind_at, header_at = message(1), message(2)
+    if (
+        kind_at is None
+        or header_at is None
+        or meta[kind_at]
+        not in (
+            _RECORD_BATCH,
+            _DICTIONARY_BATCH,
+        )
+    ):
+        return 0
+    batch_at = header_at + struct.unpack_from("<I", meta, header_at)[0]
+    if meta[kind_at] == _DICTIONARY_BATCH:
+        data_at = _fields(meta, batch_at)(1)
+        if data_at is None:
+            return 0
+        batch_at = data_at + struct.unpack_from("<I", meta, data_at)[0]
+    batch = _fields(meta, batch_at)
+    buffers_at, compressed = batch(2), batch(3) is not None
+    if buffers_at is None:
+        return 0
+    vector = buffers_at + struct.unpack_from("<I", meta, buffers_at)[0]
+    total = 0
+    raw = body.to_pybytes() if compressed and body is not None else b""
+    for i in range(struct.unpack_from("<I", meta, vector)[0]):
+        offset, length = struct.unpack_from("<qq", meta, vector + 4 + 16 * i)
+        if compressed and length >= 8:
+            stated = struct.unpack_from("<q", raw, offset)[0]
+            total += length - 8 if stated == -1 else max(stated, 0)
+        else:
+            total += max(length, 0)
+    return total
+
+
+def _fields(buf: bytes, table: int) -> Callable[[int], int | None]:
+    """Where field `i` of the FlatBuffer table at `table` is, or None when absent."""
+    vtable = table - struct.unpack_from("<i", buf, table)[0]
+    size = struct.unpack_from("<H", buf, vtable)[0]
+
+    def field(i: int) -> int | None:
+        at = 4 + 2 * i
+        if at + 2 > size:
+            return None
+        offset: int = struct.unpack_from("<H", buf, vtable + at)[0]
+        return table + offset if offset else None
+
+    return field
 
 
 def _check_rows(rows: int, max_rows: int | None, fmt: BodyFormat) -> None:

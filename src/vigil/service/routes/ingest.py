@@ -39,7 +39,11 @@ async def _decode(request: Request, state: AppState) -> tuple[list[Any] | None, 
                 raise InputError('"records" is empty; send at least one record.')
             return records, None
         table = await run_in_threadpool(
-            decode_table, body, fmt, max_rows=state.settings.limits.max_pending_records
+            decode_table,
+            body,
+            fmt,
+            max_rows=state.settings.limits.max_pending_records,
+            max_decoded=state.settings.limits.max_body,
         )
         if table.num_rows == 0:
             raise InputError(f"the {fmt} body has no rows.")
