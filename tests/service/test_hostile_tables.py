@@ -406,3 +406,18 @@ def test_a_small_compressed_arrow_body_stating_gigabytes_is_refused_undecompress
     assert r.status_code == 422, r.text
     assert f"decompresses to more than {64 * 2**20} bytes" in r.json()["error"]["message"]
     _alive(server)
+
+
+def test_a_small_parquet_body_of_one_long_text_repeated_is_refused_undecoded(
+    server: ServeProcess,
+) -> None:
+    """One 64 KB id repeated on 2,000 rows: 128 MB of text (past limits.max_body) in 4 KB."""
+    indices = pa.array(np.zeros(2_000, np.int32))
+    ids = pa.DictionaryArray.from_arrays(indices, pa.array(["i" * 65_536]))
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"id": ids}), sink, store_schema=False, compression="zstd")
+    assert len(sink.getvalue()) < 2**16
+    r = httpx.post(server.url + PREDICTIONS, content=sink.getvalue(), headers=PARQUET, timeout=60)
+    assert r.status_code == 422, r.text
+    assert f"text decodes to more than {64 * 2**20} bytes" in r.json()["error"]["message"]
+    _alive(server)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
@@ -152,7 +153,9 @@ def decode_table(
     400 MB once read), so its row count is taken from its footer first, and an Arrow stream
     is read batch by batch. With `max_decoded`, an Arrow body whose compressed buffers (LZ4 or
     ZSTD) would decompress to more bytes is refused before any is decompressed: each
-    compressed buffer states its length in its first 8 bytes (a 5 KB body may state 160 MB).
+    compressed buffer states its length in its first 8 bytes (a 5 KB body may state 160 MB);
+    and a table whose dictionary-coded text would take more once decoded is refused too (a
+    Parquet body's text columns are read dictionary-coded for that).
     """
     if not body:
         raise InputError(f"the {fmt} body is empty.")
@@ -160,6 +163,10 @@ def decode_table(
         if fmt == "parquet":
             parquet = pq.ParquetFile(io.BytesIO(body))
             _check_rows(parquet.metadata.num_rows, max_rows, fmt)
+            schema = parquet.schema_arrow
+            if max_decoded is not None:  # text stays dictionary-coded until measured
+                texts = [f.name for f in parquet.schema_arrow if _is_bytes(f.type)]
+                parquet = pq.ParquetFile(io.BytesIO(body), read_dictionary=texts)
             table = parquet.read()
         elif fmt == "arrow":
             if max_decoded is not None:
@@ -172,7 +179,44 @@ def decode_table(
     # ArrowException includes ArrowMemoryError: a forged length asking for more than there is
     except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError) as err:
         raise InputError(f"the body is not readable as {fmt}: {_first_line(err)}.") from err
-    return _validated(table, fmt)
+    table = _validated(table, fmt)
+    if max_decoded is not None:
+        _check_dictionaries(table, fmt, max_decoded)
+        if fmt == "parquet":  # back to the types the file holds, now that they fit
+            try:
+                table = table.cast(schema)
+            except pa.ArrowException as err:
+                raise InputError(
+                    f"the body is not readable as parquet: {_first_line(err)}."
+                ) from err
+    return table
+
+
+def _is_bytes(t: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_binary(t)
+        or pa.types.is_large_binary(t)
+    )
+
+
+def _check_dictionaries(table: pa.Table, fmt: BodyFormat, max_decoded: int) -> None:
+    """Refuse a table whose dictionary-coded text would take more than `max_decoded` bytes
+    once decoded: one 64 KB value repeated 200,000 times is 13 GB of text from a tiny body."""
+    total = 0
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if not (pa.types.is_dictionary(column.type) and _is_bytes(column.type.value_type)):
+            continue
+        for chunk in column.chunks:
+            lengths = pc.binary_length(chunk.dictionary)
+            total += pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0
+        if total > max_decoded:
+            raise InputError(
+                f"the {fmt} body's text decodes to more than {max_decoded} bytes "
+                f"(limits.max_body), its dictionary-coded column {name!r} included; "
+                f"send it in smaller batches."
+            )
 
 
 def _read_arrow(buffer: pa.Buffer, max_rows: int | None) -> pa.Table:
