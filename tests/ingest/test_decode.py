@@ -310,3 +310,13 @@ def test_uncompressed_arrow_within_the_bound_is_read() -> None:
         assert decode_table(body, "arrow", max_decoded=len(body)).equals(table)
         with pytest.raises(InputError, match="decompresses to more than 10 bytes"):
             decode_table(body, "arrow", max_decoded=10)
+
+
+def test_a_parquet_body_of_many_repeated_numbers_past_the_bound_is_refused_unread() -> None:
+    n = 1_000
+    table = pa.table({f"c{i}": pa.array(np.zeros(n)) for i in range(200)})  # 1.6 MB of zeros
+    body = forged.parquet(table)
+    assert len(body) < 2**18
+    assert decode_table(body, "parquet", max_decoded=8 * 200 * n).num_rows == n
+    with pytest.raises(InputError, match=r"holds 1000 rows of 1600 bytes of fixed-width values"):
+        decode_table(body, "parquet", max_decoded=8 * 200 * n - 1)

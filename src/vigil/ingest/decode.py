@@ -165,6 +165,7 @@ def decode_table(
             _check_rows(parquet.metadata.num_rows, max_rows, fmt)
             schema = parquet.schema_arrow
             if max_decoded is not None:  # text stays dictionary-coded until measured
+                _check_fixed_width(parquet.metadata.num_rows, schema, max_decoded)
                 texts = [f.name for f in parquet.schema_arrow if _is_bytes(f.type)]
                 parquet = pq.ParquetFile(io.BytesIO(body), read_dictionary=texts)
             table = parquet.read()
@@ -190,6 +191,27 @@ def decode_table(
                     f"the body is not readable as parquet: {_first_line(err)}."
                 ) from err
     return table
+
+
+def _check_fixed_width(rows: int, schema: pa.Schema, max_decoded: int) -> None:
+    """Refuse a Parquet body whose numbers, times and booleans take more than
+    `max_decoded` bytes once read (rows × widths, from its footer): repeated values compress
+    to nothing, so a small file of a thousand columns can hold gigabytes of zeros."""
+    bits = 0
+    for field in schema:
+        t = field.type
+        if pa.types.is_dictionary(t):
+            t = t.index_type
+        try:
+            bits += t.bit_width
+        except ValueError:  # not fixed-width: text (measured after) or nested
+            continue
+    width = bits / 8
+    if rows * width > max_decoded:
+        raise InputError(
+            f"the parquet body holds {rows} rows of {width:g} bytes of fixed-width values, more "
+            f"than {max_decoded} bytes (limits.max_body) once read; send it in smaller batches."
+        )
 
 
 def _is_bytes(t: pa.DataType) -> bool:
