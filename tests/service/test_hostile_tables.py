@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import random
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -134,7 +136,7 @@ def _seeds() -> list[tuple[str, dict[str, str], bytes]]:
     table = pa.table(
         {
             "id": [f"f{i}" for i in range(n)],
-            "timestamp": [time.time()] * n,
+            "timestamp": [1_800_000_000.0] * n,  # fixed, so that each seed gives the same bytes
             "model_version": pa.array(["1"] * n).dictionary_encode(),
             "age": [float(i) for i in range(n)],
             "city": pa.array(["a", "b"] * (n // 2)).dictionary_encode(),
@@ -420,4 +422,23 @@ def test_a_small_parquet_body_of_one_long_text_repeated_is_refused_undecoded(
     r = httpx.post(server.url + PREDICTIONS, content=sink.getvalue(), headers=PARQUET, timeout=60)
     assert r.status_code == 422, r.text
     assert f"text decodes to more than {64 * 2**20} bytes" in r.json()["error"]["message"]
+    _alive(server)
+
+
+def test_a_parquet_footer_that_aborts_pyarrow_metadata_readers_does_not_kill_the_server(
+    server: ServeProcess,
+) -> None:
+    """Mutant 183 of seed 103: reading its column chunk metadata (`RowGroupMetaData.column`)
+    aborts the process in pyarrow 26 (an uncaught C++ exception on a level histogram), so
+    vigil never reads it; reading the data refuses it with an error instead."""
+    *_, (path, headers, body) = _mutants(seed=103, n=184)
+    probe = (
+        "import io, sys, pyarrow.parquet as pq\n"
+        "m = pq.ParquetFile(io.BytesIO(sys.stdin.buffer.read())).metadata\n"
+        "[m.row_group(g).column(j) for g in range(m.num_row_groups) for j in range(m.num_columns)]"
+    )
+    aborted = subprocess.run([sys.executable, "-c", probe], input=body, capture_output=True)
+    assert aborted.returncode != 0 and b"histogram" in aborted.stderr  # the body is that hostile
+    r = httpx.post(server.url + path, content=body, headers=headers, timeout=30)
+    assert r.status_code == 422, r.text
     _alive(server)

@@ -196,7 +196,9 @@ def decode_table(
 def _check_fixed_width(rows: int, schema: pa.Schema, max_decoded: int) -> None:
     """Refuse a Parquet body whose numbers, times and booleans take more than
     `max_decoded` bytes once read (rows × widths, from its footer): repeated values compress
-    to nothing, so a small file of a thousand columns can hold gigabytes of zeros."""
+    to nothing, so a small file of a thousand columns can hold gigabytes of zeros. Only the
+    schema is read here: a column chunk's metadata (`RowGroupMetaData.column`) of a forged file
+    can abort the process in pyarrow 26 (a C++ exception on a bad level histogram)."""
     bits = 0
     for field in schema:
         t = field.type
