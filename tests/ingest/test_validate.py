@@ -31,6 +31,7 @@ from .layouts import (
     RULES,
     SEEN,
     checked,
+    checked_labels,
     good,
     good_row,
     with_feature,
@@ -609,3 +610,19 @@ def test_a_value_nested_as_deep_as_the_parser_reads_is_rejected_not_a_crash() ->
 def test_json_nested_ten_thousand_deep_is_an_input_error(body: bytes) -> None:
     with pytest.raises(InputError, match="nests too deeply"):
         decode_json(body)
+
+
+def test_unreadable_records_are_rejected_with_their_reason() -> None:
+    """A record decode_json could not make readable is rejected alone, for both kinds."""
+    body = json.dumps({"records": [good(0), good(1, error="@"), good(2)]})
+    records = decode_json(body.replace('"@"', '"\\ud800"').encode())
+    out = checked(records)
+    assert out.table.num_rows == 2
+    [rejection] = out.rejected
+    assert (rejection.index, rejection.id) == (1, "r1")
+    assert rejection.errors[0].startswith("error: '\\\\ud800' holds a lone surrogate")
+    labels = decode_json(b'{"records": [{"id": "a", "label": "1"}, {"id": "b", "label": 1e999}]}')
+    out = checked_labels(labels)
+    assert out.table.num_rows == 1
+    assert [(r.index, r.id) for r in out.rejected] == [(1, "b")]
+    assert out.rejected[0].errors[0].startswith("label: a number beyond the range")

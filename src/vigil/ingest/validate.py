@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.ingest.decode import DUPLICATE
+from vigil.ingest.decode import DUPLICATE, Unreadable
 from vigil.ingest.layout import Layout
 from vigil.json_value import NonFinite, json_type
 from vigil.store.base import ARROW_TYPES, PREDICTION_FIELDS, Quarantined, Storage
@@ -195,6 +195,8 @@ CONVERT: dict[Storage, Callable[[Any, str], Any]] = {
 
 
 def _payload(record: Any) -> str:
+    if type(record) is Unreadable:
+        record = record.record
     try:
         # skipkeys: the marker of repeated keys is not part of what was received
         text = json.dumps(record, default=str, allow_nan=True, skipkeys=True)
@@ -235,6 +237,10 @@ def validate_predictions(
     extras: dict[str, list[Any]] = {}
     known_versions = set(versions)
     for i, record in enumerate(records):
+        if type(record) is Unreadable:
+            errors[i].append(record.reason)
+            fixed["id"][i] = record.id
+            continue
         if type(record) is not dict:
             errors[i].append(f"record {i}: got {json_type(record)}, expected an object")
             continue
@@ -518,6 +524,12 @@ def validate_labels(records: Sequence[Any], layout: Layout, rules: TimeRules) ->
     for index, record in enumerate(records):
         errors: list[str] = []
         record_id = None
+        if type(record) is Unreadable:
+            out.rejected.append(Rejection(index, record.id, (record.reason,)))
+            out.quarantined.append(
+                Quarantined("label", index, record.id, (record.reason,), _payload(record))
+            )
+            continue
         try:
             record = _mapping(record, f"record {index}")
             record_id = _record_id(record.get("id"))
