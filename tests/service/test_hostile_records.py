@@ -11,14 +11,23 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
-from tests.service.conftest import Live, ThreadServer, make_settings, records
+from tests.service.conftest import (
+    Live,
+    ThreadServer,
+    make_settings,
+    parquet_bytes,
+    records,
+    reference_table,
+)
 from tests.store.conftest import postgres_url  # noqa: F401  (a fixture)
 
-from vigil.config import Limits
+from vigil.config import Limits, load_settings
+from vigil.errors import ConfigError
 from vigil.monitor.windows import WindowPlan
 from vigil.service.app import create_app
 
@@ -232,7 +241,7 @@ def test_unregistered_columns_are_bounded_and_out_of_metrics(served: Live) -> No
     first = client.post("/v1/models/credit/predictions", json={"records": _invented(0, 10)})
     assert first.status_code == 200, first.text
     answer = first.json()
-    assert answer["accepted"] == 7  # the 3 first invented names are kept
+    assert answer["accepted"] == 3  # the records of the 3 first invented names
     assert [r["index"] for r in answer["rejected"]] == [3, 4, 5, 6, 7, 8, 9]
     assert all(
         r["errors"][0].startswith(f"features.inv_{r['index']:06d}: not a feature of the spec")
@@ -250,7 +259,9 @@ def test_unregistered_columns_are_bounded_and_out_of_metrics(served: Live) -> No
     extras = [c for c in client.get("/v1/models/credit").json()["columns"] if c["role"] == "extra"]
     assert sorted(c["name"] for c in extras) == ["inv_000000", "inv_000001", "inv_000002"]
 
-    assert client.post("/v1/models/credit/evaluate").status_code == 200
+    plain = client.post("/v1/models/credit/predictions", json={"records": records(50, start=200)})
+    assert plain.json()["accepted"] == 50
+    assert client.post("/v1/models/credit/evaluate").json()["computed"]
     samples = _metrics(served)
     rejected = [
         v
@@ -282,3 +293,43 @@ def test_thousands_of_invented_names_leave_later_batches_working(served: Live) -
     assert plain.json()["accepted"] == 50
     columns = client.get("/v1/models/credit").json()["columns"]
     assert sum(c["role"] == "extra" for c in columns) == 3
+
+
+def test_a_table_body_past_the_limit_rejects_the_rows_using_the_excess(served: Live) -> None:
+    """A Parquet body with 5 unregistered columns where 3 are allowed: rows holding a value
+    in the 4th or 5th are rejected, the rest are stored with the first 3."""
+    table = reference_table(10).drop_columns(["y"])
+    n = table.num_rows
+    table = table.append_column("id", pa.array([f"t{i}" for i in range(n)]))
+    table = table.append_column("timestamp", pa.array([time.time()] * n))
+    for name in ("xa", "xb", "xc"):
+        table = table.append_column(name, pa.array(["v"] * n))
+    table = table.append_column("xd", pa.array([None, None, "v"] + [None] * (n - 3), pa.string()))
+    table = table.append_column("xe", pa.array([None] * 4 + ["v"] + [None] * (n - 5), pa.string()))
+    r = served.client.post(
+        "/v1/models/credit/predictions",
+        content=parquet_bytes(table),
+        headers={"content-type": "application/vnd.apache.parquet"},
+    )
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["accepted"] == n - 2
+    assert [(x["index"], x["id"]) for x in answer["rejected"]] == [(2, "t2"), (4, "t4")]
+    assert answer["rejected"][0]["errors"][0].startswith("xd: not a feature of the spec")
+    extras = [
+        c["name"]
+        for c in served.client.get("/v1/models/credit").json()["columns"]
+        if c["role"] == "extra"
+    ]
+    assert extras == ["xa", "xb", "xc"]
+
+
+def test_max_extra_columns_is_read_from_yaml_and_the_environment(tmp_path: Path) -> None:
+    assert load_settings().limits.max_extra_columns == 50
+    path = tmp_path / "vigil.yaml"
+    path.write_text("limits:\n  max_extra_columns: 7\n")
+    assert load_settings(path).limits.max_extra_columns == 7
+    env = {"VIGIL_LIMITS_MAX_EXTRA_COLUMNS": "0"}
+    assert load_settings(path, env).limits.max_extra_columns == 0
+    with pytest.raises(ConfigError, match=r"limits\.max_extra_columns"):
+        load_settings(None, {"VIGIL_LIMITS_MAX_EXTRA_COLUMNS": "-1"})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from vigil.ingest.decode import DUPLICATE, Unreadable
 from vigil.ingest.layout import Layout
 from vigil.json_value import NonFinite, json_type
-from vigil.store.base import ARROW_TYPES, PREDICTION_FIELDS, Quarantined, Storage
+from vigil.store.base import ARROW_TYPES, PREDICTION_FIELDS, Quarantined, RecordKind, Storage
 
 MAX_ID_LENGTH = 256
 MAX_TEXT_LENGTH = 65_536
@@ -285,7 +285,7 @@ def validate_predictions(
         arrays[name] = _convert(raw[name], storage, wheres[name], errors)
     for name, values in extras.items():
         arrays[name] = pa.array(values, pa.string())
-    out = Validated(pa.table(arrays), extras=sorted(extras))
+    out = Validated(pa.table(arrays), extras=list(extras))  # in the order first sent
     bad = [i for i in range(n) if errors[i]]
     if bad:
         for i in bad:
@@ -297,6 +297,46 @@ def validate_predictions(
         keep = [not e for e in errors]
         out.table = out.table.filter(pa.array(keep, pa.bool_()))
     return out
+
+
+def refuse_columns(
+    checked: Validated, names: Collection[str], kind: RecordKind, limit: int, prefix: str
+) -> None:
+    """Reject the accepted rows holding a value in one of `names`, unregistered columns past
+    the model's `limits.max_extra_columns`, and leave those columns out of the table.
+
+    The accepted rows keep the batch's order, so a row's index in the batch is found from
+    the indices already rejected; `prefix` is how the batch names a feature ("features.").
+    """
+    table = checked.table
+    refused = [name for name in names if name in table.column_names]
+    if not refused:
+        return
+    taken = {r.index for r in checked.rejected}
+    batch_index = (i for i in range(table.num_rows + len(taken)) if i not in taken)
+    firsts: list[str | None] = [None] * table.num_rows
+    for name in refused:
+        for row, valid in enumerate(pc.is_valid(table.column(name)).to_pylist()):
+            if valid and firsts[row] is None:
+                firsts[row] = name
+    ids = table.column("id").to_pylist()
+    for row, index in enumerate(batch_index):
+        first = firsts[row]
+        if first is None:
+            continue
+        reason = (
+            f"{prefix}{first}: not a feature of the spec, and the model keeps {limit} "
+            "unregistered columns already, as many as limits.max_extra_columns allows; "
+            "add the column to the spec (a new version) or stop sending it"
+        )
+        checked.rejected.append(Rejection(index, ids[row], (reason,)))
+        payload = _payload(table.slice(row, 1).to_pylist()[0])
+        checked.quarantined.append(Quarantined(kind, index, ids[row], (reason,), payload))
+    checked.rejected.sort(key=lambda r: r.index)
+    checked.quarantined.sort(key=lambda q: q.index)
+    keep = pa.array([first is None for first in firsts], pa.bool_())
+    checked.table = table.filter(keep).drop_columns(refused)
+    checked.extras = [name for name in checked.extras if name not in refused]
 
 
 def _wheres(layout: Layout) -> dict[str, str]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REASONS = (
+    ("limits.max_extra_columns", "too_many_columns"),
     ("lateness horizon", "late_timestamp"),
     ("ahead of the server", "future_timestamp"),
     ("not registered", "unknown_version"),
