@@ -226,10 +226,153 @@ def validate_predictions(
 ) -> Validated:
     """Check JSON prediction records; the accepted ones as a table of stored columns.
 
-    Records are walked once to check their structure and gather each column's raw values;
-    then each column is converted as a whole, and only a column that does not convert is
-    walked value by value to give its bad rows their reasons.
+    A batch is first taken column by column (`_columns_at_once`): that path accepts a batch
+    only when every record passes, and otherwise gives way to the record-by-record walk,
+    which finds each bad record and its reasons. Both give the same table for a batch that
+    passes (tests/ingest/test_validate.py checks them against each other).
     """
+    whole = _columns_at_once(records, layout, versions, default_version, rules)
+    if whole is not None:
+        return whole
+    return _record_by_record(records, layout, versions, default_version, rules)
+
+
+def _column(rows: list[dict[Any, Any]], key: str) -> list[Any]:
+    return [row.get(key) for row in rows]
+
+
+def _names(mappings: list[Any]) -> set[Any] | None:
+    """Every key of a column of objects (null counts as empty), or None if one is not one."""
+    if not all(type(m) is dict or m is None for m in mappings):
+        return None
+    return set().union(*(m for m in mappings if m))
+
+
+def _times(values: list[Any], rules: TimeRules) -> pa.Array | None:
+    """Epoch seconds or ISO-8601 text within the rules, read as `parse_time` reads them, or
+    None (another unit, a time out of bounds, bad text: the record walk says which and why)."""
+    stamps = []
+    for value in values:
+        kind = type(value)
+        if (kind is float or kind is int) and abs(value) < EPOCH_UNITS[0][0]:
+            stamps.append(EPOCH + timedelta(seconds=float(value)))
+        elif kind is str:
+            try:
+                stamps.append(iso_time(value))
+            except ValueError:
+                return None
+        else:
+            return None
+    if min(stamps) < rules.now - rules.lateness or max(stamps) > rules.now + rules.max_future:
+        return None
+    return pa.array(stamps, pa.timestamp("us"))
+
+
+def _columns_at_once(
+    records: Sequence[Any],
+    layout: Layout,
+    versions: Sequence[str],
+    default_version: str,
+    rules: TimeRules,
+) -> Validated | None:
+    """The batch as a table when every record passes, built a column at a time; None as soon
+    as anything needs a closer look (then nothing of this is kept)."""
+    rows = list(records)
+    if not rows or not all(type(r) is dict for r in rows):
+        return None
+    if not _TOP_LEVEL.issuperset(set().union(*rows)):
+        return None  # an unknown field, or the marker of a repeated key
+    n = len(rows)
+    ids = _column(rows, "id")
+    if not all(type(v) is str for v in ids):
+        return None
+    if min(map(len, ids)) < 1 or max(map(len, ids)) > MAX_ID_LENGTH:
+        return None
+    if any("\x00" in v for v in ids):
+        return None
+    stamps = _times(_column(rows, "timestamp"), rules)
+    if stamps is None:
+        return None
+    version_values = _column(rows, "model_version")
+    if any(v is not None for v in version_values):
+        known = set(versions)
+        if not all(v is None or (type(v) is str and v in known) for v in version_values):
+            return None
+        version_values = [default_version if v is None else v for v in version_values]
+        version = pa.array(version_values, pa.string())
+    else:
+        version = pa.repeat(pa.scalar(default_version, pa.string()), n)
+    latency = _convert_fast(_column(rows, "latency_ms"), "DOUBLE")
+    if latency is None or (latency.null_count < n and pc.min(latency).as_py() < 0):
+        return None
+    error = _convert_fast(_column(rows, "error"), "VARCHAR")
+    if error is None:
+        return None
+    raw: dict[str, list[Any]] = {}
+    features = _column(rows, "features")
+    names = _names(features)
+    if names is None or not names <= layout.features.keys():
+        return None
+    for name in layout.features:
+        raw[name] = [f.get(name) if f else None for f in features] if name in names else [None] * n
+    predictions = _column(rows, "prediction")
+    if layout.prediction is not None:
+        raw[layout.prediction[0]] = predictions
+    elif any(v is not None for v in predictions):
+        return None
+    scores = _column(rows, "score")
+    if any(v is not None for v in scores):
+        single = layout.scores.get(None) or (
+            next(iter(layout.scores.values())) if len(layout.scores) == 1 else None
+        )
+        if single is None or any(type(v) is dict for v in scores):
+            return None
+        raw[single] = scores
+    segments = _column(rows, "segments")
+    segment_names = _names(segments)
+    if segment_names is None or not segment_names <= layout.segments.keys():
+        return None
+    for name in layout.segments:
+        raw[name] = [s.get(name) if s else None for s in segments]
+    arrays: dict[str, pa.Array] = {
+        "id": pa.array(ids, pa.string()),
+        "timestamp": stamps,
+        "model_version": version,
+        "latency_ms": latency,
+        "error": error,
+    }
+    for name, _, storage in layout.stored():
+        values = raw.get(name)
+        if values is None:
+            arrays[name] = pa.nulls(n, ARROW_TYPES[storage])
+            continue
+        array = _convert_exact(values, storage)
+        if array is None:
+            return None
+        arrays[name] = array
+    return Validated(pa.table(arrays))
+
+
+def _convert_exact(values: list[Any], storage: Storage) -> pa.Array | None:
+    """A column converted whole when every value fits, else None."""
+    if storage != "TIMESTAMP":
+        return _convert_fast(values, storage)
+    try:
+        return pa.array([CONVERT[storage](v, "") for v in values], pa.timestamp("us"))
+    except FieldError:
+        return None
+
+
+def _record_by_record(
+    records: Sequence[Any],
+    layout: Layout,
+    versions: Sequence[str],
+    default_version: str,
+    rules: TimeRules,
+) -> Validated:
+    """Every record walked once to check its structure and gather each column's raw values;
+    then each column is converted as a whole, and only a column that does not convert is
+    walked value by value to give its bad rows their reasons."""
     n = len(records)
     errors: list[list[str]] = [[] for _ in range(n)]
     fixed: dict[str, list[Any]] = {name: [None] * n for name in PREDICTION_FIELDS}
