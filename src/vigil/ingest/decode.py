@@ -105,15 +105,11 @@ def _decode_fast(body: bytes, key: str) -> list[Any] | None:
     if type(doc) is not dict or type(doc.get(key)) is not list:
         return None
     records: list[Any] = doc[key]
-    kept = len(doc)
-    for record in records:
-        if type(record) is not dict:
-            return None
-        kept += len(record)
-        for part in ("features", "segments", "score"):
-            value = record.get(part)
-            if type(value) is dict:
-                kept += len(value)
+    if not all(type(record) is dict for record in records):
+        return None
+    kept = len(doc) + sum(map(len, records))
+    for part in ("features", "segments", "score"):
+        kept += sum(len(v) for v in [r.get(part) for r in records] if type(v) is dict)
     if body.count(b'":') == kept or len(_KEY_END.findall(body)) == kept:
         return records
     return None
