@@ -302,10 +302,16 @@ def _columns_at_once(
         version = pa.array(version_values, pa.string())
     else:
         version = pa.repeat(pa.scalar(default_version, pa.string()), n)
-    latency = _convert_fast(_column(rows, "latency_ms"), "DOUBLE")
+    latencies = _column(rows, "latency_ms")
+    if not all(type(v) is float or type(v) is int or v is None for v in latencies):
+        return None  # a boolean is no number here, as `_number` says
+    latency = _convert_fast(latencies, "DOUBLE")
     if latency is None or (latency.null_count < n and pc.min(latency).as_py() < 0):
         return None
-    error = _convert_fast(_column(rows, "error"), "VARCHAR")
+    errors = _column(rows, "error")
+    if not all(type(v) is str or v is None for v in errors):
+        return None  # `_text` writes numbers and booleans as text
+    error = _convert_fast(errors, "VARCHAR")
     if error is None:
         return None
     raw: dict[str, list[Any]] = {}
