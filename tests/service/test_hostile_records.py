@@ -161,6 +161,12 @@ def test_a_python_int_beyond_float_range_rejects_its_record_only(duck: Live) -> 
     assert r.status_code == 200, r.text
     assert r.json()["accepted"] == 499
     assert [x["index"] for x in r.json()["rejected"]] == [123]
+    reasons = {
+        labels["reason"]: v
+        for name, labels, v in _metrics(duck)
+        if name == "vigil_rejections_total"
+    }
+    assert reasons == {"out_of_range": 1.0}
 
 
 # any code point, lone surrogates included (st.text leaves them out by default)
