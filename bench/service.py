@@ -349,7 +349,7 @@ def measure_profiles(args: argparse.Namespace, reference: bytes, now: float) -> 
     folder = Path(args.profile)
     folder.mkdir(parents=True, exist_ok=True)
     out: dict[str, Any] = {}
-    for case in ("json_c4", "arrow_c2"):
+    for case in args.profile_cases:
         for gil in (False, True):
             name = case + ("_gil" if gil else "")
             path = folder / f"{name}.txt"
@@ -490,6 +490,9 @@ def main() -> None:
     parser.add_argument("--sdk-calls", type=int, default=100_000)
     parser.add_argument("--only", nargs="+", choices=STEPS, help="run only these steps")
     parser.add_argument("--profile", metavar="DIR", help="also py-spy runs, stacks to DIR")
+    parser.add_argument(
+        "--profile-cases", nargs="+", default=["json_c4", "arrow_c2"], help="with --profile"
+    )
     parser.add_argument("--out", type=Path, default=BENCH / "service_results.json")
     args = parser.parse_args()
     if args.profile and shutil.which("py-spy", path=str(VENV_BIN)) is None:

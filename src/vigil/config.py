@@ -89,6 +89,7 @@ class Limits:
     lateness: int = 30 * 86400
     max_future: int = 3600
     retry_after: int = 1
+    max_extra_columns: int = 50  # per model: features the spec does not name, kept as columns
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +206,14 @@ def _settings(data: dict[str, Any], base: Path, source: str) -> Settings:
     limits_data = data.get("limits") or {}
     _only(
         limits_data,
-        {"max_body", "max_pending_records", "lateness", "max_future", "retry_after"},
+        {
+            "max_body",
+            "max_pending_records",
+            "lateness",
+            "max_future",
+            "retry_after",
+            "max_extra_columns",
+        },
         "limits",
     )
     limits = Limits()
@@ -216,6 +224,13 @@ def _settings(data: dict[str, Any], base: Path, source: str) -> Settings:
             limits,
             max_pending_records=_positive_int(
                 limits_data["max_pending_records"], "limits.max_pending_records"
+            ),
+        )
+    if "max_extra_columns" in limits_data:
+        limits = replace(
+            limits,
+            max_extra_columns=_positive_int(
+                limits_data["max_extra_columns"], "limits.max_extra_columns", zero=True
             ),
         )
     for key in ("lateness", "max_future", "retry_after"):

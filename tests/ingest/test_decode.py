@@ -14,7 +14,7 @@ import pytest
 from tests.ingest import forged
 
 from vigil.errors import InputError
-from vigil.ingest.decode import DUPLICATE, body_format, decode_json, decode_table
+from vigil.ingest.decode import DUPLICATE, Unreadable, body_format, decode_json, decode_table
 from vigil.json_value import NonFinite
 
 
@@ -105,10 +105,11 @@ def test_key_like_text_inside_strings_does_not_hide_a_repeated_key() -> None:
     assert DUPLICATE in record["f"]
 
 
-def test_numbers_too_big_for_a_double_stay_integers_or_become_infinite() -> None:
-    (record,) = decode_json(b'{"records": [{"a": 123456789012345678901234567890, "b": 1e400}]}')
+def test_integers_past_64_bits_stay_integers_and_past_a_double_mark_their_record() -> None:
+    body = b'{"records": [{"a": 123456789012345678901234567890}, {"b": 1e400}]}'
+    record, beyond = decode_json(body)
     assert record["a"] == 123456789012345678901234567890
-    assert record["b"] == float("inf")
+    assert isinstance(beyond, Unreadable) and beyond.record == {"b": float("inf")}
 
 
 def test_deep_nesting_is_refused_without_recursion_error() -> None:
@@ -320,3 +321,34 @@ def test_a_parquet_body_of_many_repeated_numbers_past_the_bound_is_refused_unrea
     assert decode_table(body, "parquet", max_decoded=8 * 200 * n).num_rows == n
     with pytest.raises(InputError, match=r"holds 1000 rows of 1600 bytes of fixed-width values"):
         decode_table(body, "parquet", max_decoded=8 * 200 * n - 1)
+
+
+HOSTILE_VALUES = [
+    ('{"id": "\\ud800"}', "id: '\\\\ud800' holds a lone surrogate; expected valid Unicode"),
+    ('{"features": {"\\udc00x": 1}}', "features.\\udc00x: the field name"),
+    ('{"features": {"a": [1, {"b": "\\ud800"}]}}', "features.a[1].b: '\\\\ud800' holds"),
+    ('{"score": 1' + "0" * 400 + "}", "score: a number of 401 digits is beyond the range"),
+    ('{"score": -' + "9" * 5000 + "}", "score: a number of 5000 digits is beyond the range"),
+    ('{"latency_ms": 1e400}', "latency_ms: a number beyond the range of a 64-bit float"),
+    ('{"\\ud800": 1}', "record 1: the field name '\\\\ud800' holds a lone surrogate"),
+    ('"\\ud800"', "record 1: '\\\\ud800' holds a lone surrogate"),
+]
+
+
+@pytest.mark.parametrize(("record", "reason"), HOSTILE_VALUES)
+def test_a_value_no_column_takes_marks_its_record_alone(record: str, reason: str) -> None:
+    """Failed before: a lone surrogate reached Arrow (UnicodeEncodeError), 5,000 digits made
+    json.loads raise ValueError and 10**400 made float() raise OverflowError: a 500."""
+    body = f'{{"records": [{{"id": "a"}}, {record}, {{"id": "c", "score": 1e308}}]}}'
+    first, bad, last = decode_json(body.encode())
+    assert first == {"id": "a"} and last == {"id": "c", "score": 1e308}
+    assert isinstance(bad, Unreadable)
+    assert bad.reason.startswith(reason), bad.reason
+    assert bad.reason.isascii() or "±" in bad.reason  # surrogates are shown as escapes
+    bad.reason.encode("utf-8")
+
+
+def test_an_unreadable_record_keeps_its_plain_id() -> None:
+    [bad] = decode_json(b'{"records": [{"id": "r9", "error": "\\ud800"}]}')
+    assert isinstance(bad, Unreadable)
+    assert (bad.id, bad.reason.split(":")[0]) == ("r9", "error")

@@ -8,13 +8,17 @@ and their labels (docs/api.md):
 - `vigil_performance{model, version, metric}` — performance on the labels joined so far;
 - `vigil_ops{model, version, figure}` — count, rate, latency percentiles, error rate, volume;
 - `vigil_status{model, version, column, metric}` — 0 ok, 1 warning, 2 critical, for every value
-  a check judged;
+  a check judged on a column of the spec (or on the whole window);
+- `vigil_new_columns{model, version}` — columns in the latest window that the spec does not
+  name (each is a `schema.new_column` finding in the window's report and the metrics API);
 - `vigil_window_start_seconds{model, version}` — which window these values belong to;
 - `vigil_failed_windows{model}` — windows whose last computation failed (0 when none), so
   that a window that cannot be computed alerts instead of leaving its values stale.
 
-Label values come from specs and a fixed list of metric names, never from record contents, and
-segments are left out, so the number of series is bounded by the specs.
+Label values come from specs and a fixed list of metric names, never from record contents:
+points on columns the spec does not name (features clients sent unregistered, kept as extra
+columns) are left out and only counted, and so are segments, so the number of series is
+bounded by the specs.
 """
 
 from __future__ import annotations
@@ -81,10 +85,23 @@ class StoreCollector(Collector):
             "says why.",
             labels=["model"],
         )
+        new_columns = GaugeMetricFamily(
+            "vigil_new_columns",
+            "Columns of the latest window the spec does not name (schema.new_column findings; "
+            "the metrics API names them).",
+            labels=["model", "version"],
+        )
         for model in self.store.list_models():
             failed.add_metric([model.name], float(self.store.count_failed_windows(model)))
+            unregistered = {c.name for c in model.columns if c.role == "extra"}
             seen: set[str] = set()
+            new: dict[str, int] = {}
             for p in self.store.latest_points(model):
+                if p.metric == "schema.new_column":
+                    new[p.version] = new.get(p.version, 0) + 1
+                    continue
+                if p.column in unregistered:
+                    continue
                 _add(p, model.name, drift, quality, performance, ops)
                 if p.status in STATUS_VALUE:
                     status.add_metric(
@@ -96,7 +113,10 @@ class StoreCollector(Collector):
                     seen.add(p.version)
                     epoch = (p.start - datetime(1970, 1, 1)).total_seconds()
                     start.add_metric([model.name, p.version], epoch)
-        yield from (drift, quality, performance, ops, status, band, start, failed)
+                    new.setdefault(p.version, 0)
+            for version, count in new.items():
+                new_columns.add_metric([model.name, version], float(count))
+        yield from (drift, quality, performance, ops, status, band, start, failed, new_columns)
 
 
 def _add(

@@ -11,6 +11,7 @@ import io
 import json
 import re
 import struct
+import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +45,26 @@ class DuplicateKeys:
 
 
 DUPLICATE = DuplicateKeys()
+
+
+class HugeNumber(str):
+    """The text of a JSON integer too long to convert (more digits than any float holds)."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A record holding a value no column can take (a lone surrogate, a number beyond the range
+    of a float), in place of the record; validation rejects it with `reason`."""
+
+    record: Any  # as parsed, for the quarantine
+    id: str | None  # the record's id when it is plain text
+    reason: str
+
+
+_FLOAT_MAX = int(sys.float_info.max)
+_MAX_INT_DIGITS = 310  # 1.8e308 has 309 digits: longer integers are beyond a float
 
 
 def body_format(content_type: str | None) -> BodyFormat | None:
@@ -87,15 +108,11 @@ def _decode_fast(body: bytes, key: str) -> list[Any] | None:
     if type(doc) is not dict or type(doc.get(key)) is not list:
         return None
     records: list[Any] = doc[key]
-    kept = len(doc)
-    for record in records:
-        if type(record) is not dict:
-            return None
-        kept += len(record)
-        for part in ("features", "segments", "score"):
-            value = record.get(part)
-            if type(value) is dict:
-                kept += len(value)
+    if not all(type(record) is dict for record in records):
+        return None
+    kept = len(doc) + sum(map(len, records))
+    for part in ("features", "segments", "score"):
+        kept += sum(len(v) for v in [r.get(part) for r in records] if type(v) is dict)
     if body.count(b'":') == kept or len(_KEY_END.findall(body)) == kept:
         return records
     return None
@@ -113,7 +130,9 @@ def decode_json(body: bytes, *, key: str = "records") -> list[Any]:
     except UnicodeDecodeError as err:
         raise InputError(f"the body is not UTF-8 text: {err.reason} at byte {err.start}.") from err
     try:
-        doc = json.loads(text, object_pairs_hook=_pairs, parse_constant=NonFinite)
+        doc = json.loads(
+            text, object_pairs_hook=_pairs, parse_constant=NonFinite, parse_int=_parse_int
+        )
     except json.JSONDecodeError as err:
         raise InputError(
             f"the body is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}."
@@ -130,7 +149,93 @@ def decode_json(body: bytes, *, key: str = "records") -> list[Any]:
     records = doc[key]
     if not isinstance(records, list):
         raise InputError(f'"{key}" must be a list of objects; got {json_type(records)}.')
+    for i, record in enumerate(records):
+        reason = _unreadable(record, i)
+        if reason is not None:
+            records[i] = Unreadable(record, _plain_id(record), reason)
     return records
+
+
+def _parse_int(text: str) -> int | HugeNumber:
+    """An integer of the JSON text; one longer than any float is kept as text, never converted
+    (Python refuses to convert more than 4,300 digits, and the whole body would fail)."""
+    return int(text) if len(text) < _MAX_INT_DIGITS else HugeNumber(text)
+
+
+def _shown(text: str) -> str:
+    """Text with its lone surrogates written as escapes, safe to put in an answer."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _unreadable(record: Any, index: int) -> str | None:
+    """Why no column can take a value of the record (parsed by `json`), or None.
+
+    Only the careful path needs this: orjson refuses lone surrogates and numbers beyond a
+    float, so a body it read holds neither. The walk keeps its own stack (no recursion).
+    """
+    stack: list[tuple[str, Any]] = [("", record)]
+    while stack:
+        where, value = stack.pop()
+        kind = type(value)
+        if kind is dict:
+            for name, item in value.items():
+                if name is DUPLICATE:
+                    continue
+                path = f"{where}.{name}" if where else str(name)
+                if type(name) is str and not _is_unicode(name):
+                    named = f"{where}.{_shown(name)}" if where else f"record {index}"
+                    return (
+                        f"{named}: the field name {_shown(name)!r} holds a lone surrogate; "
+                        "expected valid Unicode text (UTF-8)"
+                    )
+                stack.append((path, item))
+        elif kind is list:
+            stack.extend((f"{where}[{i}]", item) for i, item in enumerate(value))
+        else:
+            problem = _bad_scalar(value)
+            if problem is not None:
+                return f"{where or f'record {index}'}: {problem}"
+    return None
+
+
+def _is_unicode(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _bad_scalar(value: Any) -> str | None:
+    kind = type(value)
+    if kind is str:
+        if _is_unicode(value):
+            return None
+        return f"{_shown(value[:40])!r} holds a lone surrogate; expected valid Unicode text (UTF-8)"
+    if kind is HugeNumber:
+        return (
+            f"a number of {len(value.lstrip('-'))} digits is beyond the range of a 64-bit float; "
+            "expected a number within ±1.8e308"
+        )
+    if kind is int and not -_FLOAT_MAX <= value <= _FLOAT_MAX:
+        return (
+            f"a number of {len(str(abs(value)))} digits is beyond the range of a 64-bit float; "
+            "expected a number within ±1.8e308"
+        )
+    if kind is float and value in (float("inf"), float("-inf")):
+        return "a number beyond the range of a 64-bit float; expected a number within ±1.8e308"
+    return None
+
+
+def _plain_id(record: Any) -> str | None:
+    if type(record) is not dict:
+        return None
+    value = record.get("id")
+    if type(value) is str and 0 < len(value) <= 256 and _is_unicode(value) and "\x00" not in value:
+        return value
+    return None
 
 
 def decode_table(

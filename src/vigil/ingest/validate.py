@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -18,10 +18,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.ingest.decode import DUPLICATE
+from vigil.ingest.decode import DUPLICATE, Unreadable
 from vigil.ingest.layout import Layout
 from vigil.json_value import NonFinite, json_type
-from vigil.store.base import ARROW_TYPES, PREDICTION_FIELDS, Quarantined, Storage
+from vigil.store.base import ARROW_TYPES, PREDICTION_FIELDS, Quarantined, RecordKind, Storage
 
 MAX_ID_LENGTH = 256
 MAX_TEXT_LENGTH = 65_536
@@ -195,6 +195,8 @@ CONVERT: dict[Storage, Callable[[Any, str], Any]] = {
 
 
 def _payload(record: Any) -> str:
+    if type(record) is Unreadable:
+        record = record.record
     try:
         # skipkeys: the marker of repeated keys is not part of what was received
         text = json.dumps(record, default=str, allow_nan=True, skipkeys=True)
@@ -224,10 +226,159 @@ def validate_predictions(
 ) -> Validated:
     """Check JSON prediction records; the accepted ones as a table of stored columns.
 
-    Records are walked once to check their structure and gather each column's raw values;
-    then each column is converted as a whole, and only a column that does not convert is
-    walked value by value to give its bad rows their reasons.
+    A batch is first taken column by column (`_columns_at_once`): that path accepts a batch
+    only when every record passes, and otherwise gives way to the record-by-record walk,
+    which finds each bad record and its reasons. Both give the same table for a batch that
+    passes (tests/ingest/test_validate.py checks them against each other).
     """
+    whole = _columns_at_once(records, layout, versions, default_version, rules)
+    if whole is not None:
+        return whole
+    return _record_by_record(records, layout, versions, default_version, rules)
+
+
+def _column(rows: list[dict[Any, Any]], key: str) -> list[Any]:
+    return [row.get(key) for row in rows]
+
+
+def _names(mappings: list[Any]) -> set[Any] | None:
+    """Every key of a column of objects (null counts as empty), or None if one is not one."""
+    if not all(type(m) is dict or m is None for m in mappings):
+        return None
+    return set().union(*(m for m in mappings if m))
+
+
+def _times(values: list[Any], rules: TimeRules) -> pa.Array | None:
+    """Epoch seconds or ISO-8601 text within the rules, read as `parse_time` reads them, or
+    None (another unit, a time out of bounds, bad text: the record walk says which and why)."""
+    stamps = []
+    for value in values:
+        kind = type(value)
+        if (kind is float or kind is int) and abs(value) < EPOCH_UNITS[0][0]:
+            stamps.append(EPOCH + timedelta(seconds=float(value)))
+        elif kind is str:
+            try:
+                stamps.append(iso_time(value))
+            except ValueError:
+                return None
+        else:
+            return None
+    if min(stamps) < rules.now - rules.lateness or max(stamps) > rules.now + rules.max_future:
+        return None
+    return pa.array(stamps, pa.timestamp("us"))
+
+
+def _columns_at_once(
+    records: Sequence[Any],
+    layout: Layout,
+    versions: Sequence[str],
+    default_version: str,
+    rules: TimeRules,
+) -> Validated | None:
+    """The batch as a table when every record passes, built a column at a time; None as soon
+    as anything needs a closer look (then nothing of this is kept)."""
+    rows = list(records)
+    if not rows or not all(type(r) is dict for r in rows):
+        return None
+    if not _TOP_LEVEL.issuperset(set().union(*rows)):
+        return None  # an unknown field, or the marker of a repeated key
+    n = len(rows)
+    ids = _column(rows, "id")
+    if not all(type(v) is str for v in ids):
+        return None
+    if min(map(len, ids)) < 1 or max(map(len, ids)) > MAX_ID_LENGTH:
+        return None
+    if any("\x00" in v for v in ids):
+        return None
+    stamps = _times(_column(rows, "timestamp"), rules)
+    if stamps is None:
+        return None
+    version_values = _column(rows, "model_version")
+    if any(v is not None for v in version_values):
+        known = set(versions)
+        if not all(v is None or (type(v) is str and v in known) for v in version_values):
+            return None
+        version_values = [default_version if v is None else v for v in version_values]
+        version = pa.array(version_values, pa.string())
+    else:
+        version = pa.repeat(pa.scalar(default_version, pa.string()), n)
+    latencies = _column(rows, "latency_ms")
+    if not all(type(v) is float or type(v) is int or v is None for v in latencies):
+        return None  # a boolean is no number here, as `_number` says
+    latency = _convert_fast(latencies, "DOUBLE")
+    if latency is None or (latency.null_count < n and pc.min(latency).as_py() < 0):
+        return None
+    errors = _column(rows, "error")
+    if not all(type(v) is str or v is None for v in errors):
+        return None  # `_text` writes numbers and booleans as text
+    error = _convert_fast(errors, "VARCHAR")
+    if error is None:
+        return None
+    raw: dict[str, list[Any]] = {}
+    features = _column(rows, "features")
+    names = _names(features)
+    if names is None or not names <= layout.features.keys():
+        return None
+    for name in layout.features:
+        raw[name] = [f.get(name) if f else None for f in features] if name in names else [None] * n
+    predictions = _column(rows, "prediction")
+    if layout.prediction is not None:
+        raw[layout.prediction[0]] = predictions
+    elif any(v is not None for v in predictions):
+        return None
+    scores = _column(rows, "score")
+    if any(v is not None for v in scores):
+        single = layout.scores.get(None) or (
+            next(iter(layout.scores.values())) if len(layout.scores) == 1 else None
+        )
+        if single is None or any(type(v) is dict for v in scores):
+            return None
+        raw[single] = scores
+    segments = _column(rows, "segments")
+    segment_names = _names(segments)
+    if segment_names is None or not segment_names <= layout.segments.keys():
+        return None
+    for name in layout.segments:
+        raw[name] = [s.get(name) if s else None for s in segments]
+    arrays: dict[str, pa.Array] = {
+        "id": pa.array(ids, pa.string()),
+        "timestamp": stamps,
+        "model_version": version,
+        "latency_ms": latency,
+        "error": error,
+    }
+    for name, _, storage in layout.stored():
+        values = raw.get(name)
+        if values is None:
+            arrays[name] = pa.nulls(n, ARROW_TYPES[storage])
+            continue
+        array = _convert_exact(values, storage)
+        if array is None:
+            return None
+        arrays[name] = array
+    return Validated(pa.table(arrays))
+
+
+def _convert_exact(values: list[Any], storage: Storage) -> pa.Array | None:
+    """A column converted whole when every value fits, else None."""
+    if storage != "TIMESTAMP":
+        return _convert_fast(values, storage)
+    try:
+        return pa.array([CONVERT[storage](v, "") for v in values], pa.timestamp("us"))
+    except FieldError:
+        return None
+
+
+def _record_by_record(
+    records: Sequence[Any],
+    layout: Layout,
+    versions: Sequence[str],
+    default_version: str,
+    rules: TimeRules,
+) -> Validated:
+    """Every record walked once to check its structure and gather each column's raw values;
+    then each column is converted as a whole, and only a column that does not convert is
+    walked value by value to give its bad rows their reasons."""
     n = len(records)
     errors: list[list[str]] = [[] for _ in range(n)]
     fixed: dict[str, list[Any]] = {name: [None] * n for name in PREDICTION_FIELDS}
@@ -235,6 +386,10 @@ def validate_predictions(
     extras: dict[str, list[Any]] = {}
     known_versions = set(versions)
     for i, record in enumerate(records):
+        if type(record) is Unreadable:
+            errors[i].append(record.reason)
+            fixed["id"][i] = record.id
+            continue
         if type(record) is not dict:
             errors[i].append(f"record {i}: got {json_type(record)}, expected an object")
             continue
@@ -279,7 +434,7 @@ def validate_predictions(
         arrays[name] = _convert(raw[name], storage, wheres[name], errors)
     for name, values in extras.items():
         arrays[name] = pa.array(values, pa.string())
-    out = Validated(pa.table(arrays), extras=sorted(extras))
+    out = Validated(pa.table(arrays), extras=list(extras))  # in the order first sent
     bad = [i for i in range(n) if errors[i]]
     if bad:
         for i in bad:
@@ -291,6 +446,46 @@ def validate_predictions(
         keep = [not e for e in errors]
         out.table = out.table.filter(pa.array(keep, pa.bool_()))
     return out
+
+
+def refuse_columns(
+    checked: Validated, names: Collection[str], kind: RecordKind, limit: int, prefix: str
+) -> None:
+    """Reject the accepted rows holding a value in one of `names`, unregistered columns past
+    the model's `limits.max_extra_columns`, and leave those columns out of the table.
+
+    The accepted rows keep the batch's order, so a row's index in the batch is found from
+    the indices already rejected; `prefix` is how the batch names a feature ("features.").
+    """
+    table = checked.table
+    refused = [name for name in names if name in table.column_names]
+    if not refused:
+        return
+    taken = {r.index for r in checked.rejected}
+    batch_index = (i for i in range(table.num_rows + len(taken)) if i not in taken)
+    firsts: list[str | None] = [None] * table.num_rows
+    for name in refused:
+        for row, valid in enumerate(pc.is_valid(table.column(name)).to_pylist()):
+            if valid and firsts[row] is None:
+                firsts[row] = name
+    ids = table.column("id").to_pylist()
+    for row, index in enumerate(batch_index):
+        first = firsts[row]
+        if first is None:
+            continue
+        reason = (
+            f"{prefix}{first}: not a feature of the spec, and the model keeps {limit} "
+            "unregistered columns already, as many as limits.max_extra_columns allows; "
+            "add the column to the spec (a new version) or stop sending it"
+        )
+        checked.rejected.append(Rejection(index, ids[row], (reason,)))
+        payload = _payload(table.slice(row, 1).to_pylist()[0])
+        checked.quarantined.append(Quarantined(kind, index, ids[row], (reason,), payload))
+    checked.rejected.sort(key=lambda r: r.index)
+    checked.quarantined.sort(key=lambda q: q.index)
+    keep = pa.array([first is None for first in firsts], pa.bool_())
+    checked.table = table.filter(keep).drop_columns(refused)
+    checked.extras = [name for name in checked.extras if name not in refused]
 
 
 def _wheres(layout: Layout) -> dict[str, str]:
@@ -518,6 +713,12 @@ def validate_labels(records: Sequence[Any], layout: Layout, rules: TimeRules) ->
     for index, record in enumerate(records):
         errors: list[str] = []
         record_id = None
+        if type(record) is Unreadable:
+            out.rejected.append(Rejection(index, record.id, (record.reason,)))
+            out.quarantined.append(
+                Quarantined("label", index, record.id, (record.reason,), _payload(record))
+            )
+            continue
         try:
             record = _mapping(record, f"record {index}")
             record_id = _record_id(record.get("id"))

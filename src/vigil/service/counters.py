@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REASONS = (
+    ("limits.max_extra_columns", "too_many_columns"),
+    ("lone surrogate", "invalid_unicode"),
+    ("range of a 64-bit float", "out_of_range"),
     ("lateness horizon", "late_timestamp"),
     ("ahead of the server", "future_timestamp"),
     ("not registered", "unknown_version"),

@@ -223,15 +223,32 @@ class SqlStore:
         names = [str(r[0]) for r in self._db.run("SELECT name FROM models ORDER BY name")]
         return [m for m in (self.get_model(n) for n in names) if m is not None]
 
-    def add_extra_columns(self, model: ModelInfo, names: Sequence[str]) -> ModelInfo:
-        """Keep features the spec does not know (as text), so schema drift can be shown."""
+    def add_extra_columns(
+        self, model: ModelInfo, names: Sequence[str], limit: int | None = None
+    ) -> ModelInfo:
+        """Keep features the spec does not know (as text), so schema drift can be shown.
+
+        At most `limit` extra columns per model (None: no bound): names past it are not added,
+        in the order given; the caller sees which were by the model returned. The count is
+        read in the transaction that adds, and two adders racing collide on the column's
+        position and retry, so concurrent batches cannot pass the limit together.
+        """
         fresh = [n for n in names if model.column(n) is None]
         if not fresh:
             return model
         for attempt in range(3):
             try:
                 with self._db.transaction():
-                    self._add_columns(model.id, [(n, "extra", "VARCHAR") for n in fresh])
+                    room = len(fresh)
+                    if limit is not None:
+                        kept = self._db.run(
+                            "SELECT count(*) FROM model_columns "
+                            "WHERE model_id = ? AND role = 'extra'",
+                            (model.id,),
+                        )[0][0]
+                        room = max(0, limit - int(kept))
+                    if room:
+                        self._add_columns(model.id, [(n, "extra", "VARCHAR") for n in fresh[:room]])
                 break
             except Exception as err:
                 if attempt == 2 or not self._db.is_unique_violation(err):

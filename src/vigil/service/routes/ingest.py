@@ -11,7 +11,12 @@ from starlette.concurrency import run_in_threadpool
 from vigil.errors import InputError
 from vigil.ingest.decode import body_format, decode_json, decode_table
 from vigil.ingest.tables import validate_label_table, validate_prediction_table
-from vigil.ingest.validate import Validated, validate_labels, validate_predictions
+from vigil.ingest.validate import (
+    Validated,
+    refuse_columns,
+    validate_labels,
+    validate_predictions,
+)
 from vigil.service.counters import reason_of
 from vigil.service.schemas import ERRORS, LABEL_RECORD, PREDICTION_RECORD, IngestAnswer, batch_body
 from vigil.service.state import ApiError, AppState, read_body, state_of
@@ -53,10 +58,14 @@ async def _decode(request: Request, state: AppState) -> tuple[list[Any] | None, 
 
 
 async def _store(
-    state: AppState, model: ModelInfo, kind: RecordKind, checked: Validated
+    state: AppState, model: ModelInfo, kind: RecordKind, checked: Validated, prefix: str = ""
 ) -> WriteResult:
     if checked.extras:
-        model = await run_in_threadpool(state.store.add_extra_columns, model, checked.extras)
+        limit = state.settings.limits.max_extra_columns
+        model = await run_in_threadpool(state.store.add_extra_columns, model, checked.extras, limit)
+        refused = [name for name in checked.extras if model.column(name) is None]
+        if refused:
+            await run_in_threadpool(refuse_columns, checked, refused, kind, limit, prefix)
     plan = state.monitor.plan_for(model.name)
     try:
         future = state.writer.submit(
@@ -125,7 +134,8 @@ async def post_predictions(model: str, request: Request) -> dict[str, Any]:
         checked = await run_in_threadpool(
             validate_prediction_table, table, layout, versions, info.current_version, rules
         )
-    result = await _store(state, info, "prediction", checked)
+    prefix = "features." if records is not None else ""
+    result = await _store(state, info, "prediction", checked, prefix)
     return _answer(state, info, "prediction", checked, result)
 
 
