@@ -89,6 +89,11 @@ class Limits:
     lateness: int = 30 * 86400
     max_future: int = 3600
     retry_after: int = 1
+    header_timeout: int = 10  # seconds from a request's first byte to the end of its headers
+    body_timeout: int = 120  # seconds from the end of the headers to the end of the body
+    max_connections: int = 1000  # open connections; past it, 503 at once
+    max_inflight_bytes: int = 256 * 2**20  # request bodies being read or processed; past it, 503
+    shutdown_timeout: int = 10  # seconds in-flight requests get to finish on SIGTERM/SIGINT
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +164,18 @@ def _only(data: Mapping[str, Any], known: set[str], where: str) -> None:
         )
 
 
+LIMIT_KEYS = {
+    "max_body",
+    "max_pending_records",
+    "lateness",
+    "max_future",
+    "retry_after",
+    "header_timeout",
+    "body_timeout",
+    "max_connections",
+    "max_inflight_bytes",
+    "shutdown_timeout",
+}
 TOP_KEYS = {
     "host",
     "port",
@@ -203,24 +220,24 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
 
 def _settings(data: dict[str, Any], base: Path, source: str) -> Settings:
     limits_data = data.get("limits") or {}
-    _only(
-        limits_data,
-        {"max_body", "max_pending_records", "lateness", "max_future", "retry_after"},
-        "limits",
-    )
+    _only(limits_data, LIMIT_KEYS, "limits")
     limits = Limits()
-    if "max_body" in limits_data:
-        limits = replace(limits, max_body=parse_size(limits_data["max_body"], "limits.max_body"))
-    if "max_pending_records" in limits_data:
-        limits = replace(
-            limits,
-            max_pending_records=_positive_int(
-                limits_data["max_pending_records"], "limits.max_pending_records"
-            ),
-        )
-    for key in ("lateness", "max_future", "retry_after"):
+    for key in ("max_body", "max_inflight_bytes"):
+        if key in limits_data:
+            limits = replace(limits, **{key: parse_size(limits_data[key], f"limits.{key}")})
+    for key in ("max_pending_records", "max_connections"):
+        if key in limits_data:
+            limits = replace(limits, **{key: _positive_int(limits_data[key], f"limits.{key}")})
+    durations = ("lateness", "max_future", "retry_after", "header_timeout", "body_timeout")
+    for key in (*durations, "shutdown_timeout"):
         if key in limits_data:
             limits = replace(limits, **{key: parse_duration(limits_data[key], f"limits.{key}")})
+    if limits.max_inflight_bytes < limits.max_body:
+        raise ConfigError(
+            f"limits.max_inflight_bytes ({limits.max_inflight_bytes} bytes) is below "
+            f"limits.max_body ({limits.max_body} bytes): a body of the largest allowed size "
+            f"could never be admitted. Raise max_inflight_bytes or lower max_body."
+        )
     plan = _plan(data.get("windows") or {}, WindowPlan(), "windows")
     try:
         port = int(data.get("port", 8000))
