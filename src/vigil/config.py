@@ -20,6 +20,7 @@ import yaml
 
 from vigil.errors import ConfigError
 from vigil.monitor.windows import WindowPlan
+from vigil.spec.schema import name_problem
 
 Scope = Literal["read", "write", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
@@ -302,6 +303,10 @@ def _models(items: Any, plan: WindowPlan, base: Path) -> list[ModelConfig]:
         _only(item, {"version", "spec", "reference", "windows"}, where)
         if "version" not in item:
             raise ConfigError(f"{where}: needs a version.")
+        for value, what in ((name, "model name"), (str(item["version"]), "version")):
+            problem = name_problem(value, what)
+            if problem is not None:
+                raise ConfigError(f"{where}: {problem}")
         out.append(
             ModelConfig(
                 name=str(name),

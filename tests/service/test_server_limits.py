@@ -18,6 +18,7 @@ import duckdb
 import httpx
 import yaml
 from tests.service.conftest import SPEC, ServeProcess, parquet_bytes, records, reference_table
+from tests.store.conftest import postgres_url  # noqa: F401  (a fixture)
 
 
 def _config(tmp_path: Path, limits: dict[str, Any] | None = None) -> Path:
@@ -266,3 +267,59 @@ def test_a_chunked_body_is_counted_against_the_budget_as_it_streams(tmp_path: Pa
         first.close()
         second.close()
         server.stop()
+
+
+def test_hostile_registrations_get_422_naming_the_problem(tmp_path: Path) -> None:
+    server = _serve(tmp_path)
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as c:
+
+            def post(body: bytes) -> httpx.Response:
+                return c.post(
+                    "/v1/models", content=body, headers={"content-type": "application/json"}
+                )
+
+            deep = b'{"name": "m", "version": "1", "spec": ' + b'{"a": ' * 100_000
+            deep += b"1" + b"}" * 100_001
+            r = post(deep)
+            assert r.status_code == 422, r.text
+            assert "nested too deeply" in r.json()["error"]["message"]
+
+            surrogate = b'{"name": "m", "version": "1", "spec": {"columns": {"\\ud800": {}}}}'
+            r = post(surrogate)
+            assert r.status_code == 422, r.text
+            assert "surrogate" in r.json()["error"]["message"]
+
+            for name, version in (("a/b", "1"), ("ok", "1 2"), ("a\u00e9", "1")):
+                r = c.post("/v1/models", json={"name": name, "version": version, "spec": SPEC})
+                assert r.status_code == 422, r.text
+                assert "letters, digits" in r.json()["error"]["message"]
+
+            spec = {**SPEC, "drift": {"bins": 1_000_000_000}}
+            r = c.post("/v1/models", json={"name": "big", "version": "1", "spec": spec})
+            assert r.status_code == 422, r.text
+            assert "drift.bins" in r.json()["error"]["message"]
+            assert "1000" in r.json()["error"]["message"]
+
+            r = c.post("/v1/models", json={"name": "ok.model-2_x", "version": "v1.0", "spec": SPEC})
+            assert r.status_code == 201, r.text
+            assert c.get("/v1/models/ok.model-2_x").status_code == 200
+    finally:
+        server.stop()
+
+
+def test_secret_query_parameters_of_a_postgres_url_are_never_printed(
+    tmp_path: Path,
+    postgres_url: str,  # noqa: F811  (the fixture imported above)
+) -> None:
+    url = f"{postgres_url}&sslmode=disable&sslpassword=hunter2-ssl"
+    url = url.replace("postgres@", "postgres:hunter2-pw@", 1)
+    server = ServeProcess(["--db", url])
+    try:
+        server.wait_ready()
+        ready = httpx.get(server.url + "/readyz", timeout=10).json()
+        assert "sslpassword=***" in ready["store"]
+    finally:
+        log = server.stop()
+    assert "hunter2" not in log and "hunter2" not in str(ready)
+    assert "sslpassword=***" in log
