@@ -122,7 +122,7 @@ def test_server_limits_have_defaults_and_are_read(tmp_path: Path) -> None:
     defaults = load_settings().limits
     assert (defaults.header_timeout, defaults.body_timeout) == (10, 120)
     assert defaults.max_connections == 1000
-    assert defaults.max_inflight_bytes == 256 * 2**20
+    assert defaults.max_inflight_bytes == 128 * 2**20
     assert defaults.shutdown_timeout == 10
     path = tmp_path / "c.yaml"
     limits = {

@@ -93,7 +93,7 @@ class Limits:
     header_timeout: int = 10  # seconds from a request's first byte to the end of its headers
     body_timeout: int = 120  # seconds from the end of the headers to the end of the body
     max_connections: int = 1000  # open connections; past it, 503 at once
-    max_inflight_bytes: int = 256 * 2**20  # request bodies being read or processed; past it, 503
+    max_inflight_bytes: int = 128 * 2**20  # request bodies being read or processed; past it, 503
     shutdown_timeout: int = 10  # seconds in-flight requests get to finish on SIGTERM/SIGINT
 
 
