@@ -3,6 +3,7 @@ and 6). Compare two checkouts by pointing `--python` at each one's interpreter.
 
     python bench/server_limits.py slowloris [--python PY] [--connections 600] [--seconds 45]
     python bench/server_limits.py rss [--python PY] [--bodies 3] [--mb 30] [--inflight 64MiB]
+    python bench/server_limits.py register [--columns 3000] [--db postgresql://...]
 
 slowloris: opens N connections that each send a request line and then one header byte per
 second, never ending the headers; every second times a /healthz request on a fresh connection;
@@ -210,17 +211,42 @@ def rss(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def register(args: argparse.Namespace) -> dict[str, Any]:
+    """Seconds `register_model` holds the store's write lock for a `--columns`-column spec
+    (a new model), then for a new version adding as many columns again. Runs in this process
+    with this checkout's store (point `--python` elsewhere by running that interpreter)."""
+    from vigil.store import open_store
+
+    out: dict[str, Any] = {"columns": args.columns}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(args.db or f"{tmp}/v.duckdb")
+        first = [(f"f{i}", "feature", "DOUBLE") for i in range(args.columns)]
+        t = time.perf_counter()
+        store.register_model("wide", "1", {"columns": {}}, first, None)
+        out["new_model_s"] = round(time.perf_counter() - t, 3)
+        more = first + [(f"g{i}", "feature", "DOUBLE") for i in range(args.columns)]
+        t = time.perf_counter()
+        store.register_model("wide", "2", {"columns": {}}, more, None)
+        out["new_version_adding_columns_s"] = round(time.perf_counter() - t, 3)
+        out["store"] = store.url_for_display
+        store.close()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("mode", choices=["slowloris", "rss"])
+    parser.add_argument("mode", choices=["slowloris", "rss", "register"])
     parser.add_argument("--python", default=sys.executable, help="the server's interpreter")
     parser.add_argument("--connections", type=int, default=600)
     parser.add_argument("--seconds", type=int, default=45)
     parser.add_argument("--bodies", type=int, default=3)
     parser.add_argument("--mb", type=int, default=30)
     parser.add_argument("--inflight", help="limits.max_inflight_bytes of the server, e.g. 64MiB")
+    parser.add_argument("--columns", type=int, default=3000)
+    parser.add_argument("--db", help="register: a store URL (default a temporary DuckDB file)")
     args = parser.parse_args()
-    result = slowloris(args) if args.mode == "slowloris" else rss(args)
+    modes = {"slowloris": slowloris, "rss": rss, "register": register}
+    result = modes[args.mode](args)
     result["python"] = args.python
     result["cwd"] = os.getcwd()
     print(json.dumps(result))
