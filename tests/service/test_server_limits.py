@@ -10,6 +10,7 @@ import contextlib
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -323,3 +324,41 @@ def test_secret_query_parameters_of_a_postgres_url_are_never_printed(
         log = server.stop()
     assert "hunter2" not in log and "hunter2" not in str(ready)
     assert "sslpassword=***" in log
+
+
+def test_sigterm_under_ingest_keeps_every_acknowledged_record(tmp_path: Path) -> None:
+    """Clients still sending when SIGTERM arrives: what was answered 200 is stored, the
+    process exits 0 and the DuckDB file is checkpointed."""
+    server = _serve(tmp_path, {"shutdown_timeout": "5s"})
+    acknowledged: list[int] = []
+    stop = threading.Event()
+
+    def send(worker: int) -> None:
+        with httpx.Client(base_url=server.url, timeout=30) as c:
+            batch = 0
+            while not stop.is_set():
+                body = {"records": records(300, prefix=f"w{worker}-b{batch}-")}
+                try:
+                    r = c.post("/v1/models/credit/predictions", json=body)
+                except httpx.HTTPError:
+                    return
+                if r.status_code == 200:
+                    acknowledged.append(r.json()["accepted"])
+                batch += 1
+
+    workers = [threading.Thread(target=send, args=(w,)) for w in range(4)]
+    for w in workers:
+        w.start()
+    deadline = time.monotonic() + 30
+    while len(acknowledged) < 8 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    code, out = _stop_with(server, signal.SIGTERM)
+    stop.set()
+    for w in workers:
+        w.join(30)
+    assert code == 0, out
+    assert not (tmp_path / "vigil.duckdb.wal").exists()
+    with duckdb.connect(str(tmp_path / "vigil.duckdb"), read_only=True) as db:
+        (stored,) = db.execute("select count(*) from p_1").fetchone() or (0,)
+    assert len(acknowledged) >= 8
+    assert stored >= sum(acknowledged)
