@@ -116,3 +116,40 @@ def test_unreadable_and_invalid_files(tmp_path: Path) -> None:
     bad.write_text("port: [1,\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_settings(bad, {})
+
+
+def test_server_limits_have_defaults_and_are_read(tmp_path: Path) -> None:
+    defaults = load_settings().limits
+    assert (defaults.header_timeout, defaults.body_timeout) == (10, 120)
+    assert defaults.max_connections == 1000
+    assert defaults.max_inflight_bytes == 128 * 2**20
+    assert defaults.shutdown_timeout == 10
+    path = tmp_path / "c.yaml"
+    limits = {
+        "header_timeout": "5s",
+        "body_timeout": "1m",
+        "max_connections": 50,
+        "max_inflight_bytes": "1GiB",
+        "shutdown_timeout": "3s",
+    }
+    path.write_text(yaml.safe_dump({"limits": limits}))
+    got = load_settings(path).limits
+    assert (got.header_timeout, got.body_timeout, got.max_connections) == (5, 60, 50)
+    assert (got.max_inflight_bytes, got.shutdown_timeout) == (2**30, 3)
+    env = load_settings(None, {"VIGIL_LIMITS_MAX_CONNECTIONS": "7"}).limits
+    assert env.max_connections == 7
+
+
+def test_an_inflight_budget_below_max_body_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"limits": {"max_body": "64MiB", "max_inflight_bytes": "8MiB"}}))
+    with pytest.raises(ConfigError, match="max_inflight_bytes"):
+        load_settings(path)
+
+
+@pytest.mark.parametrize("name", ["a/b", "a b", "", ".hidden", "x" * 129, "caf\u00e9"])
+def test_config_model_names_follow_the_name_rule(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"models": {name: {"version": "1"}}}))
+    with pytest.raises(ConfigError, match="letters, digits"):
+        load_settings(path)

@@ -155,3 +155,56 @@ def test_column_thresholds_apply_overrides() -> None:
     assert Spec((ColumnSpec("a", threshold=0.2),)).column("a").thresholds().warning == 0.2
     with pytest.raises(SpecError, match=r"no column .b..*a"):
         Spec((ColumnSpec("a"),)).column("b")
+
+
+BASE_SPEC = {"columns": {"x": {"role": "feature", "kind": "numeric"}}}
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "expected"),
+    [
+        ("drift", "bins", 1_000_000_000, "drift.bins"),
+        ("drift", "bins", 1, "drift.bins"),
+        ("drift", "dataset_share", 7, "drift.dataset_share"),
+        ("quality", "missing_increase", [0.1, 1e300], "quality.missing_increase"),
+        ("performance", "min_labelled", 10**15, "performance.min_labelled"),
+        ("performance", "warning_drop", 1e308, "performance.warning_drop"),
+        ("performance", "standard_errors", [3, 1e9], "performance.standard_errors"),
+    ],
+)
+def test_every_spec_number_is_bounded(section: str, key: str, value: object, expected: str) -> None:
+    with pytest.raises(SpecError, match=expected.replace(".", r"\.")) as err:
+        spec_from_dict({**BASE_SPEC, section: {key: value}})
+    assert "less than" in str(err.value) or "greater than" in str(err.value)
+
+
+def test_a_drift_override_and_bounds_must_be_finite() -> None:
+    columns = {"x": {"role": "feature", "drift": {"method": "psi", "threshold": float("inf")}}}
+    with pytest.raises(SpecError, match=r"columns\.x\.drift\.threshold"):
+        spec_from_dict({"columns": columns})
+    with pytest.raises(SpecError, match=r"columns\.x\.bounds"):
+        spec_from_dict({"columns": {"x": {"role": "feature", "bounds": [0, float("nan")]}}})
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("\ud800", "lone surrogate"),
+        ("a\x00b", "control character"),
+        ("", "1 to 256"),
+        ("x" * 300, "1 to 256"),
+    ],
+)
+def test_column_names_must_be_text(name: str, expected: str) -> None:
+    with pytest.raises(SpecError, match=expected):
+        spec_from_dict({"columns": {name: {"role": "feature"}}})
+
+
+def test_a_spec_nested_too_deep_is_a_spec_error() -> None:
+    deep: dict[str, object] = {}
+    node = deep
+    for _ in range(100_000):
+        node["a"] = {}
+        node = node["a"]  # type: ignore[assignment]
+    with pytest.raises(SpecError):
+        spec_from_dict({"columns": {"x": {"role": "feature", "drift": deep}}})

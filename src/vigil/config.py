@@ -20,6 +20,7 @@ import yaml
 
 from vigil.errors import ConfigError
 from vigil.monitor.windows import WindowPlan
+from vigil.spec.schema import name_problem
 
 Scope = Literal["read", "write", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
@@ -90,6 +91,11 @@ class Limits:
     max_future: int = 3600
     retry_after: int = 1
     max_extra_columns: int = 50  # per model: features the spec does not name, kept as columns
+    header_timeout: int = 10  # seconds from a request's first byte to the end of its headers
+    body_timeout: int = 120  # seconds from the end of the headers to the end of the body
+    max_connections: int = 1000  # open connections; past it, 503 at once
+    max_inflight_bytes: int = 128 * 2**20  # request bodies being read or processed; past it, 503
+    shutdown_timeout: int = 10  # seconds in-flight requests get to finish on SIGTERM/SIGINT
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +166,19 @@ def _only(data: Mapping[str, Any], known: set[str], where: str) -> None:
         )
 
 
+LIMIT_KEYS = {
+    "max_body",
+    "max_extra_columns",
+    "max_pending_records",
+    "lateness",
+    "max_future",
+    "retry_after",
+    "header_timeout",
+    "body_timeout",
+    "max_connections",
+    "max_inflight_bytes",
+    "shutdown_timeout",
+}
 TOP_KEYS = {
     "host",
     "port",
@@ -204,28 +223,14 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
 
 def _settings(data: dict[str, Any], base: Path, source: str) -> Settings:
     limits_data = data.get("limits") or {}
-    _only(
-        limits_data,
-        {
-            "max_body",
-            "max_pending_records",
-            "lateness",
-            "max_future",
-            "retry_after",
-            "max_extra_columns",
-        },
-        "limits",
-    )
+    _only(limits_data, LIMIT_KEYS, "limits")
     limits = Limits()
-    if "max_body" in limits_data:
-        limits = replace(limits, max_body=parse_size(limits_data["max_body"], "limits.max_body"))
-    if "max_pending_records" in limits_data:
-        limits = replace(
-            limits,
-            max_pending_records=_positive_int(
-                limits_data["max_pending_records"], "limits.max_pending_records"
-            ),
-        )
+    for key in ("max_body", "max_inflight_bytes"):
+        if key in limits_data:
+            limits = replace(limits, **{key: parse_size(limits_data[key], f"limits.{key}")})
+    for key in ("max_pending_records", "max_connections"):
+        if key in limits_data:
+            limits = replace(limits, **{key: _positive_int(limits_data[key], f"limits.{key}")})
     if "max_extra_columns" in limits_data:
         limits = replace(
             limits,
@@ -233,9 +238,16 @@ def _settings(data: dict[str, Any], base: Path, source: str) -> Settings:
                 limits_data["max_extra_columns"], "limits.max_extra_columns", zero=True
             ),
         )
-    for key in ("lateness", "max_future", "retry_after"):
+    durations = ("lateness", "max_future", "retry_after", "header_timeout", "body_timeout")
+    for key in (*durations, "shutdown_timeout"):
         if key in limits_data:
             limits = replace(limits, **{key: parse_duration(limits_data[key], f"limits.{key}")})
+    if limits.max_inflight_bytes < limits.max_body:
+        raise ConfigError(
+            f"limits.max_inflight_bytes ({limits.max_inflight_bytes} bytes) is below "
+            f"limits.max_body ({limits.max_body} bytes): a body of the largest allowed size "
+            f"could never be admitted. Raise max_inflight_bytes or lower max_body."
+        )
     plan = _plan(data.get("windows") or {}, WindowPlan(), "windows")
     try:
         port = int(data.get("port", 8000))
@@ -300,6 +312,10 @@ def _models(items: Any, plan: WindowPlan, base: Path) -> list[ModelConfig]:
         _only(item, {"version", "spec", "reference", "windows"}, where)
         if "version" not in item:
             raise ConfigError(f"{where}: needs a version.")
+        for value, what in ((name, "model name"), (str(item["version"]), "version")):
+            problem = name_problem(value, what)
+            if problem is not None:
+                raise ConfigError(f"{where}: {problem}")
         out.append(
             ModelConfig(
                 name=str(name),

@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigil.config import Settings
 from vigil.deployment import build_monitor, load_config_models
@@ -50,6 +51,82 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return JSONResponse(
         {"error": {"status": status, "message": message}}, status_code=status, headers=headers
     )
+
+
+class Admission:
+    """Admit request bodies against `limits.max_inflight_bytes` before they are read.
+
+    A body with a Content-Length is admitted whole or refused with 503 and Retry-After at
+    once, none of it read; a chunked body is counted as it streams and refused (503) when it
+    would pass the budget. Admitted bytes count until the answer is sent, since the decoded
+    body lives that long: peak memory follows the budget, not the number of clients. A body
+    beyond `limits.max_body` is left to the route, which refuses it with 413 unread.
+    """
+
+    def __init__(self, app: ASGIApp, state: AppState) -> None:
+        self.app = app
+        self.state = state
+        self.in_flight = 0
+
+    def _busy(self, size: int) -> ApiError:
+        limits = self.state.settings.limits
+        retry = str(limits.retry_after)
+        return ApiError(
+            503,
+            f"{self.in_flight} bytes of request bodies are being processed; {size} more would "
+            f"pass limits.max_inflight_bytes ({limits.max_inflight_bytes}); retry after "
+            f"{retry} s.",
+            reason="busy_bodies",
+            headers={"Retry-After": retry},
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limits = self.state.settings.limits
+        declared: int | None = None
+        chunked = False
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit():
+                declared = int(value)
+            elif name == b"transfer-encoding" and b"chunked" in value.lower():
+                chunked = True
+        if declared is not None:
+            if declared == 0 or declared > limits.max_body:
+                await self.app(scope, receive, send)
+                return
+            if self.in_flight + declared > limits.max_inflight_bytes:
+                err = self._busy(declared)
+                self.state.counters.refused.labels("503", err.reason).inc()
+                await _error(503, err.message, err.headers)(scope, receive, send)
+                return
+            self.in_flight += declared
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self.in_flight -= declared
+            return
+        if not chunked:
+            await self.app(scope, receive, send)
+            return
+        counted = 0
+
+        async def counting() -> Message:
+            nonlocal counted
+            message = await receive()
+            size = len(message.get("body", b""))
+            if size:
+                if self.in_flight + size > limits.max_inflight_bytes:
+                    raise self._busy(size)
+                counted += size
+                self.in_flight += size
+            return message
+
+        try:
+            await self.app(scope, counting, send)
+        finally:
+            self.in_flight -= counted
 
 
 def create_app(
@@ -105,6 +182,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.vigil = state
+    app.add_middleware(Admission, state=state)
     app.mount(DOCS_ASSETS, StaticFiles(directory=docs_assets()), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
@@ -244,7 +322,8 @@ def create_app(
 
 
 def run(app: FastAPI, *, host: str, port: int) -> None:
-    """Serve the app with uvicorn until stopped."""
-    import uvicorn
+    """Serve the app until SIGINT or SIGTERM, then return (vigil.service.server)."""
+    from vigil.service.server import server_for
 
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    settings: Settings = app.state.vigil.settings
+    server_for(app, host=host, port=port, limits=settings.limits).run()

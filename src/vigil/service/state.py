@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 
 from vigil.config import Scope, Settings
 from vigil.errors import SpecError
@@ -110,9 +111,14 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise too_big
     chunks = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_big
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_big
+            chunks.append(chunk)
+    except ClientDisconnect:  # gone, or cut off by limits.body_timeout: no one hears this
+        raise ApiError(
+            408, "the connection closed before the body arrived.", reason="body_incomplete"
+        ) from None
     return b"".join(chunks)

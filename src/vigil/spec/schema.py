@@ -7,21 +7,63 @@ with those frozen dataclasses, never with these models.
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vigil.errors import SpecError
 from vigil.spec.types import Correction, Kind, Role, Task
 
-Pair = tuple[float, float]
+# Every number a spec holds is bounded: a value outside its range is a spec error naming the
+# key and the range, never a window that allocates a billion bins (docs/spec.md).
+MAX_BINS = 1000
+MAX_MIN_LABELLED = 10**9
+MAX_LEVEL = 1e6  # a drift threshold or a performance drop
+MAX_STANDARD_ERRORS = 1000.0
+MAX_COLUMNS = 10_000
+MAX_NAME = 256  # characters in a column name
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+# the lower ends (0 < alpha < 1, a positive threshold, ...) are checked with the spec's rules
+Level = Annotated[float, Field(le=MAX_LEVEL, allow_inf_nan=False)]
+Probability = Annotated[float, Field(allow_inf_nan=False)]
+Pair = tuple[Finite, Finite]
+SharePair = tuple[Share, Share]
+
+# Model names and versions appear in URL paths, metric labels and file names.
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
+NAME_RULE = (
+    "1 to 128 characters: letters, digits, '.', '_' and '-', starting with a letter or digit"
+)
+
+
+def name_problem(name: object, what: str) -> str | None:
+    """Why `name` cannot be a model name or version (`what` says which), or None."""
+    if isinstance(name, str) and re.fullmatch(NAME_PATTERN, name):
+        return None
+    return f"{what} {name!r} is not allowed; a {what} is {NAME_RULE}."
+
+
+def column_problem(name: str) -> str | None:
+    """Why `name` cannot be a column name, or None."""
+    if not name or len(name) > MAX_NAME:
+        return f"a column name has 1 to {MAX_NAME} characters; got {len(name)}"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"the column name {name!r} is not valid Unicode text (a lone surrogate)"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        return f"the column name {name!r} holds a control character"
+    return None
 
 
 class DriftOverride(BaseModel):
     model_config = ConfigDict(extra="forbid")
     method: str | None = None
-    threshold: float | None = None
-    critical: float | None = None
+    threshold: Level | None = None
+    critical: Level | None = None
 
 
 class ColumnIn(BaseModel):
@@ -29,43 +71,50 @@ class ColumnIn(BaseModel):
     role: Role = "feature"
     kind: Kind | None = None
     drift: DriftOverride | None = None
-    bounds: tuple[float | None, float | None] | None = None
+    bounds: tuple[Finite | None, Finite | None] | None = None
     class_: str | int | None = Field(default=None, alias="class")
 
 
 class DriftIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    alpha: float | None = Field(default=None)
+    alpha: Probability | None = Field(default=None)
     correction: Correction | None = None
-    dataset_share: float | Pair | None = None  # a number is the critical level; warning half
-    bins: int | None = None
+    # a number is the critical level; warning half
+    dataset_share: Annotated[float, Field(gt=0, le=1)] | SharePair | None = None
+    bins: Annotated[int, Field(ge=2, le=MAX_BINS)] | None = None
     extra_metrics: list[str] | None = None
 
 
 class QualityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    missing_increase: Pair | None = None
-    out_of_range: Pair | None = None
-    unseen_share: Pair | None = None
-    outlier_increase: Pair | None = None
-    duplicate_rows: Pair | None = None
-    type_mismatch: Pair | None = None
-    alpha: float | None = None
+    missing_increase: SharePair | None = None
+    out_of_range: SharePair | None = None
+    unseen_share: SharePair | None = None
+    outlier_increase: SharePair | None = None
+    duplicate_rows: SharePair | None = None
+    type_mismatch: SharePair | None = None
+    alpha: Probability | None = None
 
 
 class PerformanceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    warning_drop: float | None = None
-    critical_drop: float | None = None
-    standard_errors: Pair | None = None
-    min_labelled: int | None = None
+    warning_drop: Level | None = None
+    critical_drop: Level | None = None
+    standard_errors: (
+        tuple[
+            Annotated[float, Field(ge=0, le=MAX_STANDARD_ERRORS)],
+            Annotated[float, Field(ge=0, le=MAX_STANDARD_ERRORS)],
+        ]
+        | None
+    ) = None
+    min_labelled: Annotated[int, Field(ge=1, le=MAX_MIN_LABELLED)] | None = None
 
 
 class SpecFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: int | None = None
     task: Task | None = None
-    columns: dict[str, ColumnIn]
+    columns: Annotated[dict[str, ColumnIn], Field(max_length=MAX_COLUMNS)]
     drift: DriftIn = Field(default_factory=DriftIn)
     quality: QualityIn = Field(default_factory=QualityIn)
     performance: PerformanceIn = Field(default_factory=PerformanceIn)
@@ -82,6 +131,12 @@ def _pydantic_message(err: ValidationError, source: str) -> str:
 
 def parse(data: Any, source: str) -> SpecFile:
     """Validate plain data in the YAML shape, or a SpecError naming the keys at fault."""
+    columns = data.get("columns") if isinstance(data, dict) else None
+    if isinstance(columns, dict):
+        for name in columns:
+            problem = column_problem(name) if isinstance(name, str) else None
+            if problem is not None:
+                raise SpecError(f"{source}: columns: {problem}.")
     try:
         return SpecFile.model_validate(data)
     except ValidationError as err:

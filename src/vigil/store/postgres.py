@@ -76,6 +76,15 @@ LOAD_TYPES: dict[pa.DataType, tuple[str, str]] = {
 }
 
 
+SECRET_PARAMS = ("password", "passfile", "secret", "token", "key")
+
+
+def _secret(name: str) -> bool:
+    """A libpq query parameter that holds a secret (password, sslpassword, sslkey, ...)."""
+    lowered = name.lower()
+    return any(word in lowered for word in SECRET_PARAMS)
+
+
 def mask_password(url: str) -> str:
     """The URL with any password (in the user part or the query) replaced by `***`."""
     parts = urlsplit(url)
@@ -86,9 +95,9 @@ def mask_password(url: str) -> str:
             user = user.split(":", 1)[0] + ":***"
         netloc = f"{user}@{host}"
     query = parts.query
-    if "password" in query:
+    if query:
         pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, "***" if k == "password" else v) for k, v in pairs], safe="*")
+        query = urlencode([(k, "***" if _secret(k) else v) for k, v in pairs], safe="*")
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 

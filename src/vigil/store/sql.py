@@ -133,13 +133,17 @@ class SqlStore:
                     "INSERT INTO models VALUES (?, ?, ?, ?, ?)",
                     (model_id, name, version, label_storage, now),
                 )
-                self._create_tables(model_id, label_storage)
             self._db.run(
                 "INSERT INTO model_versions VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (model_id, version) DO UPDATE SET spec = excluded.spec",
                 (model_id, version, json.dumps(spec), now),
             )
-            self._add_columns(model_id, columns)
+            added = self._add_columns(model_id, columns)
+            if found:
+                self._widen(model_id, added)
+            else:  # a new model: its table is made with every column at once
+                typed = [f"c{position} {self._sql_type(storage)}" for position, storage in added]
+                self._create_tables(model_id, label_storage, typed)
             if label_storage is not None and not (found and found[0][1]):
                 self._ensure_label_table(model_id, label_storage)
         self._models.pop(name, None)
@@ -147,11 +151,15 @@ class SqlStore:
         assert info is not None
         return info
 
-    def _create_tables(self, model_id: int, label_storage: Storage | None) -> None:
+    def _create_tables(
+        self, model_id: int, label_storage: Storage | None, columns: Sequence[str]
+    ) -> None:
+        extra = "".join(f", {c}" for c in columns)
         self._db.run(
             f"CREATE TABLE IF NOT EXISTS p_{model_id} ("
             "id VARCHAR PRIMARY KEY, ts TIMESTAMP NOT NULL, version VARCHAR NOT NULL, "
-            f"latency_ms {self._db.types['double']}, error VARCHAR, received TIMESTAMP NOT NULL)"
+            f"latency_ms {self._db.types['double']}, error VARCHAR, received TIMESTAMP NOT NULL"
+            f"{extra})"
         )
         if label_storage is not None:
             self._ensure_label_table(model_id, label_storage)
@@ -162,12 +170,17 @@ class SqlStore:
             f"label {self._sql_type(storage)}, ts TIMESTAMP, received TIMESTAMP NOT NULL)"
         )
 
-    def _add_columns(self, model_id: int, columns: Sequence[tuple[str, str, Storage]]) -> None:
+    def _add_columns(
+        self, model_id: int, columns: Sequence[tuple[str, str, Storage]]
+    ) -> list[tuple[int, Storage]]:
+        """Record the spec columns not yet stored; their positions and storage, to be added
+        to the table by the caller (in one statement where the database allows)."""
         rows = self._db.run(
             "SELECT position, name, storage FROM model_columns WHERE model_id = ?", (model_id,)
         )
         known = {name: storage for _, name, storage in rows}
         position = max((int(p) for p, _, _ in rows), default=-1) + 1
+        new: list[tuple[int, int, str, str, Storage]] = []
         for name, role, storage in columns:
             if name in known:
                 if known[name] != storage:
@@ -176,16 +189,25 @@ class SqlStore:
                         f"{storage}; keep its kind, or give the changed column a new name."
                     )
                 continue
-            self._db.run(
-                "INSERT INTO model_columns VALUES (?, ?, ?, ?, ?)",
-                (model_id, position, name, role, storage),
-            )
-            self._db.run(
-                f"ALTER TABLE p_{model_id} ADD COLUMN IF NOT EXISTS c{position} "
-                f"{self._sql_type(storage)}"
-            )
+            new.append((model_id, position, name, role, storage))
             known[name] = storage
             position += 1
+        for start in range(0, len(new), 500):  # one INSERT per 500 columns
+            chunk = new[start : start + 500]
+            values = ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk))
+            params = [value for row in chunk for value in row]
+            self._db.run(f"INSERT INTO model_columns VALUES {values}", params)
+        return [(position, storage) for _, position, _, _, storage in new]
+
+    def _widen(self, model_id: int, added: Sequence[tuple[int, Storage]]) -> None:
+        """Add the new columns to a model's predictions table."""
+        typed = [f"c{position} {self._sql_type(storage)}" for position, storage in added]
+        if self._db.shared and typed:  # PostgreSQL adds many columns in one statement
+            adds = ", ".join(f"ADD COLUMN IF NOT EXISTS {t}" for t in typed)
+            self._db.run(f"ALTER TABLE p_{model_id} {adds}")
+        else:  # DuckDB takes one column per ALTER
+            for t in typed:
+                self._db.run(f"ALTER TABLE p_{model_id} ADD COLUMN IF NOT EXISTS {t}")
 
     def get_model(self, name: str) -> ModelInfo | None:
         """The model called `name`, or None; cached until it changes in this process."""
@@ -248,7 +270,10 @@ class SqlStore:
                         )[0][0]
                         room = max(0, limit - int(kept))
                     if room:
-                        self._add_columns(model.id, [(n, "extra", "VARCHAR") for n in fresh[:room]])
+                        added = self._add_columns(
+                            model.id, [(n, "extra", "VARCHAR") for n in fresh[:room]]
+                        )
+                        self._widen(model.id, added)
                 break
             except Exception as err:
                 if attempt == 2 or not self._db.is_unique_violation(err):

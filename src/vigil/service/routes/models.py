@@ -16,6 +16,7 @@ from vigil.measure.reading import Dataset
 from vigil.service.schemas import ERRORS, ModelRegistration, ModelView
 from vigil.service.state import ApiError, AppState, read_body, state_of
 from vigil.spec import spec_from_dict
+from vigil.spec.schema import name_problem
 from vigil.store.base import ModelInfo
 
 router = APIRouter()
@@ -43,6 +44,10 @@ async def post_model(request: Request) -> dict[str, Any]:
     try:
         data = json.loads(body, object_pairs_hook=_strict_pairs)
         registration = ModelRegistration.model_validate(data)
+    except RecursionError:
+        raise ApiError(
+            422, "the body is nested too deeply to be a model registration.", reason="bad_spec"
+        ) from None
     except (ValueError, TypeError) as err:
         raise ApiError(
             422,
@@ -50,6 +55,10 @@ async def post_model(request: Request) -> dict[str, Any]:
             f"{str(err).splitlines()[0]}",
             reason="malformed_body",
         ) from err
+    for value, what in ((registration.name, "model name"), (registration.version, "version")):
+        problem = name_problem(value, what)
+        if problem is not None:
+            raise ApiError(422, problem, reason="bad_name")
     try:
         spec = spec_from_dict(registration.spec, source="spec")
     except SpecError as err:
