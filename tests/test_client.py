@@ -407,43 +407,82 @@ def test_rejections_duplicates_and_conflicts_in_a_200_are_counted(
     )
 
 
-@pytest.mark.parametrize(
-    "answer",
-    [
-        {"accepted": 3, "duplicates": 0, "conflicts": 0, "pending": 2, "rejected": []},
-        {"accepted": 100, "duplicates": 50, "conflicts": 9, "rejected": [{"index": 0}] * 9},
-        b"OK",
-        [1, 2],
-        b'{"accepted": 3, "duplicates": 1e400, "conflicts": 0, "rejected": []}',
-    ],
-    ids=["pending-labels", "counts-too-high", "not-json", "not-an-object", "infinite-count"],
-)
-def test_any_2xx_answer_keeps_the_counts_balanced(
-    server: Server, script: Script, clients: list[Client], answer: Any
+def test_a_2xx_with_the_batch_counts_is_read_and_pending_labels_are_accepted(
+    server: Server, script: Script, clients: list[Client]
 ) -> None:
+    answer = {"accepted": 3, "duplicates": 0, "conflicts": 0, "pending": 2, "rejected": []}
     script.acts = [Act(body=answer)]
     client = _client(clients, server.url)
     client.log_labels("m", [{"id": str(i), "label": 1} for i in range(3)])
     assert client.flush(5)
     s = client.stats()
-    assert s.sent == 3 and _balanced(s)
-    if isinstance(answer, dict) and "pending" in answer:
-        assert s.accepted == 3, "a label waiting for its prediction is accepted"
+    assert (s.sent, s.accepted) == (3, 3) and _balanced(s)
+    assert len(script.received) == 1
 
 
-def test_an_answer_that_cannot_be_decoded_drops_its_batch_and_nothing_else(
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"<html><body>200 OK from the proxy</body></html>",
+        {"accepted": 100, "duplicates": 50, "conflicts": 9, "rejected": [{"index": 0}] * 9},
+        {"accepted": 1, "duplicates": 0, "conflicts": 0, "rejected": []},
+        {"accepted": 3, "duplicates": 0, "conflicts": 0},
+        {"accepted": 3, "duplicates": -1, "conflicts": 1, "rejected": []},
+        {"accepted": 3.0, "duplicates": 0, "conflicts": 0, "rejected": []},
+        b"OK",
+        b"",
+        [1, 2],
+        b'{"accepted": 3, "duplicates": 1e400, "conflicts": 0, "rejected": []}',
+    ],
+    ids=[
+        "html",
+        "counts-too-high",
+        "counts-too-low",
+        "no-rejected-list",
+        "negative-count",
+        "float-count",
+        "not-json",
+        "empty",
+        "not-an-object",
+        "infinite-count",
+    ],
+)
+def test_a_2xx_that_is_not_the_ingest_answer_is_retried_then_dropped_as_a_network_failure(
+    server: Server, script: Script, clients: list[Client], answer: Any
+) -> None:
+    script.acts = [Act(body=answer)]
+    client = _client(clients, server.url, max_retries=2)
+    client.log_labels("m", [{"id": str(i), "label": 1} for i in range(3)])
+    assert client.flush(5)
+    s = client.stats()
+    assert (s.accepted, s.sent, s.dropped_network) == (0, 0, 3) and _balanced(s)
+    assert len(script.received) == 3, "sent once and retried twice"
+    assert "without vigil's ingest answer" in client.last_errors()[-1]
+
+
+def test_an_html_200_then_the_answer_stores_the_batch_once_with_the_same_ids(
+    server: Server, script: Script, clients: list[Client]
+) -> None:
+    script.acts = [Act(body=b"<html>maintenance</html>"), OK]
+    client = _client(clients, server.url)
+    client.log_predictions("m", [{"features": {"x": i}} for i in range(4)])
+    assert client.flush(5)
+    s = client.stats()
+    assert (s.accepted, s.dropped_network) == (4, 0) and _balanced(s)
+    first, second = (got.records() for got in script.received)
+    assert [r["id"] for r in first] == [r["id"] for r in second]
+
+
+def test_an_answer_that_cannot_be_decoded_is_retried_like_a_network_failure(
     server: Server, script: Script, clients: list[Client]
 ) -> None:
     script.acts = [Act(headers=(("content-encoding", "gzip"),), body=b"not gzip"), OK]
     client = _client(clients, server.url)
     client.log_predictions("m", [{"features": {}}] * 2)
     assert client.flush(5)
-    client.log_predictions("m", {"features": {}})
-    assert client.flush(5)
     s = client.stats()
-    assert (s.dropped_network, s.accepted) == (2, 1) and _balanced(s)
-    assert len(script.received) == 2, "not retried"
-    assert "DecodingError" in client.last_errors()[0]
+    assert (s.dropped_network, s.accepted) == (0, 2) and _balanced(s)
+    assert len(script.received) == 2, "retried once"
 
 
 # -- the caller is never in the way ----------------------------------------------------------

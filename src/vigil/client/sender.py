@@ -30,6 +30,7 @@ from vigil.client.wire import (
     new_ids,
     read_answer,
     retry_after,
+    unread_answer,
 )
 
 log = logging.getLogger("vigil.client")
@@ -211,21 +212,27 @@ class Sender:
                 response = http.post(
                     url, content=body, headers={"content-type": content_type}, timeout=timeout
                 )
-            except httpx.TransportError as err:  # refused, reset, closed, timed out: retried
+            except (httpx.TransportError, httpx.DecodingError) as err:
+                # refused, reset, closed, timed out, or an answer that cannot be decoded: the
+                # batch's fate is unknown, so it is sent again (the same ids: a duplicate at most)
                 error = f"{what}: {type(err).__name__}: {str(err) or 'no answer'}"
-            except Exception as err:  # e.g. an answer that cannot be decoded: not retried
+            except Exception as err:  # a bug of ours or of httpx: not retried
                 self._queue.settle(rows, "dropped_network", [f"{what}: {err!r}"])
                 return
             else:
                 status = response.status_code
-                if 200 <= status < 300:
-                    self._queue.answered(rows, read_answer(response, rows, what))
+                answer = read_answer(response, rows, what) if 200 <= status < 300 else None
+                if answer is not None:
+                    self._queue.answered(rows, answer)
                     return
-                error = f"{what}: HTTP {status}: {error_message(response)}"
-                if status not in RETRIED:  # the server read the batch and refused it
-                    self._queue.settle(rows, "rejected", [error])
-                    return
-                wait = retry_after(response)
+                if 200 <= status < 300:  # not vigil's answer (a proxy's page): as a network drop
+                    error = unread_answer(response, what)
+                else:
+                    error = f"{what}: HTTP {status}: {error_message(response)}"
+                    if status not in RETRIED:  # the server read the batch and refused it
+                        self._queue.settle(rows, "rejected", [error])
+                        return
+                    wait = retry_after(response)
             if attempt < self._o.max_retries:
                 self._sleep(self._delay(attempt, wait))
         outcome: Outcome = "dropped_closed" if self._queue.expired() else "dropped_network"

@@ -156,29 +156,45 @@ def arrow_body(table: Any) -> bytes:
     return bytes(sink.getvalue().to_pybytes())
 
 
-def read_answer(response: httpx.Response, size: int, what: str) -> Answer:
-    """The counts of a 2xx answer, made to add up to `size` whatever the body says.
+def read_answer(response: httpx.Response, size: int, what: str) -> Answer | None:
+    """The counts of a 2xx answer, or None when the body is not vigil's ingest answer.
 
-    The server counts a label waiting for its prediction ("pending") among the accepted, so the
-    remainder after duplicates, conflicts and rejections is what was accepted.
+    The answer is `{"accepted", "duplicates", "conflicts", "rejected": [...]}` with whole,
+    non-negative counts that add up to `size` (the server counts a label waiting for its
+    prediction among the accepted). Anything else (a proxy's HTML page, a list, counts of
+    another batch) says nothing about this batch: the caller treats it as a network failure.
     """
     try:
         body = response.json()
-        rejected = [r for r in body.get("rejected") or [] if isinstance(r, Mapping)]
-        duplicates, conflicts = int(body.get("duplicates", 0)), int(body.get("conflicts", 0))
-    except Exception:  # not vigil's answer shape (a proxy's page, a list, Infinity): not read
-        text = response.text[:120]
-        return Answer(size, 0, 0, 0, (f"{what}: HTTP {response.status_code} with {text!r}",))
+    except Exception:  # not JSON at all
+        return None
+    if not isinstance(body, dict):
+        return None
+    counts = [body.get(name, 0) for name in ("accepted", "duplicates", "conflicts")]
+    rejected = body.get("rejected")
+    if (
+        "accepted" not in body
+        or not isinstance(rejected, list)
+        or not all(type(n) is int and n >= 0 for n in counts)
+        or not all(isinstance(r, Mapping) for r in rejected)
+        or sum(counts) + len(rejected) != size
+    ):
+        return None
     reasons = tuple(
         f"{what}: record {r.get('index')} (id {r.get('id')}) rejected: "
         + "; ".join(str(e) for e in r.get("errors") or ["no reason given"])
         for r in rejected
     )
-    n_rejected = min(len(rejected), size)
-    duplicates = min(max(duplicates, 0), size - n_rejected)
-    conflicts = min(max(conflicts, 0), size - n_rejected - duplicates)
-    accepted = size - n_rejected - duplicates - conflicts
-    return Answer(accepted, duplicates, conflicts, n_rejected, reasons)
+    return Answer(counts[0], counts[1], counts[2], len(rejected), reasons)
+
+
+def unread_answer(response: httpx.Response, what: str) -> str:
+    """Why a 2xx answer was not taken as the batch's outcome: its status and the body's start."""
+    try:
+        text = response.text[:120]
+    except Exception:  # an undecodable charset: show the bytes
+        text = repr(response.content[:120])
+    return f"{what}: HTTP {response.status_code} without vigil's ingest answer: {text!r}"
 
 
 def retry_after(response: httpx.Response) -> float | None:
