@@ -984,6 +984,34 @@ def test_an_unclosed_client_is_collected_and_sends_what_it_had(
     assert [r["id"] for r in _records(script)] == ["orphan"]
 
 
+@pytest.mark.parametrize(
+    "situation",
+    ["waiting-for-the-interval", "backing-off-between-retries"],
+)
+def test_an_unclosed_client_s_thread_ends_by_its_close_deadline(
+    server: Server, script: Script, situation: str
+) -> None:
+    # close_timeout 0.5 s; the interval (60 s) or the backoff (60 s) would keep it far longer
+    if situation == "backing-off-between-retries":
+        script.acts = [Act(503)]
+    options = {**FAST, "flush_interval": 60.0, "close_timeout": 0.5, "max_retries": 3}
+    options |= {"backoff": 60.0, "max_backoff": 60.0, "batch_size": 3}
+    client = Client(server.url, **options)
+    client.log_predictions("m", [{"id": "a", "features": {}}] * 2)
+    if situation == "backing-off-between-retries":
+        client.log_predictions("m", {"id": "b", "features": {}})  # a full batch: sent, 503
+        assert _wait_for(lambda: len(script.received) == 1)
+    thread, ref = client._sender._thread, weakref.ref(client)
+    del client
+    gc.collect()
+    assert ref() is None
+    assert _wait_for(lambda: not thread.is_alive(), 10.0), "the thread outlived its deadline"
+    if situation == "waiting-for-the-interval":
+        assert [r["id"] for r in _records(script)] == ["a", "a"], "it sent what it had"
+    else:
+        assert len(script.received) < 4, "no retry after the deadline"
+
+
 def test_the_exit_hook_sends_what_is_queued_without_the_server_dependencies(
     server: Server, script: Script
 ) -> None:

@@ -87,8 +87,18 @@ class Sender:
             self._queue.drop_rest(abandon=True)
 
     def orphan(self) -> None:
-        """The client was garbage collected: the thread closes itself (no lock taken here)."""
+        """The client was garbage collected: the thread closes itself, by close_timeout.
+
+        Run by the collector, possibly on a thread holding one of our locks: it takes none.
+        """
         self._orphaned = True
+        self._queue.wake.ring()
+
+    def _closing(self) -> bool:
+        """Whether close() (or the client's collection) has set a deadline; sets it if orphaned."""
+        if self._orphaned and self._queue.deadline is None:
+            self.close(self._o.close_timeout, wait=False)
+        return self._queue.deadline is not None
 
     def _run(self) -> None:
         headers = {"authorization": f"Bearer {self._o.token}"} if self._o.token else {}
@@ -110,10 +120,8 @@ class Sender:
         next_flush = time.monotonic() + self._o.flush_interval
         overflow_seen = 0
         while True:
-            queue.wake.wait(max(0.0, next_flush - time.monotonic()))
-            queue.wake.clear()
-            if self._orphaned:
-                self.close(self._o.close_timeout, wait=False)
+            queue.wake.wait(next_flush - time.monotonic())
+            self._closing()
             items, closing, everything, overflow = queue.collect()
             for item in items:
                 model, rows = item[0], item[5]
@@ -202,7 +210,7 @@ class Sender:
         error = f"{what}: close() ran out of time before it was sent"
         for attempt in range(self._o.max_retries + 1):
             timeout = self._o.timeout
-            deadline = self._queue.deadline
+            deadline = self._queue.deadline if self._closing() else None
             if deadline is not None:  # closing: no request may outlive the deadline
                 timeout = min(timeout, deadline - time.monotonic())
                 if timeout <= 0:
@@ -245,7 +253,15 @@ class Sender:
         return base * (0.5 + 0.5 * self._jitter())
 
     def _sleep(self, seconds: float) -> None:
+        """Wait between attempts; closing cuts the wait at the deadline."""
         end = time.monotonic() + seconds
-        if self._queue.stop.wait(seconds):  # closing: sleep no later than the deadline
-            deadline = self._queue.deadline or end
-            time.sleep(max(0.0, min(end, deadline) - time.monotonic()))
+        rung = False
+        while True:
+            if self._closing():
+                end = min(end, self._queue.deadline or end)
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            rung = self._queue.wake.wait(left) or rung
+        if rung:  # the ring was for the loop (a full batch, a flush): pass it on
+            self._queue.wake.ring()
