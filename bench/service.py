@@ -326,7 +326,11 @@ def measure_sdk(args: argparse.Namespace, reference: bytes, now: float) -> dict[
     with serving(reference) as server:
         served = load("sdk", "--url", server.url, *common)
     alone = load("sdk", "--url", f"http://127.0.0.1:{free_port()}", "--flush-timeout", 1, *common)
-    print(f"sdk: {served['median_us']:.1f} µs median per call", flush=True)
+    print(
+        f"sdk: {served['median_us']:.1f} µs median, {served['p999_us']:.0f} µs p99.9 per call; "
+        f"{served['stored_per_s']:,.0f} records/s stored",
+        flush=True,
+    )
     return {"server": served, "no_server": alone}
 
 

@@ -513,7 +513,7 @@ def run_sdk(args: argparse.Namespace) -> dict[str, Any]:
     del feats
     gc.collect()
     gc.freeze()  # the bench's own 100k records would otherwise make every full collection slow
-    client = vigil.Client(args.url)
+    client = vigil.Client(args.url, batch_size=args.batch)
     log = client.log_predictions
     clock = time.perf_counter_ns
     spent = [0] * args.calls
@@ -537,6 +537,8 @@ def run_sdk(args: argparse.Namespace) -> dict[str, Any]:
         "calling_s": calling_s,
         "flushed": flushed,
         "drained_s": drained_s,
+        "batch_size": args.batch,
+        "stored_per_s": stats.accepted / drained_s,
         "stats": {k: getattr(stats, k) for k in stats.__dataclass_fields__},
     }
 

@@ -36,6 +36,8 @@ from hypothesis import strategies as st
 from vigil.client import Client, ClientStats
 
 ARROW = "application/vnd.apache.arrow.stream"
+COLUMNS = "application/vnd.vigil.columns+json"
+JSON_TYPES = ("application/json", COLUMNS)
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
@@ -62,7 +64,11 @@ class Received:
     at: float
 
     def records(self) -> list[dict[str, Any]]:
-        return list(json.loads(self.body)["records"])
+        """The records sent, whether as JSON records or as a columnar body."""
+        doc = json.loads(self.body)
+        if self.headers["content-type"] == COLUMNS:
+            return _from_columns(doc)
+        return list(doc["records"])
 
     def table(self) -> pa.Table:
         return pa.ipc.open_stream(pa.py_buffer(self.body)).read_all()
@@ -157,7 +163,23 @@ def _lower(headers: Any) -> dict[str, str]:
 def _rows(headers: Any, body: bytes) -> int:
     if headers.get("content-type") == ARROW:
         return int(pa.ipc.open_stream(pa.py_buffer(body)).read_all().num_rows)
-    return len(json.loads(body)["records"])
+    doc = json.loads(body)
+    if headers.get("content-type") == COLUMNS:
+        return len(_from_columns(doc))
+    return len(doc["records"])
+
+
+def _from_columns(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """A columnar body as the records it carries (every column is as long as the first)."""
+    n = len(next(iter(doc["columns"].values())))
+    out: list[dict[str, Any]] = [
+        {name: values[i] for name, values in doc["columns"].items()} for i in range(n)
+    ]
+    for group in ("features", "segments"):
+        if group in doc:
+            for i, record in enumerate(out):
+                record[group] = {name: values[i] for name, values in doc[group].items()}
+    return out
 
 
 @pytest.fixture
@@ -214,7 +236,7 @@ def _records(script: Script) -> list[dict[str, Any]]:
     return [
         r
         for got in script.received
-        if got.headers["content-type"] == "application/json"
+        if got.headers["content-type"] in JSON_TYPES
         for r in got.records()
     ]
 
@@ -249,7 +271,7 @@ def test_records_arrive_with_their_shape_and_the_token(
     assert set(by_path) == {"/v1/models/credit/predictions", "/v1/models/credit/labels"}
     for got in script.received:
         assert got.headers["authorization"] == "Bearer s3cret"
-        assert got.headers["content-type"] == "application/json"
+        assert got.headers["content-type"] in JSON_TYPES
     generated, own = by_path["/v1/models/credit/predictions"].records()
     assert uuid.UUID(generated["id"]).hex == generated["id"]
     assert uuid.UUID(generated["id"]).version == 4
@@ -306,6 +328,53 @@ def test_values_are_sent_as_json_values(
     (record,) = _records(script)
     assert record["timestamp"] == "2024-05-01T12:30:00+00:00"
     assert record["features"] == {"n": 7, "x": 0.5, "b": True, "gap": None}, "NaN is missing"
+
+
+def test_records_of_one_shape_go_as_columns_and_others_as_json_records(
+    server: Server, script: Script, clients: list[Client]
+) -> None:
+    client = _client(clients, server.url, batch_size=3, flush_interval=60.0)
+    plain = [
+        {"features": {"x": i, "city": "Lyon", "gap": None}, "prediction": "1", "score": 0.5}
+        for i in range(3)
+    ]
+    client.log_predictions("m", plain)
+    assert _wait_for(lambda: len(script.received) == 1)
+    odd_values: list[Any] = [
+        float("inf"),  # refused per record, as in JSON
+        2**64,  # beyond the server's 64-bit integers
+        "\ud800",  # a lone surrogate
+        np.float32(0.5),  # not a plain Python value
+        True,  # a boolean among integers
+    ]
+    for odd in odd_values:
+        batch = [{"features": {"x": i}} for i in range(2)] + [{"features": {"x": odd}}]
+        client.log_predictions("m", batch)
+    client.log_predictions("m", [{"features": {"x": 1}}, {"features": {"y": 1}}, {}])
+    assert client.flush(5)
+    types = [got.headers["content-type"] for got in script.received]
+    assert types == [COLUMNS] + ["application/json"] * (len(odd_values) + 1)
+    (first, *_) = script.received
+    sent = first.records()
+    assert [r["features"] for r in sent] == [r["features"] for r in plain]
+    assert {r["score"] for r in sent} == {0.5} and all(len(r["id"]) == 32 for r in sent)
+
+
+def test_a_server_without_columnar_bodies_gets_json_records_from_then_on(
+    server: Server, script: Script, clients: list[Client]
+) -> None:
+    script.acts = [Act(415), OK]
+    client = _client(clients, server.url, batch_size=2, flush_interval=60.0)
+    client.log_predictions("m", [{"features": {"x": 1}}, {"features": {"x": 2}}])
+    assert _wait_for(lambda: len(script.received) == 2)
+    client.log_predictions("m", [{"features": {"x": 3}}, {"features": {"x": 4}}])
+    assert client.flush(5)
+    types = [got.headers["content-type"] for got in script.received]
+    assert types == [COLUMNS, "application/json", "application/json"]
+    assert script.received[0].records() == script.received[1].records(), "the same ids"
+    s = client.stats()
+    assert (s.accepted, s.rejected) == (4, 0) and _balanced(s)
+    assert any("takes no" in e for e in client.last_errors())
 
 
 # -- retries ----------------------------------------------------------------------------------

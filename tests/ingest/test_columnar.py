@@ -11,6 +11,7 @@ import httpx
 import pytest
 from tests.service.conftest import Live, ThreadServer, make_settings, records
 
+from vigil.client import Client
 from vigil.config import Limits
 from vigil.ingest.columnar import COLUMNS_JSON
 from vigil.monitor.windows import WindowPlan
@@ -140,3 +141,21 @@ def test_a_label_body_with_features_is_refused(live: Live) -> None:
     r = post(live, body, "/v1/models/credit/labels")
     assert r.status_code == 422, r.text
     assert "columns" in r.json()["error"]["message"]
+
+
+def test_the_sdk_sends_columns_that_the_service_stores_and_rejects_one_by_one(live: Live) -> None:
+    live.setup_model()
+    batch = records(250, prefix="sdk")
+    batch[7]["latency_ms"] = -1.0
+    client = Client(live.url, batch_size=100, flush_interval=0.05, seed=1)
+    client.log_predictions("credit", batch)
+    assert client.flush(30)
+    client.close()
+    s = client.stats()
+    assert (s.accepted, s.rejected, s.dropped_network, s.dropped_invalid) == (249, 1, 0, 0)
+    assert any("record 7 (id sdk7) rejected: latency_ms" in e for e in client.last_errors()), (
+        client.last_errors()
+    )
+    again = live.client.post(PATH, json={"records": batch[:100]})
+    assert again.json()["duplicates"] == 99, "stored as the records would be"
+    assert not any("takes no" in e for e in client.last_errors()), "sent as columns"

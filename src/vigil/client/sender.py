@@ -13,15 +13,18 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from vigil.client.queue import Item, Outcome, RecordQueue
 from vigil.client.transport import httpx
 from vigil.client.wire import (
     ARROW_STREAM,
+    COLUMNS,
     JSON,
     Kind,
     arrow_body,
+    columns_body,
     complete_frame,
     complete_record,
     encode_record,
@@ -65,6 +68,7 @@ class Sender:
         self._jitter = random.Random(options.seed).random
         self._close_lock = threading.Lock()
         self._orphaned = False  # the client was garbage collected without close()
+        self._columns = True  # the server takes columnar bodies (until it answers 415)
         self._thread = threading.Thread(target=self._run, name="vigil-client", daemon=True)
         self._thread.start()
 
@@ -178,14 +182,27 @@ class Sender:
 
     def _send_records(self, http: httpx.Client, key: tuple[str, Kind], batch: list[Item]) -> None:
         model, kind = key
-        parts: list[bytes] = []
+        complete: list[dict[str, Any]] = []
         invalid: list[str] = []
         fresh_ids = new_ids(len(batch))
         for (_, _, record, version, logged_at, _), fresh_id in zip(batch, fresh_ids, strict=True):
             try:  # the id is fixed here, once, so that a resend is the same record
-                full = complete_record(record, kind, version, logged_at, fresh_id)
+                complete.append(complete_record(record, kind, version, logged_at, fresh_id))
+            except Exception as err:  # a label without id, a record that is not a mapping
+                invalid.append(f"{kind} for {model!r}: invalid record: {err}")
+        if complete and self._columns:
+            body = columns_body(complete, kind)
+            if body is not None:
+                if self._post(http, model, kind, body, COLUMNS, len(complete)):
+                    complete = []
+                else:  # a server older than columnar bodies: records from now on
+                    self._columns = False
+                    self._queue.note(f"{self._o.url} takes no {COLUMNS}; sending JSON records")
+        parts: list[bytes] = []
+        for full in complete:
+            try:
                 parts.append(encode_record(full))
-            except Exception as err:  # not JSON (a set, infinity, ...), or a label without id
+            except Exception as err:  # not JSON (a set, infinity, ...)
                 invalid.append(f"{kind} for {model!r}: invalid record: {err}")
         if invalid:
             self._queue.settle(len(invalid), "dropped_invalid", invalid)
@@ -204,7 +221,12 @@ class Sender:
 
     def _post(
         self, http: httpx.Client, model: str, kind: Kind, body: bytes, content_type: str, rows: int
-    ) -> None:
+    ) -> bool:
+        """Send a batch, retrying as the options say, and count its outcome; True when counted.
+
+        False only when the server does not take columnar bodies (415): nothing is counted, the
+        caller sends the batch again as JSON records.
+        """
         url = f"{self._o.url}/v1/models/{quote(model, safe='')}/{kind}"
         what = f"{kind} for {model!r}"
         error = f"{what}: close() ran out of time before it was sent"
@@ -226,25 +248,28 @@ class Sender:
                 error = f"{what}: {type(err).__name__}: {str(err) or 'no answer'}"
             except Exception as err:  # a bug of ours or of httpx: not retried
                 self._queue.settle(rows, "dropped_network", [f"{what}: {err!r}"])
-                return
+                return True
             else:
                 status = response.status_code
                 answer = read_answer(response, rows, what) if 200 <= status < 300 else None
                 if answer is not None:
                     self._queue.answered(rows, answer)
-                    return
+                    return True
                 if 200 <= status < 300:  # not vigil's answer (a proxy's page): as a network drop
                     error = unread_answer(response, what)
                 else:
+                    if status == 415 and content_type == COLUMNS:
+                        return False
                     error = f"{what}: HTTP {status}: {error_message(response)}"
                     if status not in RETRIED:  # the server read the batch and refused it
                         self._queue.settle(rows, "rejected", [error])
-                        return
+                        return True
                     wait = retry_after(response)
             if attempt < self._o.max_retries:
                 self._sleep(self._delay(attempt, wait))
         outcome: Outcome = "dropped_closed" if self._queue.expired() else "dropped_network"
         self._queue.settle(rows, outcome, [error])
+        return True
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:

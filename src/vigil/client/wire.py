@@ -1,4 +1,4 @@
-"""What the SDK puts on the wire and reads back: JSON record batches, Arrow IPC frames, answers.
+"""What the SDK puts on the wire and reads back: column batches, JSON records, Arrow, answers.
 
 Everything here runs on the sender thread (frames are converted to Arrow on the caller's
 thread, as a snapshot). Imports nothing else of vigil; pyarrow only when a frame is logged.
@@ -18,12 +18,16 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Literal
+
+import orjson
 
 from vigil.client.transport import httpx
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 JSON = "application/json"
+COLUMNS = "application/vnd.vigil.columns+json"
 Kind = Literal["predictions", "labels"]
 
 
@@ -77,6 +81,94 @@ def encode_record(record: Mapping[str, Any]) -> bytes:
 def json_body(parts: list[bytes]) -> bytes:
     """A JSON batch from records encoded one by one (so one bad record spoils only itself)."""
     return b'{"records":[' + b",".join(parts) + b"]}"
+
+
+_FIELDS: dict[str, frozenset[str]] = {
+    "predictions": frozenset(
+        ("id", "timestamp", "model_version", "latency_ms", "error", "prediction", "score")
+    ),
+    "labels": frozenset(("id", "label", "timestamp")),
+}
+_GROUPS: dict[str, tuple[str, ...]] = {"predictions": ("features", "segments"), "labels": ()}
+_LIMIT = 2**63  # the server's integers are 64-bit
+
+
+def columns_body(records: list[dict[str, Any]], kind: Kind) -> bytes | None:
+    """Completed records as one columnar JSON body (`COLUMNS`), or None when they do not fit.
+
+    They fit when every record has the same fields, features and segments, and every column
+    holds one kind of plain value (strings, booleans, or numbers; nulls anywhere), integers
+    within 64 bits, no infinity. Anything else (a multi-class score, a datetime, a numpy
+    scalar, a text the encoder refuses) is sent as JSON records, where the server judges
+    each record by itself. Encoded column by column: the GIL is never held for a whole batch.
+    """
+    columns = _transpose(records)
+    if columns is None:
+        return None
+    groups = _GROUPS[kind]
+    fields, seen = _FIELDS[kind], set[str]()
+    parts: dict[str, list[bytes]] = {"columns": []}
+    for name, values in columns.items():
+        if name in groups:
+            inner = _transpose(values)
+            if inner is None or seen & set(inner) or fields & set(inner):
+                return None  # a name in two places: the records say which is which
+            seen.update(inner)
+            parts[name] = [b for n, v in inner.items() if (b := _column(n, v)) is not None]
+            if len(parts[name]) < len(inner):
+                return None
+        elif name in fields:
+            encoded = _column(name, values)
+            if encoded is None:
+                return None
+            parts["columns"].append(encoded)
+        else:
+            return None  # an unknown field: the server names it, per record
+    return (
+        b"{" + b",".join(b'"%s":{%s}' % (k.encode(), b",".join(v)) for k, v in parts.items()) + b"}"
+    )
+
+
+def _transpose(rows: Any) -> dict[str, tuple[Any, ...]] | None:
+    """Mappings with the same keys as one tuple of values per key, or None."""
+    first = rows[0]
+    if set(map(type, rows)) != {dict} or len(set(map(len, rows))) != 1:
+        return None
+    names = tuple(first)
+    if len(names) == 0:
+        return {}
+    try:
+        values = list(map(itemgetter(*names), rows))
+    except KeyError:  # the same number of keys, not the same keys
+        return None
+    if len(names) == 1:
+        return {names[0]: tuple(values)}
+    return dict(zip(names, zip(*values, strict=True), strict=True))
+
+
+def _column(name: str, values: tuple[Any, ...]) -> bytes | None:
+    """`"name":[values]` when the values make one column the server reads, else None."""
+    if type(name) is not str:
+        return None
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
+    if len(kinds) > 1 or int in kinds:
+        if not kinds <= {int, float}:
+            return None
+        numbers = [v for v in values if v is not None] if None in values else values
+        if kinds == {int}:
+            if max(numbers) >= _LIMIT or min(numbers) < -_LIMIT:
+                return None
+        elif any(type(v) is int and not -_LIMIT <= v < _LIMIT for v in numbers):
+            return None
+    elif kinds and not kinds <= {str, float, bool}:
+        return None
+    if float in kinds and (math.inf in values or -math.inf in values):
+        return None  # refused as in a JSON record; NaN becomes null (missing), as there
+    try:
+        return orjson.dumps(name) + b":" + orjson.dumps(values)
+    except orjson.JSONEncodeError:  # a lone surrogate: the record goes as JSON, alone
+        return None
 
 
 def _json_default(value: Any) -> Any:
