@@ -57,7 +57,7 @@ def decode_columns(body: bytes, layout: Layout, kind: ColumnsKind) -> pa.Table:
     except orjson.JSONDecodeError as err:  # bad UTF-8, surrogates, NaN, depth, huge numbers
         raise InputError(f"the body is not readable as columnar JSON: {err}.") from err
     groups = _groups(doc, kind)
-    _refuse_repeated_keys(body, groups)
+    _refuse_repeated_keys(body, len(doc) + sum(len(columns) for columns in groups.values()))
     names: list[str] = []
     arrays: list[pa.Array] = []
     rows: int | None = None
@@ -105,14 +105,13 @@ def _groups(doc: Any, kind: ColumnsKind) -> dict[str, dict[str, list[Any]]]:
     return out
 
 
-def _refuse_repeated_keys(body: bytes, groups: dict[str, dict[str, list[Any]]]) -> None:
+def _refuse_repeated_keys(body: bytes, kept: int) -> None:
     """orjson keeps the last of repeated keys silently: count the keys written.
 
     Values are arrays of scalars, so every `":` in the text ends a key or sits inside a string;
     as many as the keys kept proves no key was repeated. Otherwise the body is parsed again,
-    keeping every pair, to say which key was repeated.
+    keeping every pair, to say which key was repeated. `kept`: the keys orjson kept.
     """
-    kept = len(groups) + sum(len(columns) for columns in groups.values())
     if body.count(b'":') == kept:
         return
     repeated: list[str] = []
