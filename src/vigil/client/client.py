@@ -7,10 +7,11 @@ once and never raises. Every logged record is in exactly one count of `stats()`:
     logged == queued + in_flight + accepted + duplicates + conflicts + rejected
               + dropped_overflow + dropped_network + dropped_invalid + dropped_closed
 
-Only network errors and 429/502/503/504 are retried (with backoff, honouring Retry-After);
-other answers are final. Modules: `client` (this facade and the decorator), `queue` (the queue
-and the counts), `sender` (the thread), `wire` (JSON, Arrow, answers). The SDK imports nothing
-else of vigil, and nothing heavy: pyarrow only when a frame is logged.
+Only network errors, 2xx answers that are not the ingest answer, and 429/502/503/504 are
+retried (with backoff, honouring Retry-After); other answers are final. Modules: `client`
+(this facade and the decorator), `queue` (the queue and the counts), `sender` (the thread),
+`wire` (columns, JSON, Arrow, answers). The SDK imports nothing else of vigil, and nothing
+heavy: pyarrow only when a frame is logged.
 """
 
 from __future__ import annotations
