@@ -37,7 +37,8 @@ from vigil.client import Client, ClientStats
 
 ARROW = "application/vnd.apache.arrow.stream"
 COLUMNS = "application/vnd.vigil.columns+json"
-JSON_TYPES = ("application/json", COLUMNS)
+COLUMNS_ARROW = "application/vnd.vigil.columns+arrow"  # pyarrow is loaded here: the SDK uses it
+JSON_TYPES = ("application/json", COLUMNS, COLUMNS_ARROW)
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
@@ -65,6 +66,8 @@ class Received:
 
     def records(self) -> list[dict[str, Any]]:
         """The records sent, whether as JSON records or as a columnar body."""
+        if self.headers["content-type"] == COLUMNS_ARROW:
+            return _from_columns(_arrow_columns(self.body))
         doc = json.loads(self.body)
         if self.headers["content-type"] == COLUMNS:
             return _from_columns(doc)
@@ -163,10 +166,22 @@ def _lower(headers: Any) -> dict[str, str]:
 def _rows(headers: Any, body: bytes) -> int:
     if headers.get("content-type") == ARROW:
         return int(pa.ipc.open_stream(pa.py_buffer(body)).read_all().num_rows)
+    if headers.get("content-type") == COLUMNS_ARROW:
+        return len(_from_columns(_arrow_columns(body)))
     doc = json.loads(body)
     if headers.get("content-type") == COLUMNS:
         return len(_from_columns(doc))
     return len(doc["records"])
+
+
+def _arrow_columns(body: bytes) -> dict[str, Any]:
+    """A columnar Arrow body in the shape of the columnar JSON body."""
+    table = pa.ipc.open_stream(pa.py_buffer(body)).read_all()
+    doc: dict[str, Any] = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        group, _, inner = name.partition(":")
+        doc.setdefault(group, {})[inner] = column.to_pylist()
+    return doc
 
 
 def _from_columns(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -353,7 +368,7 @@ def test_records_of_one_shape_go_as_columns_and_others_as_json_records(
     client.log_predictions("m", [{"features": {"x": 1}}, {"features": {"y": 1}}, {}])
     assert client.flush(5)
     types = [got.headers["content-type"] for got in script.received]
-    assert types == [COLUMNS] + ["application/json"] * (len(odd_values) + 1)
+    assert types == [COLUMNS_ARROW] + ["application/json"] * (len(odd_values) + 1)
     (first, *_) = script.received
     sent = first.records()
     assert [r["features"] for r in sent] == [r["features"] for r in plain]
@@ -370,7 +385,7 @@ def test_a_server_without_columnar_bodies_gets_json_records_from_then_on(
     client.log_predictions("m", [{"features": {"x": 3}}, {"features": {"x": 4}}])
     assert client.flush(5)
     types = [got.headers["content-type"] for got in script.received]
-    assert types == [COLUMNS, "application/json", "application/json"]
+    assert types == [COLUMNS_ARROW, "application/json", "application/json"]
     assert script.received[0].records() == script.received[1].records(), "the same ids"
     s = client.stats()
     assert (s.accepted, s.rejected) == (4, 0) and _balanced(s)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import random
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pyarrow as pa
 import pytest
 from tests.service.conftest import Live, ThreadServer, make_settings, records
 
 from vigil.client import Client
 from vigil.config import Limits
-from vigil.ingest.columnar import COLUMNS_JSON
+from vigil.ingest.columnar import COLUMNS_ARROW, COLUMNS_JSON
 from vigil.monitor.windows import WindowPlan
 from vigil.service.app import create_app
 
@@ -159,3 +162,73 @@ def test_the_sdk_sends_columns_that_the_service_stores_and_rejects_one_by_one(li
     again = live.client.post(PATH, json={"records": batch[:100]})
     assert again.json()["duplicates"] == 99, "stored as the records would be"
     assert not any("takes no" in e for e in client.last_errors()), "sent as columns"
+
+
+def arrow_columns(columns: dict[str, Any]) -> bytes:
+    """A columnar body as the SDK's Arrow stream: fields named group:name."""
+    arrays = {f"{g}:{n}": pa.array(v) for g, named in columns.items() for n, v in named.items()}
+    table = pa.table(arrays)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def post_arrow(live: Live, body: bytes, path: str = PATH) -> Any:
+    return live.client.post(path, content=body, headers={"content-type": COLUMNS_ARROW})
+
+
+def test_a_columnar_arrow_body_stores_what_the_same_records_store(live: Live) -> None:
+    live.setup_model()
+    batch = records(40)
+    batch[2]["latency_ms"] = -1.0
+    r = post_arrow(live, arrow_columns(columnar(batch)))
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 39
+    assert [x["index"] for x in r.json()["rejected"]] == [2]
+    again = live.client.post(PATH, json={"records": batch})
+    assert (again.json()["duplicates"], again.json()["conflicts"]) == (39, 0)
+
+
+def _patched_offsets() -> bytes:
+    body = arrow_columns({"columns": {"id": ["a", "bb", "ccc"], "timestamp": [1.0, 2.0, 3.0]}})
+    offsets = struct.pack("<4i", 0, 1, 3, 6)
+    assert offsets in body
+    return body.replace(offsets, struct.pack("<4i", 0, 1, 3, 2_000_000_000))
+
+
+ARROW_HOSTILE = {
+    "empty": b"",
+    "not-arrow": b"<html>hello</html>",
+    "truncated": arrow_columns(_good())[:-40],
+    "patched-offsets": _patched_offsets(),
+    "unprefixed-name": arrow_columns({"": {"id": ["a"]}}).replace(b":id", b"id\x00", 1),
+    "unknown-group": arrow_columns({"extras": {"x": [1.0]}, "columns": {"id": ["a"]}}),
+    "unknown-field": arrow_columns({"columns": {"id": ["a"], "weight": [1.0]}}),
+    "nested-type": arrow_columns({"columns": {"id": ["a"]}, "features": {"age": [[1.0]]}}),
+    "binary-type": arrow_columns({"columns": {"id": [b"a"]}}),
+}
+
+
+@pytest.mark.parametrize("body", list(ARROW_HOSTILE.values()), ids=list(ARROW_HOSTILE))
+def test_a_malformed_columnar_arrow_body_gets_a_422(live: Live, body: bytes) -> None:
+    live.setup_model()
+    r = post_arrow(live, body)
+    assert r.status_code == 422, r.text
+    assert live.client.get("/healthz").status_code == 200
+
+
+def test_byte_flipped_columnar_arrow_bodies_never_get_a_5xx(live: Live) -> None:
+    live.setup_model()
+    good = arrow_columns(_good())
+    rng = random.Random(8)
+    statuses = set()
+    for _ in range(60):
+        body = bytearray(good)
+        for _ in range(rng.randint(1, 4)):
+            body[rng.randrange(len(body))] = rng.randrange(256)
+        r = post_arrow(live, bytes(body))
+        statuses.add(r.status_code)
+        assert r.status_code < 500, r.text
+    assert live.client.get("/healthz").status_code == 200
+    assert statuses <= {200, 422}

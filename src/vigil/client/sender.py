@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 import threading
 import time
 from collections import deque
@@ -21,16 +22,19 @@ from vigil.client.transport import httpx
 from vigil.client.wire import (
     ARROW_STREAM,
     COLUMNS,
+    COLUMNS_ARROW,
     JSON,
     Kind,
     arrow_body,
-    columns_body,
+    arrow_columns,
     complete_frame,
     complete_record,
     encode_record,
     error_message,
     json_body,
+    json_columns,
     new_ids,
+    plain_columns,
     read_answer,
     retry_after,
     unread_answer,
@@ -190,14 +194,19 @@ class Sender:
                 complete.append(complete_record(record, kind, version, logged_at, fresh_id))
             except Exception as err:  # a label without id, a record that is not a mapping
                 invalid.append(f"{kind} for {model!r}: invalid record: {err}")
-        if complete and self._columns:
-            body = columns_body(complete, kind)
-            if body is not None:
-                if self._post(http, model, kind, body, COLUMNS, len(complete)):
+        columns = plain_columns(complete, kind) if complete and self._columns else None
+        if columns is not None:
+            # Arrow only with the caller's own pyarrow: the SDK never imports it
+            pa = sys.modules.get("pyarrow")
+            content_type, body = (COLUMNS_ARROW, arrow_columns(columns, pa)) if pa else (None, None)
+            if body is None:
+                content_type, body = COLUMNS, json_columns(columns)
+            if body is not None and content_type is not None:
+                if self._post(http, model, kind, body, content_type, len(complete)):
                     complete = []
                 else:  # a server older than columnar bodies: records from now on
                     self._columns = False
-                    self._queue.note(f"{self._o.url} takes no {COLUMNS}; sending JSON records")
+                    self._queue.note(f"{self._o.url} takes no {content_type}; sending records")
         parts: list[bytes] = []
         for full in complete:
             try:
@@ -258,7 +267,7 @@ class Sender:
                 if 200 <= status < 300:  # not vigil's answer (a proxy's page): as a network drop
                     error = unread_answer(response, what)
                 else:
-                    if status == 415 and content_type == COLUMNS:
+                    if status == 415 and content_type in (COLUMNS, COLUMNS_ARROW):
                         return False
                     error = f"{what}: HTTP {status}: {error_message(response)}"
                     if status not in RETRIED:  # the server read the batch and refused it

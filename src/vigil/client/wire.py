@@ -28,6 +28,7 @@ from vigil.client.transport import httpx
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 JSON = "application/json"
 COLUMNS = "application/vnd.vigil.columns+json"
+COLUMNS_ARROW = "application/vnd.vigil.columns+arrow"
 Kind = Literal["predictions", "labels"]
 
 
@@ -93,40 +94,72 @@ _GROUPS: dict[str, tuple[str, ...]] = {"predictions": ("features", "segments"), 
 _LIMIT = 2**63  # the server's integers are 64-bit
 
 
-def columns_body(records: list[dict[str, Any]], kind: Kind) -> bytes | None:
-    """Completed records as one columnar JSON body (`COLUMNS`), or None when they do not fit.
+Columns = dict[str, dict[str, tuple[Any, ...]]]  # group ("columns", "features", ...) -> name
 
-    They fit when every record has the same fields, features and segments, and every column
+
+def plain_columns(records: list[dict[str, Any]], kind: Kind) -> Columns | None:
+    """Completed records as columns by group, or None when they do not make plain columns.
+
+    They do when every record has the same fields, features and segments, and every column
     holds one kind of plain value (strings, booleans, or numbers; nulls anywhere), integers
     within 64 bits, no infinity. Anything else (a multi-class score, a datetime, a numpy
-    scalar, a text the encoder refuses) is sent as JSON records, where the server judges
-    each record by itself. Encoded column by column: the GIL is never held for a whole batch.
+    scalar) is sent as JSON records, where the server judges each record by itself.
     """
     columns = _transpose(records)
     if columns is None:
         return None
     groups = _GROUPS[kind]
     fields, seen = _FIELDS[kind], set[str]()
-    parts: dict[str, list[bytes]] = {"columns": []}
+    out: Columns = {"columns": {}}
     for name, values in columns.items():
         if name in groups:
             inner = _transpose(values)
             if inner is None or seen & set(inner) or fields & set(inner):
                 return None  # a name in two places: the records say which is which
             seen.update(inner)
-            parts[name] = [b for n, v in inner.items() if (b := _column(n, v)) is not None]
-            if len(parts[name]) < len(inner):
-                return None
+            out[name] = inner
         elif name in fields:
-            encoded = _column(name, values)
-            if encoded is None:
-                return None
-            parts["columns"].append(encoded)
+            out["columns"][name] = values
         else:
             return None  # an unknown field: the server names it, per record
-    return (
-        b"{" + b",".join(b'"%s":{%s}' % (k.encode(), b",".join(v)) for k, v in parts.items()) + b"}"
-    )
+    for group in out.values():
+        for name, values in group.items():
+            if not _is_plain(name, values):
+                return None
+    return out
+
+
+def json_columns(columns: Columns) -> bytes | None:
+    """Columns as the columnar JSON body (`COLUMNS`); None if one holds a lone surrogate.
+
+    Encoded column by column, so the GIL is never held for a whole batch.
+    """
+    parts = []
+    for group, named in columns.items():
+        try:
+            inner = [orjson.dumps(name) + b":" + orjson.dumps(v) for name, v in named.items()]
+        except orjson.JSONEncodeError:  # a lone surrogate: the records go as JSON
+            return None
+        parts.append(b'"%s":{%s}' % (group.encode(), b",".join(inner)))
+    return b"{" + b",".join(parts) + b"}"
+
+
+def arrow_columns(columns: Columns, pa: Any) -> bytes | None:
+    """Columns as the columnar Arrow body (`COLUMNS_ARROW`, fields named `group:name`), made
+    with the caller's own pyarrow; None if a text cannot be encoded."""
+    names, arrays = [], []
+    for group, named in columns.items():
+        for name, values in named.items():
+            try:
+                arrays.append(pa.array(values))
+            except (pa.ArrowException, UnicodeEncodeError, OverflowError):
+                return None
+            names.append(f"{group}:{name}")
+    batch = pa.RecordBatch.from_arrays(arrays, names=names)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, batch.schema) as writer:
+        writer.write_batch(batch)
+    return bytes(sink.getvalue().to_pybytes())
 
 
 def _transpose(rows: Any) -> dict[str, tuple[Any, ...]] | None:
@@ -146,29 +179,25 @@ def _transpose(rows: Any) -> dict[str, tuple[Any, ...]] | None:
     return dict(zip(names, zip(*values, strict=True), strict=True))
 
 
-def _column(name: str, values: tuple[Any, ...]) -> bytes | None:
-    """`"name":[values]` when the values make one column the server reads, else None."""
+def _is_plain(name: Any, values: tuple[Any, ...]) -> bool:
+    """Whether the values make one column the server reads as the records would be read."""
     if type(name) is not str:
-        return None
+        return False
     kinds = set(map(type, values))
     kinds.discard(type(None))
     if len(kinds) > 1 or int in kinds:
         if not kinds <= {int, float}:
-            return None
+            return False
         numbers = [v for v in values if v is not None] if None in values else values
         if kinds == {int}:
             if max(numbers) >= _LIMIT or min(numbers) < -_LIMIT:
-                return None
+                return False
         elif any(type(v) is int and not -_LIMIT <= v < _LIMIT for v in numbers):
-            return None
+            return False
     elif kinds and not kinds <= {str, float, bool}:
-        return None
-    if float in kinds and (math.inf in values or -math.inf in values):
-        return None  # refused as in a JSON record; NaN becomes null (missing), as there
-    try:
-        return orjson.dumps(name) + b":" + orjson.dumps(values)
-    except orjson.JSONEncodeError:  # a lone surrogate: the record goes as JSON, alone
-        return None
+        return False
+    # infinity is refused as in a JSON record; NaN is null (missing), as there
+    return not (float in kinds and (math.inf in values or -math.inf in values))
 
 
 def _json_default(value: Any) -> Any:

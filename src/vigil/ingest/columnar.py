@@ -1,4 +1,5 @@
-"""Column-oriented JSON bodies (`application/vnd.vigil.columns+json`) as Arrow tables.
+"""The SDK's columnar bodies as Arrow tables: JSON (`application/vnd.vigil.columns+json`) and
+Arrow IPC (`application/vnd.vigil.columns+arrow`, sent when the caller has pyarrow loaded).
 
 The SDK's fast body: one JSON array per field instead of one object per record, parsed by
 orjson and turned into Arrow arrays column by column, with no walk over the records. Its shape
@@ -7,7 +8,9 @@ keeps the grouping of JSON records, so the client needs no spec:
     {"columns": {"id": [...], "timestamp": [...], "prediction": [...], "score": [...], ...},
      "features": {"age": [...], ...}, "segments": {"region": [...]}}
 
-A label body has only `columns` (`id`, `label`, `timestamp`). Every array has the same length,
+A label body has only `columns` (`id`, `label`, `timestamp`). The Arrow form is one IPC stream
+whose fields are named `group:name` (`columns:id`, `features:age`), validated in full before
+anything reads it. Every array has the same length,
 one value per record. The table made here has the flat names of a Parquet or Arrow body
 (`prediction` and `score` become the spec's prediction and score columns), so it goes through
 the same table checks (`vigil.ingest.tables`), which reject bad records one by one. What makes
@@ -22,15 +25,17 @@ from typing import Any, Literal
 
 import orjson
 import pyarrow as pa
+import pyarrow.ipc as ipc
 
 from vigil.errors import InputError
 from vigil.ingest.layout import Layout
 
-__all__ = ["COLUMNS_JSON", "ColumnsKind", "decode_columns"]
+__all__ = ["COLUMNS_ARROW", "COLUMNS_JSON", "ColumnsKind", "decode_column_stream", "decode_columns"]
 
 ColumnsKind = Literal["predictions", "labels"]
 
 COLUMNS_JSON = "application/vnd.vigil.columns+json"
+COLUMNS_ARROW = "application/vnd.vigil.columns+arrow"
 GROUPS = ("columns", "features", "segments")
 FIELDS: dict[ColumnsKind, tuple[str, ...]] = {
     "predictions": (
@@ -76,6 +81,38 @@ def decode_columns(body: bytes, layout: Layout, kind: ColumnsKind) -> pa.Table:
     if rows is None:
         raise InputError('the body has no columns; send {"columns": {"id": [...], ...}}.')
     return pa.Table.from_arrays(arrays, names=names)
+
+
+def decode_column_stream(body: bytes, layout: Layout, kind: ColumnsKind) -> pa.Table:
+    """A columnar Arrow IPC stream of `kind` as a flat Arrow table (the same names as JSON)."""
+    if not body:
+        raise InputError("the columnar Arrow body is empty.")
+    try:
+        table = ipc.open_stream(pa.py_buffer(body)).read_all()
+        table.validate(full=True)  # offsets, lengths, UTF-8: before any kernel reads it
+    except (pa.ArrowException, OSError, ValueError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise InputError(f"the body is not readable as a columnar Arrow stream: {first}.") from err
+    allowed = GROUPS if kind == "predictions" else GROUPS[:1]
+    names: list[str] = []
+    for field in table.schema:
+        group, sep, name = field.name.partition(":")
+        if not sep or group not in allowed:
+            raise InputError(
+                f"field {field.name!r}: columnar Arrow fields are named group:name with the "
+                f"group one of {', '.join(allowed)}."
+            )
+        if group == "columns" and name not in FIELDS[kind]:
+            raise InputError(f'"columns" of {kind} takes {", ".join(FIELDS[kind])}; got {name!r}.')
+        if not (pa.types.is_string(field.type) or any(test(field.type) for test in _SCALAR)):
+            raise InputError(
+                f"column {field.name!r}: values of type {field.type}; a column holds numbers, "
+                "strings or booleans (and nulls)."
+            )
+        names.append(_flat_name(group, name, layout))
+    if not names:
+        raise InputError("the columnar Arrow body has no columns.")
+    return table.rename_columns(names)
 
 
 def _groups(doc: Any, kind: ColumnsKind) -> dict[str, dict[str, list[Any]]]:

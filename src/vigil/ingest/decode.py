@@ -23,10 +23,11 @@ import pyarrow.parquet as pq
 from vigil.errors import InputError
 from vigil.json_value import NonFinite, json_type
 
-BodyFormat = Literal["json", "columns", "parquet", "arrow", "csv"]
+BodyFormat = Literal["json", "columns", "columns_arrow", "parquet", "arrow", "csv"]
 CONTENT_TYPES: dict[str, BodyFormat] = {
     "application/json": "json",
     "application/vnd.vigil.columns+json": "columns",  # the SDK's; see vigil.ingest.columnar
+    "application/vnd.vigil.columns+arrow": "columns_arrow",
     "application/vnd.apache.parquet": "parquet",
     "application/x-parquet": "parquet",
     "application/parquet": "parquet",

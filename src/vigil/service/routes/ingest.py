@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from vigil.errors import InputError
-from vigil.ingest.columnar import COLUMNS_JSON, ColumnsKind, decode_columns
+from vigil.ingest.columnar import COLUMNS_JSON, ColumnsKind, decode_column_stream, decode_columns
 from vigil.ingest.decode import body_format, decode_json, decode_table
 from vigil.ingest.layout import Layout
 from vigil.ingest.tables import validate_label_table, validate_prediction_table
@@ -44,6 +44,8 @@ async def _decode(
             return records, None
         if fmt == "columns":
             table = await run_in_threadpool(decode_columns, body, layout, kind)
+        elif fmt == "columns_arrow":
+            table = await run_in_threadpool(decode_column_stream, body, layout, kind)
         else:
             table = await run_in_threadpool(decode_table, body, fmt)
         if table.num_rows == 0:
