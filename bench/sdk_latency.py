@@ -6,8 +6,10 @@ A prediction service logs one record per request between its own work: this loop
 `--work-us` µs of pure-Python work, then times one `log_predictions` call, so the sender
 thread's encoding competes with the caller for the GIL as in a service. Calls during which the
 garbage collector ran are counted apart (the gc module's callbacks mark them), since a
-collection pauses every thread whatever the SDK does. `--body json` makes the client send
-JSON records (as before columnar bodies) for a side-by-side figure. Prints one JSON object.
+collection pauses every thread whatever the SDK does. `--body columns` is the SDK's own choice:
+this process has pyarrow loaded (for the reference file), so columnar Arrow bodies; `--body
+json` makes the client send JSON records (as before columnar bodies) for a side-by-side
+figure. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
     clean = [m for m, g in zip(micros, in_gc, strict=True) if not g]
     return {
         "body": args.body,
+        "pyarrow_loaded": "pyarrow" in sys.modules,
         "calls": args.calls,
         "batch_size": args.batch,
         "work_us": args.work_us,
