@@ -1096,6 +1096,25 @@ def test_an_unclosed_client_s_thread_ends_by_its_close_deadline(
         assert len(script.received) < 4, "no retry after the deadline"
 
 
+def test_a_client_collected_just_before_exit_still_sends_what_it_had(
+    server: Server, script: Script
+) -> None:
+    code = f"""
+        import gc
+        from vigil.client import Client
+
+        client = Client({server.url!r}, flush_interval=60.0, close_timeout=5.0)
+        client.log_predictions("m", {{"id": "collected", "features": {{}}}})
+        del client
+        gc.collect()
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert [r["id"] for r in _records(script)] == ["collected"]
+
+
 def test_the_exit_hook_sends_what_is_queued_without_the_server_dependencies(
     server: Server, script: Script
 ) -> None:

@@ -84,9 +84,10 @@ class Client:
         )
         self._put = self._queue.put
         self._sender = Sender(options, self._queue)
-        # The hook holds only a weak reference, so an unclosed client can still be collected;
-        # when it is, the finalizer lets its thread send what is queued and stop.
-        self._exit_hook = functools.partial(_close_at_exit, weakref.ref(self))
+        # The exit hook holds the sender, not the client, so an unclosed client can still be
+        # collected; when it is, the finalizer has its thread send what is queued and stop, and
+        # at interpreter exit the hook still waits for that (within close_timeout).
+        self._exit_hook = self._sender.close_at_exit
         atexit.register(self._exit_hook)
         weakref.finalize(self, self._sender.orphan).atexit = False
 
@@ -269,12 +270,6 @@ class _Monitored:
     id_from: str | Callable[[Any], Any] | None
     signature: inspect.Signature | None
     skip_self: bool  # a method: its first argument is not a feature
-
-
-def _close_at_exit(ref: weakref.ref[Client]) -> None:
-    client = ref()
-    if client is not None:
-        client.close()
 
 
 def _rows(data: Any) -> int:

@@ -6,6 +6,7 @@ count from in flight to exactly one outcome. Imports nothing else of vigil.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import random
 import sys
@@ -94,6 +95,10 @@ class Sender:
                 self._thread.join(max(0.0, deadline - time.monotonic()) + GRACE)
             self._queue.drop_rest(abandon=True)
 
+    def close_at_exit(self) -> None:
+        """The interpreter exits: send what is queued within close_timeout, then stop."""
+        self.close(self._o.close_timeout)
+
     def orphan(self) -> None:
         """The client was garbage collected: the thread closes itself, by close_timeout.
 
@@ -120,6 +125,8 @@ class Sender:
             if http is not None:
                 http.close()
             self._queue.drop_rest(abandon=False)
+            if self._orphaned:  # nothing left for the exit hook to wait for
+                atexit.unregister(self.close_at_exit)
 
     def _loop(self, http: httpx.Client) -> None:
         queue = self._queue
