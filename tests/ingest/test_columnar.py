@@ -121,6 +121,11 @@ HOSTILE: dict[str, bytes | dict[str, Any] | list[Any]] = {
     "repeated-key": json.dumps(_good())
     .encode()
     .replace(b'"columns": {', b'"columns": {"id": [1],'),
+    "repeated-with-a-space-before-the-colon": (
+        json.dumps(_good(), separators=(",", ":"))
+        .encode()
+        .replace(b'"columns":{', b'"columns" :{"id":[1,2,3],', 1)
+    ),
     "repeated-with-colon-text": (
         json.dumps(_with("columns", "error", ['a":b', None, None]))
         .encode()

@@ -145,11 +145,13 @@ def _groups(doc: Any, kind: ColumnsKind) -> dict[str, dict[str, list[Any]]]:
 def _refuse_repeated_keys(body: bytes, kept: int) -> None:
     """orjson keeps the last of repeated keys silently: count the keys written.
 
-    Values are arrays of scalars, so every `":` in the text ends a key or sits inside a string;
-    as many as the keys kept proves no key was repeated. Otherwise the body is parsed again,
+    Values are arrays of scalars, so when no quote is followed by a space, every key ends in
+    `":` and any other `":` sits inside a string: as many as the keys kept proves no key was
+    repeated. Otherwise the body is parsed again,
     keeping every pair, to say which key was repeated. `kept`: the keys orjson kept.
     """
-    if body.count(b'":') == kept:
+    loose = sum(body.count(b'"' + space) for space in (b" ", b"\t", b"\n", b"\r"))
+    if loose == 0 and body.count(b'":') == kept:  # no `" :`: every key ends in `":`
         return
     repeated: list[str] = []
 
