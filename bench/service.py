@@ -322,11 +322,15 @@ def measure_stages(args: argparse.Namespace, reference: bytes, now: float) -> di
 def measure_sdk(args: argparse.Namespace, reference: bytes, now: float) -> dict[str, Any]:
     if find_spec("vigil.client") is None:
         return {"skipped": "src/vigil/client.py does not exist"}
-    common = ["--calls", args.sdk_calls, "--now", now]
+    common = ["--calls", args.sdk_calls, "--now", now, "--batch", args.sdk_batch]
     with serving(reference) as server:
         served = load("sdk", "--url", server.url, *common)
     alone = load("sdk", "--url", f"http://127.0.0.1:{free_port()}", "--flush-timeout", 1, *common)
-    print(f"sdk: {served['median_us']:.1f} µs median per call", flush=True)
+    print(
+        f"sdk: {served['median_us']:.1f} µs median, {served['p999_us']:.0f} µs p99.9 per call; "
+        f"{served['stored_per_s']:,.0f} records/s stored",
+        flush=True,
+    )
     return {"server": served, "no_server": alone}
 
 
@@ -429,8 +433,8 @@ def table(results: dict[str, Any]) -> str:
     if sdk and "skipped" not in sdk:
         rows = [
             "| SDK `log_predictions`, per call | median µs | p99 µs | p99.9 µs | max µs "
-            "| accepted | dropped |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| accepted | dropped | stored/s |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ]
         for key, label in (("server", "server running"), ("no_server", "nothing listening")):
             r = sdk[key]
@@ -438,7 +442,7 @@ def table(results: dict[str, Any]) -> str:
             rows.append(
                 f"| {label}, {r['calls']:,} calls | {r['median_us']:.1f} | {r['p99_us']:.1f} "
                 f"| {r['p999_us']:.0f} | {r['max_us']:,.0f} | {r['stats']['accepted']:,} "
-                f"| {dropped:,} |"
+                f"| {dropped:,} | {r.get('stored_per_s', 0):,.0f} |"
             )
         parts.append("\n".join(rows))
     elif sdk:
@@ -488,6 +492,7 @@ def main() -> None:
     parser.add_argument("--window-rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3, help="evaluate calls and in-memory runs")
     parser.add_argument("--sdk-calls", type=int, default=100_000)
+    parser.add_argument("--sdk-batch", type=int, default=1000, help="the client's batch_size")
     parser.add_argument("--only", nargs="+", choices=STEPS, help="run only these steps")
     parser.add_argument("--profile", metavar="DIR", help="also py-spy runs, stacks to DIR")
     parser.add_argument(

@@ -142,6 +142,16 @@ def json_body(templates: list[bytes], i: int) -> bytes:
     return body.replace(b'"id":"P00-', b'"id":"P%02d-' % passed)
 
 
+def columns_of(body: bytes) -> bytes:
+    """A JSON records body as the SDK's columnar body (its own encoder)."""
+    from vigil.client.wire import columns_body
+
+    encoded = columns_body(json.loads(body)["records"], "predictions")
+    if encoded is None:
+        raise SystemExit("the bench's records do not fit a columnar body")
+    return encoded
+
+
 # -- measuring ------------------------------------------------------------------------------
 
 
@@ -513,7 +523,7 @@ def run_sdk(args: argparse.Namespace) -> dict[str, Any]:
     del feats
     gc.collect()
     gc.freeze()  # the bench's own 100k records would otherwise make every full collection slow
-    client = vigil.Client(args.url)
+    client = vigil.Client(args.url, batch_size=args.batch)
     log = client.log_predictions
     clock = time.perf_counter_ns
     spent = [0] * args.calls
@@ -537,6 +547,8 @@ def run_sdk(args: argparse.Namespace) -> dict[str, Any]:
         "calling_s": calling_s,
         "flushed": flushed,
         "drained_s": drained_s,
+        "batch_size": args.batch,
+        "stored_per_s": stats.accepted / drained_s,
         "stats": {k: getattr(stats, k) for k in stats.__dataclass_fields__},
     }
 
@@ -551,6 +563,7 @@ def run_stages(args: argparse.Namespace) -> dict[str, Any]:
     from contextlib import contextmanager
     from datetime import timedelta
 
+    from vigil.ingest.columnar import decode_columns
     from vigil.ingest.decode import decode_json, decode_table
     from vigil.ingest.layout import layout_for
     from vigil.ingest.tables import validate_prediction_table
@@ -594,6 +607,7 @@ def run_stages(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     templates = json_templates(args.batch, args.now)
     cases = [("json", [json_body(templates, i) for i in range(args.requests)])]
+    cases.append(("columns", [columns_of(json_body(templates, i)) for i in range(args.requests)]))
     arrow = arrow_tables(args.arrow_requests, args.rows, args.now)
     cases.append(("arrow", [ipc_body(t) for t in arrow]))
     del arrow
@@ -613,6 +627,10 @@ def run_stages(args: argparse.Namespace) -> dict[str, Any]:
                     records = decode_json(body)
                     t1 = time.perf_counter()
                     checked = validate_predictions(records, layout, ["1"], "1", rules)
+                elif name == "columns":
+                    table = decode_columns(body, layout, "predictions")
+                    t1 = time.perf_counter()
+                    checked = validate_prediction_table(table, layout, ["1"], "1", rules)
                 else:
                     table = decode_table(body, "arrow")
                     t1 = time.perf_counter()

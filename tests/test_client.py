@@ -36,6 +36,9 @@ from hypothesis import strategies as st
 from vigil.client import Client, ClientStats
 
 ARROW = "application/vnd.apache.arrow.stream"
+COLUMNS = "application/vnd.vigil.columns+json"
+COLUMNS_ARROW = "application/vnd.vigil.columns+arrow"  # pyarrow is loaded here: the SDK uses it
+JSON_TYPES = ("application/json", COLUMNS, COLUMNS_ARROW)
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
@@ -62,7 +65,13 @@ class Received:
     at: float
 
     def records(self) -> list[dict[str, Any]]:
-        return list(json.loads(self.body)["records"])
+        """The records sent, whether as JSON records or as a columnar body."""
+        if self.headers["content-type"] == COLUMNS_ARROW:
+            return _from_columns(_arrow_columns(self.body))
+        doc = json.loads(self.body)
+        if self.headers["content-type"] == COLUMNS:
+            return _from_columns(doc)
+        return list(doc["records"])
 
     def table(self) -> pa.Table:
         return pa.ipc.open_stream(pa.py_buffer(self.body)).read_all()
@@ -157,7 +166,35 @@ def _lower(headers: Any) -> dict[str, str]:
 def _rows(headers: Any, body: bytes) -> int:
     if headers.get("content-type") == ARROW:
         return int(pa.ipc.open_stream(pa.py_buffer(body)).read_all().num_rows)
-    return len(json.loads(body)["records"])
+    if headers.get("content-type") == COLUMNS_ARROW:
+        return len(_from_columns(_arrow_columns(body)))
+    doc = json.loads(body)
+    if headers.get("content-type") == COLUMNS:
+        return len(_from_columns(doc))
+    return len(doc["records"])
+
+
+def _arrow_columns(body: bytes) -> dict[str, Any]:
+    """A columnar Arrow body in the shape of the columnar JSON body."""
+    table = pa.ipc.open_stream(pa.py_buffer(body)).read_all()
+    doc: dict[str, Any] = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        group, _, inner = name.partition(":")
+        doc.setdefault(group, {})[inner] = column.to_pylist()
+    return doc
+
+
+def _from_columns(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """A columnar body as the records it carries (every column is as long as the first)."""
+    n = len(next(iter(doc["columns"].values())))
+    out: list[dict[str, Any]] = [
+        {name: values[i] for name, values in doc["columns"].items()} for i in range(n)
+    ]
+    for group in ("features", "segments"):
+        if group in doc:
+            for i, record in enumerate(out):
+                record[group] = {name: values[i] for name, values in doc[group].items()}
+    return out
 
 
 @pytest.fixture
@@ -214,7 +251,7 @@ def _records(script: Script) -> list[dict[str, Any]]:
     return [
         r
         for got in script.received
-        if got.headers["content-type"] == "application/json"
+        if got.headers["content-type"] in JSON_TYPES
         for r in got.records()
     ]
 
@@ -249,7 +286,7 @@ def test_records_arrive_with_their_shape_and_the_token(
     assert set(by_path) == {"/v1/models/credit/predictions", "/v1/models/credit/labels"}
     for got in script.received:
         assert got.headers["authorization"] == "Bearer s3cret"
-        assert got.headers["content-type"] == "application/json"
+        assert got.headers["content-type"] in JSON_TYPES
     generated, own = by_path["/v1/models/credit/predictions"].records()
     assert uuid.UUID(generated["id"]).hex == generated["id"]
     assert uuid.UUID(generated["id"]).version == 4
@@ -306,6 +343,53 @@ def test_values_are_sent_as_json_values(
     (record,) = _records(script)
     assert record["timestamp"] == "2024-05-01T12:30:00+00:00"
     assert record["features"] == {"n": 7, "x": 0.5, "b": True, "gap": None}, "NaN is missing"
+
+
+def test_records_of_one_shape_go_as_columns_and_others_as_json_records(
+    server: Server, script: Script, clients: list[Client]
+) -> None:
+    client = _client(clients, server.url, batch_size=3, flush_interval=60.0)
+    plain = [
+        {"features": {"x": i, "city": "Lyon", "gap": None}, "prediction": "1", "score": 0.5}
+        for i in range(3)
+    ]
+    client.log_predictions("m", plain)
+    assert _wait_for(lambda: len(script.received) == 1)
+    odd_values: list[Any] = [
+        float("inf"),  # refused per record, as in JSON
+        2**64,  # beyond the server's 64-bit integers
+        "\ud800",  # a lone surrogate
+        np.float32(0.5),  # not a plain Python value
+        True,  # a boolean among integers
+    ]
+    for odd in odd_values:
+        batch = [{"features": {"x": i}} for i in range(2)] + [{"features": {"x": odd}}]
+        client.log_predictions("m", batch)
+    client.log_predictions("m", [{"features": {"x": 1}}, {"features": {"y": 1}}, {}])
+    assert client.flush(5)
+    types = [got.headers["content-type"] for got in script.received]
+    assert types == [COLUMNS_ARROW] + ["application/json"] * (len(odd_values) + 1)
+    (first, *_) = script.received
+    sent = first.records()
+    assert [r["features"] for r in sent] == [r["features"] for r in plain]
+    assert {r["score"] for r in sent} == {0.5} and all(len(r["id"]) == 32 for r in sent)
+
+
+def test_a_server_without_columnar_bodies_gets_json_records_from_then_on(
+    server: Server, script: Script, clients: list[Client]
+) -> None:
+    script.acts = [Act(415), OK]
+    client = _client(clients, server.url, batch_size=2, flush_interval=60.0)
+    client.log_predictions("m", [{"features": {"x": 1}}, {"features": {"x": 2}}])
+    assert _wait_for(lambda: len(script.received) == 2)
+    client.log_predictions("m", [{"features": {"x": 3}}, {"features": {"x": 4}}])
+    assert client.flush(5)
+    types = [got.headers["content-type"] for got in script.received]
+    assert types == [COLUMNS_ARROW, "application/json", "application/json"]
+    assert script.received[0].records() == script.received[1].records(), "the same ids"
+    s = client.stats()
+    assert (s.accepted, s.rejected) == (4, 0) and _balanced(s)
+    assert any("takes no" in e for e in client.last_errors())
 
 
 # -- retries ----------------------------------------------------------------------------------
@@ -407,43 +491,82 @@ def test_rejections_duplicates_and_conflicts_in_a_200_are_counted(
     )
 
 
-@pytest.mark.parametrize(
-    "answer",
-    [
-        {"accepted": 3, "duplicates": 0, "conflicts": 0, "pending": 2, "rejected": []},
-        {"accepted": 100, "duplicates": 50, "conflicts": 9, "rejected": [{"index": 0}] * 9},
-        b"OK",
-        [1, 2],
-        b'{"accepted": 3, "duplicates": 1e400, "conflicts": 0, "rejected": []}',
-    ],
-    ids=["pending-labels", "counts-too-high", "not-json", "not-an-object", "infinite-count"],
-)
-def test_any_2xx_answer_keeps_the_counts_balanced(
-    server: Server, script: Script, clients: list[Client], answer: Any
+def test_a_2xx_with_the_batch_counts_is_read_and_pending_labels_are_accepted(
+    server: Server, script: Script, clients: list[Client]
 ) -> None:
+    answer = {"accepted": 3, "duplicates": 0, "conflicts": 0, "pending": 2, "rejected": []}
     script.acts = [Act(body=answer)]
     client = _client(clients, server.url)
     client.log_labels("m", [{"id": str(i), "label": 1} for i in range(3)])
     assert client.flush(5)
     s = client.stats()
-    assert s.sent == 3 and _balanced(s)
-    if isinstance(answer, dict) and "pending" in answer:
-        assert s.accepted == 3, "a label waiting for its prediction is accepted"
+    assert (s.sent, s.accepted) == (3, 3) and _balanced(s)
+    assert len(script.received) == 1
 
 
-def test_an_answer_that_cannot_be_decoded_drops_its_batch_and_nothing_else(
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"<html><body>200 OK from the proxy</body></html>",
+        {"accepted": 100, "duplicates": 50, "conflicts": 9, "rejected": [{"index": 0}] * 9},
+        {"accepted": 1, "duplicates": 0, "conflicts": 0, "rejected": []},
+        {"accepted": 3, "duplicates": 0, "conflicts": 0},
+        {"accepted": 3, "duplicates": -1, "conflicts": 1, "rejected": []},
+        {"accepted": 3.0, "duplicates": 0, "conflicts": 0, "rejected": []},
+        b"OK",
+        b"",
+        [1, 2],
+        b'{"accepted": 3, "duplicates": 1e400, "conflicts": 0, "rejected": []}',
+    ],
+    ids=[
+        "html",
+        "counts-too-high",
+        "counts-too-low",
+        "no-rejected-list",
+        "negative-count",
+        "float-count",
+        "not-json",
+        "empty",
+        "not-an-object",
+        "infinite-count",
+    ],
+)
+def test_a_2xx_that_is_not_the_ingest_answer_is_retried_then_dropped_as_a_network_failure(
+    server: Server, script: Script, clients: list[Client], answer: Any
+) -> None:
+    script.acts = [Act(body=answer)]
+    client = _client(clients, server.url, max_retries=2)
+    client.log_labels("m", [{"id": str(i), "label": 1} for i in range(3)])
+    assert client.flush(5)
+    s = client.stats()
+    assert (s.accepted, s.sent, s.dropped_network) == (0, 0, 3) and _balanced(s)
+    assert len(script.received) == 3, "sent once and retried twice"
+    assert "without vigil's ingest answer" in client.last_errors()[-1]
+
+
+def test_an_html_200_then_the_answer_stores_the_batch_once_with_the_same_ids(
+    server: Server, script: Script, clients: list[Client]
+) -> None:
+    script.acts = [Act(body=b"<html>maintenance</html>"), OK]
+    client = _client(clients, server.url)
+    client.log_predictions("m", [{"features": {"x": i}} for i in range(4)])
+    assert client.flush(5)
+    s = client.stats()
+    assert (s.accepted, s.dropped_network) == (4, 0) and _balanced(s)
+    first, second = (got.records() for got in script.received)
+    assert [r["id"] for r in first] == [r["id"] for r in second]
+
+
+def test_an_answer_that_cannot_be_decoded_is_retried_like_a_network_failure(
     server: Server, script: Script, clients: list[Client]
 ) -> None:
     script.acts = [Act(headers=(("content-encoding", "gzip"),), body=b"not gzip"), OK]
     client = _client(clients, server.url)
     client.log_predictions("m", [{"features": {}}] * 2)
     assert client.flush(5)
-    client.log_predictions("m", {"features": {}})
-    assert client.flush(5)
     s = client.stats()
-    assert (s.dropped_network, s.accepted) == (2, 1) and _balanced(s)
-    assert len(script.received) == 2, "not retried"
-    assert "DecodingError" in client.last_errors()[0]
+    assert (s.dropped_network, s.accepted) == (0, 2) and _balanced(s)
+    assert len(script.received) == 2, "retried once"
 
 
 # -- the caller is never in the way ----------------------------------------------------------
@@ -943,6 +1066,53 @@ def test_an_unclosed_client_is_collected_and_sends_what_it_had(
     thread.join(5)
     assert not thread.is_alive()
     assert [r["id"] for r in _records(script)] == ["orphan"]
+
+
+@pytest.mark.parametrize(
+    "situation",
+    ["waiting-for-the-interval", "backing-off-between-retries"],
+)
+def test_an_unclosed_client_s_thread_ends_by_its_close_deadline(
+    server: Server, script: Script, situation: str
+) -> None:
+    # close_timeout 0.5 s; the interval (60 s) or the backoff (60 s) would keep it far longer
+    if situation == "backing-off-between-retries":
+        script.acts = [Act(503)]
+    options = {**FAST, "flush_interval": 60.0, "close_timeout": 0.5, "max_retries": 3}
+    options |= {"backoff": 60.0, "max_backoff": 60.0, "batch_size": 3}
+    client = Client(server.url, **options)
+    client.log_predictions("m", [{"id": "a", "features": {}}] * 2)
+    if situation == "backing-off-between-retries":
+        client.log_predictions("m", {"id": "b", "features": {}})  # a full batch: sent, 503
+        assert _wait_for(lambda: len(script.received) == 1)
+    thread, ref = client._sender._thread, weakref.ref(client)
+    del client
+    gc.collect()
+    assert ref() is None
+    assert _wait_for(lambda: not thread.is_alive(), 10.0), "the thread outlived its deadline"
+    if situation == "waiting-for-the-interval":
+        assert [r["id"] for r in _records(script)] == ["a", "a"], "it sent what it had"
+    else:
+        assert len(script.received) < 4, "no retry after the deadline"
+
+
+def test_a_client_collected_just_before_exit_still_sends_what_it_had(
+    server: Server, script: Script
+) -> None:
+    code = f"""
+        import gc
+        from vigil.client import Client
+
+        client = Client({server.url!r}, flush_interval=60.0, close_timeout=5.0)
+        client.log_predictions("m", {{"id": "collected", "features": {{}}}})
+        del client
+        gc.collect()
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert [r["id"] for r in _records(script)] == ["collected"]
 
 
 def test_the_exit_hook_sends_what_is_queued_without_the_server_dependencies(

@@ -63,6 +63,32 @@ SDK_USES = {
         "client.close(timeout=1.0)\n"
         "assert client.stats().logged == 2, client.stats()\n"
     ),
+    "a client sends a columnar body and it is stored": (
+        "import json, threading\n"
+        "from http.server import BaseHTTPRequestHandler, HTTPServer\n"
+        "seen = []\n"
+        "class Answer(BaseHTTPRequestHandler):\n"
+        "    def do_POST(self):\n"
+        "        body = self.rfile.read(int(self.headers['content-length']))\n"
+        "        seen.append(self.headers['content-type'])\n"
+        "        n = len(json.loads(body)['columns']['id'])\n"
+        "        out = json.dumps({'accepted': n, 'duplicates': 0, 'conflicts': 0,"
+        " 'rejected': []}).encode()\n"
+        "        self.send_response(200)\n"
+        "        self.send_header('content-length', str(len(out)))\n"
+        "        self.end_headers()\n"
+        "        self.wfile.write(out)\n"
+        "    def log_message(self, *args):\n"
+        "        pass\n"
+        "server = HTTPServer(('127.0.0.1', 0), Answer)\n"
+        "threading.Thread(target=server.serve_forever, daemon=True).start()\n"
+        "from vigil import Client\n"
+        "client = Client(f'http://127.0.0.1:{server.server_address[1]}', flush_interval=0.01)\n"
+        "client.log_predictions('m', [{'features': {'x': float(i), 'c': 'a'}} for i in range(3)])\n"
+        "client.close(timeout=5.0)\n"
+        "assert client.stats().accepted == 3, client.stats()\n"
+        "assert seen == ['application/vnd.vigil.columns+json'], seen\n"
+    ),
 }
 
 

@@ -7,10 +7,11 @@ once and never raises. Every logged record is in exactly one count of `stats()`:
     logged == queued + in_flight + accepted + duplicates + conflicts + rejected
               + dropped_overflow + dropped_network + dropped_invalid + dropped_closed
 
-Only network errors and 429/502/503/504 are retried (with backoff, honouring Retry-After);
-other answers are final. Modules: `client` (this facade and the decorator), `queue` (the queue
-and the counts), `sender` (the thread), `wire` (JSON, Arrow, answers). The SDK imports nothing
-else of vigil, and nothing heavy: pyarrow only when a frame is logged.
+Only network errors, 2xx answers that are not the ingest answer, and 429/502/503/504 are
+retried (with backoff, honouring Retry-After); other answers are final. Modules: `client`
+(this facade and the decorator), `queue` (the queue and the counts), `sender` (the thread),
+`wire` (columns, JSON, Arrow, answers). The SDK imports nothing else of vigil, and nothing
+heavy: pyarrow only when a frame is logged.
 """
 
 from __future__ import annotations
@@ -83,9 +84,10 @@ class Client:
         )
         self._put = self._queue.put
         self._sender = Sender(options, self._queue)
-        # The hook holds only a weak reference, so an unclosed client can still be collected;
-        # when it is, the finalizer lets its thread send what is queued and stop.
-        self._exit_hook = functools.partial(_close_at_exit, weakref.ref(self))
+        # The exit hook holds the sender, not the client, so an unclosed client can still be
+        # collected; when it is, the finalizer has its thread send what is queued and stop, and
+        # at interpreter exit the hook still waits for that (within close_timeout).
+        self._exit_hook = self._sender.close_at_exit
         atexit.register(self._exit_hook)
         weakref.finalize(self, self._sender.orphan).atexit = False
 
@@ -268,12 +270,6 @@ class _Monitored:
     id_from: str | Callable[[Any], Any] | None
     signature: inspect.Signature | None
     skip_self: bool  # a method: its first argument is not a feature
-
-
-def _close_at_exit(ref: weakref.ref[Client]) -> None:
-    client = ref()
-    if client is not None:
-        client.close()
 
 
 def _rows(data: Any) -> int:

@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from queue import Empty, SimpleQueue
 from typing import Any, Literal
 
 from vigil.client.wire import Answer, Kind
@@ -44,6 +45,34 @@ class ClientStats:
     dropped_closed: int
 
 
+class Bell:
+    """Wakes the sender; safe to ring from anywhere, a garbage-collection callback included.
+
+    `threading.Event.set` takes a lock, so a finalizer run by the collector on a thread that
+    holds that lock would deadlock; `SimpleQueue.put` is reentrant (its documented use is
+    destructors and weakref callbacks).
+    """
+
+    def __init__(self) -> None:
+        self._calls: SimpleQueue[None] = SimpleQueue()
+
+    def ring(self) -> None:
+        """Wake the sender if it waits, else make its next wait return at once."""
+        self._calls.put(None)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for a ring; whether there was one. Clears all rings."""
+        try:
+            self._calls.get(timeout=max(timeout, 0.0)) if timeout > 0 else self._calls.get(False)
+        except Empty:
+            return False
+        while True:  # rings while it was busy are answered by this one wake-up
+            try:
+                self._calls.get(False)
+            except Empty:
+                return True
+
+
 class RecordQueue:
     """Records waiting to be sent, at most `max_queue`, and the counts of all records."""
 
@@ -52,8 +81,7 @@ class RecordQueue:
         self._draw = random.Random(seed).random  # one C call: atomic under the GIL
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # records left the queue or flight
-        self.wake = threading.Event()  # for the sender: a batch is ready, a flush waits, closing
-        self.stop = threading.Event()  # for the sender: closing, cut backoff sleeps short
+        self.wake = Bell()  # for the sender: a batch is ready, a flush waits, closing
         self._items: deque[Item] = deque()
         self._signalled = False
         self._logged = self._sampled_out = self._queued = self._in_flight = self._sent = 0
@@ -91,7 +119,7 @@ class RecordQueue:
             if self._signalled or len(self._items) < self._batch_size:
                 return
             self._signalled = True
-        self.wake.set()
+        self.wake.ring()
 
     def keep(self) -> bool:
         """Draw whether to keep one record; count it as sampled out if not."""
@@ -126,7 +154,7 @@ class RecordQueue:
             signal = not self._signalled and len(self._items) >= self._batch_size
             self._signalled = self._signalled or signal
         if signal:
-            self.wake.set()
+            self.wake.ring()
         if bad:
             self.warn("invalid", f"{bad} {kind} item(s) for {model!r} are not record dicts")
 
@@ -153,7 +181,7 @@ class RecordQueue:
                 self._items.append((model, kind, part, version, logged_at, part.num_rows))
                 self._queued += part.num_rows
             self._signalled = True
-        self.wake.set()
+        self.wake.ring()
 
     def count_invalid(self, rows: int, reason: str) -> None:
         """Count records refused before they were queued."""
@@ -191,7 +219,7 @@ class RecordQueue:
         end = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             self._flushing += 1
-        self.wake.set()
+        self.wake.ring()
         try:
             with self._changed:
                 while self._queued or self._in_flight:
@@ -211,8 +239,7 @@ class RecordQueue:
             if self.deadline is None:
                 self.deadline = time.monotonic() + budget
             deadline = self.deadline
-        self.wake.set()
-        self.stop.set()
+        self.wake.ring()
         return deadline
 
     def drop_rest(self, *, abandon: bool) -> None:

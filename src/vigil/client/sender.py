@@ -6,30 +6,39 @@ count from in flight to exactly one outcome. Imports nothing else of vigil.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import random
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from vigil.client.queue import Item, Outcome, RecordQueue
 from vigil.client.transport import httpx
 from vigil.client.wire import (
     ARROW_STREAM,
+    COLUMNS,
+    COLUMNS_ARROW,
     JSON,
     Kind,
     arrow_body,
+    arrow_columns,
     complete_frame,
     complete_record,
     encode_record,
     error_message,
     json_body,
+    json_columns,
     new_ids,
+    plain_columns,
     read_answer,
     retry_after,
+    unread_answer,
 )
 
 log = logging.getLogger("vigil.client")
@@ -64,6 +73,7 @@ class Sender:
         self._jitter = random.Random(options.seed).random
         self._close_lock = threading.Lock()
         self._orphaned = False  # the client was garbage collected without close()
+        self._columns = True  # the server takes columnar bodies (until it answers 415)
         self._thread = threading.Thread(target=self._run, name="vigil-client", daemon=True)
         self._thread.start()
 
@@ -85,9 +95,23 @@ class Sender:
                 self._thread.join(max(0.0, deadline - time.monotonic()) + GRACE)
             self._queue.drop_rest(abandon=True)
 
+    def close_at_exit(self) -> None:
+        """The interpreter exits: send what is queued within close_timeout, then stop."""
+        self.close(self._o.close_timeout)
+
     def orphan(self) -> None:
-        """The client was garbage collected: the thread closes itself (no lock taken here)."""
+        """The client was garbage collected: the thread closes itself, by close_timeout.
+
+        Run by the collector, possibly on a thread holding one of our locks: it takes none.
+        """
         self._orphaned = True
+        self._queue.wake.ring()
+
+    def _closing(self) -> bool:
+        """Whether close() (or the client's collection) has set a deadline; sets it if orphaned."""
+        if self._orphaned and self._queue.deadline is None:
+            self.close(self._o.close_timeout, wait=False)
+        return self._queue.deadline is not None
 
     def _run(self) -> None:
         headers = {"authorization": f"Bearer {self._o.token}"} if self._o.token else {}
@@ -101,6 +125,8 @@ class Sender:
             if http is not None:
                 http.close()
             self._queue.drop_rest(abandon=False)
+            if self._orphaned:  # nothing left for the exit hook to wait for
+                atexit.unregister(self.close_at_exit)
 
     def _loop(self, http: httpx.Client) -> None:
         queue = self._queue
@@ -109,10 +135,8 @@ class Sender:
         next_flush = time.monotonic() + self._o.flush_interval
         overflow_seen = 0
         while True:
-            queue.wake.wait(max(0.0, next_flush - time.monotonic()))
-            queue.wake.clear()
-            if self._orphaned:
-                self.close(self._o.close_timeout, wait=False)
+            queue.wake.wait(next_flush - time.monotonic())
+            self._closing()
             items, closing, everything, overflow = queue.collect()
             for item in items:
                 model, rows = item[0], item[5]
@@ -169,14 +193,32 @@ class Sender:
 
     def _send_records(self, http: httpx.Client, key: tuple[str, Kind], batch: list[Item]) -> None:
         model, kind = key
-        parts: list[bytes] = []
+        complete: list[dict[str, Any]] = []
         invalid: list[str] = []
         fresh_ids = new_ids(len(batch))
         for (_, _, record, version, logged_at, _), fresh_id in zip(batch, fresh_ids, strict=True):
             try:  # the id is fixed here, once, so that a resend is the same record
-                full = complete_record(record, kind, version, logged_at, fresh_id)
+                complete.append(complete_record(record, kind, version, logged_at, fresh_id))
+            except Exception as err:  # a label without id, a record that is not a mapping
+                invalid.append(f"{kind} for {model!r}: invalid record: {err}")
+        columns = plain_columns(complete, kind) if complete and self._columns else None
+        if columns is not None:
+            # Arrow only with the caller's own pyarrow: the SDK never imports it
+            pa = sys.modules.get("pyarrow")
+            content_type, body = (COLUMNS_ARROW, arrow_columns(columns, pa)) if pa else (None, None)
+            if body is None:
+                content_type, body = COLUMNS, json_columns(columns)
+            if body is not None and content_type is not None:
+                if self._post(http, model, kind, body, content_type, len(complete)):
+                    complete = []
+                else:  # a server older than columnar bodies: records from now on
+                    self._columns = False
+                    self._queue.note(f"{self._o.url} takes no {content_type}; sending records")
+        parts: list[bytes] = []
+        for full in complete:
+            try:
                 parts.append(encode_record(full))
-            except Exception as err:  # not JSON (a set, infinity, ...), or a label without id
+            except Exception as err:  # not JSON (a set, infinity, ...)
                 invalid.append(f"{kind} for {model!r}: invalid record: {err}")
         if invalid:
             self._queue.settle(len(invalid), "dropped_invalid", invalid)
@@ -195,13 +237,18 @@ class Sender:
 
     def _post(
         self, http: httpx.Client, model: str, kind: Kind, body: bytes, content_type: str, rows: int
-    ) -> None:
+    ) -> bool:
+        """Send a batch, retrying as the options say, and count its outcome; True when counted.
+
+        False only when the server does not take columnar bodies (415): nothing is counted, the
+        caller sends the batch again as JSON records.
+        """
         url = f"{self._o.url}/v1/models/{quote(model, safe='')}/{kind}"
         what = f"{kind} for {model!r}"
         error = f"{what}: close() ran out of time before it was sent"
         for attempt in range(self._o.max_retries + 1):
             timeout = self._o.timeout
-            deadline = self._queue.deadline
+            deadline = self._queue.deadline if self._closing() else None
             if deadline is not None:  # closing: no request may outlive the deadline
                 timeout = min(timeout, deadline - time.monotonic())
                 if timeout <= 0:
@@ -211,25 +258,34 @@ class Sender:
                 response = http.post(
                     url, content=body, headers={"content-type": content_type}, timeout=timeout
                 )
-            except httpx.TransportError as err:  # refused, reset, closed, timed out: retried
+            except (httpx.TransportError, httpx.DecodingError) as err:
+                # refused, reset, closed, timed out, or an answer that cannot be decoded: the
+                # batch's fate is unknown, so it is sent again (the same ids: a duplicate at most)
                 error = f"{what}: {type(err).__name__}: {str(err) or 'no answer'}"
-            except Exception as err:  # e.g. an answer that cannot be decoded: not retried
+            except Exception as err:  # a bug of ours or of httpx: not retried
                 self._queue.settle(rows, "dropped_network", [f"{what}: {err!r}"])
-                return
+                return True
             else:
                 status = response.status_code
-                if 200 <= status < 300:
-                    self._queue.answered(rows, read_answer(response, rows, what))
-                    return
-                error = f"{what}: HTTP {status}: {error_message(response)}"
-                if status not in RETRIED:  # the server read the batch and refused it
-                    self._queue.settle(rows, "rejected", [error])
-                    return
-                wait = retry_after(response)
+                answer = read_answer(response, rows, what) if 200 <= status < 300 else None
+                if answer is not None:
+                    self._queue.answered(rows, answer)
+                    return True
+                if 200 <= status < 300:  # not vigil's answer (a proxy's page): as a network drop
+                    error = unread_answer(response, what)
+                else:
+                    if status == 415 and content_type in (COLUMNS, COLUMNS_ARROW):
+                        return False
+                    error = f"{what}: HTTP {status}: {error_message(response)}"
+                    if status not in RETRIED:  # the server read the batch and refused it
+                        self._queue.settle(rows, "rejected", [error])
+                        return True
+                    wait = retry_after(response)
             if attempt < self._o.max_retries:
                 self._sleep(self._delay(attempt, wait))
         outcome: Outcome = "dropped_closed" if self._queue.expired() else "dropped_network"
         self._queue.settle(rows, outcome, [error])
+        return True
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -238,7 +294,15 @@ class Sender:
         return base * (0.5 + 0.5 * self._jitter())
 
     def _sleep(self, seconds: float) -> None:
+        """Wait between attempts; closing cuts the wait at the deadline."""
         end = time.monotonic() + seconds
-        if self._queue.stop.wait(seconds):  # closing: sleep no later than the deadline
-            deadline = self._queue.deadline or end
-            time.sleep(max(0.0, min(end, deadline) - time.monotonic()))
+        rung = False
+        while True:
+            if self._closing():
+                end = min(end, self._queue.deadline or end)
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            rung = self._queue.wake.wait(left) or rung
+        if rung:  # the ring was for the loop (a full batch, a flush): pass it on
+            self._queue.wake.ring()

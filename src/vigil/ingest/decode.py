@@ -1,4 +1,4 @@
-"""Request bodies to records or tables: JSON, Parquet, Arrow IPC, CSV.
+"""Request bodies to records or tables: JSON, Parquet, Arrow IPC, CSV (columnar JSON: `columnar`).
 
 JSON is parsed strictly: duplicate keys and the non-standard NaN/Infinity literals are kept as
 markers so that validation can reject the one record that carries them, with a reason, instead
@@ -27,9 +27,11 @@ import pyarrow.parquet as pq
 from vigil.errors import InputError
 from vigil.json_value import NonFinite, json_type
 
-BodyFormat = Literal["json", "parquet", "arrow", "csv"]
+BodyFormat = Literal["json", "columns", "columns_arrow", "parquet", "arrow", "csv"]
 CONTENT_TYPES: dict[str, BodyFormat] = {
     "application/json": "json",
+    "application/vnd.vigil.columns+json": "columns",  # the SDK's; see vigil.ingest.columnar
+    "application/vnd.vigil.columns+arrow": "columns_arrow",
     "application/vnd.apache.parquet": "parquet",
     "application/x-parquet": "parquet",
     "application/parquet": "parquet",

@@ -9,7 +9,9 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from vigil.errors import InputError
+from vigil.ingest.columnar import COLUMNS_JSON, ColumnsKind, decode_column_stream, decode_columns
 from vigil.ingest.decode import body_format, decode_json, decode_table
+from vigil.ingest.layout import Layout
 from vigil.ingest.tables import validate_label_table, validate_prediction_table
 from vigil.ingest.validate import (
     Validated,
@@ -26,13 +28,15 @@ from vigil.store.base import ModelInfo, RecordKind, WriteResult
 router = APIRouter()
 
 
-async def _decode(request: Request, state: AppState) -> tuple[list[Any] | None, Any]:
+async def _decode(
+    request: Request, state: AppState, layout: Layout, kind: ColumnsKind
+) -> tuple[list[Any] | None, Any]:
     fmt = body_format(request.headers.get("content-type"))
     if fmt is None:
         raise ApiError(
             415,
             f"content type {request.headers.get('content-type')!r} is not read here; send "
-            f"application/json, application/vnd.apache.parquet, "
+            f"application/json, {COLUMNS_JSON}, application/vnd.apache.parquet, "
             f"application/vnd.apache.arrow.stream or text/csv.",
             reason="unsupported_type",
         )
@@ -43,13 +47,18 @@ async def _decode(request: Request, state: AppState) -> tuple[list[Any] | None, 
             if not records:
                 raise InputError('"records" is empty; send at least one record.')
             return records, None
-        table = await run_in_threadpool(
-            decode_table,
-            body,
-            fmt,
-            max_rows=state.settings.limits.max_pending_records,
-            max_decoded=state.settings.limits.max_body,
-        )
+        if fmt == "columns":
+            table = await run_in_threadpool(decode_columns, body, layout, kind)
+        elif fmt == "columns_arrow":
+            table = await run_in_threadpool(decode_column_stream, body, layout, kind)
+        else:
+            table = await run_in_threadpool(
+                decode_table,
+                body,
+                fmt,
+                max_rows=state.settings.limits.max_pending_records,
+                max_decoded=state.settings.limits.max_body,
+            )
         if table.num_rows == 0:
             raise InputError(f"the {fmt} body has no rows.")
         return None, table
@@ -123,7 +132,7 @@ async def post_predictions(model: str, request: Request) -> dict[str, Any]:
     state.authorize(request, "write")
     info = state.model(model)
     _, layout = state.layout(info, info.current_version)
-    records, table = await _decode(request, state)
+    records, table = await _decode(request, state, layout, "predictions")
     versions = list(info.specs)
     rules = state.time_rules()
     if records is not None:
@@ -159,7 +168,7 @@ async def post_labels(model: str, request: Request) -> dict[str, Any]:
             f"add a column with `role: target` and register the version again.",
             reason="no_target",
         )
-    records, table = await _decode(request, state)
+    records, table = await _decode(request, state, layout, "labels")
     rules = state.time_rules()
     if records is not None:
         checked = await run_in_threadpool(validate_labels, records, layout, rules)
