@@ -18,6 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as paipc
 
@@ -122,6 +123,18 @@ class _Memo:
         return kept
 
 
+def _read_only(value: _T) -> _T:
+    """`value` with the numpy arrays it holds (itself, or fields of a dataclass) read-only."""
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    elif hasattr(value, "__dataclass_fields__"):
+        for name in value.__dataclass_fields__:
+            field_value = getattr(value, name)
+            if isinstance(field_value, np.ndarray):
+                field_value.flags.writeable = False
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class _Reference:
     """The reference as rows (conformed to the spec once it is known) or as a saved profile."""
@@ -133,8 +146,12 @@ class _Reference:
     memo: _Memo | None = None  # prepared (`PreparedReference`): what is read of it, kept
 
     def once(self, key: Hashable, compute: Callable[[], _T]) -> _T:
-        """`compute()`, kept for the next evaluation when the reference is prepared."""
-        return compute() if self.memo is None else self.memo.get(key, compute)
+        """`compute()`, kept for the next evaluation when the reference is prepared (its
+        numpy arrays made read-only then: a measure that wrote into a kept array would change
+        every later report)."""
+        if self.memo is None:
+            return compute()
+        return self.memo.get(key, lambda: _read_only(compute()))
 
     @property
     def table(self) -> pa.Table | None:

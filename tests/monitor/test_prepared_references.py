@@ -125,11 +125,13 @@ def test_a_prepared_reference_gives_the_fresh_report_window_after_window() -> No
         binary_set(50, 12, labelled=0.0),  # no label yet
         binary_set(400, 10),  # the first again: the kept pieces are read, not changed
         binary_set(500, 13, shift=0.5, missing=0.5, labelled=0.7),
+        pa.concat_tables([binary_set(200, 14)] * 2),  # repeated rows: the reference is hashed
+        pa.concat_tables([binary_set(2000, 15)] * 2),  # larger than the reference
     ]
     seen = set()
     for current in windows:
         seen.add(same_report(evaluate(reference, current, spec), evaluate(prepared, current, spec)))
-    assert len(seen) == 4  # the windows differ, so the comparison compares something
+    assert len(seen) == 6  # the windows differ, so the comparison compares something
 
 
 def test_a_prepared_multiclass_reference_gives_the_fresh_report() -> None:
