@@ -34,13 +34,14 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from importlib.metadata import version
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 BENCH = Path(__file__).resolve().parent
@@ -49,7 +50,13 @@ VENV_BIN = ROOT / ".venv" / "bin"
 LOAD = BENCH / "service_load.py"
 sys.path.insert(0, str(BENCH))
 
-from service_load import MODEL, machine_cpu, reference_table, spec_dict  # noqa: E402
+from service_load import (  # noqa: E402
+    MODEL,
+    machine_cpu,
+    prediction_table,
+    reference_table,
+    spec_dict,
+)
 
 PACKAGES = ("vigil-monitor", "fastapi", "starlette", "uvicorn", "h11", "duckdb", "pyarrow")
 PACKAGES += ("numpy", "orjson", "pydantic", "httpx")
@@ -347,6 +354,156 @@ def measure_window(args: argparse.Namespace, reference: bytes, now: float) -> di
     return {"service": served, "in_memory": in_memory, "ratio_per_window": ratio}
 
 
+# -- windows in process: a window's cost by reference size, and a batch of late labels -------
+
+
+def _window_setup(folder: Path, reference_rows: int, hours: int, rows: int) -> Any:
+    """A DuckDB store in `folder` holding the bench model, a reference of `reference_rows`
+    rows and `hours` tumbling windows of `rows` rows each; with a Monitor whose clock is past
+    them. Imports vigil here: `PYTHONPATH=<checkout>/src` measures another checkout."""
+    from vigil.ingest.layout import layout_for
+    from vigil.monitor.scheduler import Monitor
+    from vigil.monitor.windows import WindowPlan
+    from vigil.spec import spec_from_dict
+    from vigil.store import open_store
+
+    store = open_store(folder / "w.duckdb")
+    spec = spec_from_dict(spec_dict())
+    model = store.register_model(MODEL, "1", spec.to_dict(), layout_for(spec).stored(), "DOUBLE")
+    sink = io.BytesIO()
+    pq.write_table(reference_table(reference_rows), sink)
+    store.put_reference(model, "1", sink.getvalue(), reference_rows)
+    start = datetime(2026, 11, 2, tzinfo=timezone.utc).replace(tzinfo=None)
+    for hour in range(hours):
+        t0 = (start + timedelta(hours=hour)).replace(tzinfo=timezone.utc).timestamp()
+        body = prediction_table(100 + hour, rows, f"h{hour}-", t0, 3600.0)
+        body = body.append_column("model_version", pa.array(["1"] * rows))
+        body = body.append_column("error", pa.nulls(rows, pa.string()))
+        store.write_predictions(model, [body], [], window_seconds=3600)
+    plan = WindowPlan(rolling_seconds=None, min_rows=10)
+    clock_now = start + timedelta(hours=hours + 1)
+    monitor = Monitor(store, {}, default_plan=plan, clock=lambda: clock_now)
+    return store, model, monitor, start
+
+
+def _evaluate_only(reference_rows: int, rows: int) -> dict[str, float]:
+    """Median seconds of `evaluate` alone on a window's rows (no store, no report JSON), against
+    the reference itself and, where the checkout has it, a `PreparedReference` (5 calls each,
+    one BLAS thread as the scheduler runs them)."""
+    from threadpoolctl import threadpool_limits
+
+    from vigil import evaluation
+    from vigil.spec import spec_from_dict
+
+    spec = spec_from_dict(spec_dict())
+    reference = reference_table(reference_rows)
+    current = prediction_table(7, rows, "e", 0.0, 3600.0).drop_columns(["timestamp"])
+    sides: dict[str, Any] = {"evaluate_fresh_s": reference}
+    if hasattr(evaluation, "PreparedReference"):
+        sides["evaluate_prepared_s"] = evaluation.PreparedReference(reference, spec)
+    out = {}
+    with threadpool_limits(limits=1, user_api="blas"):
+        for name, side in sides.items():
+            evaluation.evaluate(side, current, spec)  # the first call prepares
+            seconds = []
+            for _ in range(5):
+                t = time.perf_counter()
+                evaluation.evaluate(side, current, spec)
+                seconds.append(time.perf_counter() - t)
+            out[name] = statistics.median(seconds)
+    print(
+        f"evaluate alone, {rows} rows vs {reference_rows:,}: "
+        + ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in out.items()),
+        flush=True,
+    )
+    return out
+
+
+def measure_window_cost(args: argparse.Namespace, reference: bytes, now: float) -> dict[str, Any]:
+    """Seconds per 500-row window against references of each size, window by window (each
+    recomputed alone: `Monitor.backfill` over its hour, after a first tick that computed them
+    all and, where the checkout keeps prepared references, prepared the reference)."""
+    out: dict[str, Any] = {}
+    for size in args.window_reference_rows:
+        with tempfile.TemporaryDirectory() as folder:
+            store, model, monitor, start = _window_setup(
+                Path(folder), size, args.window_count, args.window_size
+            )
+            t = time.perf_counter()
+            monitor.tick()  # every window is new: computed once, and the reference prepared
+            first_tick = time.perf_counter() - t
+            seconds = []
+            for hour in range(args.window_count):
+                since = start + timedelta(hours=hour)
+                t = time.perf_counter()
+                summary = monitor.backfill(model, since, since + timedelta(hours=1))
+                seconds.append(time.perf_counter() - t)
+                assert len(summary.computed) == 1, len(summary.computed)
+            store.close()
+        out[str(size)] = {
+            **_evaluate_only(size, args.window_size),
+            "first_tick_s": first_tick,
+            "median_s": statistics.median(seconds),
+            "min_s": min(seconds),
+            "max_s": max(seconds),
+            "windows": len(seconds),
+        }
+        print(
+            f"window cost: {args.window_size} rows vs {size:,}-row reference: first tick "
+            f"({args.window_count} windows) {first_tick:.2f} s, then per window median "
+            f"{statistics.median(seconds) * 1e3:.1f} ms (min {min(seconds) * 1e3:.1f}, max "
+            f"{max(seconds) * 1e3:.1f})",
+            flush=True,
+        )
+    return out
+
+
+def measure_labels(args: argparse.Namespace, reference: bytes, now: float) -> dict[str, Any]:
+    """One label batch touching `--label-windows` computed windows: the seconds of the tick
+    that brings them up to date (and of the tick that first computed them)."""
+    hours = args.label_windows
+    with tempfile.TemporaryDirectory() as folder:
+        store, model, monitor, start = _window_setup(Path(folder), 20_000, hours, 500)
+        t = time.perf_counter()
+        first = monitor.tick()
+        first_s = time.perf_counter() - t
+        assert len(first.computed) == hours, len(first.computed)
+        ids, times = [], []
+        for hour in range(hours):
+            for i in range(0, 500, 25):  # 20 labels per window
+                ids.append(f"h{hour}-{i:07d}")
+                times.append(start + timedelta(hours=hour, minutes=59))
+        labels = pa.table(
+            {
+                "id": ids,
+                "label": pa.array(["1" if i % 2 else "0" for i in range(len(ids))]),
+                "timestamp": pa.array(times, pa.timestamp("us")),
+            }
+        )
+        t = time.perf_counter()
+        store.write_labels(model, [labels], [], window_seconds=3600)
+        write_s = time.perf_counter() - t
+        t = time.perf_counter()
+        after = monitor.tick()
+        tick_s = time.perf_counter() - t
+        assert len(after.computed) == hours, len(after.computed)
+        store.close()
+    print(
+        f"labels: one batch of {len(ids)} labels over {hours} windows: write {write_s:.2f} s, "
+        f"tick {tick_s:.2f} s ({tick_s / hours * 1e3:.0f} ms per window; first tick "
+        f"{first_s:.2f} s)",
+        flush=True,
+    )
+    return {
+        "windows": hours,
+        "labels": len(ids),
+        "write_s": write_s,
+        "tick_s": tick_s,
+        "per_window_s": tick_s / hours,
+        "first_tick_s": first_s,
+    }
+
+
 def measure_profiles(args: argparse.Namespace, reference: bytes, now: float) -> dict[str, Any]:
     """Extra runs with py-spy on the server during the measured span (not the table's
     numbers): every running thread, then only the GIL's holder."""
@@ -493,6 +650,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="evaluate calls and in-memory runs")
     parser.add_argument("--sdk-calls", type=int, default=100_000)
     parser.add_argument("--sdk-batch", type=int, default=1000, help="the client's batch_size")
+    parser.add_argument("--window-reference-rows", type=int, nargs="+", default=[20_000, 1_000_000])
+    parser.add_argument("--window-size", type=int, default=500, help="rows per window (cost)")
+    parser.add_argument("--window-count", type=int, default=6, help="windows timed per size")
+    parser.add_argument("--label-windows", type=int, default=48)
     parser.add_argument("--only", nargs="+", choices=STEPS, help="run only these steps")
     parser.add_argument("--profile", metavar="DIR", help="also py-spy runs, stacks to DIR")
     parser.add_argument(
@@ -529,6 +690,8 @@ STEPS = {
     "stages": measure_stages,
     "sdk": measure_sdk,
     "window": measure_window,
+    "window_cost": measure_window_cost,
+    "labels": measure_labels,
 }
 
 

@@ -9,14 +9,16 @@ errors), and hands the measurements to `vigil.verdict`, which alone decides the 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as paipc
 
@@ -42,6 +44,7 @@ from vigil.measure.performance import (
     class_labels,
     compare,
     labelled_rows,
+    reference_classes,
     set_performance,
 )
 from vigil.measure.quality import (
@@ -84,6 +87,7 @@ from vigil.spec import (
 from vigil.verdict import judge
 
 Progress = Callable[[int, int], None]  # (columns done, columns in all)
+_T = TypeVar("_T")
 
 NO_ROLES_NOTE = (
     "The reference profile was built without a spec or roles: every column was profiled as "
@@ -96,6 +100,41 @@ NO_TARGET_NOTE = (
 )
 
 
+class _Memo:
+    """What `evaluate` reads of one prepared reference, each piece computed once.
+
+    A piece is computed outside the lock (two threads may both compute one the first time:
+    the same value, one of them kept); a piece that raises is not kept, so the next call
+    raises the same way.
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[Hashable, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], _T]) -> _T:
+        with self._lock:
+            if key in self._values:
+                found: _T = self._values[key]
+                return found
+        value = compute()
+        with self._lock:
+            kept: _T = self._values.setdefault(key, value)
+        return kept
+
+
+def _read_only(value: _T) -> _T:
+    """`value` with the numpy arrays it holds (itself, or fields of a dataclass) read-only."""
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    elif hasattr(value, "__dataclass_fields__"):
+        for name in value.__dataclass_fields__:
+            field_value = getattr(value, name)
+            if isinstance(field_value, np.ndarray):
+                field_value.flags.writeable = False
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class _Reference:
     """The reference as rows (conformed to the spec once it is known) or as a saved profile."""
@@ -104,6 +143,15 @@ class _Reference:
     profile: DatasetProfile | None
     source: str
     schema: pa.Schema | None = None  # the types the rows were read with, before conforming
+    memo: _Memo | None = None  # prepared (`PreparedReference`): what is read of it, kept
+
+    def once(self, key: Hashable, compute: Callable[[], _T]) -> _T:
+        """`compute()`, kept for the next evaluation when the reference is prepared (its
+        numpy arrays made read-only then: a measure that wrote into a kept array would change
+        every later report)."""
+        if self.memo is None:
+            return compute()
+        return self.memo.get(key, lambda: _read_only(compute()))
 
     @property
     def table(self) -> pa.Table | None:
@@ -122,6 +170,35 @@ class _Reference:
             return list(self.profile.columns)
         assert self.data is not None
         return list(self.data.table.column_names)
+
+
+class PreparedReference:
+    """A reference conformed to a spec once, for many `evaluate` calls against it.
+
+    `evaluate(prepared, current, spec)` gives the report `evaluate(reference, current, spec)`
+    gives, but what it reads of the reference — each column's sorted numbers, category and
+    word counts, the class labels, the performance on its labelled rows, its row hashes — is
+    computed at the first evaluation that needs it and kept in this object. The service
+    prepares each model version's reference once and judges every window and segment against
+    it (`vigil.monitor.references`). Preparing raises what `evaluate` would raise for the
+    reference (a column that cannot be read as its kind, no rows).
+
+    It holds the conformed table and the kept pieces (about 8 bytes per numeric cell more
+    than the table): drop it to free them.
+    """
+
+    def __init__(self, reference: Any, spec: Spec) -> None:
+        read = _read_reference(reference)
+        conformed = _conformed(read, spec)
+        self.spec = spec
+        self.reference = _Reference(
+            conformed.data, conformed.profile, conformed.source, conformed.schema, _Memo()
+        )
+
+    @property
+    def rows(self) -> int:
+        """Rows of the reference."""
+        return self.reference.rows
 
 
 def infer_spec(
@@ -194,14 +271,23 @@ def evaluate(
             f"give either a spec or the role arguments ({', '.join(given)}), not both: the "
             "spec already says which column is which."
         )
-    ref = _read_reference(reference)
     cur = read_current(current)
     if isinstance(spec, (str, Path)):
         spec = load_spec(spec)
     notes: list[str] = []
-    if spec is None:
-        spec = _default_spec(ref, notes, roles)
-    ref = _conformed(ref, spec)
+    if isinstance(reference, PreparedReference):
+        if spec is not None and spec != reference.spec:
+            raise SpecError(
+                "the reference was prepared for another spec; prepare it with this one "
+                "(`PreparedReference(reference, spec)`), or pass the reference itself."
+            )
+        spec = reference.spec
+        ref = reference.reference
+    else:
+        ref = _read_reference(reference)
+        if spec is None:
+            spec = _default_spec(ref, notes, roles)
+        ref = _conformed(ref, spec)
     if ref.profile is not None:
         notes += _profile_notes(ref.profile, spec)
     if cur.table.num_rows == 0:
@@ -209,9 +295,9 @@ def evaluate(
             f"the current set {cur.source} has no rows; nothing to compare. "
             f"Check the file or the window you exported."
         )
-    labels = _labels(spec, cur.table, *([ref.table] if ref.table is not None else []))
+    labels = _labels(spec, cur.table, ref)
     if ref.table is not None and spec.task == "multiclass":
-        check_score_classes(spec, ref.table, labels, f"the reference {ref.source}")
+        _check_reference_classes(spec, ref, labels)
 
     present = set(cur.table.column_names)
     schema = _schema(spec, ref, cur.table)
@@ -483,9 +569,13 @@ def _column(
                 ref_side = _profile_column(ref, col, NumericProfile)
             else:
                 assert ref.data is not None
-                ref_side = _with_mismatches(
-                    numeric_sample(ref.data.table.column(col.name), col.kind),
-                    ref.data.type_mismatches.get(col.name, 0),
+                data = ref.data
+                ref_side = ref.once(
+                    ("numeric", col.name, col.kind),
+                    lambda: _with_mismatches(
+                        numeric_sample(data.table.column(col.name), col.kind),
+                        data.type_mismatches.get(col.name, 0),
+                    ),
                 )
             cur_side = _with_mismatches(numeric_sample(current, col.kind), mismatches)
             drift = (
@@ -501,17 +591,22 @@ def _column(
             )
             unreadable = ref.profile.type_mismatches.get(col.name, 0) if ref.profile else 0
             quality = numeric_quality(col, ref_side, cur_side, reference_mismatches=unreadable)
-            if col.kind == "text" and ref.table is not None:
-                quality = with_vocabulary(
-                    quality, token_profile(ref.table.column(col.name)), token_profile(current)
+            ref_text = ref.table
+            if col.kind == "text" and ref_text is not None:
+                ref_tokens = ref.once(
+                    ("tokens", col.name), lambda: token_profile(ref_text.column(col.name))
                 )
+                quality = with_vocabulary(quality, ref_tokens, token_profile(current))
             return drift, quality
         if col.kind in CATEGORY_KINDS:
             if ref.profile is not None:
                 ref_counts = _profile_column(ref, col, CategoricalProfile)
             else:
-                assert ref.table is not None
-                ref_counts = category_profile(ref.table.column(col.name))
+                table = ref.table
+                assert table is not None
+                ref_counts = ref.once(
+                    ("categories", col.name), lambda: category_profile(table.column(col.name))
+                )
             if col.kind == "boolean":  # read as the reference was: true/false, 1/0
                 booleans, unreadable = boolean_column(current)
                 mismatches += unreadable
@@ -554,14 +649,40 @@ def _duplicates(
     hashes = row_hashes(current, names)
     count = duplicate_count(hashes)
     share = count / current.num_rows if current.num_rows else 0.0
-    if count == 0 or ref.table is None:
+    table = ref.table
+    if count == 0 or table is None:
         return count, share, 0.0, None
-    ref_share, test = duplicate_rows_test(row_hashes(ref.table, names), hashes)
+    ref_hashes = ref.once(("hashes", tuple(names)), lambda: row_hashes(table, names))
+    ref_share, test = duplicate_rows_test(ref_hashes, hashes)
     return count, share, ref_share, (test.statistic, test.p_value)
 
 
-def _labels(spec: Spec, *tables: pa.Table) -> tuple[str, ...]:
-    return class_labels(spec, *tables) if spec.task not in (None, "regression") else ()
+def _labels(spec: Spec, current: pa.Table, ref: _Reference) -> tuple[str, ...]:
+    """The classes of the task in either set (none for regression)."""
+    if spec.task in (None, "regression"):
+        return ()
+    table = ref.table
+    if table is None:
+        return class_labels(spec, current)
+    known = ref.once(("classes",), lambda: reference_classes(spec, table))
+    return class_labels(spec, current, known=known)
+
+
+def _check_reference_classes(spec: Spec, ref: _Reference, labels: tuple[str, ...]) -> None:
+    """`check_score_classes` on the reference, its outcome kept when it is prepared."""
+    table = ref.table
+    assert table is not None
+
+    def outcome() -> SpecError | None:
+        try:
+            check_score_classes(spec, table, labels, f"the reference {ref.source}")
+        except SpecError as err:
+            return err
+        return None
+
+    refused = ref.once(("score_classes", labels), outcome)
+    if refused is not None:
+        raise refused
 
 
 def _set_performance(spec: Spec, table: pa.Table, labels: tuple[str, ...]) -> SetPerformance | None:
@@ -576,8 +697,11 @@ def _performance(
     if target is None or spec.task is None:
         return None
     reference_perf: SetPerformance | None = None
-    if ref.table is not None:
-        reference_perf = _set_performance(spec, ref.table, labels)
+    table = ref.table
+    if table is not None:
+        reference_perf = ref.once(
+            ("performance", labels), lambda: _set_performance(spec, table, labels)
+        )
     elif ref.profile is not None and ref.profile.performance:
         reference_perf = stored_performance(ref.profile.performance)
     current_perf = _set_performance(spec, current, labels)
@@ -661,7 +785,7 @@ def profile_dataset(
             if on_progress is not None:
                 on_progress(i, len(chosen))
     performance: dict[str, float] = {}
-    own = _set_performance(spec, table, _labels(spec, table))
+    own = _set_performance(spec, table, _labels(spec, table, _Reference(None, None, "")))
     if own is not None:
         performance = performance_to_store(own)
     return DatasetProfile(

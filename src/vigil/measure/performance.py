@@ -173,17 +173,27 @@ class Labelled:
     proba: NDArray[np.float64] | None  # binary: P(positive); multiclass: (n, K) in class order
 
 
-def class_labels(spec: Spec, *tables: pa.Table) -> tuple[str, ...]:
-    """The classes of a classification task: the target's and predictions' values, as strings.
+def reference_classes(spec: Spec, table: pa.Table) -> frozenset[str]:
+    """The target's and predictions' values in one set, as strings (`class_labels`' input)."""
+    names = [c.name for c in (spec.single("target"), spec.single("prediction")) if c is not None]
+    seen: set[str] = set()
+    for name in names:
+        if name in table.column_names:
+            seen.update(distinct_categories(table.column(name)))
+    return frozenset(seen)
+
+
+def class_labels(
+    spec: Spec, *tables: pa.Table, known: frozenset[str] = frozenset()
+) -> tuple[str, ...]:
+    """The classes of a classification task: the target's and predictions' values, as strings,
+    in `tables` and among `known` (another set's, from `reference_classes`).
 
     Binary: the positive class is last (a value among POSITIVE_LABELS, else the larger label).
     """
-    names = [c.name for c in (spec.single("target"), spec.single("prediction")) if c is not None]
-    seen: set[str] = set()
+    seen: set[str] = set(known)
     for table in tables:
-        for name in names:
-            if name in table.column_names:
-                seen.update(distinct_categories(table.column(name)))
+        seen |= reference_classes(spec, table)
     if spec.task == "multiclass":
         seen.update(c.score_class for c in spec.with_role("score") if c.score_class is not None)
     labels = sorted(seen)

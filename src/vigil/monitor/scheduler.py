@@ -23,15 +23,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import pyarrow as pa
+from threadpoolctl import threadpool_limits
 
 from vigil.errors import VigilError
-from vigil.monitor.windows import (
-    WindowPlan,
-    WindowResult,
-    compute_window,
+from vigil.monitor.references import (
+    REFERENCE_VERSIONS_KEPT,
+    PreparedVersion,
+    ReferenceCache,
     read_reference,
-    report_json,
 )
+from vigil.monitor.windows import WindowPlan, WindowResult, compute_window, report_json
 from vigil.spec import Spec, spec_from_dict
 from vigil.store.base import ModelInfo, Store, WindowKey, WindowState, utcnow
 
@@ -99,6 +100,7 @@ class Monitor:
         retention_seconds: int | None = None,
         clock: Callable[[], datetime] = utcnow,
         backoff: Backoff = DEFAULT_BACKOFF,
+        reference_versions: int = REFERENCE_VERSIONS_KEPT,
     ) -> None:
         self.store = store
         self.plans = dict(plans)
@@ -108,7 +110,8 @@ class Monitor:
         self.clock = clock
         self.backoff = backoff
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self._references: dict[tuple[int, str], tuple[datetime, pa.Table]] = {}
+        # prepared references of the last `reference_versions` versions used (LRU)
+        self.references = ReferenceCache(reference_versions)
         self._specs: dict[tuple[int, str], Spec] = {}
         self._lock = threading.Lock()  # one tick at a time in a process
 
@@ -133,7 +136,10 @@ class Monitor:
         A window that failed before waits for its retry time unless `retry_failed`.
         """
         summary = TickSummary()
-        with self._lock:
+        # Windows are small and `evaluate` already measures columns on a thread pool: a
+        # multi-threaded BLAS under it (numpy's dot products) only wakes threads that fight
+        # the pool for the cores — 7x slower per window on 2 busy cores (bench/RESULTS.md).
+        with self._lock, threadpool_limits(limits=1, user_api="blas"):
             for model in self.store.list_models():
                 if models is not None and model.name not in models:
                     continue
@@ -177,7 +183,7 @@ class Monitor:
                 continue
             try:
                 spec = self._spec(model, key.version)
-                reference = self._reference(model, key.version, references[key.version][1])
+                reference = self._reference(model, key.version, references[key.version][1], spec)
                 result = compute_window(self.store, model, key, spec, reference, plan, now=now)
             except Exception as err:  # one window that cannot be computed must not stop the rest
                 self._fail(model, state, err, now, summary)
@@ -233,22 +239,24 @@ class Monitor:
             self._specs[(model.id, version)] = cached
         return cached
 
-    def _reference(self, model: ModelInfo, version: str, stamp: datetime) -> pa.Table:
-        cached = self._references.get((model.id, version))
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
-        data = self.store.get_reference(model, version)
-        if data is None:
-            raise VigilError(f"model {model.name!r} version {version!r} has no reference yet")
-        table = read_reference(data)
-        self._references[(model.id, version)] = (stamp, table)
-        return table
+    def _reference(
+        self, model: ModelInfo, version: str, stamp: datetime, spec: Spec
+    ) -> PreparedVersion:
+        """The version's reference uploaded at `stamp`, prepared for `spec` (kept)."""
+
+        def load() -> pa.Table:
+            data = self.store.get_reference(model, version)
+            if data is None:
+                raise VigilError(f"model {model.name!r} version {version!r} has no reference yet")
+            return read_reference(data)
+
+        return self.references.get(model.id, version, stamp, spec, load)
 
     def forget(self, model: ModelInfo) -> None:
         """Drop cached specs and references of a model (a version or reference changed)."""
-        for cache in (self._specs, self._references):
-            for key in [k for k in cache if k[0] == model.id]:
-                del cache[key]
+        for key in [k for k in self._specs if k[0] == model.id]:
+            del self._specs[key]
+        self.references.forget(model.id)
 
     def backfill(self, model: ModelInfo, since: datetime, until: datetime) -> TickSummary:
         """Recompute the tumbling windows of a model that start in [since, until), failed

@@ -2,24 +2,25 @@
 
 The window's rows come from the store as Arrow with the labels joined so far; they are handed
 to the same `evaluate` as `vigil report`, once for the whole window and once per segment value
-(the top values by volume, the rest as `other`). Operational figures — volume, rate, latency
-percentiles, error rate — are read off the same rows.
+(the top values by volume, the rest as `other`), against the version's reference prepared once
+(`vigil.monitor.references`), so a window costs its own size, not the reference's.
+Operational figures — volume, rate, latency percentiles, error rate — are read off the same
+rows.
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from vigil.errors import NotEnoughData, VigilError
 from vigil.evaluation import evaluate
 from vigil.monitor.points import ops_points, report_points
+from vigil.monitor.references import PreparedVersion, segment_rows
 from vigil.report.json import report_to_json
 from vigil.report.model import Report
 from vigil.spec import Spec
@@ -74,11 +75,6 @@ def current_table(window: pa.Table, spec: Spec) -> pa.Table:
             arrays[name] = column
     # one chunk per column: the store hands back one per row group, evaluate sorts whole columns
     return pa.table(arrays).combine_chunks()
-
-
-def read_reference(parquet: bytes) -> pa.Table:
-    """A stored reference set as Arrow."""
-    return pq.read_table(io.BytesIO(parquet))
 
 
 def _history(
@@ -158,12 +154,13 @@ def compute_window(
     model: ModelInfo,
     key: WindowKey,
     spec: Spec,
-    reference: pa.Table,
+    reference: PreparedVersion,
     plan: WindowPlan,
     *,
     now: datetime,
 ) -> WindowResult:
-    """Read, evaluate and summarise one window (all rows, then each segment)."""
+    """Read, evaluate and summarise one window (all rows, then each segment) against the
+    version's prepared reference."""
     start = key.start
     end = key.end
     if key.kind == "rolling":
@@ -180,7 +177,7 @@ def compute_window(
     if window.num_rows == 0:
         return WindowResult(key, 0, labelled, None, points)
     current = current_table(window, spec)
-    report = evaluate(reference, current, spec)
+    report = evaluate(reference.whole(), current, spec)
     points += report_points(report, segment="", **span)  # type: ignore[arg-type]
     for column in plan.segments:
         if column not in current.column_names:
@@ -193,7 +190,7 @@ def compute_window(
 
 def _segment_points(
     current: pa.Table,
-    reference: pa.Table,
+    reference: PreparedVersion,
     spec: Spec,
     column: str,
     top: list[object],
@@ -201,22 +198,12 @@ def _segment_points(
     span: dict[str, object],
 ) -> list[MetricPoint]:
     """Points of one segment; `value` None means every value outside `top`."""
-
-    def rows_of(table: pa.Table) -> pa.Table:
-        if column not in table.column_names:
-            return table
-        col = table.column(column)
-        if value is None:
-            kept = pc.invert(pc.is_in(col, value_set=pa.array(top, col.type)))
-            return table.filter(pc.fill_null(kept, True))
-        return table.filter(pc.fill_null(pc.equal(col, pa.scalar(value, col.type)), False))
-
     label = f"{column}={'other' if value is None else value}"
-    part = rows_of(current)
+    part = segment_rows(current, column, top, value)
     if part.num_rows == 0:
         return []
     try:
-        report = evaluate(rows_of(reference), part, spec)
+        report = evaluate(reference.segment(column, top, value), part, spec)
     except (NotEnoughData, VigilError):
         return []
     return report_points(report, segment=label, **span)  # type: ignore[arg-type]
