@@ -178,7 +178,6 @@ def main() -> None:
                 proc.kill()
         log_text = (folder / "serve.log").read_text(errors="replace")
         log_tail = log_text[-3000:]
-        args.out.with_suffix(".log").write_text(log_text)
 
     result = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -134,6 +134,29 @@ def test_a_partly_labelled_set_is_judged_on_its_labelled_rows(share: float) -> N
         assert report.performance.current.metrics["accuracy"] == pytest.approx(accuracy)  # type: ignore[union-attr]
 
 
+def _score_out_of_range(table: pa.Table) -> pa.Table:
+    scores = table.column("score").to_numpy().copy()
+    scores[0] = 1.5  # one score that is not a probability: what a buggy client may log
+    return table.set_column(table.column_names.index("score"), "score", pa.array(scores))
+
+
+def test_one_score_beyond_0_1_leaves_the_window_judged_and_says_why_log_loss_is_not() -> None:
+    """Failed before: log loss's standard error raised on it, so evaluate raised and the
+    service's window failed again on every retry, whatever its other rows held."""
+    reference, current = model_logs(3000, seed=11), model_logs(3000, seed=12)
+    spec = infer_spec(reference, **ROLES)
+    report = evaluate(reference, _score_out_of_range(current), spec)
+    log_loss = report.check("performance.log_loss")
+    assert log_loss is not None and log_loss.status == "warning"
+    assert "not computable now" in log_loss.message and "[0, 1]" in log_loss.message
+    auc = report.check("performance.roc_auc")
+    assert auc is not None and auc.status == "ok" and auc.value is not None
+    # the same score in the reference: the metric is not judged at all, nothing raises
+    report = evaluate(_score_out_of_range(reference), current, spec)
+    assert report.check("performance.log_loss") is None
+    assert report.check("performance.roc_auc").status == "ok"  # type: ignore[union-attr]
+
+
 def test_min_labelled_comes_from_the_spec() -> None:
     reference, current = model_logs(2000, seed=6), model_logs(2000, seed=7)
     spec = infer_spec(reference, **ROLES)

@@ -490,6 +490,20 @@ def _performance_checks(spec: Spec, perf: PerformanceResult) -> list[Check]:
         if ref is None:
             continue
         change = perf.changes.get(name)
+        reason = perf.current.errors.get(name) if perf.current is not None else None
+        if not waiting and change is None and reason:  # computable in the reference only
+            out.append(
+                Check(
+                    f"performance.{name}",
+                    None,
+                    f"performance.{name}",
+                    "warning",
+                    None,
+                    None,
+                    f"{name}: {_fmt(ref)} in the reference, not computable now: {reason}",
+                )
+            )
+            continue
         if waiting or change is None:
             cur = current.get(name)
             out.append(

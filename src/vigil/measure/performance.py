@@ -370,15 +370,18 @@ def set_performance(spec: Spec, rows: Labelled, labels: tuple[str, ...]) -> SetP
         if metrics.get("roc_auc") is not None:
             with contextlib.suppress(ValueError):  # under two rows of a class: no standard error
                 se["roc_auc"] = auc_standard_error(y_true, proba)
-        se["log_loss"] = mean_standard_error(log_losses(y_true, proba, n_classes=2))
-        se["brier"] = mean_standard_error(np.square(proba - y_true))
+        if metrics["log_loss"] is not None:  # else the scores are not probabilities
+            se["log_loss"] = mean_standard_error(log_losses(y_true, proba, n_classes=2))
+        if metrics["brier"] is not None:
+            se["brier"] = mean_standard_error(np.square(proba - y_true))
         bootstrapped["pr_auc"] = lambda t, *rest: average_precision_score(t, rest[-1])
     elif proba is not None and proba.ndim == 2:
         _try(metrics, errors, "roc_auc", lambda: roc_auc_score_ovr(y_true, proba))
         _try(metrics, errors, "log_loss", lambda: log_loss(y_true, proba, n_classes=k))
         _try(metrics, errors, "brier", lambda: multiclass_brier_score_loss(y_true, proba))
         _try(metrics, errors, "ece", lambda: top_label_calibration_error(y_true, proba))
-        se["log_loss"] = mean_standard_error(log_losses(y_true, proba, n_classes=k))
+        if metrics["log_loss"] is not None:
+            se["log_loss"] = mean_standard_error(log_losses(y_true, proba, n_classes=k))
         bootstrapped["roc_auc"] = lambda t, *rest: roc_auc_score_ovr(t, rest[-1])
     if proba is not None:
         arrays.append(proba)
