@@ -71,3 +71,21 @@ def test_a_stalled_store_gets_503_with_retry_after_and_keeps_what_it_acknowledge
     assert counted[0]["value"] == sum(len(ids) for ids in sent)
     scraped = small_queue.client.get("/metrics").text
     assert 'vigil_requests_refused_total{reason="overloaded",status="503"}' in scraped
+
+
+def test_a_batch_larger_than_the_queue_gets_413_at_once_not_503_forever(
+    small_queue: Live,
+) -> None:
+    """Failed before: a batch over max_pending_records got in only when the queue was empty,
+    and got 503 + Retry-After every time it was not; the client could never know."""
+    small_queue.setup_model()
+    r = small_queue.client.post(
+        "/v1/models/credit/predictions", json={"records": records(501, prefix="big-")}
+    )
+    assert r.status_code == 413, r.text
+    message = r.json()["error"]["message"]
+    assert "501 records" in message and "500" in message and "max_pending_records" in message
+    r = small_queue.client.post(
+        "/v1/models/credit/predictions", json={"records": records(500, prefix="fits-")}
+    )
+    assert r.status_code == 200 and r.json()["accepted"] == 500, r.text

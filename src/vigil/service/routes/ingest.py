@@ -46,6 +46,7 @@ async def _decode(
             records = await run_in_threadpool(decode_json, body)
             if not records:
                 raise InputError('"records" is empty; send at least one record.')
+            _check_batch_size(len(records), state)
             return records, None
         if fmt == "columns":
             table = await run_in_threadpool(decode_columns, body, layout, kind)
@@ -61,9 +62,22 @@ async def _decode(
             )
         if table.num_rows == 0:
             raise InputError(f"the {fmt} body has no rows.")
+        _check_batch_size(table.num_rows, state)
         return None, table
     except InputError as err:
         raise ApiError(422, str(err), reason="malformed_body") from err
+
+
+def _check_batch_size(n: int, state: AppState) -> None:
+    """A batch the writer's queue could never hold is refused, not answered 503 forever."""
+    limit = state.settings.limits.max_pending_records
+    if n > limit:
+        raise ApiError(
+            413,
+            f"the batch holds {n:,} records; one request takes at most {limit:,} "
+            f"(limits.max_pending_records): send smaller batches.",
+            reason="batch_too_large",
+        )
 
 
 async def _store(
