@@ -39,33 +39,15 @@ import yaml
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-SPEC: dict[str, Any] = {
-    "version": 1,
-    "task": "binary",
-    "columns": {
-        "age": {"role": "feature", "kind": "numeric"},
-        "income": {"role": "feature", "kind": "numeric"},
-        "city": {"role": "feature", "kind": "categorical"},
-        "pred": {"role": "prediction", "kind": "categorical"},
-        "proba": {"role": "score", "kind": "numeric"},
-        "y": {"role": "target", "kind": "categorical"},
-    },
-}
+sys.path.insert(0, str(ROOT))
+
+from tests.service.hostile import SPEC, flat_table, valid_records  # noqa: E402
 
 
 def reference(n: int = 2000) -> pa.Table:
-    rng = np.random.default_rng(1)
-    proba = rng.random(n)
-    return pa.table(
-        {
-            "age": rng.normal(40, 10, n),
-            "income": rng.lognormal(10, 0.5, n),
-            "city": rng.choice(["a", "b", "c"], n),
-            "pred": np.where(proba > 0.5, "1", "0"),
-            "proba": proba,
-            "y": np.where(rng.random(n) < proba, "1", "0"),
-        }
-    )
+    rng = random.Random(1)
+    table = flat_table(valid_records(n, rng, now=time.time())).drop_columns(["id", "timestamp"])
+    return table.append_column("y", pa.array([rng.choice("01") for _ in range(n)]))
 
 
 def batch_table(ids: list[str], rng: np.random.Generator) -> pa.Table:
@@ -80,6 +62,7 @@ def batch_table(ids: list[str], rng: np.random.Generator) -> pa.Table:
             "city": rng.choice(["a", "b", "c"], n),
             "pred": np.where(proba > 0.5, "1", "0"),
             "proba": proba,
+            "region": rng.choice(["north", "south", "east"], n),
         }
     )
 
@@ -95,6 +78,7 @@ def body(kind: str, table: pa.Table) -> tuple[bytes, str]:
                 "features": {"age": r["age"], "income": r["income"], "city": r["city"]},
                 "prediction": r["pred"],
                 "score": r["proba"],
+                "segments": {"region": r["region"]},
             }
             for r in rows
         ]

@@ -24,21 +24,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
+from tests.service.conftest import SPEC
 
-MODEL = "credit"
-SPEC: dict[str, Any] = {
-    "version": 1,
-    "task": "binary",
-    "columns": {
-        "age": {"role": "feature", "kind": "numeric"},
-        "income": {"role": "feature", "kind": "numeric"},
-        "city": {"role": "feature", "kind": "categorical"},
-        "pred": {"role": "prediction", "kind": "categorical"},
-        "proba": {"role": "score", "kind": "numeric"},
-        "y": {"role": "target", "kind": "categorical"},
-        "region": {"role": "segment", "kind": "categorical"},
-    },
-}
+MODEL = "credit"  # registered with tests.service.conftest.SPEC
 CONTENT = {
     "json": "application/json",
     "parquet": "application/vnd.apache.parquet",
