@@ -362,3 +362,33 @@ def test_sigterm_under_ingest_keeps_every_acknowledged_record(tmp_path: Path) ->
         (stored,) = db.execute("select count(*) from p_1").fetchone() or (0,)
     assert len(acknowledged) >= 8
     assert stored >= sum(acknowledged)
+
+
+def test_a_spec_wider_than_postgres_tables_gets_422_not_a_store_error(
+    postgres_url: str,  # noqa: F811  (the fixture imported above)
+) -> None:
+    """Failed before: a 1,700-column spec passed the spec's bounds and then failed at CREATE
+    TABLE on PostgreSQL's 1,600-column cap, a 500 from the store."""
+    wide = {
+        "version": 1,
+        "task": "binary",
+        "columns": {f"f{i}": {"role": "feature", "kind": "numeric"} for i in range(1700)},
+    }
+    fits = {**wide, "columns": dict(list(wide["columns"].items())[:1500])}
+    server = ServeProcess(["--db", postgres_url])
+    try:
+        server.wait_ready()
+        with httpx.Client(base_url=server.url, timeout=120) as c:
+            r = c.post("/v1/models", json={"name": "wide", "version": "1", "spec": wide})
+            assert r.status_code == 422, r.text
+            message = r.json()["error"]["message"]
+            assert "1,700 columns" in message and "1,600" in message and "1,594" in message
+            assert c.get("/v1/models/wide").status_code == 404  # nothing half-registered
+            r = c.post("/v1/models", json={"name": "wide", "version": "1", "spec": fits})
+            assert r.status_code == 201, r.text
+            # the next version may not pass the cap either, and the first stays usable
+            r = c.post("/v1/models", json={"name": "wide", "version": "2", "spec": wide})
+            assert r.status_code == 422, r.text
+            assert c.get("/v1/models/wide").json()["current_version"] == "1"
+    finally:
+        server.stop()

@@ -25,6 +25,7 @@ class Backend(Protocol):
     url_for_display: str
     types: dict[str, str]  # "blob", "double", "bigint" -> this database's type names
     shared: bool  # other processes write this database too (PostgreSQL), not only this one
+    max_columns: int | None  # the most columns a table may have (PostgreSQL: 1,600), or None
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
     def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table: ...

@@ -26,6 +26,7 @@ class DuckDBBackend:
     def __init__(self, path: str | Path) -> None:
         self.types = {"blob": "BLOB", "double": "DOUBLE", "bigint": "BIGINT"}
         self.shared = False  # DuckDB's file lock keeps other processes out
+        self.max_columns: int | None = None  # no cap a spec could reach
         self.url_for_display = str(path)
         try:
             self._con = duckdb.connect(str(path))

@@ -112,6 +112,7 @@ class PostgresBackend:
     def __init__(self, url: str) -> None:
         self.types = {"blob": "BYTEA", "double": "DOUBLE PRECISION", "bigint": "BIGINT"}
         self.shared = True  # several `vigil serve` instances may write at once
+        self.max_columns: int | None = 1600  # PostgreSQL's cap on a table's columns
         self._url = url
         self.url_for_display = mask_password(url)
         self._local = threading.local()

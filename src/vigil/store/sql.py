@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from vigil.errors import ConflictError, StoreError
+from vigil.errors import ConflictError, SpecError, StoreError
 from vigil.store.backend import ROLLING_START, WINDOW_FIELDS, Backend
 from vigil.store.base import (
     ModelInfo,
@@ -24,6 +24,9 @@ from vigil.store.base import (
 from vigil.store.migrations import MIGRATIONS
 from vigil.store.windows import Windows
 from vigil.store.writes import Writes
+
+# every predictions table's own columns, before the model's (c0, c1, ...)
+FIXED_COLUMNS = ("id", "ts", "version", "latency_ms", "error", "received")
 
 __all__ = ["ROLLING_START", "WINDOW_FIELDS", "Backend", "SqlStore", "utcnow"]
 
@@ -192,12 +195,26 @@ class SqlStore:
             new.append((model_id, position, name, role, storage))
             known[name] = storage
             position += 1
+        room = self._column_room(len(rows))
+        if room is not None and len(new) > room:
+            raise SpecError(
+                f"the model would keep {len(rows) + len(new):,} columns; this store's tables "
+                f"take at most {self._db.max_columns:,} columns, {len(FIXED_COLUMNS)} of them "
+                f"vigil's, so a model holds at most {len(rows) + room:,}. Split the model, or "
+                f"use a DuckDB store."
+            )
         for start in range(0, len(new), 500):  # one INSERT per 500 columns
             chunk = new[start : start + 500]
             values = ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk))
             params = [value for row in chunk for value in row]
             self._db.run(f"INSERT INTO model_columns VALUES {values}", params)
         return [(position, storage) for _, position, _, _, storage in new]
+
+    def _column_room(self, stored: int) -> int | None:
+        """How many more columns a model holding `stored` may add, or None for no bound."""
+        if self._db.max_columns is None:
+            return None
+        return max(0, self._db.max_columns - len(FIXED_COLUMNS) - stored)
 
     def _widen(self, model_id: int, added: Sequence[tuple[int, Storage]]) -> None:
         """Add the new columns to a model's predictions table."""
@@ -269,6 +286,9 @@ class SqlStore:
                             (model.id,),
                         )[0][0]
                         room = max(0, limit - int(kept))
+                    cap = self._column_room(len(model.columns))
+                    if cap is not None:  # near PostgreSQL's cap, extras are the first to go
+                        room = min(room, cap)
                     if room:
                         added = self._add_columns(
                             model.id, [(n, "extra", "VARCHAR") for n in fresh[:room]]

@@ -69,6 +69,8 @@ async def post_model(request: Request) -> dict[str, Any]:
         )
     except ConflictError as err:
         raise ApiError(409, str(err), reason="conflict") from err
+    except SpecError as err:  # more columns than the store's tables can hold
+        raise ApiError(422, str(err), reason="bad_spec") from err
     return model_view(state, model)
 
 
