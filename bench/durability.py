@@ -17,7 +17,6 @@ import argparse
 import io
 import json
 import random
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,20 +33,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
-import yaml
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 sys.path.insert(0, str(ROOT))
 
-from tests.service.hostile import SPEC, flat_table, valid_records  # noqa: E402
-
-
-def reference(n: int = 2000) -> pa.Table:
-    rng = random.Random(1)
-    table = flat_table(valid_records(n, rng, now=time.time())).drop_columns(["id", "timestamp"])
-    return table.append_column("y", pa.array([rng.choice("01") for _ in range(n)]))
+from tests.service.conftest import ServeProcess, credit_config  # noqa: E402
 
 
 def batch_table(ids: list[str], rng: np.random.Generator) -> pa.Table:
@@ -108,40 +100,9 @@ def store_url(backend: str, folder: Path) -> Iterator[str]:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-class Serve:
-    def __init__(self, config: Path, port: int) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen(
-            [str(ROOT / ".venv/bin/vigil"), "serve", "--config", str(config), "--port", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"vigil serve exited with {self.proc.returncode}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise SystemExit("vigil serve did not answer /healthz within 60 s")
-
-    def kill9(self) -> None:
-        self.proc.kill()
-        self.proc.wait(30)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cycle(serve: Serve, n: int, acks: int, acknowledged: set[str], rng: random.Random) -> int:
+def cycle(
+    serve: ServeProcess, n: int, acks: int, acknowledged: set[str], rng: random.Random
+) -> int:
     """Send until about `acks` batches are acknowledged, kill -9 at a random moment."""
     lock = threading.Lock()
     stop = threading.Event()
@@ -156,7 +117,7 @@ def cycle(serve: Serve, n: int, acks: int, acknowledged: set[str], rng: random.R
                 content, ctype = body(kind, batch_table(ids, data))
                 try:
                     r = client.post(
-                        "/v1/models/m/predictions",
+                        "/v1/models/credit/predictions",
                         content=content,
                         headers={"content-type": ctype},
                     )
@@ -198,23 +159,11 @@ def run(backend: str, cycles: int, acks: int, seed: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="vigil-durability-") as tmp:
         folder = Path(tmp)
         with store_url(backend, folder) as url:
-            (folder / "spec.yaml").write_text(yaml.safe_dump(SPEC))
-            pq.write_table(reference(), folder / "ref.parquet")
-            config = folder / "vigil.yaml"
-            config.write_text(
-                yaml.safe_dump(
-                    {
-                        "db": url,
-                        "interval": "1d",
-                        "models": {
-                            "m": {"version": "1", "spec": "spec.yaml", "reference": "ref.parquet"}
-                        },
-                    }
-                )
-            )
+            config = credit_config(folder, db=url, interval="1d")
             started = time.monotonic()
             for n in range(cycles):
-                serve = Serve(config, free_port())
+                serve = ServeProcess(["--config", str(config)])
+                serve.wait_ready()
                 batches = cycle(serve, n, acks, acknowledged, rng)
                 print(
                     f"{backend} cycle {n + 1}/{cycles}: {batches} batches acknowledged, "
@@ -223,7 +172,7 @@ def run(backend: str, cycles: int, acks: int, seed: int) -> dict[str, Any]:
                 )
             store = open_store(url)
             try:
-                model = store.get_model("m")
+                model = store.get_model("credit")
                 assert model is not None
                 window = store.read_window(model, "1", datetime(1970, 1, 1), datetime(9999, 1, 1))
                 stored = window.column("__id").to_pylist()

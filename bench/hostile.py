@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,19 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.service.hostile import SPEC, Generator, flat_table, valid_records  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.service.conftest import credit_config, free_port  # noqa: E402
+from tests.service.hostile import Generator  # noqa: E402
 
 
 def rss_mib(pid: int) -> float:
@@ -54,24 +47,7 @@ def rss_mib(pid: int) -> float:
 
 
 def start(folder: Path, max_body: str) -> tuple[subprocess.Popen[bytes], str]:
-    import random
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    rng = random.Random(1)
-    table = flat_table(valid_records(3000, rng, now=time.time())).drop_columns(["id", "timestamp"])
-    table = table.append_column("y", pa.array([rng.choice("01") for _ in range(3000)]))
-    pq.write_table(table, folder / "ref.parquet")
-    (folder / "spec.yaml").write_text(yaml.safe_dump(SPEC))
-    config = {
-        "db": str(folder / "vigil.duckdb"),
-        "interval": "5s",
-        "limits": {"max_body": max_body},
-        "windows": {"size": "1h", "min_rows": 10},
-        "models": {"credit": {"version": "1", "spec": "spec.yaml", "reference": "ref.parquet"}},
-    }
-    (folder / "vigil.yaml").write_text(yaml.safe_dump(config))
+    config = credit_config(folder, interval="5s", limits={"max_body": max_body})
     port = free_port()
     log = (folder / "serve.log").open("wb")
     proc = subprocess.Popen(
@@ -79,7 +55,7 @@ def start(folder: Path, max_body: str) -> tuple[subprocess.Popen[bytes], str]:
             str(ROOT / ".venv/bin/vigil"),
             "serve",
             "--config",
-            str(folder / "vigil.yaml"),
+            str(config),
             "--port",
             str(port),
         ],

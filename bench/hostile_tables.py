@@ -18,16 +18,13 @@ import time
 from pathlib import Path
 
 import httpx
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.service import test_hostile_tables as hostile
 from tests.service.conftest import (
-    SPEC,
     ServeProcess,
-    parquet_bytes,
-    reference_table,
+    credit_config,
 )
 
 
@@ -43,15 +40,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10_000, help="a multiple of 1,000")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp())
-    (tmp / "spec.yaml").write_text(yaml.safe_dump(SPEC))
-    (tmp / "ref.parquet").write_bytes(parquet_bytes(reference_table()))
-    config = {
-        "db": str(tmp / "vigil.duckdb"),
-        "interval": "1h",
-        "models": {"credit": {"version": "1", "spec": "spec.yaml", "reference": "ref.parquet"}},
-    }
-    (tmp / "vigil.yaml").write_text(yaml.safe_dump(config))
-    server = ServeProcess(["--config", str(tmp / "vigil.yaml")])
+    server = ServeProcess(["--config", str(credit_config(tmp))])
     server.wait_ready()
     before = _rss_mb(server.proc.pid)
     answers: collections.Counter[int] = collections.Counter()

@@ -5,33 +5,16 @@ from __future__ import annotations
 import json
 import random
 import struct
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pyarrow as pa
 import pytest
-from tests.service.conftest import Live, ThreadServer, make_settings, records
+from tests.service.conftest import Live, records
 
 from vigil.client import Client
-from vigil.config import Limits
 from vigil.ingest.columnar import COLUMNS_ARROW, COLUMNS_JSON
-from vigil.monitor.windows import WindowPlan
-from vigil.service.app import create_app
 
 PATH = "/v1/models/credit/predictions"
-
-
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[Live]:
-    """The service on 127.0.0.1 in a thread, as tests/service's `live`."""
-    settings = make_settings(
-        tmp_path, limits=Limits(max_body=2 * 2**20), windows=WindowPlan(min_rows=10)
-    )
-    app = create_app(settings, scheduler=False)
-    with ThreadServer(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        yield Live(url, client, Path(settings.db), app)
 
 
 def columnar(batch: list[dict[str, Any]]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import uvicorn
+import yaml
 
 from vigil.config import Limits, Settings, Token, hash_token
 from vigil.monitor.windows import WindowPlan
@@ -239,3 +240,28 @@ class ServeProcess:
     def close_pipe(self) -> None:
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+
+
+def credit_config(folder: Path, **settings: Any) -> Path:
+    """A `vigil serve` config in `folder`: the credit model (SPEC, `reference_table()`) on a
+    DuckDB file there, hourly windows, no scheduler tick for an hour; `settings` add keys or
+    replace them (`limits={...}`, `interval="1s"`, `db=...`)."""
+    (folder / "spec.yaml").write_text(yaml.safe_dump(SPEC))
+    (folder / "ref.parquet").write_bytes(parquet_bytes(reference_table()))
+    config = {
+        "db": str(folder / "vigil.duckdb"),
+        "interval": "1h",
+        "windows": {"size": "1h", "min_rows": 10},
+        "models": {"credit": {"version": "1", "spec": "spec.yaml", "reference": "ref.parquet"}},
+        **settings,
+    }
+    path = folder / "vigil.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def serve_credit(folder: Path, **settings: Any) -> ServeProcess:
+    """A ready `vigil serve` process on `credit_config(folder, **settings)`."""
+    server = ServeProcess(["--config", str(credit_config(folder, **settings))])
+    server.wait_ready()
+    return server

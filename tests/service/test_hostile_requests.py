@@ -10,29 +10,12 @@ import time
 from pathlib import Path
 
 import httpx
-import pyarrow as pa
-import yaml
-from tests.service.conftest import ServeProcess, parquet_bytes
-from tests.service.hostile import SPEC, Generator, flat_table, valid_records
+from tests.service.conftest import ServeProcess, serve_credit
+from tests.service.hostile import Generator, valid_records
 
 
 def _serve(tmp_path: Path) -> ServeProcess:
-    rng = random.Random(1)
-    table = flat_table(valid_records(2000, rng, now=time.time())).drop_columns(["id", "timestamp"])
-    table = table.append_column("y", pa.array([rng.choice("01") for _ in range(2000)]))
-    (tmp_path / "ref.parquet").write_bytes(parquet_bytes(table))
-    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(SPEC))
-    config = {
-        "db": str(tmp_path / "vigil.duckdb"),
-        "interval": "2s",
-        "limits": {"max_body": "2MiB"},
-        "windows": {"size": "1h", "min_rows": 10},
-        "models": {"credit": {"version": "1", "spec": "spec.yaml", "reference": "ref.parquet"}},
-    }
-    (tmp_path / "vigil.yaml").write_text(yaml.safe_dump(config))
-    server = ServeProcess(["--config", str(tmp_path / "vigil.yaml")])
-    server.wait_ready()
-    return server
+    return serve_credit(tmp_path, interval="2s", limits={"max_body": "2MiB"})
 
 
 def test_generated_hostile_requests_get_no_5xx_and_leave_the_server_serving(

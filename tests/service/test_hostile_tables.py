@@ -20,15 +20,13 @@ import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 import pytest
-import yaml
 from tests.ingest import forged
 from tests.service.conftest import (
-    SPEC,
     Live,
     ServeProcess,
     ThreadServer,
+    credit_config,
     make_settings,
-    parquet_bytes,
     records,
     reference_table,
 )
@@ -50,15 +48,7 @@ PARQUET = {"content-type": "application/vnd.apache.parquet"}
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     tmp = tmp_path_factory.mktemp("hostile")
-    (tmp / "spec.yaml").write_text(yaml.safe_dump(SPEC))
-    (tmp / "ref.parquet").write_bytes(parquet_bytes(reference_table()))
-    config = {
-        "db": str(tmp / "vigil.duckdb"),
-        "interval": "1h",
-        "models": {"credit": {"version": "1", "spec": "spec.yaml", "reference": "ref.parquet"}},
-    }
-    (tmp / "vigil.yaml").write_text(yaml.safe_dump(config))
-    process = ServeProcess(["--config", str(tmp / "vigil.yaml")])
+    process = ServeProcess(["--config", str(credit_config(tmp))])
     try:
         process.wait_ready()
         yield process

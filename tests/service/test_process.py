@@ -10,9 +10,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
-from tests.service.conftest import SPEC, ServeProcess, parquet_bytes, records, reference_table
+from tests.service.conftest import (
+    SPEC,
+    ServeProcess,
+    credit_config,
+    records,
+)
 
 from vigil.ingest.layout import layout_for
 from vigil.ingest.validate import TimeRules, validate_predictions
@@ -23,23 +27,8 @@ from vigil.store.sql import utcnow
 CLI = [sys.executable, "-c", "from vigil.cli import main; raise SystemExit(main())"]
 
 
-def _config(tmp_path: Path, **extra: object) -> Path:
-    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(SPEC))
-    (tmp_path / "ref.parquet").write_bytes(parquet_bytes(reference_table()))
-    config = {
-        "db": str(tmp_path / "vigil.duckdb"),
-        "interval": "1s",
-        "windows": {"size": "1h", "min_rows": 10},
-        "models": {"credit": {"version": "1", "spec": "spec.yaml", "reference": "ref.parquet"}},
-        **extra,
-    }
-    path = tmp_path / "vigil.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
 def test_serve_end_to_end_with_the_scheduler_and_a_prometheus_scrape(tmp_path: Path) -> None:
-    server = ServeProcess(["--config", str(_config(tmp_path))])
+    server = ServeProcess(["--config", str(credit_config(tmp_path, interval="1s"))])
     try:
         server.wait_ready()
         with httpx.Client(base_url=server.url, timeout=30) as c:
@@ -64,7 +53,7 @@ def test_serve_end_to_end_with_the_scheduler_and_a_prometheus_scrape(tmp_path: P
 
 def test_acknowledged_writes_survive_kill_9(tmp_path: Path) -> None:
     db = tmp_path / "vigil.duckdb"
-    server = ServeProcess(["--config", str(_config(tmp_path, interval="1h"))])
+    server = ServeProcess(["--config", str(credit_config(tmp_path))])
     server.wait_ready()
     acknowledged: list[str] = []
     lock = threading.Lock()
@@ -120,7 +109,7 @@ def test_binding_beyond_loopback_without_tokens_is_refused(tmp_path: Path) -> No
 
 
 def test_run_once_and_backfill(tmp_path: Path) -> None:
-    config = _config(tmp_path)
+    config = credit_config(tmp_path, interval="1s")
     first = subprocess.run(
         [*CLI, "run", "--once", "--config", str(config)],
         capture_output=True,

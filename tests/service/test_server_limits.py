@@ -17,30 +17,17 @@ from typing import Any
 
 import duckdb
 import httpx
-import yaml
-from tests.service.conftest import SPEC, ServeProcess, parquet_bytes, records, reference_table
+from tests.service.conftest import (
+    SPEC,
+    ServeProcess,
+    records,
+    serve_credit,
+)
 from tests.store.conftest import postgres_url  # noqa: F401  (a fixture)
 
 
-def _config(tmp_path: Path, limits: dict[str, Any] | None = None) -> Path:
-    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(SPEC))
-    (tmp_path / "ref.parquet").write_bytes(parquet_bytes(reference_table()))
-    config = {
-        "db": str(tmp_path / "vigil.duckdb"),
-        "interval": "1h",
-        "windows": {"size": "1h", "min_rows": 10},
-        "models": {"credit": {"version": "1", "spec": "spec.yaml", "reference": "ref.parquet"}},
-        "limits": limits or {},
-    }
-    path = tmp_path / "vigil.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
 def _serve(tmp_path: Path, limits: dict[str, Any] | None = None) -> ServeProcess:
-    server = ServeProcess(["--config", str(_config(tmp_path, limits))])
-    server.wait_ready()
-    return server
+    return serve_credit(tmp_path, limits=limits or {})
 
 
 def _connect(server: ServeProcess) -> socket.socket:
