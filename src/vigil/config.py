@@ -96,6 +96,7 @@ class Limits:
     max_connections: int = 1000  # open connections; past it, 503 at once
     max_inflight_bytes: int = 128 * 2**20  # request bodies being read or processed; past it, 503
     shutdown_timeout: int = 10  # seconds in-flight requests get to finish on SIGTERM/SIGINT
+    max_reference_bytes: int = 2**30  # an uploaded reference's columns once decoded; past it, 422
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +179,7 @@ LIMIT_KEYS = {
     "max_connections",
     "max_inflight_bytes",
     "shutdown_timeout",
+    "max_reference_bytes",
 }
 TOP_KEYS = {
     "host",
@@ -225,7 +227,7 @@ def _settings(data: dict[str, Any], base: Path, source: str) -> Settings:
     limits_data = data.get("limits") or {}
     _only(limits_data, LIMIT_KEYS, "limits")
     limits = Limits()
-    for key in ("max_body", "max_inflight_bytes"):
+    for key in ("max_body", "max_inflight_bytes", "max_reference_bytes"):
         if key in limits_data:
             limits = replace(limits, **{key: parse_size(limits_data[key], f"limits.{key}")})
     for key in ("max_pending_records", "max_connections"):

@@ -19,10 +19,12 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from tests.service.conftest import Live, ServeProcess, parquet_bytes
+from tests.service.conftest import Live, ServeProcess, ThreadServer, make_settings, parquet_bytes
 
+from vigil.config import Limits
 from vigil.errors import VigilError
 from vigil.evaluation import evaluate
+from vigil.service.app import create_app
 
 PARQUET = {"content-type": "application/vnd.apache.parquet"}
 SPEC: dict[str, Any] = {
@@ -279,3 +281,48 @@ def test_hostile_reference_bodies_get_a_clear_4xx(live: Live) -> None:
     assert live.client.get("/v1/models/m").json()["references"] == {}
     r = live.client.put("/v1/models/m/reference", content=whole, headers=PARQUET)
     assert r.status_code == 200, r.text
+
+
+def test_a_reference_that_would_decode_past_its_limit_is_refused_before_it_is_read(
+    tmp_path: Path,
+) -> None:
+    """A few-kilobyte Parquet file can hold gigabytes of repeated values: the upload is
+    measured by its footer and its dictionary-coded text against `max_reference_bytes`."""
+    settings = make_settings(tmp_path, limits=Limits(max_reference_bytes=16 * 2**20))
+    with (
+        ThreadServer(create_app(settings, scheduler=False)) as url,
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
+        assert (
+            client.post("/v1/models", json={"name": "m", "version": "1", "spec": SPEC}).status_code
+            == 201
+        )
+        zeros = parquet_bytes(pa.table({"x": np.zeros(4_000_000)}))  # 32 MB of float64
+        wide_text = parquet_bytes(pa.table({"city": pa.array(["c" * 65_536] * 400)}))  # 26 MB
+        arrow_zeros = io.BytesIO()
+        with ipc.new_stream(
+            arrow_zeros,
+            pa.schema([("x", pa.float64())]),
+            options=ipc.IpcWriteOptions(compression="zstd"),
+        ) as writer:
+            writer.write_table(pa.table({"x": np.zeros(4_000_000)}))
+        cases = [
+            (zeros, PARQUET, "4000000 rows of 8 bytes of fixed-width values"),
+            (wide_text, PARQUET, "text decodes to more than 16777216 bytes"),
+            (
+                arrow_zeros.getvalue(),
+                {"content-type": "application/vnd.apache.arrow.stream"},
+                "decompresses to more than 16777216 bytes",
+            ),
+        ]
+        for body, headers, words in cases:
+            assert len(body) < 2**20, len(body)  # small on the wire
+            r = client.put("/v1/models/m/reference", content=body, headers=headers)
+            assert r.status_code == 422, r.text
+            message = r.json()["error"]["message"]
+            assert words in message and "limits.max_reference_bytes" in message, message
+        assert client.get("/v1/models/m").json()["references"] == {}
+        good = pa.Table.from_pandas(reference(N), preserve_index=False)
+        r = client.put("/v1/models/m/reference", content=parquet_bytes(good), headers=PARQUET)
+        assert r.status_code == 200, r.text
+        assert r.json()["rows"] == N

@@ -246,6 +246,7 @@ def decode_table(
     *,
     max_rows: int | None = None,
     max_decoded: int | None = None,
+    limit: str = "limits.max_body",
 ) -> pa.Table:
     """A Parquet, Arrow IPC or CSV body as an Arrow table, checked in full.
 
@@ -262,7 +263,8 @@ def decode_table(
     ZSTD) would decompress to more bytes is refused before any is decompressed: each
     compressed buffer states its length in its first 8 bytes (a 5 KB body may state 160 MB);
     and a table whose dictionary-coded text would take more once decoded is refused too (a
-    Parquet body's text columns are read dictionary-coded for that).
+    Parquet body's text columns are read dictionary-coded for that). `limit` is the setting
+    that `max_decoded` comes from, named in the refusal.
     """
     if not body:
         raise InputError(f"the {fmt} body is empty.")
@@ -272,13 +274,13 @@ def decode_table(
             _check_rows(parquet.metadata.num_rows, max_rows, fmt)
             schema = parquet.schema_arrow
             if max_decoded is not None:  # text stays dictionary-coded until measured
-                _check_fixed_width(parquet.metadata.num_rows, schema, max_decoded)
+                _check_fixed_width(parquet.metadata.num_rows, schema, max_decoded, limit)
                 texts = [f.name for f in parquet.schema_arrow if _is_bytes(f.type)]
                 parquet = pq.ParquetFile(io.BytesIO(body), read_dictionary=texts)
             table = parquet.read()
         elif fmt == "arrow":
             if max_decoded is not None:
-                _check_decoded(body, max_decoded)
+                _check_decoded(body, max_decoded, limit)
             table = _read_arrow(pa.py_buffer(body), max_rows)
         elif fmt == "csv":
             table = pacsv.read_csv(io.BytesIO(body))
@@ -289,7 +291,7 @@ def decode_table(
         raise InputError(f"the body is not readable as {fmt}: {_first_line(err)}.") from err
     table = _validated(table, fmt)
     if max_decoded is not None:
-        _check_dictionaries(table, fmt, max_decoded)
+        _check_dictionaries(table, fmt, max_decoded, limit)
         if fmt == "parquet":  # back to the types the file holds, now that they fit
             try:
                 table = table.cast(schema)
@@ -300,7 +302,7 @@ def decode_table(
     return table
 
 
-def _check_fixed_width(rows: int, schema: pa.Schema, max_decoded: int) -> None:
+def _check_fixed_width(rows: int, schema: pa.Schema, max_decoded: int, limit: str) -> None:
     """Refuse a Parquet body whose numbers, times and booleans take more than
     `max_decoded` bytes once read (rows × widths, from its footer): repeated values compress
     to nothing, so a small file of a thousand columns can hold gigabytes of zeros. Only the
@@ -319,7 +321,7 @@ def _check_fixed_width(rows: int, schema: pa.Schema, max_decoded: int) -> None:
     if rows * width > max_decoded:
         raise InputError(
             f"the parquet body holds {rows} rows of {width:g} bytes of fixed-width values, more "
-            f"than {max_decoded} bytes (limits.max_body) once read; send it in smaller batches."
+            f"than {max_decoded} bytes ({limit}) once read; {_remedy(limit)}."
         )
 
 
@@ -332,7 +334,13 @@ def _is_bytes(t: pa.DataType) -> bool:
     )
 
 
-def _check_dictionaries(table: pa.Table, fmt: BodyFormat, max_decoded: int) -> None:
+def _remedy(limit: str) -> str:
+    if limit == "limits.max_body":
+        return "send it in smaller batches"
+    return f"send less, or raise {limit}"
+
+
+def _check_dictionaries(table: pa.Table, fmt: BodyFormat, max_decoded: int, limit: str) -> None:
     """Refuse a table whose dictionary-coded text would take more than `max_decoded` bytes
     once decoded: one 64 KB value repeated 200,000 times is 13 GB of text from a tiny body."""
     total = 0
@@ -345,8 +353,7 @@ def _check_dictionaries(table: pa.Table, fmt: BodyFormat, max_decoded: int) -> N
         if total > max_decoded:
             raise InputError(
                 f"the {fmt} body's text decodes to more than {max_decoded} bytes "
-                f"(limits.max_body), its dictionary-coded column {name!r} included; "
-                f"send it in smaller batches."
+                f"({limit}), its dictionary-coded column {name!r} included; {_remedy(limit)}."
             )
 
 
@@ -376,7 +383,7 @@ _FILE_MAGIC = b"ARROW1"
 _RECORD_BATCH, _DICTIONARY_BATCH = 3, 2  # Arrow's MessageHeader union, Message.fbs
 
 
-def _check_decoded(body: bytes, max_decoded: int) -> None:
+def _check_decoded(body: bytes, max_decoded: int, limit: str) -> None:
     """Refuse an Arrow IPC body whose buffers hold more than `max_decoded` bytes once
     decompressed, reading only the messages' metadata and each buffer's stated length."""
     start = 8 if body[:6] == _FILE_MAGIC else 0  # a file holds a stream after its magic
@@ -387,7 +394,7 @@ def _check_decoded(body: bytes, max_decoded: int) -> None:
             if total > max_decoded:
                 raise InputError(
                     f"the arrow body decompresses to more than {max_decoded} bytes "
-                    f"(limits.max_body); send it in smaller batches."
+                    f"({limit}); {_remedy(limit)}."
                 )
     except (pa.ArrowException, struct.error, IndexError) as err:
         raise InputError(f"the body is not readable as arrow: {_first_line(err)}.") from err

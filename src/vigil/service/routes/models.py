@@ -142,7 +142,9 @@ async def put_reference(model: str, request: Request, version: str | None = None
         )
     body = await read_body(request, state.settings.limits.max_body)
     try:
-        table = await run_in_threadpool(_table_from_body, body, fmt)
+        table = await run_in_threadpool(
+            _table_from_body, body, fmt, state.settings.limits.max_reference_bytes
+        )
         parquet, rows = await run_in_threadpool(reference_parquet, Dataset(table, "upload"), spec)
     except InputError as err:
         raise ApiError(422, str(err), reason="malformed_body") from err
@@ -157,7 +159,7 @@ async def put_reference(model: str, request: Request, version: str | None = None
     }
 
 
-def _table_from_body(body: bytes, fmt: str) -> pa.Table:
+def _table_from_body(body: bytes, fmt: str, max_decoded: int) -> pa.Table:
     if fmt == "json":
         try:
             rows = json.loads(body, object_pairs_hook=_strict_pairs)
@@ -186,7 +188,12 @@ def _table_from_body(body: bytes, fmt: str) -> pa.Table:
                 "send it as a float or a string."
             ) from err
     else:
-        table = decode_table(body, fmt)  # type: ignore[arg-type]
+        table = decode_table(  # a small Parquet file can hold gigabytes of repeated values
+            body,
+            fmt,  # type: ignore[arg-type]
+            max_decoded=max_decoded,
+            limit="limits.max_reference_bytes",
+        )
     names = table.column_names
     if len(set(names)) != len(names):
         twice = sorted({n for n in names if names.count(n) > 1})
