@@ -155,7 +155,7 @@ def measure_numeric(
     approximate: list[str] = []
     if isinstance(reference, NumericSample):
         ref = reference.values
-        pair: SamplePair | None = SamplePair(ref, cur)
+        pair: SamplePair | None = SamplePair(reference.sorted, cur)
         edges = quantile_edges(ref, n_bins)
         ref_counts = bin_counts(ref, edges, assume_sorted=True)
         lo, hi = float(min(ref[0], cur[0])), float(max(ref[-1], cur[-1]))
