@@ -311,7 +311,8 @@ def evaluate(
     def job(col: ColumnSpec) -> tuple[str, ColumnDrift | None, ColumnQuality]:
         return (col.name, *_column(col, ref, cur, spec))
 
-    hashed = [c.name for c in columns if ref.profile is not None or c.name in ref.column_names]
+    ref_names = set(ref.column_names)
+    hashed = [c.name for c in columns if ref.profile is not None or c.name in ref_names]
     n_workers = workers or min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=n_workers) as pool:
         duplicates = pool.submit(_duplicates, ref, cur.table, hashed)

@@ -135,3 +135,14 @@ def test_the_blocked_prefix_of_a_million_values_is_accurate() -> None:
     # the last entry is the sum of every value's distance to the largest
     exact = float(np.sum(values[-1] - values))
     assert prefix[-1] == pytest.approx(exact, rel=1e-12)
+
+
+@PROPERTIES
+@given(
+    arrays(np.float64, st.integers(1_024, 3_000), elements=st.integers(-40, 40).map(float)),
+    arrays(np.float64, st.integers(1, 60), elements=st.integers(-45, 45).map(float)),
+)
+def test_counting_through_the_index_is_searchsorted(values: np.ndarray, keys: np.ndarray) -> None:
+    ordered, keys = np.sort(values), np.sort(keys)
+    counted = SortedSample(ordered).count_at_or_below(keys)
+    assert counted.tolist() == np.searchsorted(ordered, keys, side="right").tolist()

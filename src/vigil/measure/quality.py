@@ -130,6 +130,15 @@ def _numeric_stats(sample: SortedSample) -> dict[str, float | str | None]:
     }
 
 
+def _reference_outliers(ref: NDArray[np.float64]) -> tuple[float, float, int | None]:
+    """The reference's IQR fences and how many of its values lie outside them."""
+    if not ref.size:
+        return float("nan"), float("nan"), None
+    q1, q3 = (float(x) for x in quantiles_of_sorted(ref, np.array([0.25, 0.75])))
+    low_f, high_f = iqr_fences(q1, q3)
+    return low_f, high_f, _outside(ref, low_f, high_f)
+
+
 def _outside(values: NDArray[np.float64], low: float, high: float) -> int:
     """How many sorted values lie below low or above high."""
     return int(
@@ -160,14 +169,13 @@ def numeric_quality(
         ref_mismatches = reference.type_mismatches
         ref_min = float(ref[0]) if ref.size else None
         ref_max = float(ref[-1]) if ref.size else None
-        if ref.size:
-            q1, q3 = (float(x) for x in quantiles_of_sorted(ref, np.array([0.25, 0.75])))
-            low_f, high_f = iqr_fences(q1, q3)
-            ref_outlier_count = _outside(ref, low_f, high_f)
-        else:
-            low_f = high_f = float("nan")
+        low_f, high_f, ref_outlier_count = reference.sorted.kept(
+            ("outliers",), lambda: _reference_outliers(ref)
+        )
         ref_constant = ref.size == 0 or bool(ref[0] == ref[-1])
-        ref_stats = _numeric_stats(reference.sorted)
+        ref_stats = dict(
+            reference.sorted.kept(("stats",), lambda: _numeric_stats(reference.sorted))
+        )
     else:
         ref_rows = reference.count + reference.missing + reference.infinite
         ref_missing, ref_finite = reference.missing, reference.count

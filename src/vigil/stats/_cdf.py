@@ -82,7 +82,7 @@ def compare_by_lookup(
     )
     steps = sorted_current[last_of_run]
     current_seen = last_of_run + 1  # current values at or below each step
-    at_or_below = np.searchsorted(values, steps, side="right")
+    at_or_below = reference.count_at_or_below(steps)
     # the count below a step differs only where the reference holds the step itself: one
     # more search for those alone (a search into a large reference is cache misses)
     below = at_or_below.copy()
