@@ -57,8 +57,9 @@ def compare_by_lookup(
     reference: SortedSample, sorted_current: NDArray[np.float64]
 ) -> tuple[float, float]:
     """The KS statistic and the Wasserstein distance from lookups of the current's distinct
-    values into the reference: two binary searches per value, O(m log n) for m current and n
-    reference values once the reference's prefix integral is kept.
+    values into the reference: one search per value (two where the reference holds it too),
+    O(m log n) for m current and n reference values once the reference's prefix integral is
+    kept.
 
     KS. Between two distinct current values u_{k−1} < u_k, F_current is flat and
     F_reference rises, so the largest F_reference − F_current on that stretch is just before
