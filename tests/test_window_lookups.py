@@ -66,3 +66,13 @@ def test_a_prepared_reference_read_by_lookups_gives_the_fresh_report(
         assert metrics["wasserstein_norm"] == pytest.approx(
             expected / np.std(ref, ddof=1), rel=1e-9
         )
+
+
+def test_what_a_report_holds_of_the_kept_reference_is_its_own() -> None:
+    spec = spec_from_dict(SPEC)
+    prepared = PreparedReference(rows(5_000, 3), spec)
+    current = rows(200, 4, 0.5)
+    first = evaluate(prepared, current, spec)
+    expected = report(first)
+    first.quality.columns["x"].reference_stats["mean"] = 1e6  # a caller changes its report
+    assert report(evaluate(prepared, current, spec)) == expected
