@@ -183,8 +183,9 @@ class PreparedReference:
     it (`vigil.monitor.references`). Preparing raises what `evaluate` would raise for the
     reference (a column that cannot be read as its kind, no rows).
 
-    It holds the conformed table and the kept pieces (about 8 bytes per numeric cell more
-    than the table): drop it to free them.
+    It holds the conformed table and the kept pieces (about 17 bytes per numeric cell more
+    than the table: the sorted values, their prefix integral and search index, read by the
+    window's lookups — `vigil.stats.SortedSample`): drop it to free them.
     """
 
     def __init__(self, reference: Any, spec: Spec) -> None:
@@ -311,7 +312,8 @@ def evaluate(
     def job(col: ColumnSpec) -> tuple[str, ColumnDrift | None, ColumnQuality]:
         return (col.name, *_column(col, ref, cur, spec))
 
-    hashed = [c.name for c in columns if ref.profile is not None or c.name in ref.column_names]
+    ref_names = set(ref.column_names)
+    hashed = [c.name for c in columns if ref.profile is not None or c.name in ref_names]
     n_workers = workers or min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=n_workers) as pool:
         duplicates = pool.submit(_duplicates, ref, cur.table, hashed)
@@ -526,9 +528,10 @@ def _schema(spec: Spec, ref: _Reference, current: pa.Table) -> SchemaChange:
     known = set(spec.names) | set(ref.column_names)
     changes = []
     if ref.schema is not None:  # the types as read, not as conformed to the spec
-        known |= set(ref.schema.names)
+        read = set(ref.schema.names)
+        known |= read
         for name in spec.names:
-            if name in present and name in ref.schema.names:
+            if name in present and name in read:
                 r, c = ref.schema.field(name).type, current.schema.field(name).type
                 if _family(r) != _family(c) and not pa.types.is_null(c):
                     changes.append(TypeChange(name, str(r), str(c)))

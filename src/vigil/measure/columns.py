@@ -12,7 +12,7 @@ current set is read with them, so both sides read a value the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from vigil.profile import CategoricalProfile
 from vigil.spec.types import Kind
 from vigil.spec.values import category_strings, is_text
+from vigil.stats import SortedSample
 
 # A text cell that reads as a number. In a mostly numeric column the cells that do not are
 # counted as type mismatches instead of turning the whole column into text.
@@ -54,6 +55,12 @@ class NumericSample:
     missing: int  # null or NaN
     infinite: int  # +/-inf
     type_mismatches: int  # cells that were not numbers (counted as missing too)
+    # `values` with what the kernels read of them kept (std, prefix integral, distinct
+    # shares): a reference kept between windows pays for each once
+    sorted: SortedSample = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sorted", SortedSample(self.values))
 
 
 def text_to_float(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, int]:

@@ -155,9 +155,10 @@ def measure_numeric(
     approximate: list[str] = []
     if isinstance(reference, NumericSample):
         ref = reference.values
-        pair: SamplePair | None = SamplePair(ref, cur)
-        edges = quantile_edges(ref, n_bins)
-        ref_counts = bin_counts(ref, edges, assume_sorted=True)
+        pair: SamplePair | None = SamplePair(reference.sorted, cur)
+        edges, ref_counts = reference.sorted.kept(
+            ("bins", n_bins), lambda: _reference_bins(ref, n_bins)
+        )
         lo, hi = float(min(ref[0], cur[0])), float(max(ref[-1], cur[-1]))
         profiles = None
     else:
@@ -222,6 +223,17 @@ def measure_categorical(
         cur_shares = (*cur_shares[:CHART_CATEGORIES], sum(cur_shares[CHART_CATEGORIES:]))
     distribution = Distribution(tuple(shown), ref_shares, cur_shares, None)
     return _measured(column, metrics, (), distribution)
+
+
+def _reference_bins(
+    sorted_reference: NDArray[np.float64], n_bins: int
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """The reference's quantile edges and its counts on them (read-only: they are kept)."""
+    edges = quantile_edges(sorted_reference, n_bins)
+    counts = bin_counts(sorted_reference, edges, assume_sorted=True)
+    edges.flags.writeable = False
+    counts.flags.writeable = False
+    return edges, counts
 
 
 def _shares(counts: NDArray[np.int64]) -> tuple[float, ...]:

@@ -22,6 +22,7 @@ from vigil.profile import CategoricalProfile, NumericProfile, iqr_fences
 from vigil.spec import ColumnSpec, Kind, Role
 from vigil.spec.values import is_text
 from vigil.stats import (
+    SortedSample,
     TestResult,
     beyond_range_test,
     constant_chance,
@@ -114,17 +115,28 @@ def _share(part: int | float, whole: int | float) -> float:
     return float(part) / float(whole) if whole else 0.0
 
 
-def _numeric_stats(values: NDArray[np.float64]) -> dict[str, float | str | None]:
+def _numeric_stats(sample: SortedSample) -> dict[str, float | str | None]:
+    """min, max, mean, std and median of a sorted sample (its mean and std kept in it)."""
+    values = sample.values
     if values.size == 0:
         return {"min": None, "max": None, "mean": None, "std": None, "median": None}
     qs = quantiles_of_sorted(values, np.array([0.5]))
     return {
         "min": float(values[0]),
         "max": float(values[-1]),
-        "mean": float(values.mean()),
-        "std": float(values.std(ddof=1)) if values.size > 1 else None,
+        "mean": sample.mean,
+        "std": sample.std if values.size > 1 else None,
         "median": float(qs[0]),
     }
+
+
+def _reference_outliers(ref: NDArray[np.float64]) -> tuple[float, float, int | None]:
+    """The reference's IQR fences and how many of its values lie outside them."""
+    if not ref.size:
+        return float("nan"), float("nan"), None
+    q1, q3 = (float(x) for x in quantiles_of_sorted(ref, np.array([0.25, 0.75])))
+    low_f, high_f = iqr_fences(q1, q3)
+    return low_f, high_f, _outside(ref, low_f, high_f)
 
 
 def _outside(values: NDArray[np.float64], low: float, high: float) -> int:
@@ -157,14 +169,13 @@ def numeric_quality(
         ref_mismatches = reference.type_mismatches
         ref_min = float(ref[0]) if ref.size else None
         ref_max = float(ref[-1]) if ref.size else None
-        if ref.size:
-            q1, q3 = (float(x) for x in quantiles_of_sorted(ref, np.array([0.25, 0.75])))
-            low_f, high_f = iqr_fences(q1, q3)
-            ref_outlier_count = _outside(ref, low_f, high_f)
-        else:
-            low_f = high_f = float("nan")
+        low_f, high_f, ref_outlier_count = reference.sorted.kept(
+            ("outliers",), lambda: _reference_outliers(ref)
+        )
         ref_constant = ref.size == 0 or bool(ref[0] == ref[-1])
-        ref_stats = _numeric_stats(ref)
+        ref_stats = dict(
+            reference.sorted.kept(("stats",), lambda: _numeric_stats(reference.sorted))
+        )
     else:
         ref_rows = reference.count + reference.missing + reference.infinite
         ref_missing, ref_finite = reference.missing, reference.count
@@ -218,8 +229,7 @@ def numeric_quality(
             ).p_value
     is_constant = cur.size > 0 and bool(cur[0] == cur[-1])
     if is_constant and cur.size and not ref_constant and isinstance(reference, NumericSample):
-        _, runs = np.unique(reference.values, return_counts=True)
-        p_values["constant"] = constant_chance(runs / reference.values.size, cur.size)
+        p_values["constant"] = constant_chance(reference.sorted.run_shares, cur.size)
     return ColumnQuality(
         column=column.name,
         kind=column.kind,
@@ -242,7 +252,7 @@ def numeric_quality(
             None if ref_outlier_count is None else _share(ref_outlier_count, ref_finite)
         ),
         reference_stats=ref_stats,
-        current_stats=_numeric_stats(cur),
+        current_stats=_numeric_stats(current.sorted),
         error=None,
         p_values=p_values,
     )

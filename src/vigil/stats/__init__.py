@@ -67,12 +67,14 @@ from vigil.stats.sampling_error import (
     bootstrap_scales,
     mean_standard_error,
 )
+from vigil.stats.sorted_sample import SortedSample
 from vigil.stats.wasserstein import wasserstein_distance
 
 # One sorted list of every public kernel; a new module adds its import above and names here.
 __all__ = [
     "EcdfComparison",
     "SamplePair",
+    "SortedSample",
     "TestResult",
     "accuracy_score",
     "adjust_p_values",

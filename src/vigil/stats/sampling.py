@@ -62,12 +62,16 @@ def share_increase_test(
     if current_count == 0:
         return TestResult(increase, 1.0)
     x = np.arange(current_count, min(hits, current_n) + 1, dtype=np.float64)
-    log_pmf = (
+    log_pmf = np.asarray(
         _log_choose(float(hits), x)
         + _log_choose(float(total - hits), current_n - x)
-        - _log_choose(float(total), float(current_n))
+        - _log_choose(float(total), float(current_n)),
+        dtype=np.float64,
     )
-    p_value = float(np.exp(special.logsumexp(log_pmf)))
+    # log Σ exp, shifted by the largest term (scipy's `logsumexp` costs 0.2 ms a call in
+    # array-API dispatch, more than the rest of a window's column)
+    top = float(log_pmf.max())
+    p_value = math.exp(top) * float(np.sum(np.exp(log_pmf - top)))
     return TestResult(increase, min(1.0, p_value))
 
 
@@ -142,7 +146,7 @@ def constant_chance(shares: Iterable[float], n: int) -> float:
     """
     if n < 1:
         raise ValueError(f"constant_chance needs at least one draw; got n={n}.")
-    p = np.asarray(list(shares), dtype=np.float64)
+    p = np.array(shares if isinstance(shares, np.ndarray) else list(shares), dtype=np.float64)
     if p.size == 0 or np.any(p < 0):
         raise ValueError("constant_chance needs non-negative shares.")
     p = p[p > 0]
