@@ -9,7 +9,7 @@ import io
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,12 +21,14 @@ from tests.monitor.test_prepared_references import BINARY, binary_set
 from tests.store.conftest import postgres_url, store, store_url  # noqa: F401  (fixtures)
 from tests.test_late_labels import same
 
+from vigil.evaluation import PreparedReference, evaluate
 from vigil.ingest.layout import layout_for
+from vigil.monitor.kept import KeptReports
 from vigil.monitor.scheduler import Monitor, TickSummary
-from vigil.monitor.windows import WindowPlan
+from vigil.monitor.windows import WindowPlan, WindowReports
 from vigil.spec import spec_from_dict
 from vigil.store import SqlStore, open_store
-from vigil.store.base import MetricPoint, ModelInfo, WindowKey
+from vigil.store.base import MetricPoint, ModelInfo, WindowKey, WindowState
 
 HOUR = datetime(2026, 11, 23, 10)
 HOURS = 4
@@ -260,3 +262,32 @@ def test_a_batch_compares_each_window_with_the_windows_before_it_as_they_are_now
     ratio = points[(start, start + timedelta(hours=1), "", "ops.volume_ratio", "")][0]
     # hour 0 as recomputed in this batch (ROWS + 40), not as stored before it (ROWS)
     assert ratio == pytest.approx((ROWS + 15) / float(np.mean([ROWS + 40, ROWS])), rel=1e-12)
+
+
+def test_kept_reports_are_bounded_and_follow_the_window_state() -> None:
+    spec = spec_from_dict(BINARY)
+    report = evaluate(PreparedReference(binary_set(300, 1), spec), binary_set(100, 2), spec)
+    stamp = datetime(2026, 1, 1)
+
+    def state(hour: int, generation: int, computed: int, data: int) -> WindowState:
+        start = HOUR + timedelta(hours=hour)
+        key = WindowKey("1", "tumbling", start, start + timedelta(hours=1))
+        return WindowState(key, generation, computed, 1, 0, None, data_generation=data)
+
+    kept = KeptReports(limit=5)
+    two = WindowReports(report, {"shop=a": report})  # two reports each
+    for hour in range(3):
+        kept.keep(7, state(hour, 1, 0, 1), 1, stamp, two)
+    assert len(kept) == 2  # 6 reports > 5: the least recent window went
+    assert kept.for_labels(7, state(0, 2, 1, 1), stamp) is None
+    assert kept.for_labels(7, state(2, 2, 1, 1), stamp) is two  # labels since generation 1
+    assert kept.for_labels(7, state(2, 3, 1, 3), stamp) is None  # rows came too
+    assert kept.for_labels(7, state(2, 3, 2, 1), stamp) is None  # computed since, elsewhere
+    assert kept.for_labels(7, state(2, 2, 1, 1), stamp + timedelta(1)) is None  # new reference
+    assert kept.for_labels(8, state(2, 2, 1, 1), stamp) is None  # another model
+    rolling = replace(state(2, 2, 1, 1), key=replace(state(2, 2, 1, 1).key, kind="rolling"))
+    assert kept.for_labels(7, rolling, stamp) is None
+    kept.keep(7, state(2, 2, 1, 1), 2, stamp, None)  # failed: what was kept goes
+    assert kept.for_labels(7, state(2, 3, 2, 2), stamp) is None and len(kept) == 1
+    kept.forget(7)
+    assert len(kept) == 0

@@ -16,6 +16,7 @@ model); `KEPT_REPORTS` bounds how many are held, least recently computed dropped
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +41,7 @@ class KeptReports:
         self.limit = limit
         self._entries: OrderedDict[tuple[int, str, datetime], _Kept] = OrderedDict()
         self._held = 0
+        self._lock = threading.Lock()  # `forget` comes from the thread registering a version
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -52,7 +54,8 @@ class KeptReports:
         key = state.key
         if key.kind != "tumbling" or not state.has_only_new_labels:
             return None
-        found = self._entries.get((model_id, key.version, key.start))
+        with self._lock:
+            found = self._entries.get((model_id, key.version, key.start))
         if (
             found is None
             or found.generation != state.computed_generation
@@ -72,18 +75,20 @@ class KeptReports:
         """Hold a tumbling window's reports as computed at `generation` (None: nothing to
         hold, and what was held goes)."""
         slot = (model_id, state.key.version, state.key.start)
-        old = self._entries.pop(slot, None)
-        if old is not None:
-            self._held -= old.reports.count
-        if state.key.kind != "tumbling" or reports is None or reports.count > self.limit:
-            return
-        self._entries[slot] = _Kept(generation, reference, reports)
-        self._held += reports.count
-        while self._held > self.limit:
-            _, dropped = self._entries.popitem(last=False)
-            self._held -= dropped.reports.count
+        with self._lock:
+            old = self._entries.pop(slot, None)
+            if old is not None:
+                self._held -= old.reports.count
+            if state.key.kind != "tumbling" or reports is None or reports.count > self.limit:
+                return
+            self._entries[slot] = _Kept(generation, reference, reports)
+            self._held += reports.count
+            while self._held > self.limit:
+                _, dropped = self._entries.popitem(last=False)
+                self._held -= dropped.reports.count
 
     def forget(self, model_id: int) -> None:
         """Drop every window of a model (a version registered, a spec changed)."""
-        for slot in [s for s in self._entries if s[0] == model_id]:
-            self._held -= self._entries.pop(slot).reports.count
+        with self._lock:
+            for slot in [s for s in self._entries if s[0] == model_id]:
+                self._held -= self._entries.pop(slot).reports.count
