@@ -64,9 +64,10 @@ class Service:
     model: ModelInfo
     now: datetime
 
-    def monitor(self) -> Monitor:
-        """A Monitor as a (re)started process has it: nothing kept."""
-        return Monitor(self.store, {}, default_plan=PLAN, clock=lambda: self.now)
+    def monitor(self, batch: int = 3) -> Monitor:
+        """A Monitor as a (re)started process has it: nothing kept; `batch` windows claimed
+        and stored together (4 windows: two batches)."""
+        return Monitor(self.store, {}, default_plan=PLAN, clock=lambda: self.now, batch=batch)
 
     def label(self, rng: np.random.Generator, hours: list[int], share: float) -> int:
         """Labels for a random `share` of the rows of `hours` (each row labelled once)."""
@@ -243,12 +244,13 @@ def test_the_store_tells_labels_from_other_news(store: SqlStore) -> None:  # noq
         assert not state().has_only_new_labels
 
 
+@pytest.mark.parametrize("batch", [1, 64])
 def test_a_batch_compares_each_window_with_the_windows_before_it_as_they_are_now(
-    service: Service,
+    service: Service, batch: int
 ) -> None:
     """ops.volume_ratio of a window is its count over the mean count of the windows before it,
-    those recomputed earlier in the same batch included."""
-    monitor = service.monitor()
+    those recomputed earlier in the same batch, or in an earlier batch, included."""
+    monitor = service.monitor(batch)
     monitor.tick()
     for hour, extra in ((0, 40), (2, 15)):
         more = window_rows(hour).slice(0, extra)
