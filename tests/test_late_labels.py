@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.monitor.test_prepared_references import BINARY, MULTICLASS, binary_set, multiclass_set
 
-from vigil.evaluation import PreparedReference, evaluate
+from vigil.evaluation import PreparedReference, evaluate, profile_dataset
 from vigil.late_labels import evaluate_labels
 from vigil.report.model import Report
 from vigil.spec import Spec, spec_from_dict
@@ -209,3 +209,14 @@ def test_a_window_without_its_target_column_gets_one(binary: PreparedReference) 
     unlabelled = labelled.drop_columns(["y"])
     check(binary, unlabelled, labelled)
     check(binary, labelled, unlabelled)
+
+
+def test_a_reference_profile_gives_the_whole_report_too() -> None:
+    """Against a saved profile (approximate measures, its notes) the label path is the same."""
+    spec = spec_from_dict(BINARY)
+    prepared = PreparedReference(profile_dataset(binary_set(2000, 11), spec), spec)
+    before = binary_set(300, 12, shift=1.0, labelled=0.2)
+    previous, whole = check(prepared, before, relabel(before, list(range(0, 300, 3)), ["1"] * 100))
+    assert whole.reference.is_profile and whole.notes  # the profile's notes came along
+    assert whole.performance is not None and previous.performance is not None
+    assert whole.performance.current != previous.performance.current

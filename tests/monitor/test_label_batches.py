@@ -8,8 +8,9 @@ from __future__ import annotations
 import io
 import json
 import math
+import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tests.monitor.test_prepared_references import BINARY, binary_set
 from tests.store.conftest import postgres_url, store, store_url  # noqa: F401  (fixtures)
 from tests.test_late_labels import same
@@ -63,26 +66,38 @@ class Service:
     store: SqlStore
     model: ModelInfo
     now: datetime
+    labelled: set[str] = field(default_factory=set)
 
     def monitor(self, batch: int = 3) -> Monitor:
         """A Monitor as a (re)started process has it: nothing kept; `batch` windows claimed
         and stored together (4 windows: two batches)."""
         return Monitor(self.store, {}, default_plan=PLAN, clock=lambda: self.now, batch=batch)
 
-    def label(self, rng: np.random.Generator, hours: list[int], share: float) -> int:
-        """Labels for a random `share` of the rows of `hours` (each row labelled once)."""
-        ids, labels, stamps = [], [], []
+    def tick(self, monitor: Monitor) -> dict[datetime, Any]:
+        """This model's windows computed by a tick, by start."""
+        return {r.key.start: r for r in monitor.tick(models=[self.model.name]).computed}
+
+    def label(self, rng: np.random.Generator, hours: list[int], share: float) -> list[int]:
+        """Labels for a random `share` of the rows of `hours` not labelled yet; the hours that
+        got one."""
+        ids, labels, stamps, got = [], [], [], []
         for hour in hours:
             truth = true_labels(hour)
             for i in np.flatnonzero(rng.uniform(size=ROWS) < share):
-                ids.append(f"r{100 + hour}-{i}")
+                row = f"r{100 + hour}-{i}"
+                if row in self.labelled:
+                    continue
+                self.labelled.add(row)
+                ids.append(row)
                 labels.append(truth[int(i)] or "0")
                 stamps.append(HOUR + timedelta(hours=hour, minutes=59))
+                got.append(hour)
         table = pa.table(
             {"id": ids, "label": labels, "timestamp": pa.array(stamps, pa.timestamp("us"))}
         )
         (written,) = self.store.write_labels(self.model, [table], [], window_seconds=3600)
-        return written.accepted
+        assert written.accepted == len(ids)
+        return sorted(set(got))
 
     def points(self) -> dict[tuple[Any, ...], tuple[Any, ...]]:
         """Every stored point, by window, segment, metric and column (NaN made comparable)."""
@@ -109,46 +124,48 @@ def _what(p: MetricPoint) -> tuple[Any, ...]:
     return (value, p.status, p.band)
 
 
+def open_service(opened: SqlStore, name: str) -> Service:
+    """A model `name` with a reference and HOURS windows of predictions, none labelled."""
+    spec = spec_from_dict(BINARY)
+    model = opened.register_model(name, "1", spec.to_dict(), layout_for(spec).stored(), "VARCHAR")
+    opened.put_reference(model, "1", _parquet(binary_set(1500, 1, missing=0.02)), 1500)
+    for hour in range(HOURS):
+        opened.write_predictions(model, [window_rows(hour)], [], window_seconds=3600)
+    return Service(opened, model, HOUR + timedelta(hours=HOURS + 1))
+
+
 @pytest.fixture
 def service(store_url: str) -> Iterator[Service]:  # noqa: F811
     opened = open_store(store_url)
     try:
-        spec = spec_from_dict(BINARY)
-        model = opened.register_model(
-            "m", "1", spec.to_dict(), layout_for(spec).stored(), "VARCHAR"
-        )
-        opened.put_reference(model, "1", _parquet(binary_set(1500, 1, missing=0.02)), 1500)
-        for hour in range(HOURS):
-            opened.write_predictions(model, [window_rows(hour)], [], window_seconds=3600)
-        yield Service(opened, model, HOUR + timedelta(hours=HOURS + 1))
+        yield open_service(opened, "m")
     finally:
         opened.close()
 
 
-def by_start(summary: TickSummary) -> dict[datetime, Any]:
-    return {r.key.start: r for r in summary.computed}
-
-
-def test_label_batches_store_what_a_whole_computation_stores(service: Service) -> None:
-    rng = np.random.default_rng(5)
+def relabel_and_compare(
+    service: Service, rounds: list[tuple[list[int], float]], rng: np.random.Generator
+) -> int:
+    """Label batches, each followed by a tick, each tick's stored reports and points compared
+    with those of the same windows computed whole by a process that kept nothing; how many
+    segment reports were compared."""
     monitor = service.monitor()
-    assert len(monitor.tick().computed) == HOURS
+    assert len(service.tick(monitor)) == HOURS
     compared = 0
-    for hours, share in (([0, 1, 2], 0.3), ([1, 3], 0.5), ([0, 1, 2, 3], 0.4)):
-        assert service.label(rng, hours, share) > 0
-        relabelled = by_start(monitor.tick())
-        assert sorted(relabelled) == [HOUR + timedelta(hours=h) for h in hours]
+    for hours, share in rounds:
+        touched = service.label(rng, hours, share)
+        relabelled = service.tick(monitor)
+        assert sorted(relabelled) == [HOUR + timedelta(hours=h) for h in touched]
         assert all(r.from_labels for r in relabelled.values())
         points = service.points()
         latest = service.store.latest_report(service.model, "1")
-        # the same windows computed whole by a process that kept nothing
         fresh = service.monitor()
         whole = by_start(fresh.backfill(service.model, HOUR, HOUR + timedelta(hours=HOURS)))
         assert not any(r.from_labels for r in whole.values())
         assert service.points() == points
-        assert latest is not None and _without_time(latest[1]) == _without_time(
-            service.store.latest_report(service.model, "1")[1]  # type: ignore[index]
-        )
+        again = service.store.latest_report(service.model, "1")
+        assert latest is not None and again is not None
+        assert _without_time(latest[1]) == _without_time(again[1])
         for start, result in relabelled.items():
             same(whole[start].report, result.report)
             assert result.reports is not None and whole[start].reports is not None
@@ -157,7 +174,40 @@ def test_label_batches_store_what_a_whole_computation_stores(service: Service) -
                 same(whole[start].reports.segments[label], report)
                 compared += 1
         monitor = fresh  # what it kept reflects the store now
-    assert compared >= 10  # segments were judged, so the comparison compared them
+    return compared
+
+
+def by_start(summary: TickSummary) -> dict[datetime, Any]:
+    return {r.key.start: r for r in summary.computed}
+
+
+def test_label_batches_store_what_a_whole_computation_stores(service: Service) -> None:
+    rounds = [([0, 1, 2], 0.3), ([1, 3], 0.5), ([0, 1, 2, 3], 0.4)]
+    # segments were judged, so the comparison compared them
+    assert relabel_and_compare(service, rounds, np.random.default_rng(5)) >= 10
+
+
+@settings(
+    max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rounds=st.lists(
+        st.tuples(
+            st.lists(st.integers(0, HOURS - 1), min_size=1, max_size=HOURS, unique=True),
+            st.floats(0.02, 0.8),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    seed=st.integers(0, 2**16),
+)
+def test_hypothesis_label_batches_store_what_a_whole_computation_stores(
+    store: SqlStore,  # noqa: F811
+    rounds: list[tuple[list[int], float]],
+    seed: int,
+) -> None:
+    service = open_service(store, f"m{uuid.uuid4().hex[:10]}")  # a model per example
+    relabel_and_compare(service, rounds, np.random.default_rng(seed))
 
 
 def _without_time(report: str) -> dict[str, Any]:
