@@ -248,7 +248,7 @@ def test_the_store_tells_labels_from_other_news(store: SqlStore) -> None:  # noq
         return next(s for s in store.window_states(model, dirty_only=False) if s.key == key)
 
     assert not state().has_only_new_labels  # never computed
-    generation = store.claim_windows(model, [key], "me", lease_seconds=60)[key]
+    generation = store.claim_windows(model, [key], "me", lease_seconds=60)[key].generation
     assert store.claim_windows(model, [key], "other", lease_seconds=60) == {}  # leased
     store.finish_window(
         model, key, owner="me", generation=generation, rows=1, labelled=0, report=None, points=[]
@@ -266,6 +266,8 @@ def test_the_store_tells_labels_from_other_news(store: SqlStore) -> None:  # noq
 
     store.write_labels(model, [labels(1)], [], window_seconds=3600)
     assert state().is_dirty and state().has_only_new_labels
+    # the claim returns the state as claimed: what the scheduler decides on
+    assert store.claim_windows(model, [key], "me", lease_seconds=60)[key].has_only_new_labels
     more = window_rows(0).slice(0, 1).set_column(0, "id", pa.array(["late"]))
     store.write_predictions(model, [more], [], window_seconds=3600)
     assert state().is_dirty and not state().has_only_new_labels
@@ -277,7 +279,7 @@ def test_the_store_tells_labels_from_other_news(store: SqlStore) -> None:  # noq
         ),
         start=2,
     ):
-        generation = store.claim_windows(model, [key], "me", lease_seconds=60)[key]
+        generation = store.claim_windows(model, [key], "me", lease_seconds=60)[key].generation
         store.finish_window(
             model,
             key,

@@ -221,12 +221,13 @@ class Monitor:
             history=plan.history,
         )
         finished: list[FinishedWindow] = []
-        for state in batch:
-            key = state.key
-            generation = claimed.get(key)
-            if generation is None:
+        for listed in batch:
+            key = listed.key
+            state = claimed.get(key)  # as claimed: its news up to the claim
+            if state is None:
                 summary.skip("claimed elsewhere")
                 continue
+            generation = state.generation
             stamp = references[key.version][1]
             # the reports and points stored for the window, when only labels came since
             previous = self.kept.for_labels(model.id, state, stamp)

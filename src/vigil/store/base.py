@@ -255,7 +255,7 @@ class Store(Protocol):
         *,
         lease_seconds: float,
         retry_before: datetime | None = None,
-    ) -> dict[WindowKey, int]: ...
+    ) -> dict[WindowKey, WindowState]: ...
     def finish_window(
         self,
         model: ModelInfo,

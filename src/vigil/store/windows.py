@@ -9,6 +9,7 @@ A failed computation leaves its window dirty with a count, a reason and a retry 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +37,13 @@ WHEN = "CASE WHEN kind = 'rolling' THEN w_end ELSE w_start END"
 STATE_COLUMNS = (
     "version, kind, w_start, w_end, generation, computed_generation, rows_n, labelled_n, "
     "computed_at, coalesce(failures, 0), last_error, retry_at, data_generation"
+)
+# the same, qualified: where another table is joined to `windows`
+CLAIMED_COLUMNS = (
+    "windows.version, windows.kind, windows.w_start, windows.w_end, windows.generation, "
+    "windows.computed_generation, windows.rows_n, windows.labelled_n, windows.computed_at, "
+    "coalesce(windows.failures, 0), windows.last_error, windows.retry_at, "
+    "windows.data_generation"
 )
 # news for a window: one more generation; unless it is labels alone, news for its rows too
 MARK = (
@@ -217,9 +225,10 @@ class Windows:
         *,
         lease_seconds: float,
         retry_before: datetime | None = None,
-    ) -> dict[WindowKey, int]:
-        """`claim_window` for many windows in one statement: the generation of each window
-        taken (those someone else holds, or that have no news, are absent)."""
+    ) -> dict[WindowKey, WindowState]:
+        """`claim_window` for many windows in one statement: the state of each window taken,
+        as it was claimed (its generation is the one the results will reflect); those someone
+        else holds, or that have no news, are absent."""
         if not keys:
             return {}
         now = utcnow()
@@ -236,7 +245,7 @@ class Windows:
                     "AND (windows.lease_until IS NULL OR windows.lease_until < ? "
                     "OR windows.owner = ?) AND (CAST(? AS TIMESTAMP) IS NULL "
                     "OR windows.retry_at IS NULL OR windows.retry_at <= ?) "
-                    "RETURNING windows.version, windows.kind, windows.w_start, windows.generation",
+                    f"RETURNING {CLAIMED_COLUMNS}",
                     (
                         owner,
                         now + timedelta(seconds=lease_seconds),
@@ -249,7 +258,13 @@ class Windows:
                 )
         finally:
             self._db.unload("vigil_claims")
-        return {by_slot[(str(v), k, s)]: int(g) for v, k, s, g in rows}
+        claimed = [_state(r) for r in rows]
+        return {
+            by_slot[(c.key.version, c.key.kind, c.key.start)]: replace(
+                c, key=by_slot[(c.key.version, c.key.kind, c.key.start)]
+            )
+            for c in claimed
+        }
 
     def finish_window(
         self,
