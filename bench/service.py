@@ -487,11 +487,13 @@ def measure_labels(args: argparse.Namespace, reference: bytes, now: float) -> di
         after = monitor.tick()
         tick_s = time.perf_counter() - t
         assert len(after.computed) == hours, len(after.computed)
+        # windows brought up to date from their kept reports (a checkout that has them)
+        from_labels = sum(getattr(r, "from_labels", False) for r in after.computed)
         store.close()
     print(
         f"labels: one batch of {len(ids)} labels over {hours} windows: write {write_s:.2f} s, "
-        f"tick {tick_s:.2f} s ({tick_s / hours * 1e3:.0f} ms per window; first tick "
-        f"{first_s:.2f} s)",
+        f"tick {tick_s:.2f} s ({tick_s / hours * 1e3:.0f} ms per window, {from_labels} from "
+        f"their kept reports; first tick {first_s:.2f} s)",
         flush=True,
     )
     return {
@@ -501,6 +503,7 @@ def measure_labels(args: argparse.Namespace, reference: bytes, now: float) -> di
         "tick_s": tick_s,
         "per_window_s": tick_s / hours,
         "first_tick_s": first_s,
+        "from_labels": from_labels,
     }
 
 

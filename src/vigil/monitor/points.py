@@ -10,7 +10,7 @@ Metric names are listed in docs/api.md: `drift.<measure>`, `drift.p_value`,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from vigil.report.model import Report
@@ -98,3 +98,15 @@ def ops_points(
         MetricPoint(version, kind, segment, start, end, f"ops.{name}", "", value, "none")
         for name, value in figures.items()
     ]
+
+
+def changed_points(
+    before: Sequence[MetricPoint], after: Sequence[MetricPoint]
+) -> tuple[list[MetricPoint], list[tuple[str, str, str]]]:
+    """The points of `after` that are not in `before` as they are (new, or another value,
+    status or band), and the (segment, metric, column) of those of `before` gone from
+    `after`: what turns a window's stored points `before` into `after`."""
+    stored = {(p.segment, p.metric, p.column): p for p in before}
+    changed = [p for p in after if stored.get((p.segment, p.metric, p.column)) != p]
+    kept = {(p.segment, p.metric, p.column) for p in after}
+    return changed, [k for k in stored if k not in kept]

@@ -6,6 +6,10 @@ to the same `evaluate` as `vigil report`, once for the whole window and once per
 (`vigil.monitor.references`), so a window costs its own size, not the reference's.
 Operational figures — volume, rate, latency percentiles, error rate — are read off the same
 rows.
+
+A window that only received labels since it was computed is brought up to date from the
+reports it gave then (`WindowReports`, passed as `previous`): `vigil.late_labels` re-measures
+what labels change and gives the report `evaluate` would give.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vigil.errors import NotEnoughData, VigilError
-from vigil.evaluation import evaluate
+from vigil.evaluation import PreparedReference, evaluate
+from vigil.late_labels import evaluate_labels
+from vigil.monitor.history import History
 from vigil.monitor.points import ops_points, report_points
 from vigil.monitor.references import PreparedVersion, segment_rows
 from vigil.report.json import report_to_json
@@ -40,6 +46,20 @@ class WindowPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class WindowReports:
+    """The reports a window gave, whole and by segment: what its late labels start from."""
+
+    whole: Report
+    segments: dict[str, Report]  # by segment label ("shop=a"); a segment not judged is absent
+    points: tuple[MetricPoint, ...] = ()  # every point of the window, as stored
+
+    @property
+    def count(self) -> int:
+        """Reports held."""
+        return 1 + len(self.segments)
+
+
+@dataclass(frozen=True, slots=True)
 class WindowResult:
     """What computing a window produced."""
 
@@ -48,6 +68,8 @@ class WindowResult:
     labelled: int
     report: Report | None  # None when the window was too small to judge
     points: list[MetricPoint]
+    reports: WindowReports | None = None  # the reports, whole and by segment
+    from_labels: bool = False  # brought up to date from the last reports (only labels came)
 
 
 def current_table(window: pa.Table, spec: Spec) -> pa.Table:
@@ -75,30 +97,6 @@ def current_table(window: pa.Table, spec: Spec) -> pa.Table:
             arrays[name] = column
     # one chunk per column: the store hands back one per row group, evaluate sorts whole columns
     return pa.table(arrays).combine_chunks()
-
-
-def _history(
-    store: Store, model: ModelInfo, key: WindowKey, plan: WindowPlan
-) -> dict[str, list[float]]:
-    """Counts and missing shares of the previous `history` tumbling windows that had rows."""
-    if key.kind != "tumbling" or not plan.history:
-        return {}
-    since = key.start - timedelta(seconds=plan.size_seconds * plan.history)
-    out: dict[str, list[float]] = {}
-    for metric in ("ops.count", "ops.missing_share"):
-        points = store.read_points(
-            model,
-            metric=metric,
-            column="",
-            segment="",
-            version=key.version,
-            kind="tumbling",
-            since=since,
-            until=key.start,
-            limit=plan.history,
-        )
-        out[metric] = [p.value for p in points if p.value is not None]
-    return out
 
 
 def operational(
@@ -158,57 +156,106 @@ def compute_window(
     plan: WindowPlan,
     *,
     now: datetime,
+    previous: WindowReports | None = None,
+    history: History | None = None,
 ) -> WindowResult:
     """Read, evaluate and summarise one window (all rows, then each segment) against the
-    version's prepared reference."""
+    version's prepared reference.
+
+    `previous`: the reports of the window's last computation, when only labels arrived since
+    (its rows are the same); the reports are then brought up to date from them. `history`:
+    the earlier windows' figures (read from the store when not given).
+    """
     start = key.start
     end = key.end
     if key.kind == "rolling":
         assert plan.rolling_seconds is not None
         end = now
         start = now - timedelta(seconds=plan.rolling_seconds)
+    if history is None:
+        history = History(store, model, [key], size_seconds=plan.size_seconds, history=plan.history)
     window = store.read_window(model, key.version, start, end)
     seconds = (min(end, now) - start).total_seconds()
     features = [c.name for c in spec.with_role("feature") if c.name in window.column_names]
-    ops = operational(window, seconds, _history(store, model, key, plan), features)
+    ops = operational(window, seconds, history.before(key), features)
     labelled = int(ops.get("labelled") or 0)
     span = {"version": key.version, "kind": key.kind, "start": start, "end": end}
     points = ops_points(ops, segment="", **span)  # type: ignore[arg-type]
     if window.num_rows == 0:
+        history.record(key, ops)
         return WindowResult(key, 0, labelled, None, points)
     current = current_table(window, spec)
-    report = evaluate(reference.whole(), current, spec)
+    report, from_labels = _evaluate(
+        reference.whole(), current, spec, None if previous is None else previous.whole
+    )
     points += report_points(report, segment="", **span)  # type: ignore[arg-type]
+    target = spec.single("target")
+    segments: dict[str, Report] = {}
     for column in plan.segments:
         if column not in current.column_names:
             continue
+        # labels move rows between segments of the target: those are judged whole
+        kept = previous if target is None or column != target.name else None
         values, has_other = segment_values(current.column(column), plan.top_segments)
         for value in [*values, None] if has_other else values:
-            points += _segment_points(current, reference, spec, column, values, value, span)
-    return WindowResult(key, window.num_rows, labelled, report, points)
+            label = f"{column}={'other' if value is None else value}"
+            found = _segment_report(
+                current,
+                reference,
+                spec,
+                column,
+                values,
+                value,
+                None if kept is None else kept.segments.get(label),
+            )
+            if found is not None:
+                segments[label] = found
+                points += report_points(found, segment=label, **span)  # type: ignore[arg-type]
+    history.record(key, ops)
+    return WindowResult(
+        key,
+        window.num_rows,
+        labelled,
+        report,
+        points,
+        WindowReports(report, segments, tuple(points)),
+        from_labels,
+    )
 
 
-def _segment_points(
+def _evaluate(
+    reference: PreparedReference, current: pa.Table, spec: Spec, previous: Report | None
+) -> tuple[Report, bool]:
+    """`evaluate`, or `evaluate_labels` from the report of the same rows with other labels
+    (then True)."""
+    if previous is not None:
+        try:
+            return evaluate_labels(previous, reference, current), True
+        except ValueError:  # not the rows it judged (some were dropped by retention): whole
+            pass
+    return evaluate(reference, current, spec), False
+
+
+def _segment_report(
     current: pa.Table,
     reference: PreparedVersion,
     spec: Spec,
     column: str,
     top: list[object],
     value: object,
-    span: dict[str, object],
-) -> list[MetricPoint]:
-    """Points of one segment; `value` None means every value outside `top`."""
-    label = f"{column}={'other' if value is None else value}"
+    previous: Report | None,
+) -> Report | None:
+    """The report of one segment; `value` None means every value outside `top`; None when
+    the segment cannot be judged."""
     part = segment_rows(current, column, top, value)
     if part.num_rows == 0:
-        return []
+        return None
     try:
-        report = evaluate(reference.segment(column, top, value), part, spec)
+        return _evaluate(reference.segment(column, top, value), part, spec, previous)[0]
     except (NotEnoughData, VigilError):
-        return []
-    return report_points(report, segment=label, **span)  # type: ignore[arg-type]
+        return None
 
 
 def report_json(result: WindowResult) -> str | None:
     """The window's report in the JSON schema of `vigil report --json`."""
-    return None if result.report is None else report_to_json(result.report)
+    return None if result.report is None else report_to_json(result.report, indent=False)

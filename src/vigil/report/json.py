@@ -1,53 +1,54 @@
 """The JSON report: a documented, versioned schema (docs/report-schema.md).
 
-Strict JSON: NaN and infinities become null, so any JSON parser reads it.
+Strict JSON: NaN and infinities become null, so any JSON parser reads it. orjson writes the
+report's dataclasses as they are (fields in order, tuples as lists, numpy scalars as numbers,
+NaN as null) without copying them into dicts first: the service writes one report per window
+it computes, so this is on its hot path (bench/RESULTS.md). `report_to_dict` reads that JSON
+back, so the dict and the text never disagree.
 """
 
 from __future__ import annotations
 
-import json
-import math
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import orjson
 
 from vigil.report.model import Report
 
 REPORT_SCHEMA_VERSION = 2
 
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, np.generic):  # a numpy scalar that slipped through
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
+_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_FIELDS: dict[type, tuple[str, ...]] = {}  # a column dataclass's fields but `column`, per type
 
 
 def _by_column(columns: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each column's dataclass as a dict, keyed by name (so without its own `column` field)."""
+    """Each column's fields, keyed by name (so without its own `column` field); the values
+    are left for orjson to write."""
     out = {}
     for name, value in columns.items():
-        entry = asdict(value)
-        del entry["column"]
-        out[name] = entry
+        kind = type(value)
+        names = _FIELDS.get(kind)
+        if names is None:
+            names = tuple(f.name for f in dataclasses.fields(kind) if f.name != "column")
+            _FIELDS[kind] = names
+        out[name] = {field: getattr(value, field) for field in names}
     return out
 
 
-def report_to_dict(report: Report) -> dict[str, Any]:
-    """The report as plain JSON-ready data in schema version 2."""
+def _document(report: Report) -> dict[str, Any]:
+    """The report in schema version 2, its parts still dataclasses where orjson writes them."""
     d = report.drift
     q = report.quality
+    drift_status: dict[str | None, str] = {}  # `Report.drift_status`, for every column at once
+    for check in report.checks:
+        if check.name == "drift":
+            drift_status.setdefault(check.column, check.status)
     drift_columns = _by_column(d.columns)
     for name, entry in drift_columns.items():
-        entry["status"] = report.drift_status(name)  # None: not evaluated
+        entry["status"] = drift_status.get(name)  # None: not evaluated
         entry["drifted"] = entry["status"] in ("warning", "critical")
     quality_columns = _by_column(q.columns)
     dataset = report.check("dataset_drift")
@@ -91,8 +92,8 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "vigil_version": report.vigil_version,
         "created": report.created,
         "status": report.status,
-        "reference": asdict(report.reference),
-        "current": asdict(report.current),
+        "reference": report.reference,
+        "current": report.current,
         "drift": {
             "share_drifted": dataset.value if dataset is not None else 0.0,
             "status": dataset.status if dataset is not None else "ok",
@@ -112,16 +113,21 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "duplicate_rows_p_value": q.duplicate_rows_p_value,
             "duplicate_rows_p_value_adjusted": q.duplicate_rows_p_value_adjusted,
             "duplicate_ids": q.duplicate_ids,
-            "schema": asdict(q.schema),
+            "schema": q.schema,
             "columns": quality_columns,
         },
         "performance": performance,
-        "checks": [asdict(c) for c in report.checks],
+        "checks": report.checks,
         "notes": list(report.notes),
         "spec": report.spec,
     }
-    cleaned: dict[str, Any] = _clean(document)
-    return cleaned
+    return document
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    """The report as plain JSON-ready data in schema version 2."""
+    document: dict[str, Any] = orjson.loads(report_to_json(report, indent=False))
+    return document
 
 
 def _labels(p: Any) -> list[str] | None:
@@ -135,9 +141,10 @@ def _matrix(confusion: Any) -> list[list[int]] | None:
     return None if confusion is None else [list(row) for row in confusion.matrix]
 
 
-def report_to_json(report: Report) -> str:
-    """The report as a JSON document (strict: no NaN)."""
-    return json.dumps(report_to_dict(report), indent=1, allow_nan=False, ensure_ascii=False)
+def report_to_json(report: Report, *, indent: bool = True) -> str:
+    """The report as a JSON document (strict: no NaN); compact without `indent`."""
+    option = orjson.OPT_INDENT_2 if indent else 0
+    return orjson.dumps(_document(report), option=_OPTIONS | option).decode()
 
 
 def write_json(report: Report, path: str | Path) -> None:

@@ -104,6 +104,18 @@ class WindowState:
     failures: int = 0  # computations that failed in a row since the last success
     last_error: str | None = None  # why the last one failed
     retry_at: datetime | None = None  # not tried again before, unless news arrives
+    # the generation of the last news other than labels (rows, a reference, a backfill)
+    data_generation: int | None = None
+
+    @property
+    def has_only_new_labels(self) -> bool:
+        """True when the window was computed and only labels arrived since: its rows, its
+        reference and its span are those of its stored results."""
+        return (
+            self.data_generation is not None
+            and 0 < self.computed_generation < self.generation
+            and self.data_generation <= self.computed_generation
+        )
 
     @property
     def is_dirty(self) -> bool:
@@ -114,6 +126,23 @@ class WindowState:
     def is_failed(self) -> bool:
         """True when the last computation of the window failed."""
         return self.failures > 0
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedWindow:
+    """A claimed window's results, to store (`Store.finish_windows`)."""
+
+    key: WindowKey  # the rolling window's with the end it was computed to
+    generation: int  # the generation claimed: what the results reflect
+    rows: int
+    labelled: int
+    report: str | None  # the report JSON; None when the window was too small to judge
+    points: Sequence[MetricPoint]  # every point of the window, or with `only_changes` those new
+    # with `only_changes`, `points` are the window's points that changed since its stored
+    # results and `stale` the (segment, metric, column) of those that are gone; the rest of
+    # the stored points stay. Without, the stored points of a tumbling window are replaced.
+    only_changes: bool = False
+    stale: Sequence[tuple[str, str, str]] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +223,9 @@ class Store(Protocol):
     ) -> tuple[int, int]: ...
     def versions_with_data(self, model: ModelInfo) -> list[str]: ...
     def window_states(self, model: ModelInfo, *, dirty_only: bool) -> list[WindowState]: ...
-    def mark_windows(self, model: ModelInfo, keys: Sequence[WindowKey]) -> None: ...
+    def mark_windows(
+        self, model: ModelInfo, keys: Sequence[WindowKey], *, labels_only: bool = False
+    ) -> None: ...
     def read_windows(
         self,
         model: ModelInfo,
@@ -216,6 +247,15 @@ class Store(Protocol):
         lease_seconds: float,
         retry_before: datetime | None = None,
     ) -> int | None: ...
+    def claim_windows(
+        self,
+        model: ModelInfo,
+        keys: Sequence[WindowKey],
+        owner: str,
+        *,
+        lease_seconds: float,
+        retry_before: datetime | None = None,
+    ) -> dict[WindowKey, WindowState]: ...
     def finish_window(
         self,
         model: ModelInfo,
@@ -227,6 +267,9 @@ class Store(Protocol):
         labelled: int,
         report: str | None,
         points: Sequence[MetricPoint],
+    ) -> None: ...
+    def finish_windows(
+        self, model: ModelInfo, finished: Sequence[FinishedWindow], *, owner: str
     ) -> None: ...
     def fail_window(
         self, model: ModelInfo, key: WindowKey, *, owner: str, error: str, retry_at: datetime

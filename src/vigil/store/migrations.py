@@ -92,6 +92,16 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "ALTER TABLE windows ADD COLUMN retry_at TIMESTAMP",
         ),
     ),
+    (
+        3,
+        (
+            # the generation of the window's last news other than labels (rows, a reference, a
+            # backfill): a window with only labels since it was computed may be brought up to
+            # date from its report (vigil.late_labels). Windows stored before count as news.
+            "ALTER TABLE windows ADD COLUMN data_generation {bigint}",
+            "UPDATE windows SET data_generation = generation",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -22,6 +22,7 @@ from vigil.store.base import (
     utcnow,
 )
 from vigil.store.migrations import MIGRATIONS
+from vigil.store.points import Points
 from vigil.store.windows import Windows
 from vigil.store.writes import Writes
 
@@ -38,7 +39,8 @@ class SqlStore:
         self._db = backend
         self.url_for_display = backend.url_for_display
         self._models: dict[str, ModelInfo] = {}
-        self.windows = Windows(backend)
+        self.points = Points(backend)
+        self.windows = Windows(backend, self.points)
         self.writes = Writes(backend, self.windows)
         # the Store interface, answered by the two parts
         self.write_predictions = self.writes.write_predictions
@@ -50,14 +52,16 @@ class SqlStore:
         self.count_failed_windows = self.windows.count_failed_windows
         self.fail_window = self.windows.fail_window
         self.claim_window = self.windows.claim_window
+        self.claim_windows = self.windows.claim_windows
         self.release_window = self.windows.release_window
         self.finish_window = self.windows.finish_window
+        self.finish_windows = self.windows.finish_windows
         self.read_window = self.windows.read_window
         self.window_counts = self.windows.window_counts
         self.versions_with_data = self.windows.versions_with_data
         self.latest_report = self.windows.latest_report
-        self.read_points = self.windows.read_points
-        self.latest_points = self.windows.latest_points
+        self.read_points = self.points.read
+        self.latest_points = self.points.latest
         self.redo_windows = self.windows.redo_windows
         self._migrate()
 
@@ -317,7 +321,8 @@ class SqlStore:
             # every window of the version is judged against the new reference, at once even
             # where the old one made it fail
             self._db.run(
-                "UPDATE windows SET generation = generation + 1, retry_at = NULL "
+                "UPDATE windows SET generation = generation + 1, "
+                "data_generation = generation + 1, retry_at = NULL "
                 "WHERE model_id = ? AND version = ?",
                 (model.id, version),
             )

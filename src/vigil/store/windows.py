@@ -9,6 +9,7 @@ A failed computation leaves its window dirty with a count, a reason and a retry 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ import pyarrow as pa
 from vigil.store.backend import ROLLING_START, WINDOW_FIELDS, Backend
 from vigil.store.base import (
     ARROW_TYPES,
+    FinishedWindow,
     MetricPoint,
     ModelInfo,
     WindowKey,
@@ -24,6 +26,7 @@ from vigil.store.base import (
     WindowState,
     utcnow,
 )
+from vigil.store.points import Points
 
 MAX_ERROR = 2000  # characters of a failure's reason kept; the log has the rest
 EARLIEST = datetime(1, 1, 1)  # no lower bound
@@ -33,18 +36,39 @@ LATEST = datetime(9999, 1, 1)  # no upper bound
 WHEN = "CASE WHEN kind = 'rolling' THEN w_end ELSE w_start END"
 STATE_COLUMNS = (
     "version, kind, w_start, w_end, generation, computed_generation, rows_n, labelled_n, "
-    "computed_at, coalesce(failures, 0), last_error, retry_at"
+    "computed_at, coalesce(failures, 0), last_error, retry_at, data_generation"
 )
+# the same, qualified: where another table is joined to `windows`
+CLAIMED_COLUMNS = (
+    "windows.version, windows.kind, windows.w_start, windows.w_end, windows.generation, "
+    "windows.computed_generation, windows.rows_n, windows.labelled_n, windows.computed_at, "
+    "coalesce(windows.failures, 0), windows.last_error, windows.retry_at, "
+    "windows.data_generation"
+)
+# news for a window: one more generation; unless it is labels alone, news for its rows too
+MARK = (
+    "INSERT INTO windows (model_id, version, kind, w_start, w_end, generation, "
+    "computed_generation, data_generation) SELECT ?, version, kind, w_start, w_end, 1, 0, 1 "
+    "FROM vigil_keys ON CONFLICT (model_id, version, kind, w_start) "
+    "DO UPDATE SET generation = windows.generation + 1, retry_at = NULL"
+)
+ROWS_TOO = ", data_generation = windows.generation + 1"
 
 
 class Windows:
-    """The `windows` and `metric_points` tables, and the rows of a window."""
+    """The `windows` table (and a window's points, through `Points`), and a window's rows."""
 
-    def __init__(self, db: Backend) -> None:
+    def __init__(self, db: Backend, points: Points) -> None:
         self._db = db
+        self.points = points
 
     def touch(
-        self, model: ModelInfo, buckets: set[tuple[str, datetime]], window_seconds: int
+        self,
+        model: ModelInfo,
+        buckets: set[tuple[str, datetime]],
+        window_seconds: int,
+        *,
+        labels_only: bool = False,
     ) -> None:
         if not buckets:
             return
@@ -52,10 +76,13 @@ class Windows:
         keys = [WindowKey(v, "tumbling", start, start + step) for v, start in buckets]
         now = utcnow()
         keys += [WindowKey(v, "rolling", ROLLING_START, now) for v in {v for v, _ in buckets}]
-        self.mark_windows(model, keys)
+        self.mark_windows(model, keys, labels_only=labels_only)
 
-    def mark_windows(self, model: ModelInfo, keys: Sequence[WindowKey]) -> None:
-        """Note that these windows have new rows or labels (created when new)."""
+    def mark_windows(
+        self, model: ModelInfo, keys: Sequence[WindowKey], *, labels_only: bool = False
+    ) -> None:
+        """Note that these windows have new rows or labels (created when new); with
+        `labels_only`, that only labels arrived (their rows are the same)."""
         if not keys:
             return
         ordered = sorted(keys, key=lambda k: (k.version, k.kind, k.start))  # one lock order
@@ -69,13 +96,7 @@ class Windows:
         )
         self._db.load("vigil_keys", rows)  # one statement for the lot, not one per window
         try:
-            self._db.run(
-                "INSERT INTO windows (model_id, version, kind, w_start, w_end, generation, "
-                "computed_generation) SELECT ?, version, kind, w_start, w_end, 1, 0 "
-                "FROM vigil_keys ON CONFLICT (model_id, version, kind, w_start) "
-                "DO UPDATE SET generation = windows.generation + 1, retry_at = NULL",
-                (model.id,),
-            )
+            self._db.run(MARK if labels_only else MARK + ROWS_TOO, (model.id,))
         finally:
             self._db.unload("vigil_keys")
 
@@ -196,6 +217,55 @@ class Windows:
                 (model.id, key.version, key.kind, key.start, owner),
             )
 
+    def claim_windows(
+        self,
+        model: ModelInfo,
+        keys: Sequence[WindowKey],
+        owner: str,
+        *,
+        lease_seconds: float,
+        retry_before: datetime | None = None,
+    ) -> dict[WindowKey, WindowState]:
+        """`claim_window` for many windows in one statement: the state of each window taken,
+        as it was claimed (its generation is the one the results will reflect); those someone
+        else holds, or that have no news, are absent."""
+        if not keys:
+            return {}
+        now = utcnow()
+        by_slot = {(k.version, k.kind, k.start): k for k in keys}
+        self._db.load("vigil_claims", _slots(keys))
+        try:
+            with self._db.transaction():
+                self._lock_in_order("vigil_claims", model)
+                rows = self._db.run(
+                    "UPDATE windows SET owner = ?, lease_until = ? FROM vigil_claims c "
+                    "WHERE windows.model_id = ? AND windows.version = c.version "
+                    "AND windows.kind = c.kind AND windows.w_start = c.w_start "
+                    "AND windows.generation > windows.computed_generation "
+                    "AND (windows.lease_until IS NULL OR windows.lease_until < ? "
+                    "OR windows.owner = ?) AND (CAST(? AS TIMESTAMP) IS NULL "
+                    "OR windows.retry_at IS NULL OR windows.retry_at <= ?) "
+                    f"RETURNING {CLAIMED_COLUMNS}",
+                    (
+                        owner,
+                        now + timedelta(seconds=lease_seconds),
+                        model.id,
+                        now,
+                        owner,
+                        retry_before,
+                        retry_before,
+                    ),
+                )
+        finally:
+            self._db.unload("vigil_claims")
+        claimed = [_state(r) for r in rows]
+        return {
+            by_slot[(c.key.version, c.key.kind, c.key.start)]: replace(
+                c, key=by_slot[(c.key.version, c.key.kind, c.key.start)]
+            )
+            for c in claimed
+        }
+
     def finish_window(
         self,
         model: ModelInfo,
@@ -209,61 +279,69 @@ class Windows:
         points: Sequence[MetricPoint],
     ) -> None:
         """Store a computed window's report and metric points and release it."""
-        with self._db.transaction():
-            self._db.run(
-                "UPDATE windows SET computed_generation = ?, rows_n = ?, labelled_n = ?, "
-                "computed_at = ?, report = ?, w_end = ?, owner = NULL, lease_until = NULL, "
-                "failures = 0, last_error = NULL, retry_at = NULL "
-                "WHERE model_id = ? AND version = ? AND kind = ? AND w_start = ? AND owner = ?",
-                (
-                    generation,
-                    rows,
-                    labelled,
-                    utcnow(),
-                    report,
-                    key.end,
-                    model.id,
-                    key.version,
-                    key.kind,
-                    key.start,
-                    owner,
-                ),
-            )
-            if key.kind == "tumbling":
-                self._db.run(
-                    "DELETE FROM metric_points WHERE model_id = ? AND version = ? AND kind = ? "
-                    "AND w_start = ?",
-                    (model.id, key.version, key.kind, key.start),
-                )
-            if points:
-                self._insert_points(model, points)
+        finished = FinishedWindow(key, generation, rows, labelled, report, points)
+        self.finish_windows(model, [finished], owner=owner)
 
-    def _insert_points(self, model: ModelInfo, points: Sequence[MetricPoint]) -> None:
-        rows = pa.table(
-            {
-                "model_id": pa.array([model.id] * len(points), pa.int32()),
-                "version": [p.version for p in points],
-                "kind": [p.kind for p in points],
-                "segment": [p.segment for p in points],
-                "w_start": pa.array([p.start for p in points], pa.timestamp("us")),
-                "w_end": pa.array([p.end for p in points], pa.timestamp("us")),
-                "metric": [p.metric for p in points],
-                "col": [p.column for p in points],
-                "value": pa.array([p.value for p in points], pa.float64()),
-                "status": [p.status for p in points],
-                "band": pa.array([p.band for p in points], pa.float64()),
-            }
+    def finish_windows(
+        self, model: ModelInfo, finished: Sequence[FinishedWindow], *, owner: str
+    ) -> None:
+        """Store computed windows' reports and metric points and release them, in one
+        transaction (a window `owner` no longer holds keeps its state; its points are
+        written all the same, as the last computation's)."""
+        if not finished:
+            return
+        done = _slots([f.key for f in finished]).append_column(
+            "w_end", pa.array([f.key.end for f in finished], pa.timestamp("us"))
         )
-        self._db.load("vigil_points", rows)
-        try:
+        for name, values, kind in (
+            ("computed", [f.generation for f in finished], pa.int64()),
+            ("rows_n", [f.rows for f in finished], pa.int64()),
+            ("labelled_n", [f.labelled for f in finished], pa.int64()),
+            ("report", [f.report for f in finished], pa.string()),
+            ("replace_points", [not f.only_changes for f in finished], pa.bool_()),
+        ):
+            done = done.append_column(name, pa.array(values, kind))
+        points = [p for f in finished for p in f.points]
+        with self._db.transaction():
+            self._db.load("vigil_done", done)
+            try:
+                self._lock_in_order("vigil_done", model)
+                self._db.run(
+                    "UPDATE windows SET computed_generation = d.computed, rows_n = d.rows_n, "
+                    "labelled_n = d.labelled_n, computed_at = ?, report = d.report, "
+                    "w_end = d.w_end, owner = NULL, lease_until = NULL, failures = 0, "
+                    "last_error = NULL, retry_at = NULL FROM vigil_done d "
+                    "WHERE windows.model_id = ? AND windows.version = d.version "
+                    "AND windows.kind = d.kind AND windows.w_start = d.w_start "
+                    "AND windows.owner = ?",
+                    (utcnow(), model.id, owner),
+                )
+                self._db.run(
+                    "DELETE FROM metric_points USING vigil_done d "
+                    "WHERE metric_points.model_id = ? AND metric_points.version = d.version "
+                    "AND metric_points.kind = d.kind AND metric_points.w_start = d.w_start "
+                    "AND d.kind = 'tumbling' AND d.replace_points",
+                    (model.id,),
+                )
+            finally:
+                self._db.unload("vigil_done")
+            stale = [(f.key, *gone) for f in finished for gone in f.stale]
+            if stale:
+                self.points.delete(model, stale)
+            if points:
+                self.points.insert(model, points)
+
+    def _lock_in_order(self, keys: str, model: ModelInfo) -> None:
+        """On a store several instances share, lock the windows named in the loaded table
+        `keys` in one order first, so two instances claiming or finishing overlapping windows
+        never wait on each other in a cycle (an UPDATE joined to a table locks in join order)."""
+        if self._db.shared:
             self._db.run(
-                "INSERT INTO metric_points SELECT * FROM vigil_points ON CONFLICT "
-                "(model_id, version, kind, segment, w_start, metric, col) DO UPDATE SET "
-                "value = excluded.value, status = excluded.status, w_end = excluded.w_end, "
-                "band = excluded.band"
+                f"SELECT w.w_start FROM windows w JOIN {keys} k ON w.version = k.version "
+                "AND w.kind = k.kind AND w.w_start = k.w_start WHERE w.model_id = ? "
+                "ORDER BY w.version, w.kind, w.w_start FOR UPDATE OF w",
+                (model.id,),
             )
-        finally:
-            self._db.unload("vigil_points")
 
     def read_window(
         self, model: ModelInfo, version: str, start: datetime, end: datetime
@@ -345,67 +423,12 @@ class Windows:
         v, k, s, e, report = rows[0]
         return WindowKey(str(v), k, s, e), str(report)
 
-    def read_points(
-        self,
-        model: ModelInfo,
-        *,
-        metric: str | None,
-        column: str | None,
-        segment: str | None,
-        version: str | None,
-        kind: WindowKind | None,
-        since: datetime | None,
-        until: datetime | None,
-        limit: int,
-    ) -> list[MetricPoint]:
-        """Metric points matching every filter given, oldest first."""
-        rows = self._db.run(
-            "SELECT version, kind, segment, w_start, w_end, metric, col, value, status, band "
-            "FROM metric_points WHERE model_id = ? "
-            # typed, because PostgreSQL cannot tell the type of a bare `? IS NULL`
-            "AND (CAST(? AS VARCHAR) IS NULL OR metric = ?) "
-            "AND (CAST(? AS VARCHAR) IS NULL OR col = ?) "
-            "AND (CAST(? AS VARCHAR) IS NULL OR segment = ?) "
-            "AND (CAST(? AS VARCHAR) IS NULL OR version = ?) "
-            "AND (CAST(? AS VARCHAR) IS NULL OR kind = ?) AND w_start >= ? AND w_start < ? "
-            "ORDER BY w_start, version, kind, segment, metric, col LIMIT ?",
-            (
-                model.id,
-                metric,
-                metric,
-                column,
-                column,
-                segment,
-                segment,
-                version,
-                version,
-                kind,
-                kind,
-                since or ROLLING_START,
-                until or datetime(9999, 1, 1),
-                limit,
-            ),
-        )
-        return [_point(r) for r in rows]
-
-    def latest_points(self, model: ModelInfo) -> list[MetricPoint]:
-        """Whole-window points of each version's latest computed tumbling window."""
-        rows = self._db.run(
-            "SELECT m.version, m.kind, m.segment, m.w_start, m.w_end, m.metric, m.col, m.value, "
-            "m.status, m.band FROM metric_points m JOIN (SELECT version, max(w_start) AS w_start "
-            "FROM windows WHERE model_id = ? AND kind = 'tumbling' AND computed_generation > 0 "
-            "GROUP BY version) w ON m.version = w.version AND m.w_start = w.w_start "
-            "WHERE m.model_id = ? AND m.kind = 'tumbling' AND m.segment = '' "
-            "ORDER BY m.version, m.metric, m.col",
-            (model.id, model.id),
-        )
-        return [_point(r) for r in rows]
-
     def redo_windows(self, model: ModelInfo, since: datetime, until: datetime) -> int:
         """Mark the tumbling windows starting in [since, until) for recomputation (backfill)."""
         with self._db.transaction():
             rows = self._db.run(
-                "UPDATE windows SET generation = generation + 1, retry_at = NULL "
+                "UPDATE windows SET generation = generation + 1, "
+                "data_generation = generation + 1, retry_at = NULL "
                 "WHERE model_id = ? AND kind = 'tumbling' AND w_start >= ? AND w_start < ? "
                 "RETURNING w_start",
                 (model.id, since, until),
@@ -413,16 +436,21 @@ class Windows:
         return len(rows)
 
 
+def _slots(keys: Sequence[WindowKey]) -> pa.Table:
+    """Windows' keys as a table to load: version, kind, w_start."""
+    return pa.table(
+        {
+            "version": pa.array([k.version for k in keys], pa.string()),
+            "kind": pa.array([k.kind for k in keys], pa.string()),
+            "w_start": pa.array([k.start for k in keys], pa.timestamp("us")),
+        }
+    )
+
+
 def _state(row: tuple[Any, ...]) -> WindowState:
-    version, kind, start, end, generation, computed, rows, labelled, at, failures, error, retry = (
-        row
-    )
+    version, kind, start, end, generation, computed, rows, labelled, at, failures, error = row[:11]
     key = WindowKey(str(version), kind, start, end)
+    data = None if row[12] is None else int(row[12])
     return WindowState(
-        key, int(generation), int(computed), rows, labelled, at, int(failures), error, retry
+        key, int(generation), int(computed), rows, labelled, at, int(failures), error, row[11], data
     )
-
-
-def _point(row: tuple[Any, ...]) -> MetricPoint:
-    version, kind, segment, start, end, metric, col, value, status, band = row
-    return MetricPoint(str(version), kind, segment, start, end, metric, col, value, status, band)

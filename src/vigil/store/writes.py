@@ -190,7 +190,7 @@ class Writes:
                 WriteResult(fresh.num_rows, duplicates, len(conflicts), tuple(conflicts), pending)
             )
         self._write_quarantine(model, quarantined)
-        self._windows.touch(model, touched, window_seconds)
+        self._windows.touch(model, touched, window_seconds, labels_only=labels)
         return results
 
     def _insert(self, table: str, rows: pa.Table, *, skip_existing: bool) -> pa.Table:
