@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vigil.config import hash_token, load_settings, parse_duration, parse_size
+from vigil.config import hash_token, load_settings
 from vigil.errors import ConfigError
+from vigil.units import parse_duration, parse_size
 
 
 def _write(tmp_path: Path, data: object) -> Path:

@@ -133,6 +133,12 @@ def parser() -> argparse.ArgumentParser:
                 help="exit 1 when a check reaches this status (default critical; "
                 "`pending` never fails)",
             )
+            p.add_argument(
+                "--rules",
+                metavar="FILE",
+                help="YAML alert rules (docs/alerts.md) judged on the report too: a rule "
+                "reaching --fail-on fails the check",
+            )
         p.set_defaults(run=f"batch:{name}")
 
     p = sub.add_parser("profile", help="summarise a reference set into a reusable profile file")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,9 +19,10 @@ from rich.markup import escape
 
 from vigil.cli import EXIT_CHECK_FAILED
 from vigil.cli.progress import progress
-from vigil.errors import VigilError
+from vigil.errors import ConfigError, VigilError
 
 if TYPE_CHECKING:
+    from vigil.alerts import Finding, Rule
     from vigil.report.model import Report
     from vigil.spec import Spec
 
@@ -156,15 +158,21 @@ def report(args: argparse.Namespace, console: Console) -> int:
 
 
 def check(args: argparse.Namespace, console: Console) -> int:
-    """`vigil check`: as report, and exit 1 when a check reaches --fail-on."""
+    """`vigil check`: as report, and exit 1 when a check (or a rule) reaches --fail-on."""
     from vigil.report.model import STATUS_ORDER
 
+    rules = _load_rules(args.rules) if args.rules else ()
     found = _run_report(args, console)
     limit = STATUS_ORDER[args.fail_on]
     failed = [c for c in found.checks if STATUS_ORDER[c.status] >= limit]
-    if failed:
+    broken = _judge_rules(rules, found, console) if rules else []
+    failed_rules = [f for f in broken if STATUS_ORDER[f.severity or "ok"] >= limit]
+    if failed or failed_rules:
+        parts = [f"{len(failed)} check(s)"] + (
+            [f"{len(failed_rules)} rule finding(s)"] if rules else []
+        )
         console.print(
-            f"[bold red]check failed[/]: {len(failed)} check(s) at or above {args.fail_on}",
+            f"[bold red]check failed[/]: {' and '.join(parts)} at or above {args.fail_on}",
             highlight=False,
         )
         return EXIT_CHECK_FAILED
@@ -172,6 +180,66 @@ def check(args: argparse.Namespace, console: Console) -> int:
         f"[bold green]check passed[/]: nothing at or above {args.fail_on}", highlight=False
     )
     return 0
+
+
+def _load_rules(path: str) -> tuple[Rule, ...]:
+    """Rules from a YAML file: a list, or a mapping with `rules:` (or `alerts: {rules:}`, as in
+    the service's config file)."""
+    import yaml
+
+    from vigil.alerts import parse_rules
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"cannot read the rules {path}: {err.strerror}.") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path} is not valid YAML: {err}") from None
+    if isinstance(data, dict) and isinstance(data.get("alerts"), dict):
+        data = data["alerts"]
+    if isinstance(data, dict):
+        data = data.get("rules")
+    rules = parse_rules(data, f"{path}: rules")
+    if not rules:
+        raise ConfigError(f"{path}: no rules; write a list of rules (docs/alerts.md).")
+    return rules
+
+
+def _judge_rules(rules: tuple[Rule, ...], report: Report, console: Console) -> list[Finding]:
+    """The rules' breached findings on one report, printed as a table. One report has no
+    earlier windows and no model or version, so those rules are skipped and those scopes
+    read as "any"."""
+    from datetime import datetime, timezone
+
+    from rich.table import Table
+
+    from vigil.alerts import judge, reference_values
+    from vigil.monitor.points import report_points
+
+    usable = []
+    for rule in rules:
+        if rule.needs_history:
+            console.print(
+                f"[yellow]rule {escape(rule.name)} skipped[/]: it compares with earlier "
+                f"windows, and `vigil check` judges one report.",
+                highlight=False,
+            )
+            continue
+        usable.append(replace(rule, scope=replace(rule.scope, models=None, versions=None)))
+    now = datetime.now(timezone.utc)
+    points = report_points(report, version="", kind="tumbling", segment="", start=now, end=now)
+    findings = judge(usable, "", points, references=reference_values(report))
+    broken = [f for f in findings if f.severity is not None]
+    table = Table(title=f"rules: {len(broken)} breached of {len(findings)} judged")
+    for column in ("rule", "severity", "finding"):
+        table.add_column(column)
+    for finding in sorted(broken, key=lambda f: (f.severity != "critical", f.rule)):
+        colour = "red" if finding.severity == "critical" else "yellow"
+        table.add_row(
+            escape(finding.rule), f"[{colour}]{finding.severity}[/]", escape(finding.message)
+        )
+    console.print(table)
+    return broken
 
 
 def profile(args: argparse.Namespace, console: Console) -> int:

@@ -1,0 +1,73 @@
+"""The metric names a rule may watch: every point a report or a window's figures produce.
+
+docs/api.md lists them; a rule naming another is refused when the config is read, with the
+names that come closest, so a typo never becomes a rule that silently never fires.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from vigil.measure.performance import HIGHER_IS_BETTER
+from vigil.spec.methods import DRIFT_METHODS, KIND_TESTS
+
+QUALITY_METRICS = (
+    "missing_share",
+    "infinite_share",
+    "out_of_range_share",
+    "unseen_share",
+    "outlier_share",
+    "type_mismatch_share",
+    "is_constant",
+)
+DATASET_QUALITY = ("duplicate_row_share", "duplicate_ids")
+SCHEMA_CHANGES = ("new_column", "missing_column", "type_change")
+OPS_FIGURES = (
+    "count",
+    "rate_per_s",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "error_rate",
+    "volume_ratio",
+    "missing_share",
+    "missing_change",
+    "labelled",
+    "labelled_share",
+)
+PERFORMANCE_EXTRA = ("labelled_rows", "label_coverage")
+
+
+def column_metrics() -> frozenset[str]:
+    """Metrics measured per column (a rule on them names columns, or `*`)."""
+    return frozenset(
+        [f"drift.{name}" for name in DRIFT_METHODS]
+        + [
+            f"drift.{name}_p_value"  # as measure/drift.py records them
+            for name, method in DRIFT_METHODS.items()
+            if method.decides_by == "p_value" or name in KIND_TESTS.values()
+        ]
+        + ["drift.p_value"]
+        + [f"quality.{name}" for name in QUALITY_METRICS]
+        + [f"schema.{name}" for name in SCHEMA_CHANGES]
+    )
+
+
+def dataset_metrics() -> frozenset[str]:
+    """Metrics of the whole window (a rule on them names no column)."""
+    return frozenset(
+        ["drift.share_drifted"]
+        + [f"quality.{name}" for name in DATASET_QUALITY]
+        + [f"performance.{name}" for name in (*HIGHER_IS_BETTER, *PERFORMANCE_EXTRA)]
+        + [f"ops.{name}" for name in OPS_FIGURES]
+    )
+
+
+def metric_problem(name: str) -> str | None:
+    """Why `name` is not a metric a rule can watch, or None when it is."""
+    known = column_metrics() | dataset_metrics()
+    if name in known:
+        return None
+    close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}?" if close else "docs/api.md lists the metrics."
+    return f"{name!r} is not a metric vigil measures; {hint}"
