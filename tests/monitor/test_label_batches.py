@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from tests.monitor.test_prepared_references import BINARY, binary_set
 from tests.store.conftest import postgres_url, store, store_url  # noqa: F401  (fixtures)
@@ -201,6 +201,9 @@ def test_label_batches_store_what_a_whole_computation_stores(service: Service) -
     ),
     seed=st.integers(0, 2**16),
 )
+# found by Hypothesis: the window's rows came back from the label join in another order, and the
+# seeded bootstrap of the standard errors gave another band (read_window now orders its rows)
+@example(rounds=[([0], 0.5), ([0, 1, 2, 3], 0.5), ([1], 0.5)], seed=0)
 def test_hypothesis_label_batches_store_what_a_whole_computation_stores(
     store: SqlStore,  # noqa: F811
     rounds: list[tuple[list[int], float]],

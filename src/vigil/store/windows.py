@@ -359,9 +359,12 @@ class Windows:
             cols.append("l.label")
             names.append("__label")
             join = f" LEFT JOIN l_{model.id} l ON l.id = p.id"
+        # in a fixed order: a join returns rows in whatever order its threads finish, and the
+        # seeded bootstrap of the performance standard errors sees the order (two reads of
+        # the same rows must give the same report)
         table = self._db.arrow(
             f"SELECT {', '.join(cols)} FROM p_{model.id} p{join} "
-            "WHERE p.version = ? AND p.ts >= ? AND p.ts < ?",
+            "WHERE p.version = ? AND p.ts >= ? AND p.ts < ? ORDER BY p.ts, p.id",
             (version, start, end),
         )
         table = table.rename_columns(names)
