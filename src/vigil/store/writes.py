@@ -1,6 +1,6 @@
 """Idempotent writes of predictions, labels and rejected records, in one transaction per group.
 
-The fast path inserts every batch as it is and lets the primary key notice an id that is
+The fast path inserts the whole group as one table and lets the primary key notice an id that is
 already there; then the whole group is redone carefully: repeats within a batch and against
 the stored rows are told apart as duplicates (same content) or conflicts (the first stays).
 """
@@ -161,18 +161,65 @@ class Writes:
         *,
         fast: bool,
     ) -> list[WriteResult]:
+        if fast:
+            results, touched = self._write_fast(model, table, batches, window_seconds, labels)
+        else:
+            results, touched = self._write_careful(model, table, batches, window_seconds, labels)
+        self._write_quarantine(model, quarantined)
+        self._windows.touch(model, touched, window_seconds)
+        return results
+
+    def _write_fast(
+        self,
+        model: ModelInfo,
+        table: str,
+        batches: Sequence[pa.Table],
+        window_seconds: int,
+        labels: bool,
+    ) -> tuple[list[WriteResult], set[tuple[str, datetime]]]:
+        """The group's batches as one table in one INSERT; the primary key notices a repeated
+        id (within a batch, across the group's batches or against the stored rows), and then
+        the transaction is redone carefully, batch by batch."""
+        rows = _concatenated(batches)
+        pending = [0] * len(batches)
+        touched: set[tuple[str, datetime]] = set()
+        if rows is not None and rows.num_rows:
+            self._insert(table, rows, skip_existing=False)
+            if labels:
+                joined = self._joined_predictions(model, rows, [b.num_rows for b in batches])
+                found = np.bincount(
+                    joined.column("k").to_numpy(zero_copy_only=False), minlength=len(batches)
+                )
+                pending = [b.num_rows - int(f) for b, f in zip(batches, found, strict=True)]
+                touched = _buckets(joined, window_seconds)
+            else:
+                touched = _buckets(rows, window_seconds)
+        results = [
+            WriteResult(b.num_rows, 0, 0, (), p) for b, p in zip(batches, pending, strict=True)
+        ]
+        return results, touched
+
+    def _write_careful(
+        self,
+        model: ModelInfo,
+        table: str,
+        batches: Sequence[pa.Table],
+        window_seconds: int,
+        labels: bool,
+    ) -> tuple[list[WriteResult], set[tuple[str, datetime]]]:
+        """Batch by batch: repeats within a batch and against the stored rows are told apart
+        as duplicates (same content) or conflicts (the first stays)."""
         results = []
         touched: set[tuple[str, datetime]] = set()
         for batch in batches:
-            # the fast path lets the primary key find repeated ids (then all is redone slowly)
-            fresh, duplicates, conflicts = (batch, 0, []) if fast else _split_repeats(batch)
-            if not fast and fresh.num_rows:
+            fresh, duplicates, conflicts = _split_repeats(batch)
+            if fresh.num_rows:
                 fresh, dup_stored, conflict_stored = self._against_stored(table, fresh)
                 duplicates += dup_stored
                 conflicts += conflict_stored
             pending = 0
             if fresh.num_rows:
-                stored = self._insert(table, fresh, skip_existing=not fast)
+                stored = self._insert(table, fresh, skip_existing=True)
                 if stored.num_rows < fresh.num_rows:
                     # another instance stored some of these ids since `_against_stored` looked
                     raced = fresh.filter(pc.invert(pc.is_in(fresh["id"], stored["id"])))
@@ -181,7 +228,7 @@ class Writes:
                     conflicts += conflict_raced
                     fresh = stored
                 if labels:
-                    joined = self._joined_predictions(model, fresh)
+                    joined = self._joined_predictions(model, fresh, [fresh.num_rows])
                     pending = fresh.num_rows - joined.num_rows
                     touched |= _buckets(joined, window_seconds)
                 else:
@@ -189,9 +236,7 @@ class Writes:
             results.append(
                 WriteResult(fresh.num_rows, duplicates, len(conflicts), tuple(conflicts), pending)
             )
-        self._write_quarantine(model, quarantined)
-        self._windows.touch(model, touched, window_seconds)
-        return results
+        return results, touched
 
     def _insert(self, table: str, rows: pa.Table, *, skip_existing: bool) -> pa.Table:
         """Insert rows; those actually stored (with `skip_existing`, ids not taken meanwhile)."""
@@ -237,11 +282,14 @@ class Writes:
                 conflicts.append(str(row["id"]))
         return rows.take(pa.array(keep, pa.int64())), duplicates, conflicts
 
-    def _joined_predictions(self, model: ModelInfo, labels: pa.Table) -> pa.Table:
-        self._db.load("vigil_ids", pa.table({"id": labels.column("id")}))
+    def _joined_predictions(self, model: ModelInfo, labels: pa.Table, sizes: list[int]) -> pa.Table:
+        """`k` (which of the batches of `sizes` rows a label came in), `version` and `ts` of
+        the stored predictions these labels belong to."""
+        k = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
+        self._db.load("vigil_ids", pa.table({"id": labels.column("id"), "k": k}))
         try:
             return self._db.arrow(
-                f"SELECT p.version, p.ts FROM p_{model.id} p JOIN vigil_ids b ON p.id = b.id"
+                f"SELECT b.k, p.version, p.ts FROM p_{model.id} p JOIN vigil_ids b ON p.id = b.id"
             )
         finally:
             self._db.unload("vigil_ids")
@@ -332,6 +380,17 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def _is_nan(value: Any) -> bool:
     return isinstance(value, float) and value != value
+
+
+def _concatenated(batches: Sequence[pa.Table]) -> pa.Table | None:
+    """The batches as one table (None for none); a column some lack is null in their rows."""
+    if not batches:
+        return None
+    if len(batches) == 1:
+        return batches[0]
+    first = batches[0].schema
+    same = all(b.schema.equals(first) for b in batches)
+    return pa.concat_tables(batches, promote_options="none" if same else "default")
 
 
 def _buckets(rows: pa.Table, window_seconds: int) -> set[tuple[str, datetime]]:
