@@ -18,6 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from vigil.client.columns import (
+    Columns,
+    arrow_columns,
+    batch_columns,
+    json_columns,
+    plain_columns,
+)
 from vigil.client.queue import Item, Outcome, RecordQueue
 from vigil.client.transport import httpx
 from vigil.client.wire import (
@@ -27,15 +34,12 @@ from vigil.client.wire import (
     JSON,
     Kind,
     arrow_body,
-    arrow_columns,
     complete_frame,
     complete_record,
     encode_record,
     error_message,
     json_body,
-    json_columns,
     new_ids,
-    plain_columns,
     read_answer,
     retry_after,
     unread_answer,
@@ -43,6 +47,8 @@ from vigil.client.wire import (
 
 log = logging.getLogger("vigil.client")
 RETRIED = frozenset({429, 502, 503, 504})
+MAX_BATCH_SIZE = 20_000  # the default of Client(max_batch_size=): records per request at most
+MAX_CELLS = 1_000_000  # a request's values (records x fields) at most, whatever max_batch_size
 GRACE = 0.2  # close() waits this long past its deadline for an answer already on its way
 
 
@@ -53,6 +59,7 @@ class Options:
     url: str
     token: str | None
     batch_size: int
+    max_batch_size: int
     flush_interval: float
     max_queue: int
     timeout: float
@@ -62,6 +69,17 @@ class Options:
     sample_rate: float
     close_timeout: float
     seed: int | None
+
+
+def _largest(record: Any, size: int, largest: int) -> int:
+    """Records per request, by the first record's number of values: large batches are cheaper
+    per record on both ends, and a bound on values keeps a body well below the server's
+    limits.max_body (64 MiB by default) and limits.max_pending_records (200,000)."""
+    width = len(record) if isinstance(record, Mapping) else 1
+    for group in ("features", "segments"):
+        inner = record.get(group) if isinstance(record, Mapping) else None
+        width += len(inner) if isinstance(inner, Mapping) else 0
+    return max(size, min(largest, MAX_CELLS // max(width, 1)))
 
 
 class Sender:
@@ -170,12 +188,16 @@ class Sender:
         *,
         everything: bool,
     ) -> None:
-        """Send the full batches, or all batches when the interval is up or someone waits."""
+        """Send the full batches, or all batches when the interval is up or someone waits.
+
+        A batch is full at batch_size records; when more wait (the caller logs faster than the
+        requests go), one request takes them all, up to max_batch_size and MAX_CELLS values.
+        """
         size, queue = self._o.batch_size, self._queue
         for key in list(records):
             pending = records[key]
             while len(pending) >= size or (everything and pending):
-                n = min(size, len(pending))
+                n = min(_largest(pending[0][2], size, self._o.max_batch_size), len(pending))
                 if queue.expired() or not queue.take(n):
                     return
                 self._send_records(http, key, [pending.popleft() for _ in range(n)])
@@ -195,25 +217,33 @@ class Sender:
         model, kind = key
         complete: list[dict[str, Any]] = []
         invalid: list[str] = []
-        fresh_ids = new_ids(len(batch))
-        for (_, _, record, version, logged_at, _), fresh_id in zip(batch, fresh_ids, strict=True):
-            try:  # the id is fixed here, once, so that a resend is the same record
-                complete.append(complete_record(record, kind, version, logged_at, fresh_id))
-            except Exception as err:  # a label without id, a record that is not a mapping
-                invalid.append(f"{kind} for {model!r}: invalid record: {err}")
-        columns = plain_columns(complete, kind) if complete and self._columns else None
-        if columns is not None:
-            # Arrow only with the caller's own pyarrow: the SDK never imports it
-            pa = sys.modules.get("pyarrow")
-            content_type, body = (COLUMNS_ARROW, arrow_columns(columns, pa)) if pa else (None, None)
-            if body is None:
-                content_type, body = COLUMNS, json_columns(columns)
-            if body is not None and content_type is not None:
-                if self._post(http, model, kind, body, content_type, len(complete)):
-                    complete = []
-                else:  # a server older than columnar bodies: records from now on
-                    self._columns = False
-                    self._queue.note(f"{self._o.url} takes no {content_type}; sending records")
+        fresh_ids = new_ids(len(batch))  # fixed here, once, so that a resend is the same record
+        columns = (
+            batch_columns(
+                [item[2] for item in batch],
+                kind,
+                [item[3] for item in batch],
+                [item[4] for item in batch],
+                fresh_ids,
+            )
+            if self._columns
+            else None
+        )
+        if columns is None or not self._send_columns(http, model, kind, columns, len(batch)):
+            for (_, _, record, version, logged_at, _), fresh_id in zip(
+                batch, fresh_ids, strict=True
+            ):
+                try:
+                    complete.append(complete_record(record, kind, version, logged_at, fresh_id))
+                except Exception as err:  # a label without id, a record that is not a mapping
+                    invalid.append(f"{kind} for {model!r}: invalid record: {err}")
+        if columns is None and complete and self._columns:
+            # records of mixed fields (some with an id, some without) may still make columns
+            completed = plain_columns(complete, kind)
+            if completed is not None and self._send_columns(
+                http, model, kind, completed, len(complete)
+            ):
+                complete = []
         parts: list[bytes] = []
         for full in complete:
             try:
@@ -224,6 +254,24 @@ class Sender:
             self._queue.settle(len(invalid), "dropped_invalid", invalid)
         if parts:
             self._post(http, model, kind, json_body(parts), JSON, len(parts))
+
+    def _send_columns(
+        self, http: httpx.Client, model: str, kind: Kind, columns: Columns, rows: int
+    ) -> bool:
+        """Send a columnar body; False when it could not be made, or the server does not take
+        columnar bodies (then the records go as JSON, with the same ids)."""
+        # Arrow only with the caller's own pyarrow: the SDK never imports it
+        pa = sys.modules.get("pyarrow")
+        content_type, body = (COLUMNS_ARROW, arrow_columns(columns, pa)) if pa else (None, None)
+        if body is None:
+            content_type, body = COLUMNS, json_columns(columns)
+        if body is None or content_type is None:
+            return False
+        if self._post(http, model, kind, body, content_type, rows):
+            return True
+        self._columns = False  # a server older than columnar bodies: records from now on
+        self._queue.note(f"{self._o.url} takes no {content_type}; sending records")
+        return False
 
     def _send_frame(self, http: httpx.Client, item: Item) -> None:
         model, kind, table, version, logged_at, rows = item
