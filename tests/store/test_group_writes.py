@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from tests.store.records import HOUR, T0, hours, labels, predictions, register, write
 
 from vigil.store import SqlStore
+from vigil.store.writes import _buckets
 
 
 def test_batches_with_different_columns_are_stored_with_nulls_where_absent(
@@ -75,3 +76,28 @@ def test_a_group_stores_what_the_same_batches_written_one_by_one_store(
     assert read[0].equals(read[1])
     assert read[0].num_rows == len({i for ids, _ in group for i in ids})
     assert pa.compute.count_distinct(read[0].column("__id")).as_py() == read[0].num_rows
+
+
+rows = st.lists(  # (version, microseconds since the epoch), a few versions over a few hours
+    st.tuples(st.sampled_from(["1", "2", "v3"]), st.integers(0, 5 * 3_600_000_000)),
+    min_size=1,
+    max_size=60,
+)
+
+
+@given(rows, st.sampled_from([60, 3600, 86400]))
+def test_buckets_are_the_version_and_window_start_of_each_row(
+    stored: list[tuple[str, int]], window_seconds: int
+) -> None:
+    table = pa.table(
+        {
+            "version": pa.array([v for v, _ in stored], pa.string()),
+            "ts": pa.array([t for _, t in stored], pa.int64()).cast(pa.timestamp("us")),
+        }
+    )
+    epoch = datetime(1970, 1, 1)
+    expected = {
+        (v, epoch + timedelta(seconds=(t // 1_000_000) // window_seconds * window_seconds))
+        for v, t in stored
+    }
+    assert _buckets(table, window_seconds) == expected
