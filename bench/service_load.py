@@ -705,7 +705,66 @@ def datetime_utcnow() -> Any:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def run_encode(args: argparse.Namespace) -> dict[str, Any]:
+    """The SDK's side alone: what its sender thread spends making the columnar Arrow body of
+    `--batch` records (the sdk mode's records), per record, in-process, no server. A checkout
+    older than `vigil.client.columns` is timed on its own path (complete each record, then
+    columns)."""
+    import gc
+
+    import vigil.client.wire as wire
+
+    data = synth(JSON_SEED, args.batch, shift=0.3)
+    feats = [data[name].tolist() for name in FEATURES]
+    records = [
+        {
+            "id": f"S-{i:07d}",
+            "timestamp": args.now - (i % 1800),
+            "features": {name: feats[j][i] for j, name in enumerate(FEATURES)},
+            "prediction": data["pred"][i].item(),
+            "score": data["proba"][i].item(),
+            "latency_ms": data["latency_ms"][i].item(),
+        }
+        for i in range(args.batch)
+    ]
+    n = len(records)
+    gc.collect()
+    gc.freeze()
+    try:
+        from vigil.client.columns import arrow_columns, batch_columns
+
+        def columns() -> Any:
+            return batch_columns(records, "predictions", [None] * n, [args.now] * n, ids)
+    except ImportError:  # before the columns module: each record completed, then columns
+        arrow_columns = wire.arrow_columns  # type: ignore[attr-defined]
+
+        def columns() -> Any:
+            done = [
+                wire.complete_record(r, "predictions", None, args.now, i)
+                for r, i in zip(records, ids, strict=True)
+            ]
+            return wire.plain_columns(done, "predictions")  # type: ignore[attr-defined]
+
+    spent: dict[str, list[float]] = {"columns": [], "arrow": []}
+    for _ in range(args.repeat):
+        ids = wire.new_ids(n)
+        t0 = time.perf_counter()
+        made = columns()
+        t1 = time.perf_counter()
+        body = arrow_columns(made, pa)
+        t2 = time.perf_counter()
+        spent["columns"].append((t1 - t0) / n * 1e6)
+        spent["arrow"].append((t2 - t1) / n * 1e6)
+    return {
+        "records": n,
+        "body_bytes_per_record": len(body) / n,
+        "median_us_per_record": {k: statistics.median(v) for k, v in spent.items()},
+        "runs_us_per_record": spent,
+    }
+
+
 MODES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    "encode": run_encode,
     "stages": run_stages,
     "json": run_json,
     "arrow": run_arrow,
