@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from tests.store.records import HOUR, T0, hours, labels, predictions, register, write
 
 from vigil.store import SqlStore
-from vigil.store.writes import _buckets
+from vigil.store.batches import buckets
 
 
 def test_batches_with_different_columns_are_stored_with_nulls_where_absent(
@@ -100,4 +100,4 @@ def test_buckets_are_the_version_and_window_start_of_each_row(
         (v, epoch + timedelta(seconds=(t // 1_000_000) // window_seconds * window_seconds))
         for v, t in stored
     }
-    assert _buckets(table, window_seconds) == expected
+    assert buckets(table, window_seconds) == expected

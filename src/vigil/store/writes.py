@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ from vigil.store.base import (
     WriteResult,
     utcnow,
 )
+from vigil.store.batches import buckets, concatenated, constant_time, same_row, split_repeats
 from vigil.store.windows import Windows
 
 
@@ -77,7 +78,7 @@ class Writes:
                         "id": b.column("id"),
                         "label": b.column("label").cast(ARROW_TYPES[model.label_storage]),
                         "ts": b.column("timestamp").cast(pa.timestamp("us")),
-                        "received": _constant_time(now.as_py(), b.num_rows),
+                        "received": constant_time(now.as_py(), b.num_rows),
                     }
                 )
             )
@@ -94,7 +95,7 @@ class Writes:
             "version": batch.column("model_version"),
             "latency_ms": batch.column("latency_ms").cast(pa.float64()),
             "error": batch.column("error").cast(pa.string()),
-            "received": _constant_time(utcnow(), n),
+            "received": constant_time(utcnow(), n),
         }
         present = set(batch.column_names)
         for col in model.columns:
@@ -180,7 +181,7 @@ class Writes:
         """The group's batches as one table in one INSERT; the primary key notices a repeated
         id (within a batch, across the group's batches or against the stored rows), and then
         the transaction is redone carefully, batch by batch."""
-        rows = _concatenated(batches)
+        rows = concatenated(batches)
         pending = [0] * len(batches)
         touched: set[tuple[str, datetime]] = set()
         if rows is not None and rows.num_rows:
@@ -191,9 +192,9 @@ class Writes:
                     joined.column("k").to_numpy(zero_copy_only=False), minlength=len(batches)
                 )
                 pending = [b.num_rows - int(f) for b, f in zip(batches, found, strict=True)]
-                touched = _buckets(joined, window_seconds)
+                touched = buckets(joined, window_seconds)
             else:
-                touched = _buckets(rows, window_seconds)
+                touched = buckets(rows, window_seconds)
         results = [
             WriteResult(b.num_rows, 0, 0, (), p) for b, p in zip(batches, pending, strict=True)
         ]
@@ -212,7 +213,7 @@ class Writes:
         results = []
         touched: set[tuple[str, datetime]] = set()
         for batch in batches:
-            fresh, duplicates, conflicts = _split_repeats(batch)
+            fresh, duplicates, conflicts = split_repeats(batch)
             if fresh.num_rows:
                 fresh, dup_stored, conflict_stored = self._against_stored(table, fresh)
                 duplicates += dup_stored
@@ -230,9 +231,9 @@ class Writes:
                 if labels:
                     joined = self._joined_predictions(model, fresh, [fresh.num_rows])
                     pending = fresh.num_rows - joined.num_rows
-                    touched |= _buckets(joined, window_seconds)
+                    touched |= buckets(joined, window_seconds)
                 else:
-                    touched |= _buckets(fresh, window_seconds)
+                    touched |= buckets(fresh, window_seconds)
             results.append(
                 WriteResult(fresh.num_rows, duplicates, len(conflicts), tuple(conflicts), pending)
             )
@@ -276,7 +277,7 @@ class Writes:
             old = before.get(row["id"])
             if old is None:
                 keep.append(i)
-            elif _same(old, row):
+            elif same_row(old, row):
                 duplicates += 1
             else:
                 conflicts.append(str(row["id"]))
@@ -344,79 +345,3 @@ def _storable(record_id: str | None) -> str | None:
     if record_id is None:
         return None
     return record_id.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
-
-
-def _split_repeats(batch: pa.Table) -> tuple[pa.Table, int, list[str]]:
-    """Keep the first row of each id in a batch; count repeats as duplicates or conflicts."""
-    ids = batch.column("id")
-    if pc.count_distinct(ids).as_py() == batch.num_rows:
-        return batch, 0, []
-    first: dict[str, dict[str, Any]] = {}
-    keep = []
-    duplicates = 0
-    conflicts = []
-    payload = [n for n in batch.column_names if n != "received"]
-    for i, row in enumerate(batch.select(payload).to_pylist()):
-        old = first.get(row["id"])
-        if old is None:
-            first[row["id"]] = row
-            keep.append(i)
-        elif _same(old, row):
-            duplicates += 1
-        else:
-            conflicts.append(str(row["id"]))
-    return batch.take(pa.array(keep, pa.int64())), duplicates, conflicts
-
-
-def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    for key, value in b.items():
-        if key == "received":
-            continue
-        other = a.get(key)
-        if value != other and not (_is_nan(value) and _is_nan(other)):
-            return False
-    return True
-
-
-def _is_nan(value: Any) -> bool:
-    return isinstance(value, float) and value != value
-
-
-def _concatenated(batches: Sequence[pa.Table]) -> pa.Table | None:
-    """The batches as one table (None for none); a column some lack is null in their rows."""
-    if not batches:
-        return None
-    if len(batches) == 1:
-        return batches[0]
-    first = batches[0].schema
-    same = all(b.schema.equals(first) for b in batches)
-    return pa.concat_tables(batches, promote_options="none" if same else "default")
-
-
-def _buckets(rows: pa.Table, window_seconds: int) -> set[tuple[str, datetime]]:
-    """The (version, window start) pairs these rows fall in (numpy: Acero's group-by costs a
-    millisecond a call, more than the rest of this for a batch)."""
-    if rows.num_rows == 0:
-        return set()
-    micros = pc.cast(rows.column("ts"), pa.int64()).to_numpy(zero_copy_only=False)
-    step = window_seconds * 1_000_000
-    starts = (micros // step) * step
-    versions = rows.column("version").combine_chunks().dictionary_encode()
-    names = versions.dictionary.to_pylist()
-    if len(names) == 1:
-        pairs = [(names[0], int(s)) for s in np.unique(starts)]
-    else:
-        index = versions.indices.to_numpy(zero_copy_only=False)
-        order = np.lexsort((starts, index))
-        index, starts = index[order], starts[order]
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = (index[1:] != index[:-1]) | (starts[1:] != starts[:-1])
-        pairs = [(names[i], int(s)) for i, s in zip(index[first], starts[first], strict=True)]
-    epoch = datetime(1970, 1, 1)
-    return {(str(v), epoch + timedelta(microseconds=s)) for v, s in pairs}
-
-
-def _constant_time(value: datetime, n: int) -> pa.Array:
-    """`n` copies of one timestamp, without a Python list of n datetimes."""
-    micros = int((value - datetime(1970, 1, 1)) / timedelta(microseconds=1))
-    return pa.array(np.full(n, micros, dtype=np.int64)).cast(pa.timestamp("us"))
