@@ -144,7 +144,10 @@ def json_body(templates: list[bytes], i: int) -> bytes:
 
 def columns_of(body: bytes) -> bytes:
     """A JSON records body as the SDK's columnar body (its own encoder)."""
-    from vigil.client.columns import json_columns, plain_columns
+    try:
+        from vigil.client.columns import json_columns, plain_columns
+    except ImportError:  # a checkout from before vigil.client.columns
+        from vigil.client.wire import json_columns, plain_columns  # type: ignore[attr-defined,no-redef]
 
     columns = plain_columns(json.loads(body)["records"], "predictions")
     encoded = None if columns is None else json_columns(columns)

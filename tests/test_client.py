@@ -33,6 +33,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import vigil.client.queue
 from vigil.client import Client, ClientStats
 from vigil.client.sender import _largest
 
@@ -354,6 +355,21 @@ def test_a_request_holds_at_most_a_million_values() -> None:
     assert _largest(wide, 10, 20_000) == 1_000
     assert _largest(wide, 5_000, 20_000) == 5_000, "never below batch_size"
     assert _largest({"id": "n", "features": {"x": 1.0}}, 10, 20_000) == 20_000
+
+
+def test_a_wide_frame_goes_in_slices_of_at_most_max_cells_values(
+    server: Server,
+    script: Script,
+    clients: list[Client],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(vigil.client.queue, "MAX_CELLS", 100)  # 10 rows of 10 columns
+    client = _client(clients, server.url, batch_size=2)
+    client.log_predictions("m", pa.table({f"f{i}": list(range(25)) for i in range(10)}))
+    assert client.flush(5)
+    assert [got.table().num_rows for got in script.received] == [10, 10, 5]
+    sent = pa.concat_tables([got.table() for got in script.received])
+    assert sent.column("f3").to_pylist() == list(range(25))
 
 
 def test_values_are_sent_as_json_values(

@@ -26,7 +26,7 @@ from vigil.client.columns import (
     json_columns,
     plain_columns,
 )
-from vigil.client.queue import Item, Outcome, RecordQueue
+from vigil.client.queue import MAX_CELLS, Item, Outcome, RecordQueue
 from vigil.client.transport import httpx
 from vigil.client.wire import (
     ARROW_STREAM,
@@ -49,7 +49,6 @@ from vigil.client.wire import (
 log = logging.getLogger("vigil.client")
 RETRIED = frozenset({429, 502, 503, 504})
 MAX_BATCH_SIZE = 20_000  # the default of Client(max_batch_size=): records per request at most
-MAX_CELLS = 1_000_000  # a request's values (records x fields) at most, whatever max_batch_size
 POLL = 0.05  # seconds: how soon a wait between attempts notices close()
 GRACE = 0.2  # close() waits this long past its deadline for an answer already on its way
 
