@@ -144,9 +144,13 @@ def json_body(templates: list[bytes], i: int) -> bytes:
 
 def columns_of(body: bytes) -> bytes:
     """A JSON records body as the SDK's columnar body (its own encoder)."""
-    from vigil.client.wire import columns_body
+    try:
+        from vigil.client.columns import json_columns, plain_columns
+    except ImportError:  # a checkout from before vigil.client.columns
+        from vigil.client.wire import json_columns, plain_columns  # type: ignore[attr-defined,no-redef]
 
-    encoded = columns_body(json.loads(body)["records"], "predictions")
+    columns = plain_columns(json.loads(body)["records"], "predictions")
+    encoded = None if columns is None else json_columns(columns)
     if encoded is None:
         raise SystemExit("the bench's records do not fit a columnar body")
     return encoded
@@ -616,6 +620,7 @@ def run_stages(args: argparse.Namespace) -> dict[str, Any]:
             store = open_store(Path(folder) / "stages.duckdb")
             model = store.register_model("bench", "1", spec.to_dict(), layout.stored(), "VARCHAR")
             spent.clear()
+            group: list[pa.Table] = []
             for body in bodies:
                 rules = TimeRules(
                     now=datetime_utcnow(),
@@ -636,11 +641,17 @@ def run_stages(args: argparse.Namespace) -> dict[str, Any]:
                     t1 = time.perf_counter()
                     checked = validate_prediction_table(table, layout, ["1"], "1", rules)
                 t2 = time.perf_counter()
-                store.write_predictions(model, [checked.table], [], window_seconds=3600)
-                t3 = time.perf_counter()
                 timed("decode", t1 - t0)
                 timed("validate", t2 - t1)
-                timed("write_predictions", t3 - t2)
+                group.append(checked.table)
+                if len(group) < args.group:
+                    continue
+                # the writer's group commit: `--group` queued batches in one call
+                store.write_predictions(model, group, [], window_seconds=3600)
+                spread = (time.perf_counter() - t2) / len(group)
+                group.clear()
+                for _ in range(args.group):
+                    timed("write_predictions", spread)
             store.close()
         skip = len(bodies) // 10  # the first tenth warms up
         rows = checked.table.num_rows
@@ -697,7 +708,66 @@ def datetime_utcnow() -> Any:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def run_encode(args: argparse.Namespace) -> dict[str, Any]:
+    """The SDK's side alone: what its sender thread spends making the columnar Arrow body of
+    `--batch` records (the sdk mode's records), per record, in-process, no server. A checkout
+    older than `vigil.client.columns` is timed on its own path (complete each record, then
+    columns)."""
+    import gc
+
+    import vigil.client.wire as wire
+
+    data = synth(JSON_SEED, args.batch, shift=0.3)
+    feats = [data[name].tolist() for name in FEATURES]
+    records = [
+        {
+            "id": f"S-{i:07d}",
+            "timestamp": args.now - (i % 1800),
+            "features": {name: feats[j][i] for j, name in enumerate(FEATURES)},
+            "prediction": data["pred"][i].item(),
+            "score": data["proba"][i].item(),
+            "latency_ms": data["latency_ms"][i].item(),
+        }
+        for i in range(args.batch)
+    ]
+    n = len(records)
+    gc.collect()
+    gc.freeze()
+    try:
+        from vigil.client.columns import arrow_columns, batch_columns
+
+        def columns() -> Any:
+            return batch_columns(records, "predictions", [None] * n, [args.now] * n, ids)
+    except ImportError:  # before the columns module: each record completed, then columns
+        arrow_columns = wire.arrow_columns  # type: ignore[attr-defined]
+
+        def columns() -> Any:
+            done = [
+                wire.complete_record(r, "predictions", None, args.now, i)
+                for r, i in zip(records, ids, strict=True)
+            ]
+            return wire.plain_columns(done, "predictions")  # type: ignore[attr-defined]
+
+    spent: dict[str, list[float]] = {"columns": [], "arrow": []}
+    for _ in range(args.repeat):
+        ids = wire.new_ids(n)
+        t0 = time.perf_counter()
+        made = columns()
+        t1 = time.perf_counter()
+        body = arrow_columns(made, pa)
+        t2 = time.perf_counter()
+        spent["columns"].append((t1 - t0) / n * 1e6)
+        spent["arrow"].append((t2 - t1) / n * 1e6)
+    return {
+        "records": n,
+        "body_bytes_per_record": len(body) / n,
+        "median_us_per_record": {k: statistics.median(v) for k, v in spent.items()},
+        "runs_us_per_record": spent,
+    }
+
+
 MODES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    "encode": run_encode,
     "stages": run_stages,
     "json": run_json,
     "arrow": run_arrow,
@@ -726,6 +796,7 @@ def main() -> None:
     parser.add_argument("--per-request", type=int, default=100_000)
     parser.add_argument("--hour-start", type=float, help="epoch s of the window's hour")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--group", type=int, default=1, help="stages: batches per write call")
     parser.add_argument("--reference-rows", type=int, default=100_000)
     parser.add_argument("--calls", type=int, default=100_000)
     parser.add_argument("--profile", type=Path, help="py-spy the server while measuring")

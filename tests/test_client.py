@@ -33,7 +33,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import vigil.client.queue
 from vigil.client import Client, ClientStats
+from vigil.client.sender import _largest
 
 ARROW = "application/vnd.apache.arrow.stream"
 COLUMNS = "application/vnd.vigil.columns+json"
@@ -314,7 +316,7 @@ def test_no_token_sends_no_authorization_and_model_names_are_quoted(
 def test_batches_are_sent_when_full_and_per_model_and_kind(
     server: Server, script: Script, clients: list[Client]
 ) -> None:
-    client = _client(clients, server.url, batch_size=10, flush_interval=60.0)
+    client = _client(clients, server.url, batch_size=10, max_batch_size=10, flush_interval=60.0)
     for i in range(25):
         client.log_predictions("a", {"id": f"a{i}", "features": {}})
     assert _wait_for(lambda: len(script.received) == 2), "two full batches go without a flush"
@@ -330,6 +332,44 @@ def test_batches_are_sent_when_full_and_per_model_and_kind(
         ("/v1/models/a/labels", 1),
     }
     assert client.stats().accepted == 27
+
+
+def test_records_waiting_past_batch_size_go_in_larger_requests_up_to_max_batch_size(
+    server: Server, script: Script, clients: list[Client]
+) -> None:
+    client = _client(clients, server.url, batch_size=10, max_batch_size=25, flush_interval=60.0)
+    client.log_predictions("m", [{"id": f"r{i}", "features": {"x": i}} for i in range(64)])
+    assert _wait_for(lambda: len(script.received) == 3)
+    assert [len(got.records()) for got in script.received] == [25, 25, 14]
+    client.log_predictions("m", [{"id": f"r{i}", "features": {"x": i}} for i in range(64, 68)])
+    assert client.stats().queued == 4, "fewer than batch_size wait for the interval"
+    client.close()
+    sent = [r for got in script.received for r in got.records()]
+    assert [r["id"] for r in sent] == [f"r{i}" for i in range(68)]
+    assert [r["features"]["x"] for r in sent] == list(range(68))
+    assert client.stats().accepted == 68
+
+
+def test_a_request_holds_at_most_a_million_values() -> None:
+    wide = {"id": "w", "features": {f"f{i}": 0.0 for i in range(998)}}  # 1,000 values a record
+    assert _largest(wide, 10, 20_000) == 1_000
+    assert _largest(wide, 5_000, 20_000) == 5_000, "never below batch_size"
+    assert _largest({"id": "n", "features": {"x": 1.0}}, 10, 20_000) == 20_000
+
+
+def test_a_wide_frame_goes_in_slices_of_at_most_max_cells_values(
+    server: Server,
+    script: Script,
+    clients: list[Client],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(vigil.client.queue, "MAX_CELLS", 100)  # 10 rows of 10 columns
+    client = _client(clients, server.url, batch_size=2)
+    client.log_predictions("m", pa.table({f"f{i}": list(range(25)) for i in range(10)}))
+    assert client.flush(5)
+    assert [got.table().num_rows for got in script.received] == [10, 10, 5]
+    sent = pa.concat_tables([got.table() for got in script.received])
+    assert sent.column("f3").to_pylist() == list(range(25))
 
 
 def test_values_are_sent_as_json_values(
@@ -348,7 +388,7 @@ def test_values_are_sent_as_json_values(
 def test_records_of_one_shape_go_as_columns_and_others_as_json_records(
     server: Server, script: Script, clients: list[Client]
 ) -> None:
-    client = _client(clients, server.url, batch_size=3, flush_interval=60.0)
+    client = _client(clients, server.url, batch_size=3, max_batch_size=3, flush_interval=60.0)
     plain = [
         {"features": {"x": i, "city": "Lyon", "gap": None}, "prediction": "1", "score": 0.5}
         for i in range(3)
@@ -956,7 +996,7 @@ def test_frames_arrive_as_arrow_streams_with_ids_and_times(
 ) -> None:
     data = {"age": [1.0, 2.0, 3.0], "prediction": ["a", "b", "a"], "score": [0.1, 0.5, 0.9]}
     make = {"pandas": pd.DataFrame, "polars": pl.DataFrame, "arrow": pa.table}[kind]
-    client = _client(clients, server.url, batch_size=2)
+    client = _client(clients, server.url, batch_size=2, max_batch_size=2)
     before = time.time()
     client.log_predictions("m", make(data), version="4")
     client.log_labels("m", make({"id": ["x", "y"], "label": ["a", "b"]}))
@@ -1035,6 +1075,8 @@ def test_logging_after_close_is_counted_and_never_raises(
         {"token": "a\nb"},
         {"batch_size": 0},
         {"batch_size": 1.5},
+        {"max_batch_size": 0},
+        {"max_batch_size": 5, "batch_size": 10},
         {"max_queue": 0},
         {"flush_interval": 0},
         {"timeout": -1},

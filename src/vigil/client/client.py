@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from vigil.client.queue import ClientStats, RecordQueue
-from vigil.client.sender import Options, Sender
+from vigil.client.sender import MAX_BATCH_SIZE, Options, Sender
 from vigil.client.wire import Kind, call_features, call_id, call_record, to_arrow
 
 __all__ = ["Client", "ClientStats"]
@@ -49,6 +49,7 @@ class Client:
         token: str | None = None,
         *,
         batch_size: int = 500,
+        max_batch_size: int | None = None,
         flush_interval: float = 1.0,
         max_queue: int = 100_000,
         timeout: float = 5.0,
@@ -59,10 +60,12 @@ class Client:
         close_timeout: float = 5.0,
         seed: int | None = None,
     ) -> None:
+        largest = _largest_batch(_count("batch_size", batch_size, 1), max_batch_size)
         options = Options(
             url=_checked_url(url),
             token=_checked_token(token),
-            batch_size=_count("batch_size", batch_size, 1),
+            batch_size=batch_size,
+            max_batch_size=largest,
             flush_interval=_seconds("flush_interval", flush_interval, positive=True),
             max_queue=_count("max_queue", max_queue, 1),
             timeout=_seconds("timeout", timeout, positive=True),
@@ -80,7 +83,11 @@ class Client:
             )
         self._options = options
         self._queue = RecordQueue(
-            batch_size=batch_size, max_queue=max_queue, sample_rate=sample_rate, seed=seed
+            batch_size=batch_size,
+            max_batch_size=largest,
+            max_queue=max_queue,
+            sample_rate=sample_rate,
+            seed=seed,
         )
         self._put = self._queue.put
         self._sender = Sender(options, self._queue)
@@ -304,6 +311,18 @@ def _count(name: str, value: Any, least: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
         raise ValueError(f"{name} must be a whole number of at least {least}; got {value!r}.")
     return value
+
+
+def _largest_batch(batch_size: int, value: Any) -> int:
+    if value is None:
+        return max(batch_size, MAX_BATCH_SIZE)
+    largest = _count("max_batch_size", value, 1)
+    if largest < batch_size:
+        raise ValueError(
+            f"max_batch_size ({largest}) is below batch_size ({batch_size}); batch_size is the "
+            "smallest full batch and max_batch_size the largest, so make it at least batch_size."
+        )
+    return largest
 
 
 def _seconds(name: str, value: Any, *, positive: bool = False) -> float:

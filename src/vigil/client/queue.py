@@ -22,6 +22,7 @@ from vigil.client.wire import Answer, Kind
 log = logging.getLogger("vigil.client")
 WARN_EVERY = 10.0  # seconds between two warnings of one kind, so a bad stream cannot flood logs
 Outcome = Literal["rejected", "dropped_network", "dropped_invalid", "dropped_closed"]
+MAX_CELLS = 1_000_000  # a request's values (records x fields) at most, whatever max_batch_size
 # model, kind, a record mapping or an Arrow table, version, time logged (epoch s), rows
 Item = tuple[Any, Kind, Any, str | None, float, int]
 
@@ -76,8 +77,17 @@ class Bell:
 class RecordQueue:
     """Records waiting to be sent, at most `max_queue`, and the counts of all records."""
 
-    def __init__(self, *, batch_size: int, max_queue: int, sample_rate: float, seed: int | None):
+    def __init__(
+        self,
+        *,
+        batch_size: int,
+        max_batch_size: int,
+        max_queue: int,
+        sample_rate: float,
+        seed: int | None,
+    ):
         self._batch_size, self._max_queue, self._rate = batch_size, max_queue, sample_rate
+        self._max_batch_size = max_batch_size
         self._draw = random.Random(seed).random  # one C call: atomic under the GIL
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # records left the queue or flight
@@ -159,7 +169,8 @@ class RecordQueue:
             self.warn("invalid", f"{bad} {kind} item(s) for {model!r} are not record dicts")
 
     def put_frame(self, model: Any, kind: Kind, table: Any, version: str | None) -> None:
-        """Queue an Arrow table as slices of at most batch_size rows (slices share memory)."""
+        """Queue an Arrow table as slices of at most max_batch_size rows and MAX_CELLS values
+        (never fewer than batch_size rows; slices share memory)."""
         logged_at = time.time()
         if self._rate < 1.0:
             import pyarrow as pa
@@ -176,8 +187,10 @@ class RecordQueue:
                 return
             room = max(0, min(n, self._max_queue - self._queued))
             self._dropped_overflow += n - room
-            for start in range(0, room, self._batch_size):
-                part = table.slice(start, min(self._batch_size, room - start))
+            width = max(1, table.num_columns)
+            step = max(self._batch_size, min(self._max_batch_size, MAX_CELLS // width))
+            for start in range(0, room, step):
+                part = table.slice(start, min(step, room - start))
                 self._items.append((model, kind, part, version, logged_at, part.num_rows))
                 self._queued += part.num_rows
             self._signalled = True

@@ -13,12 +13,20 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from queue import SimpleQueue
 from typing import Any
 from urllib.parse import quote
 
-from vigil.client.queue import Item, Outcome, RecordQueue
+from vigil.client.columns import (
+    Columns,
+    arrow_columns,
+    batch_columns,
+    json_columns,
+    plain_columns,
+)
+from vigil.client.queue import MAX_CELLS, Item, Outcome, RecordQueue
 from vigil.client.transport import httpx
 from vigil.client.wire import (
     ARROW_STREAM,
@@ -27,15 +35,12 @@ from vigil.client.wire import (
     JSON,
     Kind,
     arrow_body,
-    arrow_columns,
     complete_frame,
     complete_record,
     encode_record,
     error_message,
     json_body,
-    json_columns,
     new_ids,
-    plain_columns,
     read_answer,
     retry_after,
     unread_answer,
@@ -43,6 +48,8 @@ from vigil.client.wire import (
 
 log = logging.getLogger("vigil.client")
 RETRIED = frozenset({429, 502, 503, 504})
+MAX_BATCH_SIZE = 20_000  # the default of Client(max_batch_size=): records per request at most
+POLL = 0.05  # seconds: how soon a wait between attempts notices close()
 GRACE = 0.2  # close() waits this long past its deadline for an answer already on its way
 
 
@@ -53,6 +60,7 @@ class Options:
     url: str
     token: str | None
     batch_size: int
+    max_batch_size: int
     flush_interval: float
     max_queue: int
     timeout: float
@@ -62,6 +70,17 @@ class Options:
     sample_rate: float
     close_timeout: float
     seed: int | None
+
+
+def _largest(record: Any, size: int, largest: int) -> int:
+    """Records per request, by the first record's number of values: large batches are cheaper
+    per record on both ends, and a bound on values keeps a body well below the server's
+    limits.max_body (64 MiB by default) and limits.max_pending_records (200,000)."""
+    width = len(record) if isinstance(record, Mapping) else 1
+    for group in ("features", "segments"):
+        inner = record.get(group) if isinstance(record, Mapping) else None
+        width += len(inner) if isinstance(inner, Mapping) else 0
+    return max(size, min(largest, MAX_CELLS // max(width, 1)))
 
 
 class Sender:
@@ -74,6 +93,12 @@ class Sender:
         self._close_lock = threading.Lock()
         self._orphaned = False  # the client was garbage collected without close()
         self._columns = True  # the server takes columnar bodies (until it answers 415)
+        # the poster sends one batch while this thread makes the next: one request at a time,
+        # in order; the slot is held from a batch's dispatch until its outcome is counted
+        self._jobs: SimpleQueue[Callable[[], None] | None] = SimpleQueue()
+        self._slot = threading.Semaphore(1)
+        self._poster = threading.Thread(target=self._post_jobs, name="vigil-post", daemon=True)
+        self._poster.start()
         self._thread = threading.Thread(target=self._run, name="vigil-client", daemon=True)
         self._thread.start()
 
@@ -122,6 +147,8 @@ class Sender:
         except Exception as err:  # e.g. a bad SSL_CERT_FILE, or a bug of ours: say so and stop
             log.error("vigil: the sender thread stopped: %r; records are no longer sent", err)
         finally:
+            self._slot.acquire()  # the last batch's outcome is counted (or close gave up)
+            self._jobs.put(None)
             if http is not None:
                 http.close()
             self._queue.drop_rest(abandon=False)
@@ -170,50 +197,103 @@ class Sender:
         *,
         everything: bool,
     ) -> None:
-        """Send the full batches, or all batches when the interval is up or someone waits."""
+        """Send the full batches, or all batches when the interval is up or someone waits.
+
+        A batch is full at batch_size records; when more wait (the caller logs faster than the
+        requests go), one request takes them all, up to max_batch_size and MAX_CELLS values.
+        """
         size, queue = self._o.batch_size, self._queue
         for key in list(records):
             pending = records[key]
             while len(pending) >= size or (everything and pending):
-                n = min(size, len(pending))
-                if queue.expired() or not queue.take(n):
+                n = min(_largest(pending[0][2], size, self._o.max_batch_size), len(pending))
+                if queue.expired():
                     return
-                self._send_records(http, key, [pending.popleft() for _ in range(n)])
+                if not self._send_records(http, key, [pending.popleft() for _ in range(n)]):
+                    return
             if not pending:
                 del records[key]
         for _ in range(len(frames)):
             item = frames.popleft()
             if not (everything or item[5] >= size):
                 frames.append(item)
-            elif queue.expired() or not queue.take(item[5]):
+            elif queue.expired():
                 frames.appendleft(item)
                 return
-            else:
-                self._send_frame(http, item)
+            elif not self._send_frame(http, item):
+                return
 
-    def _send_records(self, http: httpx.Client, key: tuple[str, Kind], batch: list[Item]) -> None:
+    def _dispatch(self, rows: int, job: Callable[[], None]) -> bool:
+        """Hand a made batch to the poster once the previous one is counted; False when close()
+        has run out of time (the rows are then counted by it)."""
+        self._slot.acquire()
+        if self._queue.expired() or not self._queue.take(rows):
+            self._slot.release()
+            return False
+        self._jobs.put(job)
+        return True
+
+    def _post_jobs(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                job()
+            except Exception as err:  # a bug of ours: say so, keep the next batches going
+                log.error("vigil: a batch could not be sent: %r", err)
+            finally:
+                self._slot.release()
+
+    def _send_records(self, http: httpx.Client, key: tuple[str, Kind], batch: list[Item]) -> bool:
+        """Make a batch's body and dispatch it; whether it was dispatched."""
         model, kind = key
+        fresh_ids = new_ids(len(batch))  # fixed here, once, so that a resend is the same record
+        columns = (
+            batch_columns(
+                [item[2] for item in batch],
+                kind,
+                [item[3] for item in batch],
+                [item[4] for item in batch],
+                fresh_ids,
+            )
+            if self._columns
+            else None
+        )
+        body = None if columns is None else _columns_body(columns)
+        if body is None:
+            return self._dispatch(
+                len(batch), lambda: self._post_records(http, model, kind, batch, fresh_ids)
+            )
+        content_type, encoded = body
+
+        def post() -> None:
+            if not self._post(http, model, kind, encoded, content_type, len(batch)):
+                self._refused_columns(content_type)
+                self._post_records(http, model, kind, batch, fresh_ids)
+
+        return self._dispatch(len(batch), post)
+
+    def _refused_columns(self, content_type: str) -> None:
+        self._columns = False  # a server older than columnar bodies: records from now on
+        self._queue.note(f"{self._o.url} takes no {content_type}; sending records")
+
+    def _post_records(
+        self, http: httpx.Client, model: str, kind: Kind, batch: list[Item], fresh_ids: list[str]
+    ) -> None:
+        """Send a batch as JSON records (or, when completing them made plain columns, as
+        columns); a record that cannot be sent is counted dropped_invalid, alone."""
         complete: list[dict[str, Any]] = []
         invalid: list[str] = []
-        fresh_ids = new_ids(len(batch))
         for (_, _, record, version, logged_at, _), fresh_id in zip(batch, fresh_ids, strict=True):
-            try:  # the id is fixed here, once, so that a resend is the same record
+            try:
                 complete.append(complete_record(record, kind, version, logged_at, fresh_id))
             except Exception as err:  # a label without id, a record that is not a mapping
                 invalid.append(f"{kind} for {model!r}: invalid record: {err}")
         columns = plain_columns(complete, kind) if complete and self._columns else None
-        if columns is not None:
-            # Arrow only with the caller's own pyarrow: the SDK never imports it
-            pa = sys.modules.get("pyarrow")
-            content_type, body = (COLUMNS_ARROW, arrow_columns(columns, pa)) if pa else (None, None)
-            if body is None:
-                content_type, body = COLUMNS, json_columns(columns)
-            if body is not None and content_type is not None:
-                if self._post(http, model, kind, body, content_type, len(complete)):
-                    complete = []
-                else:  # a server older than columnar bodies: records from now on
-                    self._columns = False
-                    self._queue.note(f"{self._o.url} takes no {content_type}; sending records")
+        body = None if columns is None else _columns_body(columns)
+        if body is not None:
+            if self._post(http, model, kind, body[1], body[0], len(complete)):
+                complete = []
+            else:
+                self._refused_columns(body[0])
         parts: list[bytes] = []
         for full in complete:
             try:
@@ -225,15 +305,20 @@ class Sender:
         if parts:
             self._post(http, model, kind, json_body(parts), JSON, len(parts))
 
-    def _send_frame(self, http: httpx.Client, item: Item) -> None:
+    def _send_frame(self, http: httpx.Client, item: Item) -> bool:
         model, kind, table, version, logged_at, rows = item
         try:  # ids fixed here too, before the first attempt
             body = arrow_body(complete_frame(table, kind, version, logged_at))
         except Exception as err:
             reason = f"{kind} for {model!r}: invalid frame: {err}"
-            self._queue.settle(rows, "dropped_invalid", [reason])
-            return
-        self._post(http, model, kind, body, ARROW_STREAM, rows)
+            return self._dispatch(
+                rows, lambda: self._queue.settle(rows, "dropped_invalid", [reason])
+            )
+
+        def post() -> None:
+            self._post(http, model, kind, body, ARROW_STREAM, rows)
+
+        return self._dispatch(rows, post)
 
     def _post(
         self, http: httpx.Client, model: str, kind: Kind, body: bytes, content_type: str, rows: int
@@ -294,15 +379,25 @@ class Sender:
         return base * (0.5 + 0.5 * self._jitter())
 
     def _sleep(self, seconds: float) -> None:
-        """Wait between attempts; closing cuts the wait at the deadline."""
+        """Wait between attempts (on the poster thread); closing cuts the wait at the deadline.
+
+        Polls rather than waiting on the queue's bell: the bell's rings are the sender's."""
         end = time.monotonic() + seconds
-        rung = False
         while True:
             if self._closing():
                 end = min(end, self._queue.deadline or end)
             left = end - time.monotonic()
             if left <= 0:
-                break
-            rung = self._queue.wake.wait(left) or rung
-        if rung:  # the ring was for the loop (a full batch, a flush): pass it on
-            self._queue.wake.ring()
+                return
+            time.sleep(min(left, POLL))
+
+
+def _columns_body(columns: Columns) -> tuple[str, bytes] | None:
+    """The columnar body: Arrow with the caller's own pyarrow (the SDK never imports it), else
+    JSON; None when a text cannot be encoded (the records then go as JSON records)."""
+    pa = sys.modules.get("pyarrow")
+    body = arrow_columns(columns, pa) if pa else None
+    if body is not None:
+        return COLUMNS_ARROW, body
+    encoded = json_columns(columns)
+    return None if encoded is None else (COLUMNS, encoded)

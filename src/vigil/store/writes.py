@@ -1,6 +1,6 @@
 """Idempotent writes of predictions, labels and rejected records, in one transaction per group.
 
-The fast path inserts every batch as it is and lets the primary key notice an id that is
+The fast path inserts the whole group as one table and lets the primary key notice an id that is
 already there; then the whole group is redone carefully: repeats within a batch and against
 the stored rows are told apart as duplicates (same content) or conflicts (the first stays).
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ from vigil.store.base import (
     WriteResult,
     utcnow,
 )
+from vigil.store.batches import buckets, concatenated, constant_time, same_row, split_repeats
 from vigil.store.windows import Windows
 
 
@@ -77,7 +78,7 @@ class Writes:
                         "id": b.column("id"),
                         "label": b.column("label").cast(ARROW_TYPES[model.label_storage]),
                         "ts": b.column("timestamp").cast(pa.timestamp("us")),
-                        "received": _constant_time(now.as_py(), b.num_rows),
+                        "received": constant_time(now.as_py(), b.num_rows),
                     }
                 )
             )
@@ -94,7 +95,7 @@ class Writes:
             "version": batch.column("model_version"),
             "latency_ms": batch.column("latency_ms").cast(pa.float64()),
             "error": batch.column("error").cast(pa.string()),
-            "received": _constant_time(utcnow(), n),
+            "received": constant_time(utcnow(), n),
         }
         present = set(batch.column_names)
         for col in model.columns:
@@ -161,18 +162,66 @@ class Writes:
         *,
         fast: bool,
     ) -> list[WriteResult]:
+        if fast:
+            results, touched = self._write_fast(model, table, batches, window_seconds, labels)
+        else:
+            results, touched = self._write_careful(model, table, batches, window_seconds, labels)
+        self._write_quarantine(model, quarantined)
+        # labels mark their windows as having only new labels; rows, as having new data
+        self._windows.touch(model, touched, window_seconds, labels_only=labels)
+        return results
+
+    def _write_fast(
+        self,
+        model: ModelInfo,
+        table: str,
+        batches: Sequence[pa.Table],
+        window_seconds: int,
+        labels: bool,
+    ) -> tuple[list[WriteResult], set[tuple[str, datetime]]]:
+        """The group's batches as one table in one INSERT; the primary key notices a repeated
+        id (within a batch, across the group's batches or against the stored rows), and then
+        the transaction is redone carefully, batch by batch."""
+        rows = concatenated(batches)
+        pending = [0] * len(batches)
+        touched: set[tuple[str, datetime]] = set()
+        if rows is not None and rows.num_rows:
+            self._insert(table, rows, skip_existing=False)
+            if labels:
+                joined = self._joined_predictions(model, rows, [b.num_rows for b in batches])
+                found = np.bincount(
+                    joined.column("k").to_numpy(zero_copy_only=False), minlength=len(batches)
+                )
+                pending = [b.num_rows - int(f) for b, f in zip(batches, found, strict=True)]
+                touched = buckets(joined, window_seconds)
+            else:
+                touched = buckets(rows, window_seconds)
+        results = [
+            WriteResult(b.num_rows, 0, 0, (), p) for b, p in zip(batches, pending, strict=True)
+        ]
+        return results, touched
+
+    def _write_careful(
+        self,
+        model: ModelInfo,
+        table: str,
+        batches: Sequence[pa.Table],
+        window_seconds: int,
+        labels: bool,
+    ) -> tuple[list[WriteResult], set[tuple[str, datetime]]]:
+        """Batch by batch: repeats within a batch and against the stored rows are told apart
+        as duplicates (same content) or conflicts (the first stays)."""
         results = []
         touched: set[tuple[str, datetime]] = set()
         for batch in batches:
-            # the fast path lets the primary key find repeated ids (then all is redone slowly)
-            fresh, duplicates, conflicts = (batch, 0, []) if fast else _split_repeats(batch)
-            if not fast and fresh.num_rows:
+            fresh, duplicates, conflicts = split_repeats(batch)
+            if fresh.num_rows:
                 fresh, dup_stored, conflict_stored = self._against_stored(table, fresh)
                 duplicates += dup_stored
                 conflicts += conflict_stored
             pending = 0
             if fresh.num_rows:
-                stored = self._insert(table, fresh, skip_existing=not fast)
+                stored = self._insert(table, fresh, skip_existing=True)
                 if stored.num_rows < fresh.num_rows:
                     # another instance stored some of these ids since `_against_stored` looked
                     raced = fresh.filter(pc.invert(pc.is_in(fresh["id"], stored["id"])))
@@ -181,17 +230,15 @@ class Writes:
                     conflicts += conflict_raced
                     fresh = stored
                 if labels:
-                    joined = self._joined_predictions(model, fresh)
+                    joined = self._joined_predictions(model, fresh, [fresh.num_rows])
                     pending = fresh.num_rows - joined.num_rows
-                    touched |= _buckets(joined, window_seconds)
+                    touched |= buckets(joined, window_seconds)
                 else:
-                    touched |= _buckets(fresh, window_seconds)
+                    touched |= buckets(fresh, window_seconds)
             results.append(
                 WriteResult(fresh.num_rows, duplicates, len(conflicts), tuple(conflicts), pending)
             )
-        self._write_quarantine(model, quarantined)
-        self._windows.touch(model, touched, window_seconds, labels_only=labels)
-        return results
+        return results, touched
 
     def _insert(self, table: str, rows: pa.Table, *, skip_existing: bool) -> pa.Table:
         """Insert rows; those actually stored (with `skip_existing`, ids not taken meanwhile)."""
@@ -231,17 +278,20 @@ class Writes:
             old = before.get(row["id"])
             if old is None:
                 keep.append(i)
-            elif _same(old, row):
+            elif same_row(old, row):
                 duplicates += 1
             else:
                 conflicts.append(str(row["id"]))
         return rows.take(pa.array(keep, pa.int64())), duplicates, conflicts
 
-    def _joined_predictions(self, model: ModelInfo, labels: pa.Table) -> pa.Table:
-        self._db.load("vigil_ids", pa.table({"id": labels.column("id")}))
+    def _joined_predictions(self, model: ModelInfo, labels: pa.Table, sizes: list[int]) -> pa.Table:
+        """`k` (which of the batches of `sizes` rows a label came in), `version` and `ts` of
+        the stored predictions these labels belong to."""
+        k = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
+        self._db.load("vigil_ids", pa.table({"id": labels.column("id"), "k": k}))
         try:
             return self._db.arrow(
-                f"SELECT p.version, p.ts FROM p_{model.id} p JOIN vigil_ids b ON p.id = b.id"
+                f"SELECT b.k, p.version, p.ts FROM p_{model.id} p JOIN vigil_ids b ON p.id = b.id"
             )
         finally:
             self._db.unload("vigil_ids")
@@ -296,60 +346,3 @@ def _storable(record_id: str | None) -> str | None:
     if record_id is None:
         return None
     return record_id.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
-
-
-def _split_repeats(batch: pa.Table) -> tuple[pa.Table, int, list[str]]:
-    """Keep the first row of each id in a batch; count repeats as duplicates or conflicts."""
-    ids = batch.column("id")
-    if pc.count_distinct(ids).as_py() == batch.num_rows:
-        return batch, 0, []
-    first: dict[str, dict[str, Any]] = {}
-    keep = []
-    duplicates = 0
-    conflicts = []
-    payload = [n for n in batch.column_names if n != "received"]
-    for i, row in enumerate(batch.select(payload).to_pylist()):
-        old = first.get(row["id"])
-        if old is None:
-            first[row["id"]] = row
-            keep.append(i)
-        elif _same(old, row):
-            duplicates += 1
-        else:
-            conflicts.append(str(row["id"]))
-    return batch.take(pa.array(keep, pa.int64())), duplicates, conflicts
-
-
-def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    for key, value in b.items():
-        if key == "received":
-            continue
-        other = a.get(key)
-        if value != other and not (_is_nan(value) and _is_nan(other)):
-            return False
-    return True
-
-
-def _is_nan(value: Any) -> bool:
-    return isinstance(value, float) and value != value
-
-
-def _buckets(rows: pa.Table, window_seconds: int) -> set[tuple[str, datetime]]:
-    """The (version, window start) pairs these rows fall in."""
-    if rows.num_rows == 0:
-        return set()
-    micros = pc.cast(rows.column("ts"), pa.int64()).to_numpy(zero_copy_only=False)
-    step = window_seconds * 1_000_000
-    starts = pa.array((micros // step) * step, pa.int64())
-    pairs = pa.table({"v": rows.column("version"), "s": starts}).group_by(["v", "s"]).aggregate([])
-    epoch = datetime(1970, 1, 1)
-    return {
-        (str(v), epoch + timedelta(microseconds=int(s)))
-        for v, s in zip(pairs.column("v").to_pylist(), pairs.column("s").to_pylist(), strict=True)
-    }
-
-
-def _constant_time(value: datetime, n: int) -> pa.Array:
-    """`n` copies of one timestamp, without a Python list of n datetimes."""
-    micros = int((value - datetime(1970, 1, 1)) / timedelta(microseconds=1))
-    return pa.array(np.full(n, micros, dtype=np.int64)).cast(pa.timestamp("us"))
