@@ -338,7 +338,15 @@ def measure_sdk(args: argparse.Namespace, reference: bytes, now: float) -> dict[
         f"{served['stored_per_s']:,.0f} records/s stored",
         flush=True,
     )
-    return {"server": served, "no_server": alone}
+    frames = ["--calls", args.sdk_frame_calls, "--now", now, "--batch", args.sdk_batch]
+    with serving(reference) as server:
+        framed = load("sdk", "--url", server.url, "--frame-rows", args.sdk_frame_rows, *frames)
+    print(
+        f"sdk, Arrow tables of {args.sdk_frame_rows:,} rows: "
+        f"{framed['stored_per_s']:,.0f} records/s stored",
+        flush=True,
+    )
+    return {"server": served, "no_server": alone, "frames": framed}
 
 
 def measure_window(args: argparse.Namespace, reference: bytes, now: float) -> dict[str, Any]:
@@ -653,6 +661,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="evaluate calls and in-memory runs")
     parser.add_argument("--sdk-calls", type=int, default=100_000)
     parser.add_argument("--sdk-batch", type=int, default=1000, help="the client's batch_size")
+    parser.add_argument("--sdk-frame-rows", type=int, default=20_000, help="rows per logged table")
+    parser.add_argument("--sdk-frame-calls", type=int, default=1_000_000, help="records as tables")
     parser.add_argument("--window-reference-rows", type=int, nargs="+", default=[20_000, 1_000_000])
     parser.add_argument("--window-size", type=int, default=500, help="rows per window (cost)")
     parser.add_argument("--window-count", type=int, default=6, help="windows timed per size")

@@ -504,10 +504,14 @@ def run_inmemory(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_sdk(args: argparse.Namespace) -> dict[str, Any]:
-    """Per-call time of `Client.log_predictions` on the caller's thread."""
+    """Per-call time of `Client.log_predictions` on the caller's thread, and records/s stored;
+    with `--frame-rows N`, the calls log Arrow tables of N rows instead of one record each."""
     import gc
 
     import vigil
+
+    if args.frame_rows:
+        return _run_sdk_frames(args)
 
     data = synth(JSON_SEED, args.calls, shift=0.3)
     feats = [data[name].tolist() for name in FEATURES]
@@ -552,6 +556,37 @@ def run_sdk(args: argparse.Namespace) -> dict[str, Any]:
         "flushed": flushed,
         "drained_s": drained_s,
         "batch_size": args.batch,
+        "stored_per_s": stats.accepted / drained_s,
+        "stats": {k: getattr(stats, k) for k in stats.__dataclass_fields__},
+    }
+
+
+def _run_sdk_frames(args: argparse.Namespace) -> dict[str, Any]:
+    """`--calls` records logged as Arrow tables of `--frame-rows` rows (a batch-scoring job):
+    the SDK sends them as Arrow IPC without a Python step per record."""
+    import vigil
+
+    count = max(1, args.calls // args.frame_rows)
+    tables = [
+        prediction_table(ARROW_SEED + k, args.frame_rows, f"F{k:04d}-", args.now - 1800, 1800.0)
+        for k in range(count)
+    ]
+    # a batch job logs more than the default queue (100,000 records) at once: room for all
+    client = vigil.Client(args.url, batch_size=args.batch, max_queue=count * args.frame_rows)
+    started = time.perf_counter()
+    for table in tables:
+        client.log_predictions(MODEL, table, version="1")
+    calling_s = time.perf_counter() - started
+    flushed = client.flush(timeout=args.flush_timeout)
+    drained_s = time.perf_counter() - started
+    client.close(timeout=2.0)
+    stats = client.stats()
+    return {
+        "calls": count,
+        "frame_rows": args.frame_rows,
+        "calling_s": calling_s,
+        "flushed": flushed,
+        "drained_s": drained_s,
         "stored_per_s": stats.accepted / drained_s,
         "stats": {k: getattr(stats, k) for k in stats.__dataclass_fields__},
     }
@@ -799,6 +834,9 @@ def main() -> None:
     parser.add_argument("--group", type=int, default=1, help="stages: batches per write call")
     parser.add_argument("--reference-rows", type=int, default=100_000)
     parser.add_argument("--calls", type=int, default=100_000)
+    parser.add_argument(
+        "--frame-rows", type=int, default=0, help="sdk: log Arrow tables of this many rows"
+    )
     parser.add_argument("--profile", type=Path, help="py-spy the server while measuring")
     parser.add_argument("--gil", action="store_true", help="py-spy only the GIL's holder")
     parser.add_argument("--flush-timeout", type=float, default=120.0)
