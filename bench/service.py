@@ -365,10 +365,13 @@ def measure_window(args: argparse.Namespace, reference: bytes, now: float) -> di
 # -- windows in process: a window's cost by reference size, and a batch of late labels -------
 
 
-def _window_setup(folder: Path, reference_rows: int, hours: int, rows: int) -> Any:
+def _window_setup(
+    folder: Path, reference_rows: int, hours: int, rows: int, rolling: int | None = None
+) -> Any:
     """A DuckDB store in `folder` holding the bench model, a reference of `reference_rows`
     rows and `hours` tumbling windows of `rows` rows each; with a Monitor whose clock is past
-    them. Imports vigil here: `PYTHONPATH=<checkout>/src` measures another checkout."""
+    them (and a rolling window of `rolling` seconds, if given). Imports vigil here:
+    `PYTHONPATH=<checkout>/src` measures another checkout."""
     from vigil.ingest.layout import layout_for
     from vigil.monitor.scheduler import Monitor
     from vigil.monitor.windows import WindowPlan
@@ -388,7 +391,7 @@ def _window_setup(folder: Path, reference_rows: int, hours: int, rows: int) -> A
         body = body.append_column("model_version", pa.array(["1"] * rows))
         body = body.append_column("error", pa.nulls(rows, pa.string()))
         store.write_predictions(model, [body], [], window_seconds=3600)
-    plan = WindowPlan(rolling_seconds=None, min_rows=10)
+    plan = WindowPlan(rolling_seconds=rolling, min_rows=10)
     clock_now = start + timedelta(hours=hours + 1)
     monitor = Monitor(store, {}, default_plan=plan, clock=lambda: clock_now)
     return store, model, monitor, start
@@ -470,12 +473,14 @@ def measure_labels(args: argparse.Namespace, reference: bytes, now: float) -> di
     """One label batch touching `--label-windows` computed windows: the seconds of the tick
     that brings them up to date (and of the tick that first computed them)."""
     hours = args.label_windows
+    rolling = 7 * 86400 if args.label_rolling else None  # the default plan's rolling window
+    windows = hours + (1 if rolling else 0)
     with tempfile.TemporaryDirectory() as folder:
-        store, model, monitor, start = _window_setup(Path(folder), 20_000, hours, 500)
+        store, model, monitor, start = _window_setup(Path(folder), 20_000, hours, 500, rolling)
         t = time.perf_counter()
         first = monitor.tick()
         first_s = time.perf_counter() - t
-        assert len(first.computed) == hours, len(first.computed)
+        assert len(first.computed) == windows, len(first.computed)
         ids, times = [], []
         for hour in range(hours):
             for i in range(0, 500, 25):  # 20 labels per window
@@ -494,12 +499,13 @@ def measure_labels(args: argparse.Namespace, reference: bytes, now: float) -> di
         t = time.perf_counter()
         after = monitor.tick()
         tick_s = time.perf_counter() - t
-        assert len(after.computed) == hours, len(after.computed)
+        assert len(after.computed) == windows, len(after.computed)
         # windows brought up to date from their kept reports (a checkout that has them)
         from_labels = sum(getattr(r, "from_labels", False) for r in after.computed)
         store.close()
     print(
-        f"labels: one batch of {len(ids)} labels over {hours} windows: write {write_s:.2f} s, "
+        f"labels: one batch of {len(ids)} labels over {hours} windows"
+        f"{' and the 7-day rolling window' if rolling else ''}: write {write_s:.2f} s, "
         f"tick {tick_s:.2f} s ({tick_s / hours * 1e3:.0f} ms per window, {from_labels} from "
         f"their kept reports; first tick {first_s:.2f} s)",
         flush=True,
@@ -512,6 +518,7 @@ def measure_labels(args: argparse.Namespace, reference: bytes, now: float) -> di
         "per_window_s": tick_s / hours,
         "first_tick_s": first_s,
         "from_labels": from_labels,
+        "rolling": rolling,
     }
 
 
@@ -666,6 +673,11 @@ def main() -> None:
     parser.add_argument("--window-reference-rows", type=int, nargs="+", default=[20_000, 1_000_000])
     parser.add_argument("--window-size", type=int, default=500, help="rows per window (cost)")
     parser.add_argument("--window-count", type=int, default=6, help="windows timed per size")
+    parser.add_argument(
+        "--label-rolling",
+        action="store_true",
+        help="labels: the plan has the default 7-day rolling window too (computed whole)",
+    )
     parser.add_argument("--label-windows", type=int, default=48)
     parser.add_argument("--only", nargs="+", choices=STEPS, help="run only these steps")
     parser.add_argument("--profile", metavar="DIR", help="also py-spy runs, stacks to DIR")
