@@ -168,7 +168,9 @@ def test_both_counts_through_the_three_levels_are_searchsorted(
     )
     rng.shuffle(keys)
     sample = SortedSample(ordered)
-    assert sample.count_at_or_below(keys).tolist() == np.searchsorted(ordered, keys, "right").tolist()
+    assert (
+        sample.count_at_or_below(keys).tolist() == np.searchsorted(ordered, keys, "right").tolist()
+    )
     assert sample.count_below(keys).tolist() == np.searchsorted(ordered, keys, "left").tolist()
 
 
