@@ -120,10 +120,10 @@ def compare_by_lookup(
     crossing = np.append(values[index], np.inf)
     integral_cross = np.append(prefix[index], 0.0)
     past, before = crossing >= hi, crossing <= lo
-    crossing[past] = hi[past]
-    integral_cross[past] = integral_hi[past]
-    crossing[before] = lo[before]
-    integral_cross[before] = integral_lo[before]
+    np.copyto(crossing, hi, where=past)
+    np.copyto(integral_cross, integral_hi, where=past)
+    np.copyto(crossing, lo, where=before)
+    np.copyto(integral_cross, integral_lo, where=before)
     share = level / m
     below_level = share * (crossing - lo) - (integral_cross - integral_lo) / n
     above_level = (integral_hi - integral_cross) / n - share * (hi - crossing)
