@@ -9,10 +9,15 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import scipy.stats
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from vigil.evaluation import PreparedReference, evaluate
+from vigil.measure.quality import median_of_sorted
 from vigil.report.json import report_to_json
 from vigil.spec import spec_from_dict
+from vigil.stats import quantiles_of_sorted
 from vigil.stats.ecdf import uses_lookups
 
 SPEC = {
@@ -76,3 +81,22 @@ def test_what_a_report_holds_of_the_kept_reference_is_its_own() -> None:
     expected = report(first)
     first.quality.columns["x"].reference_stats["mean"] = 1e6  # a caller changes its report
     assert report(evaluate(prepared, current, spec)) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        st.integers(1, 40),
+        elements=st.one_of(
+            st.floats(-1e300, 1e300), st.sampled_from([0.0, -0.0, 1.0, 5e-324, 0.1])
+        ),
+    )
+)
+def test_a_window_columns_median_is_numpys_quantile_bit_for_bit(values: np.ndarray) -> None:
+    ordered = np.sort(values)
+    expected = float(quantiles_of_sorted(ordered, np.array([0.5]))[0])  # what it replaces
+    got = median_of_sorted(ordered)
+    assert got == expected or (np.isnan(got) and np.isnan(expected))
+    assert np.signbit(got) == np.signbit(expected)  # even the sign of a zero
+    assert got == float(np.quantile(ordered, 0.5)) or np.isnan(got)

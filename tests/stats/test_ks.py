@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import vigil.stats.ks
 from vigil.stats import TestResult, ks_test
-from vigil.stats.ks import EXACT_MAX_SIZE, LIMIT_MIN_SIZE, ks_p_value
+from vigil.stats.ks import EXACT_MAX_SIZE, LIMIT_MIN_SIZE, ks_p_value, kstwo_sf
 
 from .strategies import PROPERTIES, SHAPES, sample_pair, samples
 
@@ -53,6 +53,22 @@ def test_ks_p_value_limit_is_within_its_documented_error_of_scipy(
 def test_ks_p_value_up_to_the_limit_is_scipys_own() -> None:
     for d in (0.001, 0.005, 0.02):
         assert ks_p_value(d, float(LIMIT_MIN_SIZE)) == scipy.stats.kstwo.sf(d, LIMIT_MIN_SIZE)
+
+
+@PROPERTIES
+@given(st.integers(1, LIMIT_MIN_SIZE), st.floats(0.0, 1.0), st.sampled_from([0.0, 1.0, 4.0]))
+def test_kstwo_sf_is_scipys_bit_for_bit(n: int, share: float, scale: float) -> None:
+    # statistics spread over the kernel's regimes: near the support's start 1/(2n), the
+    # Ruben–Gambino ends, n·d² around its cut-offs 0.754, 2.2, 4, 18 and 370, and d >= 0.5
+    statistic = share if scale == 0.0 else min(1.0, share * scale * 20 / np.sqrt(n))
+    for d in (statistic, 0.5 / n, np.nextafter(0.5 / n, 1.0), 1.0 / n, 1.0 - 1.0 / n):
+        assert kstwo_sf(float(d), float(n)) == scipy.stats.kstwo.sf(d, n)
+
+
+def test_kstwo_sf_of_bad_arguments_is_nan_as_scipys() -> None:
+    assert np.isnan(kstwo_sf(0.3, 2.5)) and np.isnan(scipy.stats.kstwo.sf(0.3, 2.5))
+    assert np.isnan(kstwo_sf(float("nan"), 10.0))
+    assert kstwo_sf(1.5, 10.0) == scipy.stats.kstwo.sf(1.5, 10) == 0.0
 
 
 def test_ks_test_large_samples_from_one_distribution_are_not_significant() -> None:

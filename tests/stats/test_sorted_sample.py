@@ -146,3 +146,36 @@ def test_counting_through_the_index_is_searchsorted(values: np.ndarray, keys: np
     ordered, keys = np.sort(values), np.sort(keys)
     counted = SortedSample(ordered).count_at_or_below(keys)
     assert counted.tolist() == np.searchsorted(ordered, keys, side="right").tolist()
+
+
+@PROPERTIES
+@given(
+    st.integers(1_024, 40_000),
+    st.sampled_from([0, 1, 3]),  # decimals kept: 0 makes long runs of ties
+    arrays(np.float64, st.integers(1, 80), elements=st.floats(-6.0, 6.0)),
+    st.integers(0, 2**32 - 1),
+)
+def test_both_counts_through_the_three_levels_are_searchsorted(
+    size: int, decimals: int, extra_keys: np.ndarray, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    ordered = np.sort(np.round(rng.normal(size=size), decimals))
+    # keys the sample holds (first and last of runs, the ends), beyond both ends, and any
+    # others, in no order
+    held = ordered[rng.integers(0, size, 40)]
+    keys = np.concatenate(
+        (held, extra_keys, ordered[:20], ordered[-20:], [ordered[0] - 1, ordered[-1] + 1])
+    )
+    rng.shuffle(keys)
+    sample = SortedSample(ordered)
+    assert (
+        sample.count_at_or_below(keys).tolist() == np.searchsorted(ordered, keys, "right").tolist()
+    )
+    assert sample.count_below(keys).tolist() == np.searchsorted(ordered, keys, "left").tolist()
+
+
+def test_counts_of_a_constant_large_sample() -> None:
+    sample = SortedSample(np.full(5_000, 2.5))
+    keys = np.array([2.0, 2.5, 3.0])
+    assert sample.count_at_or_below(keys).tolist() == [0, 5_000, 5_000]
+    assert sample.count_below(keys).tolist() == [0, 0, 5_000]

@@ -191,12 +191,12 @@ def measure_numeric(
         _record(metrics, method, value)
     if not raw:
         approximate += [f"{name}_p_value" for name in approximate if f"{name}_p_value" in metrics]
-    distribution = Distribution(
-        _bin_labels(edges),
-        _shares(ref_counts),
-        _shares(cur_counts),
-        (lo, *(float(e) for e in edges), hi),
+    labels, ref_shares, inner = (
+        reference.sorted.kept(("chart", n_bins), lambda: _chart(edges, ref_counts))
+        if isinstance(reference, NumericSample)
+        else _chart(edges, ref_counts)
     )
+    distribution = Distribution(labels, ref_shares, _shares(cur_counts), (lo, *inner, hi))
     return _measured(column, metrics, tuple(approximate), distribution)
 
 
@@ -234,6 +234,14 @@ def _reference_bins(
     edges.flags.writeable = False
     counts.flags.writeable = False
     return edges, counts
+
+
+def _chart(
+    edges: NDArray[np.float64], ref_counts: NDArray[np.int64]
+) -> tuple[tuple[str, ...], tuple[float, ...], tuple[float, ...]]:
+    """The reference's side of a numeric column's chart: bin labels, its shares, inner edges
+    (kept with a reference's sorted sample: they are the same for every window)."""
+    return _bin_labels(edges), _shares(ref_counts), tuple(float(e) for e in edges)
 
 
 def _shares(counts: NDArray[np.int64]) -> tuple[float, ...]:

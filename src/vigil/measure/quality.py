@@ -9,6 +9,7 @@ corrects them together with the drift tests of the report. The statuses are deci
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -120,14 +121,26 @@ def _numeric_stats(sample: SortedSample) -> dict[str, float | str | None]:
     values = sample.values
     if values.size == 0:
         return {"min": None, "max": None, "mean": None, "std": None, "median": None}
-    qs = quantiles_of_sorted(values, np.array([0.5]))
     return {
         "min": float(values[0]),
         "max": float(values[-1]),
         "mean": sample.mean,
         "std": sample.std if values.size > 1 else None,
-        "median": float(qs[0]),
+        "median": median_of_sorted(values),
     }
+
+
+def median_of_sorted(values: NDArray[np.float64]) -> float:
+    """`quantiles_of_sorted(values, [0.5])[0]` (numpy's quantile 0.5, bit for bit) of a
+    non-empty sorted sample, with the same floating-point steps on Python floats: ten numpy
+    calls on one element cost more than the rest of a window column's summary."""
+    last = values.size - 1
+    position = last * 0.5
+    below = math.floor(position)
+    weight = position - below
+    lower, upper = float(values[below]), float(values[min(below + 1, last)])
+    step = upper - lower
+    return upper - step * (1.0 - weight) if weight >= 0.5 else lower + step * weight
 
 
 def _reference_outliers(ref: NDArray[np.float64]) -> tuple[float, float, int | None]:

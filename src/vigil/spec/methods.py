@@ -11,7 +11,7 @@ a profile.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -26,16 +26,14 @@ from vigil.profile import (
 )
 from vigil.spec.types import CATEGORY_KINDS, NUMERIC_KINDS, Kind, Threshold
 from vigil.stats import (
+    HistogramMeasures,
     SamplePair,
     anderson_darling_test,
     chi2_test,
     cramer_von_mises_test,
     energy_distance,
-    hellinger_distance,
-    jensen_shannon_distance,
-    kl_divergence,
+    histogram_measures,
     proportions_z_test,
-    psi,
 )
 
 MethodInput = Literal["samples", "counts"]
@@ -56,6 +54,17 @@ class CountPair:
     reference: NDArray[np.int64]
     current: NDArray[np.int64]
     labels: tuple[str, ...] | None = None  # None for numeric bins
+    # the four histogram measures, computed together on first use (one check of the counts)
+    _measures: list[HistogramMeasures] = field(
+        default_factory=list, init=False, repr=False, compare=False
+    )
+
+    @property
+    def measures(self) -> HistogramMeasures:
+        """PSI, Jensen–Shannon, Hellinger and KL of the pair (`stats.histogram_measures`)."""
+        if not self._measures:
+            self._measures.append(histogram_measures(self.reference, self.current))
+        return self._measures[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,19 +139,19 @@ def _cvm(pair: SamplePair) -> Measure:
 
 
 def _psi(counts: CountPair) -> Measure:
-    return Measure(psi(counts.reference, counts.current))
+    return Measure(counts.measures.psi)
 
 
 def _js(counts: CountPair) -> Measure:
-    return Measure(jensen_shannon_distance(counts.reference, counts.current))
+    return Measure(counts.measures.jensen_shannon)
 
 
 def _hellinger(counts: CountPair) -> Measure:
-    return Measure(hellinger_distance(counts.reference, counts.current))
+    return Measure(counts.measures.hellinger)
 
 
 def _kl(counts: CountPair) -> Measure:
-    return Measure(kl_divergence(counts.reference, counts.current))
+    return Measure(counts.measures.kl)
 
 
 def _chi2(counts: CountPair) -> Measure:

@@ -41,6 +41,7 @@ from vigil.stats.cramer_von_mises import cramer_von_mises_test
 from vigil.stats.ecdf import EcdfComparison, SamplePair, compare_ecdfs
 from vigil.stats.energy import energy_distance
 from vigil.stats.hellinger import hellinger_distance
+from vigil.stats.histogram_measures import HistogramMeasures, histogram_measures
 from vigil.stats.jensen_shannon import jensen_shannon_distance
 from vigil.stats.kl import kl_divergence
 from vigil.stats.ks import ks_test
@@ -73,6 +74,7 @@ from vigil.stats.wasserstein import wasserstein_distance
 # One sorted list of every public kernel; a new module adds its import above and names here.
 __all__ = [
     "EcdfComparison",
+    "HistogramMeasures",
     "SamplePair",
     "SortedSample",
     "TestResult",
@@ -98,6 +100,7 @@ __all__ = [
     "false_negative_rate",
     "false_positive_rate",
     "hellinger_distance",
+    "histogram_measures",
     "jensen_shannon_distance",
     "kl_divergence",
     "ks_test",

@@ -78,28 +78,34 @@ def compare_by_lookup(
     """
     values = reference.values
     n, m = values.size, sorted_current.size
-    last_of_run = np.flatnonzero(
-        np.concatenate((sorted_current[1:] != sorted_current[:-1], [True]))
-    )
-    steps = sorted_current[last_of_run]
-    current_seen = last_of_run + 1  # current values at or below each step
+    distinct = sorted_current[1:] != sorted_current[:-1]
+    if distinct.all():  # no ties in the current: every value is a step
+        steps = sorted_current
+        current_seen = np.arange(1, m + 1)  # current values at or below each step
+    else:
+        last_of_run = np.flatnonzero(np.append(distinct, True))
+        steps = sorted_current[last_of_run]
+        current_seen = last_of_run + 1
     at_or_below = reference.count_at_or_below(steps)
+    last = np.maximum(at_or_below - 1, 0)
+    at_last = values[last]
     # the count below a step differs only where the reference holds the step itself: one
     # more search for those alone (a search into a large reference is cache misses)
-    below = at_or_below.copy()
-    held = np.flatnonzero(values[np.maximum(at_or_below - 1, 0)] == steps)
-    held = held[at_or_below[held] > 0]
-    below[held] = np.searchsorted(values, steps[held], side="left")
+    below = at_or_below
+    held = np.flatnonzero((at_last == steps) & (at_or_below > 0))
+    if held.size:
+        below = at_or_below.copy()
+        below[held] = reference.count_below(steps[held])
 
     current_before = np.concatenate(([0], current_seen[:-1]))
     rises = np.divide(below, n) - np.divide(current_before, m)
     falls = np.divide(at_or_below, n) - np.divide(current_seen, m)
     statistic = max(float(rises.max()), -float(falls.min()), 0.0)
 
-    # ∫ count(reference ≤ t) dt up to each step, and up to the ends of the outer pieces
+    # ∫ count(reference ≤ t) dt up to each step, and up to the ends of the outer pieces (a
+    # step below the reference reads prefix[0] + 0 · (step − values[0]) = 0.0)
     prefix = reference.prefix
-    last = np.maximum(at_or_below - 1, 0)
-    at_steps = np.where(at_or_below > 0, prefix[last] + at_or_below * (steps - values[last]), 0.0)
+    at_steps = prefix[last] + at_or_below * (steps - at_last)
     first, top = min(values[0], steps[0]), max(values[-1], steps[-1])
     at_top = prefix[-1] + n * (top - values[-1])
     lo = np.concatenate(([first], steps))
@@ -107,16 +113,17 @@ def compare_by_lookup(
     integral_lo = np.concatenate(([0.0], at_steps))
     integral_hi = np.concatenate((at_steps, [at_top]))
     level = np.concatenate(([0], current_seen))  # current values at or below the piece
-    crossing_index = (level.astype(np.int64) * n) // m
-    inside = crossing_index < n
-    index = np.minimum(crossing_index, n - 1)
-    crossing = np.where(inside, values[index], np.inf)
-    # where F_reference crosses the level inside the piece, the integral there is the
-    # prefix at that reference value; outside, the crossing is the piece's end
-    integral_cross = np.where(
-        crossing <= lo, integral_lo, np.where(crossing >= hi, integral_hi, prefix[index])
-    )
-    crossing = np.clip(crossing, lo, hi)
+    # where F_reference crosses the level inside the piece, the integral there is the prefix
+    # at that reference value; outside, the crossing is the piece's end. Only the last piece
+    # (level m) has no crossing: F_reference reaches 1 at its end.
+    index = (level[:-1].astype(np.int64) * n) // m
+    crossing = np.append(values[index], np.inf)
+    integral_cross = np.append(prefix[index], 0.0)
+    past, before = crossing >= hi, crossing <= lo
+    np.copyto(crossing, hi, where=past)
+    np.copyto(integral_cross, integral_hi, where=past)
+    np.copyto(crossing, lo, where=before)
+    np.copyto(integral_cross, integral_lo, where=before)
     share = level / m
     below_level = share * (crossing - lo) - (integral_cross - integral_lo) / n
     above_level = (integral_hi - integral_cross) / n - share * (hi - crossing)

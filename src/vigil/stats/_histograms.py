@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -10,6 +12,22 @@ def checked_counts(
     method: str, reference_counts: NDArray[np.int64], current_counts: NDArray[np.int64]
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Both count vectors as arrays, or a ValueError naming `method` and what it got."""
+    ref, cur, _, _ = _checked(method, reference_counts, current_counts)
+    return ref, cur
+
+
+def shares(
+    method: str, reference_counts: NDArray[np.int64], current_counts: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Each side's counts divided by its total (checked as in `checked_counts`)."""
+    ref, cur, n_ref, n_cur = _checked(method, reference_counts, current_counts)
+    return ref / n_ref, cur / n_cur
+
+
+def _checked(
+    method: str, reference_counts: NDArray[np.int64], current_counts: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], Any, Any]:
+    """The checks of `checked_counts`, and each side's total."""
     ref = np.asarray(reference_counts)
     cur = np.asarray(current_counts)
     if ref.ndim != 1 or cur.ndim != 1 or ref.shape != cur.shape:
@@ -20,7 +38,11 @@ def checked_counts(
         )
     if ref.size == 0:
         raise ValueError(f"{method} needs at least one bin or category; got 0 counts per side.")
-    if not (np.all(np.isfinite(ref)) and np.all(np.isfinite(cur))):
+    # integer counts are finite: the check is for floats (a window's counts are integers, and
+    # these checks run four times per column)
+    if not (_is_integer(ref) or np.all(np.isfinite(ref))) or not (
+        _is_integer(cur) or np.all(np.isfinite(cur))
+    ):
         raise ValueError(f"{method} needs finite counts; got {ref} and {cur}.")
     if ref.min() < 0 or cur.min() < 0:
         raise ValueError(
@@ -33,15 +55,11 @@ def checked_counts(
             f"{method} needs at least one counted row on each side; got totals {n_ref} "
             f"(reference) and {n_cur} (current). Skip the column when a set has no values."
         )
-    return ref, cur
+    return ref, cur, n_ref, n_cur
 
 
-def shares(
-    method: str, reference_counts: NDArray[np.int64], current_counts: NDArray[np.int64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Each side's counts divided by its total (checked as in `checked_counts`)."""
-    ref, cur = checked_counts(method, reference_counts, current_counts)
-    return ref / ref.sum(), cur / cur.sum()
+def _is_integer(values: NDArray[Any]) -> bool:
+    return values.dtype.kind in "iub"
 
 
 def floored(proportions: NDArray[np.float64], floor: float, method: str) -> NDArray[np.float64]:

@@ -99,7 +99,7 @@ def bin_counts(
     array([2, 2, 1])
     """
     edges = np.asarray(inner_edges, dtype=np.float64)
-    if edges.ndim != 1 or not np.all(np.isfinite(edges)) or np.any(np.diff(edges) <= 0):
+    if edges.ndim != 1 or not np.isfinite(edges).all() or not (edges[1:] > edges[:-1]).all():
         raise ValueError(
             "bin_counts needs finite, strictly increasing inner edges; got "
             f"{edges}. Build them with quantile_edges(sorted_reference)."
@@ -108,7 +108,7 @@ def bin_counts(
     if assume_sorted:
         # How many values are <= each edge; consecutive differences are the bin counts.
         at_or_below = np.searchsorted(sample, edges, side="right")
-        counts = np.diff(at_or_below, prepend=0, append=sample.size)
+        counts = np.diff(np.concatenate(([0], at_or_below, [sample.size])))
     else:
         # Bin of each value: the number of edges strictly below it (right-closed bins).
         counts = np.bincount(np.searchsorted(edges, sample, side="left"), minlength=edges.size + 1)

@@ -29,6 +29,11 @@ def hellinger_distance(
     0.3249
     """
     p, q = shares("hellinger_distance", reference_counts, current_counts)
+    return hellinger_of_shares(p, q)
+
+
+def hellinger_of_shares(p: NDArray[np.float64], q: NDArray[np.float64]) -> float:
+    """The distance from the two sides' shares (checked and divided by `shares`)."""
     gap = np.sqrt(p) - np.sqrt(q)
     # Rounding can leave the value a hair above 1 for disjoint supports.
     return min(math.sqrt(float(np.dot(gap, gap)) / 2.0), 1.0)

@@ -31,6 +31,11 @@ def jensen_shannon_distance(
     0.3831
     """
     p, q = shares("jensen_shannon_distance", reference_counts, current_counts)
+    return jensen_shannon_of_shares(p, q)
+
+
+def jensen_shannon_of_shares(p: NDArray[np.float64], q: NDArray[np.float64]) -> float:
+    """The distance from the two sides' shares (checked and divided by `shares`)."""
     m = (p + q) / 2.0
     divergence = 0.5 * (_relative_entropy_bits(p, m) + _relative_entropy_bits(q, m))
     # Rounding can leave the divergence a hair outside [0, 1].

@@ -36,4 +36,9 @@ def kl_divergence(
     """
     p, q = shares("kl_divergence", reference_counts, current_counts)
     p, q = floored(p, floor, "kl_divergence"), floored(q, floor, "kl_divergence")
-    return max(0.0, float(np.sum(q * np.log(q / p))))
+    return kl_of_log_ratio(q, np.log(q / p))
+
+
+def kl_of_log_ratio(q: NDArray[np.float64], log_ratio: NDArray[np.float64]) -> float:
+    """KL from the current's floored shares and ln(q / p) (shared with `psi_of_log_ratio`)."""
+    return max(0.0, float(np.sum(q * log_ratio)))

@@ -33,4 +33,11 @@ def psi(
     """
     p, q = shares("psi", reference_counts, current_counts)
     p, q = floored(p, floor, "psi"), floored(q, floor, "psi")
-    return float(np.sum((q - p) * np.log(q / p)))
+    return psi_of_log_ratio(p, q, np.log(q / p))
+
+
+def psi_of_log_ratio(
+    p: NDArray[np.float64], q: NDArray[np.float64], log_ratio: NDArray[np.float64]
+) -> float:
+    """PSI from the floored shares and ln(q / p) (shared with `kl_of_log_ratio`)."""
+    return float(np.sum((q - p) * log_ratio))
