@@ -109,7 +109,12 @@ def kstwo_sf(statistic: float, n: float) -> float:
     >>> all(kstwo_sf(d, 500.0) == stats.kstwo.sf(d, 500) for d in (0.0, 0.001, 0.05, 0.5, 1.0))
     True
     """
-    from scipy.stats._ksstats import kolmogn  # only here: scipy.stats' import is a second long
+    try:  # only here: scipy.stats' import is a second long
+        from scipy.stats._ksstats import kolmogn  # scipy's private module: it may move
+    except ImportError:  # then the public, slower path, which gives the same numbers
+        from scipy import stats
+
+        return float(stats.kstwo.sf(statistic, n))
 
     if not (n >= 1 and n == np.round(n)) or np.isnan(statistic):
         return float("nan")  # scipy's answer to a bad n or a NaN statistic
