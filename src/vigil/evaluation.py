@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Hashable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
@@ -88,6 +88,7 @@ from vigil.verdict import judge
 
 Progress = Callable[[int, int], None]  # (columns done, columns in all)
 _T = TypeVar("_T")
+_A = TypeVar("_A")
 
 NO_ROLES_NOTE = (
     "The reference profile was built without a spec or roles: every column was profiled as "
@@ -314,8 +315,8 @@ def evaluate(
 
     ref_names = set(ref.column_names)
     hashed = [c.name for c in columns if ref.profile is not None or c.name in ref_names]
-    n_workers = workers or min(4, os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=n_workers) as pool:
+    n_workers = workers or _workers(isinstance(reference, PreparedReference), cur.table.num_rows)
+    with ThreadPoolExecutor(max_workers=n_workers) if n_workers > 1 else _Inline() as pool:
         duplicates = pool.submit(_duplicates, ref, cur.table, hashed)
         performance_job = pool.submit(_performance, spec, ref, cur.table, labels)
         for name, measured, checked in pool.map(job, columns):
@@ -372,6 +373,41 @@ def evaluate(
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         vigil_version=_version(),
     )
+
+
+# Below this many current rows, against a prepared reference, the columns are measured on the
+# calling thread: each column is then many small numpy calls that hold the GIL, so threads
+# only add their hand-offs (a 500-row window against 1M prepared rows: about 25 ms on two
+# threads, 19 ms on one; bench/RESULTS.md). Larger sets sort and search arrays big enough for
+# numpy to release the GIL, and the pool pays.
+INLINE_ROWS = 20_000
+
+
+def _workers(prepared: bool, rows: int) -> int:
+    if prepared and rows < INLINE_ROWS:
+        return 1
+    return min(4, os.cpu_count() or 1)
+
+
+class _Inline:
+    """The executor interface on the calling thread (one worker: no thread at all)."""
+
+    def __enter__(self) -> _Inline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def submit(self, fn: Callable[..., _T], /, *args: Any) -> Future[_T]:
+        done: Future[_T] = Future()
+        try:
+            done.set_result(fn(*args))
+        except BaseException as err:  # raised by .result(), as a pool's future would
+            done.set_exception(err)
+        return done
+
+    def map(self, fn: Callable[[_A], _T], items: Iterable[_A]) -> Iterator[_T]:
+        return map(fn, items)
 
 
 @cache
