@@ -196,6 +196,7 @@ class PreparedReference:
         self.reference = _Reference(
             conformed.data, conformed.profile, conformed.source, conformed.schema, _Memo()
         )
+        self.warm = False  # an evaluation has read (and kept) what it needs of the reference
 
     @property
     def rows(self) -> int:
@@ -315,7 +316,9 @@ def evaluate(
 
     ref_names = set(ref.column_names)
     hashed = [c.name for c in columns if ref.profile is not None or c.name in ref_names]
-    n_workers = workers or _workers(isinstance(reference, PreparedReference), cur.table.num_rows)
+    # the first evaluation against a prepared reference sorts its columns: threads pay there
+    warm = isinstance(reference, PreparedReference) and reference.warm
+    n_workers = workers or _workers(warm, cur.table.num_rows)
     with ThreadPoolExecutor(max_workers=n_workers) if n_workers > 1 else _Inline() as pool:
         duplicates = pool.submit(_duplicates, ref, cur.table, hashed)
         performance_job = pool.submit(_performance, spec, ref, cur.table, labels)
@@ -338,6 +341,8 @@ def evaluate(
     quality_columns.update({c.name: unchecked(c, reason) for c in missing})
     id_col = spec.single("id")
     n_dups, share, ref_share, test = duplicates.result()
+    if isinstance(reference, PreparedReference):
+        reference.warm = True
     drift, quality = adjust_together(
         measured_columns,
         QualityResult(
@@ -375,16 +380,17 @@ def evaluate(
     )
 
 
-# Below this many current rows, against a prepared reference, the columns are measured on the
-# calling thread: each column is then many small numpy calls that hold the GIL, so threads
-# only add their hand-offs (a 500-row window against 1M prepared rows: about 25 ms on two
-# threads, 19 ms on one; bench/RESULTS.md). Larger sets sort and search arrays big enough for
-# numpy to release the GIL, and the pool pays.
+# Below this many current rows, against a prepared reference already read once (its columns
+# sorted), the columns are measured on the calling thread: each column is then many small
+# numpy calls that hold the GIL, so threads only add their hand-offs (a 500-row window against
+# 1M prepared rows: about 25 ms on two threads, 17 ms on one; bench/RESULTS.md). Larger sets,
+# and a first evaluation that sorts the reference, work on arrays big enough for numpy to
+# release the GIL, and the pool pays.
 INLINE_ROWS = 20_000
 
 
-def _workers(prepared: bool, rows: int) -> int:
-    if prepared and rows < INLINE_ROWS:
+def _workers(warm: bool, rows: int) -> int:
+    if warm and rows < INLINE_ROWS:
         return 1
     return min(4, os.cpu_count() or 1)
 
