@@ -171,17 +171,22 @@ TOP_KEYS = {
 }
 
 
+def read_yaml(path: str | Path, what: str) -> Any:
+    """A YAML file's data; a ConfigError naming `what` and the file when it cannot be read."""
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"cannot read {what} {path}: {err.strerror}.") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path} is not valid YAML: {err}") from None
+
+
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Settings from a YAML file (optional) with `VIGIL_*` environment variables over it."""
     data: dict[str, Any] = {}
     source = "defaults"
     if path is not None:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except OSError as err:
-            raise ConfigError(f"cannot read the config {path}: {err.strerror}.") from err
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path} is not valid YAML: {err}") from err
+        loaded = read_yaml(path, "the config")
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the config must be a mapping of keys to values.")
         data = loaded or {}

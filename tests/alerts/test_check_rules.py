@@ -3,6 +3,7 @@ scikit-learn's breast-cancer set split at random (unshifted) and by tumour size 
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -76,29 +77,19 @@ def test_a_shift_breaches_the_rules_and_fails_the_gate(split: Path) -> None:
     assert "rule finding(s) at or above critical" in done.stdout
 
 
+def check_same(split: Path, rules: Path) -> subprocess.CompletedProcess[str]:
+    """`vigil check --rules` on the unshifted split."""
+    reference, current = str(split / "ref.parquet"), str(split / "same.parquet")
+    return run("check", "--reference", reference, "--current", current, "--rules", str(rules))
+
+
 def test_a_bad_rules_file_is_a_usage_error_naming_the_rule_and_key(split: Path) -> None:
     bad = split / "bad.yaml"
     bad.write_text("rules:\n  - name: r1\n    metric: drift.psi\n    above: {warning: high}\n")
-    done = run(
-        "check",
-        "--reference",
-        str(split / "ref.parquet"),
-        "--current",
-        str(split / "same.parquet"),
-        "--rules",
-        str(bad),
-    )
+    done = check_same(split, bad)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "rule 'r1'.above.warning: expected a number; got 'high'" in done.stderr
     empty = split / "empty.yaml"
     empty.write_text("rules: []\n")
-    done = run(
-        "check",
-        "--reference",
-        str(split / "ref.parquet"),
-        "--current",
-        str(split / "same.parquet"),
-        "--rules",
-        str(empty),
-    )
+    done = check_same(split, empty)
     assert done.returncode == 2 and "no rules" in done.stderr

@@ -185,16 +185,10 @@ def check(args: argparse.Namespace, console: Console) -> int:
 def _load_rules(path: str) -> tuple[Rule, ...]:
     """Rules from a YAML file: a list, or a mapping with `rules:` (or `alerts: {rules:}`, as in
     the service's config file)."""
-    import yaml
-
     from vigil.alerts import parse_rules
+    from vigil.config import read_yaml
 
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError(f"cannot read the rules {path}: {err.strerror}.") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {err}") from None
+    data = read_yaml(path, "the rules")
     if isinstance(data, dict) and isinstance(data.get("alerts"), dict):
         data = data["alerts"]
     if isinstance(data, dict):
