@@ -17,21 +17,30 @@ def split_repeats(batch: pa.Table) -> tuple[pa.Table, int, list[str]]:
     ids = batch.column("id")
     if pc.count_distinct(ids).as_py() == batch.num_rows:
         return batch, 0, []
-    first: dict[str, dict[str, Any]] = {}
+    payload = [n for n in batch.column_names if n != "received"]
+    return against_known(batch.select(payload), batch, {}, remember=True)
+
+
+def against_known(
+    payload: pa.Table, rows: pa.Table, known: dict[Any, dict[str, Any]], *, remember: bool
+) -> tuple[pa.Table, int, list[str]]:
+    """The `rows` whose id is not in `known` (id -> row); a repeat of a known row counts as a
+    duplicate, another row under a known id as a conflict. `payload` is `rows` as compared;
+    with `remember`, each kept row becomes known (the first of each id in a batch wins)."""
     keep = []
     duplicates = 0
     conflicts = []
-    payload = [n for n in batch.column_names if n != "received"]
-    for i, row in enumerate(batch.select(payload).to_pylist()):
-        old = first.get(row["id"])
+    for i, row in enumerate(payload.to_pylist()):
+        old = known.get(row["id"])
         if old is None:
-            first[row["id"]] = row
+            if remember:
+                known[row["id"]] = row
             keep.append(i)
         elif same_row(old, row):
             duplicates += 1
         else:
             conflicts.append(str(row["id"]))
-    return batch.take(pa.array(keep, pa.int64())), duplicates, conflicts
+    return rows.take(pa.array(keep, pa.int64())), duplicates, conflicts
 
 
 def same_row(a: dict[str, Any], b: dict[str, Any]) -> bool:

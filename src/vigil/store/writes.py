@@ -25,7 +25,13 @@ from vigil.store.base import (
     WriteResult,
     utcnow,
 )
-from vigil.store.batches import buckets, concatenated, constant_time, same_row, split_repeats
+from vigil.store.batches import (
+    against_known,
+    buckets,
+    concatenated,
+    constant_time,
+    split_repeats,
+)
 from vigil.store.windows import Windows
 
 
@@ -271,18 +277,7 @@ class Writes:
         if stored.num_rows == 0:
             return rows, 0, []
         before = {r["id"]: r for r in stored.to_pylist()}
-        keep = []
-        duplicates = 0
-        conflicts = []
-        for i, row in enumerate(rows.select(names).to_pylist()):
-            old = before.get(row["id"])
-            if old is None:
-                keep.append(i)
-            elif same_row(old, row):
-                duplicates += 1
-            else:
-                conflicts.append(str(row["id"]))
-        return rows.take(pa.array(keep, pa.int64())), duplicates, conflicts
+        return against_known(rows.select(names), rows, before, remember=False)
 
     def _joined_predictions(self, model: ModelInfo, labels: pa.Table, sizes: list[int]) -> pa.Table:
         """`k` (which of the batches of `sizes` rows a label came in), `version` and `ts` of
