@@ -93,3 +93,10 @@ def test_a_bad_rules_file_is_a_usage_error_naming_the_rule_and_key(split: Path) 
     empty.write_text("rules: []\n")
     done = check_same(split, empty)
     assert done.returncode == 2 and "no rules" in done.stderr
+    broken = split / "broken.yaml"
+    broken.write_text("rules: [name: r1\n  metric: {\n")
+    done = check_same(split, broken)
+    assert done.returncode == 2 and "broken.yaml is not valid YAML" in done.stderr
+    done = check_same(split, split / "absent.yaml")
+    assert done.returncode == 2 and "cannot read the rules" in done.stderr
+    assert "Traceback" not in done.stderr

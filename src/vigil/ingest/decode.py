@@ -76,14 +76,6 @@ def body_format(content_type: str | None) -> BodyFormat | None:
     return CONTENT_TYPES.get(content_type.split(";")[0].strip().lower())
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
-    """A body as JSON records or as a flat table."""
-
-    records: list[Any] | None
-    table: pa.Table | None
-
-
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[Any, Any]:
     out: dict[Any, Any] = dict(pairs)
     if len(out) != len(pairs):
