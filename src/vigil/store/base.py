@@ -161,6 +161,116 @@ class MetricPoint:
     band: float | None = None  # standard error of the judged change (performance metrics)
 
 
+AlertStatus = Literal["pending", "firing", "resolved"]
+# what an alert event records: the lifecycle's changes and what people did to it
+AlertEventKind = Literal[
+    "pending", "opened", "escalated", "repeated", "resolved", "acknowledged", "marked", "silenced"
+]
+AlertVerdict = Literal["true_positive", "false_positive"]
+DeliveryStatus = Literal["pending", "sent", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    """One alert: one (rule, model, version, column, segment) while it is open, with its latest
+    evidence. A key has at most one alert that is not resolved (`Store.save_alerts`)."""
+
+    id: str  # 32 hex digits, made by the caller
+    model: str
+    rule: str
+    version: str
+    column: str  # "" for a figure of the whole window
+    segment: str  # "" for the whole window
+    metric: str
+    severity: str  # warning | critical
+    status: AlertStatus
+    began: datetime  # when the breach was first seen
+    opened_at: datetime | None  # when it fired (None while pending)
+    changed: datetime  # when its status last changed
+    resolved_at: datetime | None
+    breached: int  # breached evaluations in a row (while pending)
+    clear: int  # clear evaluations in a row (while firing)
+    notified: datetime | None  # the last opened / escalated / repeated notification
+    window_kind: WindowKind  # the latest evidence's window
+    window_start: datetime
+    window_end: datetime
+    value: float | None
+    threshold: float
+    baseline: float | None
+    message: str
+    point_status: str  # the evidence point's own status (ok | warning | critical | none)
+    acked_at: datetime | None = None
+    acked_by: str | None = None
+    verdict: AlertVerdict | None = None
+    verdict_by: str | None = None
+    verdict_at: datetime | None = None
+    verdict_note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """One change of an alert, with its time and the evidence then."""
+
+    alert_id: str
+    at: datetime
+    kind: AlertEventKind
+    severity: str
+    value: float | None
+    threshold: float | None
+    baseline: float | None
+    window_start: datetime | None
+    window_end: datetime | None
+    message: str
+    actor: str | None = None  # the token name of a person's action; None for vigil's own
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One notice to one destination, kept in the outbox until it is sent or given up."""
+
+    id: str  # 32 hex digits, made by the caller
+    model: str
+    destination: str  # the name of the `alerts.notify` entry
+    body: str  # the notice as JSON (vigil.alerts.notice.notice_json)
+    alert_ids: tuple[str, ...]
+    created: datetime
+    status: DeliveryStatus
+    attempts: int = 0
+    next_at: datetime | None = None  # not tried before (pending)
+    last_error: str | None = None  # why the last attempt failed; never a secret
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """While `starts_at <= now < ends_at`, alerts whose key matches every matcher are kept
+    but not notified. A matcher value is exact, or a glob with `*` (`fraud-*`)."""
+
+    id: str  # 32 hex digits, made by the caller
+    matchers: dict[str, str]  # keys among rule, model, version, column, segment
+    starts_at: datetime
+    ends_at: datetime
+    created: datetime
+    created_by: str | None
+    comment: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRecord:
+    """One decision about an action: taken or skipped, why, on what evidence, and how the
+    call went."""
+
+    id: str  # 32 hex digits, made by the caller
+    model: str
+    kind: str  # retrain | rollback | promote
+    trigger: str  # scheduled | drift | performance | manual | sla | challenger
+    decided_at: datetime
+    taken: bool
+    reason: str  # a sentence: why taken, or why skipped
+    evidence: str  # JSON: the alerts, values or comparison behind it
+    outcome: str | None  # taken: "sent", or the failure; skipped: None
+
+
 def utcnow() -> datetime:
     """Now, as the naive UTC timestamp the store keeps."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
@@ -297,3 +407,76 @@ class Store(Protocol):
     # retention
     def drop_predictions_before(self, model: ModelInfo, cutoff: datetime) -> int: ...
     def stats(self) -> dict[str, int]: ...
+
+
+class AlertStore(Protocol):
+    """Alerts, the outbox of notices, silences and action records (vigil.alerts)."""
+
+    # alerts: vigil.alerts.engine keeps them; the API reads and annotates them
+    def alert_states(self, model: ModelInfo) -> list[StoredAlert]: ...
+    def save_alerts(
+        self,
+        model: ModelInfo,
+        alerts: Sequence[StoredAlert],
+        events: Sequence[AlertEvent],
+        deliveries: Sequence[Delivery],
+    ) -> None: ...
+    def read_alerts(
+        self,
+        *,
+        model: ModelInfo | None,
+        status: AlertStatus | None,
+        severity: str | None,
+        rule: str | None,
+        since: datetime | None,
+        limit: int,
+    ) -> list[StoredAlert]: ...
+    def get_alert(self, alert_id: str) -> StoredAlert | None: ...
+    def alert_events(self, alert_id: str) -> list[AlertEvent]: ...
+    def ack_alert(
+        self, alert_id: str, *, actor: str | None, at: datetime
+    ) -> StoredAlert | None: ...
+    def mark_alert(
+        self,
+        alert_id: str,
+        verdict: AlertVerdict,
+        *,
+        actor: str | None,
+        note: str | None,
+        at: datetime,
+    ) -> StoredAlert | None: ...
+    def rule_precision(self, model: ModelInfo | None) -> dict[str, tuple[int, int]]: ...
+    def firing_counts(self) -> dict[tuple[str, str], int]: ...
+
+    # the outbox
+    def claim_deliveries(
+        self, now: datetime, owner: str, *, lease_seconds: float, limit: int
+    ) -> list[Delivery]: ...
+    def finish_delivery(
+        self,
+        delivery_id: str,
+        owner: str,
+        *,
+        sent_at: datetime | None,
+        error: str | None,
+        next_at: datetime | None,
+    ) -> None: ...
+    def read_deliveries(
+        self, *, alert_id: str | None, status: DeliveryStatus | None, limit: int
+    ) -> list[Delivery]: ...
+
+    # silences
+    def add_silence(self, silence: Silence) -> None: ...
+    def list_silences(self, *, active_at: datetime | None) -> list[Silence]: ...
+    def delete_silence(self, silence_id: str) -> bool: ...
+
+    # actions
+    def record_action(self, model: ModelInfo, record: ActionRecord) -> None: ...
+    def read_actions(
+        self,
+        model: ModelInfo,
+        *,
+        kind: str | None,
+        since: datetime | None,
+        limit: int,
+    ) -> list[ActionRecord]: ...

@@ -102,6 +102,101 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "UPDATE windows SET data_generation = generation",
         ),
     ),
+    (
+        4,
+        (
+            # alerts: one row per alert (an open one per key at most), its events, the outbox
+            # of notices, silences, and the decisions about actions (docs/alerts.md). No index
+            # on columns that UPDATEs change: DuckDB rewrites such rows as a delete and insert.
+            """CREATE TABLE IF NOT EXISTS alerts (
+                id VARCHAR PRIMARY KEY,
+                model_id INTEGER NOT NULL,
+                rule VARCHAR NOT NULL,
+                version VARCHAR NOT NULL,
+                col VARCHAR NOT NULL,
+                segment VARCHAR NOT NULL,
+                metric VARCHAR NOT NULL,
+                severity VARCHAR NOT NULL,
+                status VARCHAR NOT NULL,
+                began TIMESTAMP NOT NULL,
+                opened_at TIMESTAMP,
+                changed TIMESTAMP NOT NULL,
+                resolved_at TIMESTAMP,
+                breached INTEGER NOT NULL,
+                clear_n INTEGER NOT NULL,
+                notified TIMESTAMP,
+                w_kind VARCHAR NOT NULL,
+                w_start TIMESTAMP NOT NULL,
+                w_end TIMESTAMP NOT NULL,
+                value {double},
+                threshold {double} NOT NULL,
+                baseline {double},
+                message VARCHAR NOT NULL,
+                point_status VARCHAR NOT NULL,
+                acked_at TIMESTAMP,
+                acked_by VARCHAR,
+                verdict VARCHAR,
+                verdict_by VARCHAR,
+                verdict_at TIMESTAMP,
+                verdict_note VARCHAR
+            )""",
+            """CREATE TABLE IF NOT EXISTS alert_events (
+                alert_id VARCHAR NOT NULL,
+                seq {bigint} NOT NULL,
+                event_at TIMESTAMP NOT NULL,
+                kind VARCHAR NOT NULL,
+                severity VARCHAR NOT NULL,
+                value {double},
+                threshold {double},
+                baseline {double},
+                w_start TIMESTAMP,
+                w_end TIMESTAMP,
+                message VARCHAR NOT NULL,
+                actor VARCHAR,
+                PRIMARY KEY (alert_id, seq)
+            )""",
+            """CREATE TABLE IF NOT EXISTS deliveries (
+                id VARCHAR PRIMARY KEY,
+                model_id INTEGER NOT NULL,
+                destination VARCHAR NOT NULL,
+                body VARCHAR NOT NULL,
+                created TIMESTAMP NOT NULL,
+                status VARCHAR NOT NULL,
+                attempts INTEGER NOT NULL,
+                next_at TIMESTAMP,
+                last_error VARCHAR,
+                sent_at TIMESTAMP,
+                owner VARCHAR,
+                lease_until TIMESTAMP
+            )""",
+            """CREATE TABLE IF NOT EXISTS delivery_alerts (
+                delivery_id VARCHAR NOT NULL,
+                alert_id VARCHAR NOT NULL,
+                PRIMARY KEY (delivery_id, alert_id)
+            )""",
+            """CREATE TABLE IF NOT EXISTS silences (
+                id VARCHAR PRIMARY KEY,
+                matchers VARCHAR NOT NULL,
+                starts_at TIMESTAMP NOT NULL,
+                ends_at TIMESTAMP NOT NULL,
+                created TIMESTAMP NOT NULL,
+                created_by VARCHAR,
+                comment VARCHAR NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS actions (
+                id VARCHAR PRIMARY KEY,
+                model_id INTEGER NOT NULL,
+                kind VARCHAR NOT NULL,
+                trigger_kind VARCHAR NOT NULL,
+                decided_at TIMESTAMP NOT NULL,
+                taken BOOLEAN NOT NULL,
+                reason VARCHAR NOT NULL,
+                evidence VARCHAR NOT NULL,
+                outcome VARCHAR
+            )""",
+            "CREATE INDEX IF NOT EXISTS actions_by_model ON actions (model_id, kind, decided_at)",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]
