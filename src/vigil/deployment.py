@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import io
 import logging
+from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vigil.alerts.engine import AlertEngine
+from vigil.alerts.outbox import Outbox
 from vigil.config import Settings
 from vigil.errors import InputError, VigilError
 from vigil.evaluation import read_current
@@ -20,7 +23,7 @@ from vigil.measure.reading import Dataset
 from vigil.measure.reference import conform_reference
 from vigil.monitor.scheduler import Backoff, Monitor
 from vigil.spec import Spec, load_spec
-from vigil.store.base import ModelInfo, Store
+from vigil.store.base import AlertingStore, ModelInfo, Store
 
 log = logging.getLogger("vigil.service")
 
@@ -36,6 +39,42 @@ def build_monitor(settings: Settings, store: Store) -> Monitor:
         # a failed window is first retried one interval later, then ever more rarely
         backoff=Backoff(float(settings.interval), max(86400.0, float(settings.interval))),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Alerting:
+    """The alert engine (fed by the monitor's hooks) and the outbox that sends its notices."""
+
+    engine: AlertEngine
+    outbox: Outbox
+
+    def send_due(self, most: int = 1000) -> int:
+        """Send what the outbox holds now, in this thread (`vigil run --once`, `backfill`):
+        at most `most` deliveries; how many were tried."""
+        tried = 0
+        while tried < most:
+            done = self.outbox.run_once()
+            if not done:
+                break
+            tried += done
+        return tried
+
+
+def build_alerting(settings: Settings, store: AlertingStore, monitor: Monitor) -> Alerting:
+    """The alert engine and outbox the settings describe, hooked into `monitor`: rules are
+    judged after every batch of windows it stores and on every tick's clock."""
+    outbox = Outbox(store, settings.alerts)
+    engine = AlertEngine(
+        store,
+        settings.alerts,
+        size_of=lambda name: monitor.plan_for(name).size_seconds,
+        wake_outbox=outbox.wake,
+    )
+    monitor.after_batch = lambda model, results, now: engine.judge_windows(
+        model, [(r.points, r.report) for r in results], now
+    )
+    monitor.after_tick = engine.tick
+    return Alerting(engine, outbox)
 
 
 def register(store: Store, monitor: Monitor, name: str, version: str, spec: Spec) -> ModelInfo:

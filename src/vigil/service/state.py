@@ -13,6 +13,7 @@ from fastapi import Request
 from starlette.requests import ClientDisconnect
 
 from vigil.config import Scope, Settings
+from vigil.deployment import Alerting
 from vigil.errors import SpecError
 from vigil.ingest.layout import Layout, layout_for
 from vigil.ingest.validate import TimeRules
@@ -45,6 +46,7 @@ class AppState:
     store: Store
     writer: Writer
     monitor: Monitor
+    alerting: Alerting
     auth: Authenticator
     counters: ServiceCounters
     scheduler: SchedulerThread | None = None

@@ -480,3 +480,7 @@ class AlertStore(Protocol):
         since: datetime | None,
         limit: int,
     ) -> list[ActionRecord]: ...
+
+
+class AlertingStore(Store, AlertStore, Protocol):
+    """A store that keeps alerts too (both backends' `SqlStore`)."""
