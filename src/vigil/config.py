@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
+from vigil.alerts.sla import SLA, parse_slas
 from vigil.errors import ConfigError
 from vigil.monitor.windows import WindowPlan
 from vigil.spec.schema import name_problem
@@ -76,6 +77,13 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertSettings:
+    """The `alerts:` section (docs/alerts.md): for now its SLAs."""
+
+    slas: tuple[SLA, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything `vigil serve` needs."""
 
@@ -89,6 +97,7 @@ class Settings:
     windows: WindowPlan = field(default_factory=WindowPlan)
     tokens: tuple[Token, ...] = ()
     models: tuple[ModelConfig, ...] = ()
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     source: str = "defaults"
 
     @property
@@ -168,6 +177,7 @@ TOP_KEYS = {
     "windows",
     "tokens",
     "models",
+    "alerts",
 }
 
 
@@ -199,7 +209,13 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         parts = name[len("VIGIL_") :].lower().split("_", 1)
         if parts[0] in ("limits", "windows") and len(parts) == 2:
             data.setdefault(parts[0], {})[parts[1]] = value
-        elif name[len("VIGIL_") :].lower() in TOP_KEYS - {"tokens", "models", "limits", "windows"}:
+        elif name[len("VIGIL_") :].lower() in TOP_KEYS - {
+            "tokens",
+            "models",
+            "limits",
+            "windows",
+            "alerts",
+        }:
             data[name[len("VIGIL_") :].lower()] = value
     return _settings(data, base, source)
 
@@ -239,6 +255,9 @@ def _settings(data: dict[str, Any], base: Path, source: str) -> Settings:
     if not 0 <= port <= 65535:
         raise ConfigError(f"port: {data.get('port')!r} is not a port number (0-65535).")
     retention = data.get("retention")
+    alerts = data.get("alerts") or {}
+    if not isinstance(alerts, Mapping):
+        raise ConfigError("alerts: expected a mapping with slas (and rules, notify, ...).")
     return Settings(
         host=str(data.get("host", "127.0.0.1")),
         port=port,
@@ -250,6 +269,8 @@ def _settings(data: dict[str, Any], base: Path, source: str) -> Settings:
         windows=plan,
         tokens=tuple(_tokens(data.get("tokens") or [])),
         models=tuple(_models(data.get("models") or {}, plan, base)),
+        # the other keys of `alerts:` are read elsewhere (vigil.alerts), not checked here
+        alerts=AlertSettings(slas=parse_slas(alerts.get("slas"), "alerts.slas")),
         source=source,
     )
 
