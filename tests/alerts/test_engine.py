@@ -13,7 +13,6 @@ from typing import Any
 import orjson
 import pytest
 from tests.alerts.receivers import Recorder
-from tests.store.conftest import postgres_url, store, store_url  # noqa: F401 (fixtures)
 from tests.store.records import register
 
 from vigil.alerts.destinations import parse_routes
@@ -44,7 +43,9 @@ class Clock:
 
 
 def psi(value: float, start: datetime = T0, column: str = "x") -> MetricPoint:
-    return MetricPoint("v1", "tumbling", "", start, start + HOUR, "drift.psi", column, value, "none")
+    return MetricPoint(
+        "v1", "tumbling", "", start, start + HOUR, "drift.psi", column, value, "none"
+    )
 
 
 def latency(value: float, start: datetime = T0) -> MetricPoint:
@@ -61,7 +62,7 @@ def receiver() -> Iterator[Recorder]:
 
 def settings_for(receiver: Recorder, **extra: Any) -> AlertSettings:
     routes = parse_routes(
-        [{"name": "hook", "webhook": {"url": receiver.url("/hook")}}], [f"127.0.0.1"]
+        [{"name": "hook", "webhook": {"url": receiver.url("/hook")}}], ["127.0.0.1"]
     )
     return AlertSettings(rules=RULES, defaults=False, routes=routes, **extra)
 
@@ -82,7 +83,9 @@ def test_a_breach_opens_one_alert_and_one_notice_then_resolves(
     settings = settings_for(receiver)
     engine = engine_for(store, settings, clock)
     evaluate(engine, model, psi(0.3), psi(0.12, column="colour"), latency(50))
-    (crit,) = store.read_alerts(model=model, status="firing", severity="critical", rule=None, since=None, limit=10)
+    (crit,) = store.read_alerts(
+        model=model, status="firing", severity="critical", rule=None, since=None, limit=10
+    )
     assert (crit.rule, crit.column, crit.value, crit.threshold) == ("psi", "x", 0.3, 0.25)
     assert crit.opened_at == clock.now and crit.window_start == T0
     kinds = [e.kind for e in store.alert_events(crit.id)]
@@ -104,14 +107,26 @@ def test_a_breach_opens_one_alert_and_one_notice_then_resolves(
     # the same breach again: no new alert, no new notice
     clock.now += HOUR
     evaluate(engine, model, psi(0.31, T0 + HOUR), psi(0.12, T0 + HOUR, "colour"))
-    assert len(store.read_alerts(model=model, status=None, severity=None, rule=None, since=None, limit=10)) == 2
+    assert (
+        len(
+            store.read_alerts(
+                model=model, status=None, severity=None, rule=None, since=None, limit=10
+            )
+        )
+        == 2
+    )
     assert outbox.run_once() == 0
 
     # clear twice in a row (resolve_after 2): resolved, and told once
     for n in (2, 3):
         clock.now = T0 + (n + 1) * HOUR
         evaluate(engine, model, psi(0.01, T0 + n * HOUR), psi(0.01, T0 + n * HOUR, "colour"))
-    assert store.read_alerts(model=model, status="firing", severity=None, rule=None, since=None, limit=10) == []
+    assert (
+        store.read_alerts(
+            model=model, status="firing", severity=None, rule=None, since=None, limit=10
+        )
+        == []
+    )
     resolved = store.get_alert(crit.id)
     assert resolved is not None and resolved.resolved_at == T0 + 4 * HOUR
     assert outbox.run_once() == 1
@@ -124,43 +139,59 @@ def test_escalation_keeps_the_alert_and_for_waits(store: SqlStore, receiver: Rec
     clock = Clock(T0 + HOUR)
     engine = engine_for(store, settings_for(receiver), clock)
     evaluate(engine, model, psi(0.15), latency(500))
-    (warn,) = store.read_alerts(model=model, status="firing", severity=None, rule="psi", since=None, limit=5)
-    (slow,) = store.read_alerts(model=model, status="pending", severity=None, rule="slow", since=None, limit=5)
+    (warn,) = store.read_alerts(
+        model=model, status="firing", severity=None, rule="psi", since=None, limit=5
+    )
+    (slow,) = store.read_alerts(
+        model=model, status="pending", severity=None, rule="slow", since=None, limit=5
+    )
     assert warn.severity == "warning" and slow.opened_at is None
     clock.now += HOUR
     evaluate(engine, model, psi(0.4, T0 + HOUR), latency(700, T0 + HOUR))
-    (crit,) = store.read_alerts(model=model, status="firing", severity=None, rule="psi", since=None, limit=5)
+    (crit,) = store.read_alerts(
+        model=model, status="firing", severity=None, rule="psi", since=None, limit=5
+    )
     assert crit.id == warn.id and crit.severity == "critical"
     assert [e.kind for e in store.alert_events(crit.id)] == ["pending", "opened", "escalated"]
     fired = store.get_alert(slow.id)
     assert fired is not None and fired.status == "firing"  # `for: 2` held
 
 
-def test_a_pending_alert_that_clears_closes_without_a_word(store: SqlStore, receiver: Recorder) -> None:
+def test_a_pending_alert_that_clears_closes_without_a_word(
+    store: SqlStore, receiver: Recorder
+) -> None:
     model = register(store)
     clock = Clock(T0 + HOUR)
     engine = engine_for(store, settings_for(receiver), clock)
     evaluate(engine, model, latency(500))
     clock.now += HOUR
     evaluate(engine, model, latency(20, T0 + HOUR))
-    (closed,) = store.read_alerts(model=model, status=None, severity=None, rule="slow", since=None, limit=5)
+    (closed,) = store.read_alerts(
+        model=model, status=None, severity=None, rule="slow", since=None, limit=5
+    )
     assert closed.status == "resolved" and closed.opened_at is None
     assert store.read_deliveries(alert_id=None, status=None, limit=5) == []
     # and it leaves no cooldown behind: the next breach opens a new pending alert
     clock.now += HOUR
     evaluate(engine, model, latency(500, T0 + 2 * HOUR))
-    pending = store.read_alerts(model=model, status="pending", severity=None, rule="slow", since=None, limit=5)
+    pending = store.read_alerts(
+        model=model, status="pending", severity=None, rule="slow", since=None, limit=5
+    )
     assert len(pending) == 1 and pending[0].id != closed.id
 
 
-def test_an_older_windows_clear_finding_does_not_resolve(store: SqlStore, receiver: Recorder) -> None:
+def test_an_older_windows_clear_finding_does_not_resolve(
+    store: SqlStore, receiver: Recorder
+) -> None:
     model = register(store)
     clock = Clock(T0 + 5 * HOUR)
     engine = engine_for(store, settings_for(receiver), clock)
     evaluate(engine, model, psi(0.3, T0 + 4 * HOUR))
     for back in (1, 2, 3):  # late labels recompute older windows, which were fine
         evaluate(engine, model, psi(0.01, T0 + back * HOUR))
-    (alert,) = store.read_alerts(model=model, status=None, severity=None, rule="psi", since=None, limit=5)
+    (alert,) = store.read_alerts(
+        model=model, status=None, severity=None, rule="psi", since=None, limit=5
+    )
     assert alert.status == "firing" and alert.window_start == T0 + 4 * HOUR
 
 
@@ -171,10 +202,14 @@ def test_a_silence_holds_back_the_notice_and_its_resolution(
     clock = Clock(T0 + HOUR)
     engine = engine_for(store, settings_for(receiver), clock)
     store.add_silence(
-        Silence("a" * 32, {"rule": "ps*", "model": model.name}, T0, T0 + 3 * HOUR, T0, "ops", "deploy")
+        Silence(
+            "a" * 32, {"rule": "ps*", "model": model.name}, T0, T0 + 3 * HOUR, T0, "ops", "deploy"
+        )
     )
     evaluate(engine, model, psi(0.3))
-    (alert,) = store.read_alerts(model=model, status="firing", severity=None, rule="psi", since=None, limit=5)
+    (alert,) = store.read_alerts(
+        model=model, status="firing", severity=None, rule="psi", since=None, limit=5
+    )
     kinds = [e.kind for e in store.alert_events(alert.id)]
     assert kinds == ["pending", "opened", "silenced"]
     assert store.read_deliveries(alert_id=None, status=None, limit=5) == []
@@ -237,7 +272,9 @@ def test_a_receiver_down_for_too_long_is_given_up_and_recorded(
     assert "127.0.0.1" not in (gone.last_error or "")  # the URL (a secret) stays out
 
 
-def test_a_destination_gone_from_the_config_is_given_up(store: SqlStore, receiver: Recorder) -> None:
+def test_a_destination_gone_from_the_config_is_given_up(
+    store: SqlStore, receiver: Recorder
+) -> None:
     model = register(store)
     clock = Clock(T0 + HOUR)
     evaluate(engine_for(store, settings_for(receiver), clock), model, psi(0.3))

@@ -13,7 +13,14 @@ import orjson
 from tests.alerts.receivers import Recorder
 from tests.service.conftest import ServeProcess, credit_config, records
 
-RULES = [{"name": "age-psi", "metric": "drift.psi", "columns": ["age"], "above": {"warning": 0.1, "critical": 0.25}}]
+RULES = [
+    {
+        "name": "age-psi",
+        "metric": "drift.psi",
+        "columns": ["age"],
+        "above": {"warning": 0.1, "critical": 0.25},
+    }
+]
 
 
 def alerting_config(folder: Path, receiver: Recorder) -> Path:
@@ -54,7 +61,8 @@ def test_a_shift_reaches_the_webhook_in_seconds_and_quiet_traffic_does_not(tmp_p
                 # the closed window is computed after the nudge: wait for it, then no alert
                 assert wait_for(
                     lambda: any(
-                        w["computed_at"] for w in c.get("/v1/models/credit/windows").json()["windows"]
+                        w["computed_at"]
+                        for w in c.get("/v1/models/credit/windows").json()["windows"]
                     )
                 )
                 time.sleep(1.5)

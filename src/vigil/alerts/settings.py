@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from vigil.alerts.destinations import Route, parse_allow, parse_routes
 from vigil.alerts.lifecycle import Policy
 from vigil.alerts.rules import Hold, Levels, Rule, Scope, Status, Threshold, parse_rules
+from vigil.alerts.sla import SLA, parse_slas
 from vigil.errors import ConfigError
 from vigil.units import parse_duration
 
@@ -27,6 +28,7 @@ KEYS = {
     "evaluate_after",
     "retry",
     "give_up_after",
+    "slas",
 }
 DEFAULT_PREFIX = "default."
 
@@ -58,6 +60,7 @@ class AlertSettings:
     # acknowledged (and it grew by a tenth): a change shows in seconds, not at the next tick
     evaluate_after: float | None = 2.0  # None ("off"): only the scheduler's ticks
     retry: Retry = field(default_factory=Retry)
+    slas: tuple[SLA, ...] = ()  # vigil.alerts.sla
 
 
 def default_rules(model: str, size_seconds: int) -> tuple[Rule, ...]:
@@ -148,6 +151,7 @@ def parse_alert_settings(data: Any, where: str = "alerts") -> AlertSettings:
         link=link,
         evaluate_after=None if after is None else float(after),
         retry=retry,
+        slas=parse_slas(data.get("slas"), f"{where}.slas"),
     )
 
 

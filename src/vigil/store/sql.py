@@ -3,7 +3,8 @@
 A backend (`vigil.store.backend`) opens connections, runs statements with `?` parameters, makes
 an Arrow table visible as a relation, and reads a query back as Arrow. Everything else is
 written once, so both backends pass one test suite: the catalogue and references here, writes
-in `vigil.store.writes`, windows and metric points in `vigil.store.windows`.
+in `vigil.store.writes`, windows and metric points in `vigil.store.windows`, what the
+scheduler's clock reads in `vigil.store.clock`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from vigil.store.base import (
     StoredColumn,
     utcnow,
 )
+from vigil.store.clock import Clock
 from vigil.store.migrations import MIGRATIONS
 from vigil.store.points import Points
 from vigil.store.windows import Windows
@@ -42,6 +44,7 @@ class SqlStore:
         self.points = Points(backend)
         self.windows = Windows(backend, self.points)
         self.writes = Writes(backend, self.windows)
+        self.clock = Clock(backend)
         # the Store interface, answered by the two parts
         self.write_predictions = self.writes.write_predictions
         self.write_labels = self.writes.write_labels
@@ -63,6 +66,8 @@ class SqlStore:
         self.read_points = self.points.read
         self.latest_points = self.points.latest
         self.redo_windows = self.windows.redo_windows
+        self.received_times = self.clock.received_times
+        self.window_row_counts = self.clock.window_row_counts
         self._migrate()
 
     def close(self) -> None:
