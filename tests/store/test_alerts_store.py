@@ -145,8 +145,8 @@ def test_alert_states_gives_each_keys_open_alert_or_its_latest_resolved(store: S
     assert states[("psi", "v1", "y", "")] == elsewhere
     assert states[("psi", "v1", "x", "region=north")] == segment
     store.save_alerts(model, [open_now], [], [])
-    states = {(s.column, s.segment): s for s in store.alert_states(model)}
-    assert states[("x", "")] == open_now  # open beats resolved
+    by_place = {(s.column, s.segment): s for s in store.alert_states(model)}
+    assert by_place[("x", "")] == open_now  # open beats resolved
     assert all(s.model == "churn" for s in store.alert_states(model))
 
 
@@ -584,6 +584,39 @@ def test_every_field_round_trips(store: SqlStore, data: st.DataObject) -> None:
     assert store.alert_events(a.id) == [e]
     assert store.read_deliveries(alert_id=a.id, status=None, limit=5) == [d]
     assert s in store.list_silences(active_at=s.starts_at)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=st.lists(st.tuples(st.booleans(), st.sampled_from(["x", "y", "z"])), max_size=12))
+def test_saves_in_any_order_keep_at_most_one_open_alert_per_key(
+    store: SqlStore, steps: list[tuple[bool, str]]
+) -> None:
+    """Opening a new alert or resolving the open one, key by key, against a plain dict of what
+    is open: the store refuses exactly the second open alert, and states follow the dict."""
+    model = register(store, "k-" + new_id())
+    open_now: dict[str, StoredAlert] = {}
+    latest: dict[str, StoredAlert] = {}
+    for i, (opening, column) in enumerate(steps):
+        at = hours(i)
+        if opening:
+            a = alert(model, column=column, began=at, changed=at)
+            if column in open_now:
+                with pytest.raises(StoreError, match="one open alert per key"):
+                    store.save_alerts(model, [a], [event(a)], [])
+                continue
+            store.save_alerts(model, [a], [event(a)], [])
+            open_now[column] = latest[column] = a
+        elif column in open_now:
+            done = replace(open_now.pop(column), status="resolved", resolved_at=at, changed=at)
+            store.save_alerts(model, [done], [event(done, "resolved", at=at)], [])
+            latest[column] = done
+        assert {a.column: a for a in store.alert_states(model)} == latest
+    firing = store.read_alerts(
+        model=model, status="firing", severity=None, rule=None, since=None, limit=100
+    )
+    assert sorted(a.id for a in firing) == sorted(a.id for a in open_now.values())
 
 
 # -- two instances on one PostgreSQL --------------------------------------------------------
