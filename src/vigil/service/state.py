@@ -85,10 +85,11 @@ class AppState:
             max_future=timedelta(seconds=limits.max_future),
         )
 
-    def authorize(self, request: Request, scope: Scope) -> None:
-        """Refuse the request (401/403) unless its token may do `scope`."""
+    def authorize(self, request: Request, scope: Scope) -> str | None:
+        """Refuse the request (401/403) unless its token may do `scope`; the token's name
+        (recorded as who acted), None when the service has no tokens."""
         try:
-            self.auth.check(request.headers.get("authorization"), scope)
+            return self.auth.check(request.headers.get("authorization"), scope)
         except AuthError as err:
             headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else {}
             raise ApiError(err.status, err.message, reason="auth", headers=headers) from err

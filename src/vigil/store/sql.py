@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from vigil.errors import ConflictError, SpecError, StoreError
+from vigil.store.alerts import Alerts
 from vigil.store.backend import ROLLING_START, WINDOW_FIELDS, Backend
 from vigil.store.base import (
     ModelInfo,
@@ -68,6 +69,25 @@ class SqlStore:
         self.redo_windows = self.windows.redo_windows
         self.received_times = self.clock.received_times
         self.window_row_counts = self.clock.window_row_counts
+        # the AlertStore interface (vigil.store.alerts)
+        self.alerts = Alerts(backend)
+        self.alert_states = self.alerts.alert_states
+        self.save_alerts = self.alerts.save_alerts
+        self.read_alerts = self.alerts.read_alerts
+        self.get_alert = self.alerts.get_alert
+        self.alert_events = self.alerts.alert_events
+        self.ack_alert = self.alerts.ack_alert
+        self.mark_alert = self.alerts.mark_alert
+        self.rule_precision = self.alerts.rule_precision
+        self.firing_counts = self.alerts.firing_counts
+        self.window_report = self.alerts.window_report
+        self.claim_deliveries = self.alerts.claim_deliveries
+        self.finish_delivery = self.alerts.finish_delivery
+        self.read_deliveries = self.alerts.read_deliveries
+        self.delivery_counts = self.alerts.delivery_counts
+        self.add_silence = self.alerts.add_silence
+        self.list_silences = self.alerts.list_silences
+        self.delete_silence = self.alerts.delete_silence
         self._migrate()
 
     def close(self) -> None:
