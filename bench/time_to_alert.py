@@ -228,7 +228,9 @@ def month(args: argparse.Namespace) -> dict[str, Any]:
     drift = result.first("drift")
     psi = result.first("psi")
     perf = result.first("performance")
-    print(f"\n{result.windows} hourly windows in {result.seconds:.0f} s; change at {result.change_at}")
+    print(
+        f"\n{result.windows} hourly windows in {result.seconds:.0f} s; change at {result.change_at}"
+    )
     print(f"alerts opened before the change: {len(result.before_change())}")
     for o in result.before_change():
         print(f"  {o.rule} {o.column} {o.severity} window {o.window_start} at {o.at}")
@@ -354,14 +356,20 @@ def wall(args: argparse.Namespace) -> dict[str, Any]:
                 for trial in range(args.trials):
                     name = f"m{trial}"
                     spec = {**SPEC}
-                    assert client.post(
-                        "/v1/models", json={"name": name, "version": "1", "spec": spec}
-                    ).status_code == 201
-                    assert client.put(
-                        f"/v1/models/{name}/reference",
-                        content=sink.getvalue(),
-                        headers={"content-type": "application/vnd.apache.parquet"},
-                    ).status_code == 200
+                    assert (
+                        client.post(
+                            "/v1/models", json={"name": name, "version": "1", "spec": spec}
+                        ).status_code
+                        == 201
+                    )
+                    assert (
+                        client.put(
+                            f"/v1/models/{name}/reference",
+                            content=sink.getvalue(),
+                            headers={"content-type": "application/vnd.apache.parquet"},
+                        ).status_code
+                        == 200
+                    )
                     data = traffic(args.rows, rng, changed=True)
                     now = time.time()
                     records = [
@@ -378,7 +386,9 @@ def wall(args: argparse.Namespace) -> dict[str, Any]:
                         }
                         for i in range(args.rows)
                     ]
-                    answer = client.post(f"/v1/models/{name}/predictions", json={"records": records})
+                    answer = client.post(
+                        f"/v1/models/{name}/predictions", json={"records": records}
+                    )
                     acked = time.monotonic()
                     assert answer.status_code == 200, answer.text
                     wait_until = acked + 120
@@ -418,7 +428,9 @@ def main() -> None:
     previous = json.loads(out.read_text()) if out.exists() else {}
     previous[args.what] = {
         **result,
-        "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": (
+            f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+        ),
         "when": datetime.now().isoformat(timespec="seconds"),
     }
     out.write_text(json.dumps(previous, indent=2, default=str))

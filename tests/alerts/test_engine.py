@@ -282,3 +282,69 @@ def test_a_destination_gone_from_the_config_is_given_up(
     assert outbox.run_once() == 1
     (gone,) = store.read_deliveries(alert_id=None, status="failed", limit=5)
     assert "no longer in alerts.notify" in (gone.last_error or "")
+
+
+def test_an_older_windows_breach_does_not_reopen_what_newer_windows_cleared(
+    store: SqlStore, receiver: Recorder
+) -> None:
+    model = register(store)
+    clock = Clock(T0 + 10 * HOUR)
+    engine = engine_for(store, settings_for(receiver), clock)
+    evaluate(engine, model, psi(0.3, T0 + 2 * HOUR))
+    for n in (3, 4):
+        evaluate(engine, model, psi(0.0, T0 + n * HOUR))
+    (alert,) = store.read_alerts(
+        model=model, status=None, severity=None, rule="psi", since=None, limit=5
+    )
+    assert alert.status == "resolved"
+    evaluate(engine, model, psi(0.4, T0 + 2 * HOUR))  # the old window again, more labels
+    evaluate(engine, model, psi(0.4, T0 + HOUR))
+    assert store.read_alerts(
+        model=model, status=None, severity=None, rule="psi", since=None, limit=5
+    ) == [store.get_alert(alert.id)]
+    # a breach in a window newer than what was judged opens a new alert
+    evaluate(engine, model, psi(0.4, T0 + 5 * HOUR))
+    assert (
+        len(
+            store.read_alerts(
+                model=model, status="firing", severity=None, rule="psi", since=None, limit=5
+            )
+        )
+        == 1
+    )
+
+
+def test_default_rules_judge_a_real_window_of_the_scheduler(
+    store: SqlStore, receiver: Recorder
+) -> None:
+    """The engine on points `report_points` made from a real report: a shifted score opens
+    the default score-drift alert; an unshifted window opens nothing."""
+    import numpy as np
+    import pyarrow as pa
+
+    from vigil.evaluation import evaluate as evaluate_sets
+    from vigil.evaluation import infer_spec
+    from vigil.monitor.points import report_points
+
+    rng = np.random.default_rng(5)
+
+    def frame(n: int, shift: float) -> pa.Table:
+        x = rng.normal(shift, 1, n)
+        proba = 1 / (1 + np.exp(-(x + rng.normal(0, 1, n))))
+        return pa.table({"x": x, "proba": proba, "pred": np.where(proba > 0.5, "1", "0")})
+
+    reference = frame(5000, 0.0)
+    spec = infer_spec(reference, prediction="pred", scores=["proba"])
+    model = store.register_model("credit", "v1", spec.to_dict(), [("x", "feature", "DOUBLE")], None)
+    engine = AlertEngine(store, AlertSettings(), size_of=lambda _: 3600, clock=Clock(T0 + HOUR))
+    for shift, start in ((0.0, T0), (1.0, T0 + HOUR)):
+        report = evaluate_sets(reference, frame(600, shift), spec)
+        points = report_points(
+            report, version="v1", kind="tumbling", segment="", start=start, end=start + HOUR
+        )
+        engine.judge_windows(model, [(points, report)])
+    firing = store.read_alerts(
+        model=model, status="firing", severity=None, rule=None, since=None, limit=20
+    )
+    assert {a.rule for a in firing} >= {"default.score-drift"}
+    assert all(a.window_start == T0 + HOUR for a in firing)  # nothing on the unshifted hour

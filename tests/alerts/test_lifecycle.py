@@ -133,3 +133,19 @@ def test_the_state_carries_the_latest_evidence_and_the_times() -> None:
     assert state.began == T0 and state.changed == T0 + HOUR and state.clear == 1
     assert state.finding.point.start == T0 + 3 * HOUR
     assert state.key == ("r", "m", "1", "", "")
+
+
+@settings(max_examples=200, deadline=None)
+@given(again=st.lists(st.integers(1, 4), min_size=1, max_size=6), n=st.integers(2, 5))
+def test_the_same_window_judged_again_counts_once_toward_for(again: list[int], n: int) -> None:
+    """`for: n` asks for n windows in a row: each window judged `k` times (more rows, more
+    labels) still counts once, so the alert fires on the n-th window, whatever the k."""
+    r = rule(n)
+    state: AlertState | None = None
+    fired_at = None
+    for window, times in enumerate(again):
+        for _ in range(times):
+            state, event = step(state, finding("warning", window), r, T0 + window * HOUR)
+            if event is not None and event.kind == "opened" and fired_at is None:
+                fired_at = window
+    assert fired_at == (n - 1 if len(again) >= n else None)

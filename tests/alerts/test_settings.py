@@ -3,6 +3,7 @@ refused with the key that holds it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -129,8 +130,13 @@ def test_a_family_status_rule_covers_every_measure_and_whole_window_points() -> 
         point("performance.f1", "", "pending", 0.2),  # too few labels: no finding
         point("drift.ks", "x", "critical"),
     ]
-    found = {f.point.metric: f.severity for f in judge([rule], "m", points)}
-    assert found == {"performance.accuracy": "warning", "performance.roc_auc": None}
+    # one alert key per window (rule, model, version, column, segment): the worst finding
+    (found,) = judge([rule], "m", points)
+    assert (found.point.metric, found.severity) == ("performance.accuracy", "warning")
+    (clear,) = judge([rule], "m", [points[1]])
+    assert clear.severity is None
+    later = [replace(p, start=p.start + timedelta(hours=1)) for p in points]
+    assert len(judge([rule], "m", points + later)) == 2  # two windows, two findings
 
 
 def test_pending_points_give_no_finding_for_any_condition() -> None:

@@ -7,9 +7,10 @@ alerts that changed, their events and the notices to send in one transaction
 (`AlertStore.save_alerts`): a notice is in the outbox before anyone tries to send it
 (`vigil.alerts.outbox`). The notices of one evaluation are one `Notice` per model and route.
 
-Late labels recompute windows older than ones already judged: a clear finding on a window
-older than an open alert's latest evidence does not count toward resolving it (the newer
-window still says what it said), while a breach there does (the labels confirm it).
+Late labels recompute windows older than ones already judged. A finding on a window older
+than the latest one judged for its key counts only when it is a breach confirming a firing
+alert: a clear one does not resolve what a newer window found, and a breach on old data
+neither reopens what newer windows have cleared nor counts as a further window toward `for`.
 """
 
 from __future__ import annotations
@@ -205,13 +206,14 @@ class AlertEngine:
                 rule = by_name[finding.rule]
                 before = stored.get(finding.key)
                 is_open = before is not None and before.status != "resolved"
-                if (
-                    is_open
-                    and before is not None
-                    and finding.severity is None
-                    and finding.point.start < before.window_start
-                ):
-                    continue  # an older window's clear finding: the newer one still stands
+                older = before is not None and finding.point.start < before.window_start
+                firing = before is not None and before.status == "firing"
+                if older and (finding.severity is None or not firing):
+                    # an older window judged again (late labels): a clear finding does not
+                    # undo a newer window's breach, an old breach does not reopen what newer
+                    # windows cleared nor count as a further window toward `for`; only a
+                    # breach confirming a firing alert counts
+                    continue
                 state = _state(before)
                 after, event = step(state, finding, rule, now, self.settings.policy)
                 if after is None:

@@ -21,6 +21,7 @@ from vigil.report.model import STATUS_ORDER, Report
 from vigil.store.base import MetricPoint
 
 AlertKey = tuple[str, str, str, str, str]  # rule, model, version, column, segment
+_RANK = {None: 0, "warning": 1, "critical": 2}
 
 
 class History(Protocol):
@@ -109,7 +110,20 @@ def judge(
                 finding = _judge_one(rule, model, point, history, references)
                 if finding is not None:
                     out.append(finding)
-    return out
+    return _worst_per_key(out)
+
+
+def _worst_per_key(findings: list[Finding]) -> list[Finding]:
+    """One finding per alert key and window: a family rule (`performance`) judges several
+    points of one key in a window, and any breach among them is the window's finding — the
+    worst, the first of equals; a clear one only when all are clear."""
+    kept: dict[tuple[AlertKey, str, datetime], Finding] = {}
+    for finding in findings:
+        slot = (finding.key, finding.point.kind, finding.point.start)
+        held = kept.get(slot)
+        if held is None or _RANK[finding.severity] > _RANK[held.severity]:
+            kept[slot] = finding
+    return list(kept.values())
 
 
 def _judge_one(

@@ -1,8 +1,9 @@
 """An alert's life: pending → firing → resolved, one alert per (rule, model, version, column,
 segment), decided by one pure function of the last state and the next finding.
 
-- A breach opens a *pending* alert; it *fires* once the rule's `for` holds (evaluations in a
-  row, or a duration since the breach began). A clear finding drops a pending alert silently.
+- A breach opens a *pending* alert; it *fires* once the rule's `for` holds (windows in a row
+  breached — the same window judged again, with more rows or labels, counts once — or a
+  duration since the breach began). A clear finding drops a pending alert silently.
 - A firing alert escalates from warning to critical in place (the same alert, an
   `escalated` event) and keeps its highest severity until it resolves; while it fires, a
   `repeated` event comes every `repeat` seconds after the last notification.
@@ -75,10 +76,15 @@ def step(
     if state.status == "pending":
         if severity is None:
             return None, None
+        # the same window judged again (more rows, more labels) is not another window in a row
+        again = (finding.point.kind, finding.point.start) == (
+            state.finding.point.kind,
+            state.finding.point.start,
+        )
         grown = replace(
             state,
             severity=_higher(state.severity, severity),
-            breached=state.breached + 1,
+            breached=state.breached + (0 if again else 1),
             finding=finding,
         )
         return _maybe_fire(grown, rule, now)

@@ -66,7 +66,8 @@ class AlertSettings:
 def default_rules(model: str, size_seconds: int) -> tuple[Rule, ...]:
     """The rules every model gets unless `alerts.defaults` is false (docs/alerts.md): critical
     drift of the score or prediction, critical drift of the dataset, performance outside its
-    noise band (the verdict layer's own judgement), and predictions that stopped coming."""
+    noise band (the verdict layer's own judgement) in two windows in a row, and predictions
+    that stopped coming."""
     only = Scope(models=(model,))
     return (
         Rule(
@@ -76,7 +77,9 @@ def default_rules(model: str, size_seconds: int) -> tuple[Rule, ...]:
             Scope(models=(model,), roles=("prediction", "score")),
         ),
         Rule(f"{DEFAULT_PREFIX}dataset-drift", "drift.share_drifted", Status("critical"), only),
-        Rule(f"{DEFAULT_PREFIX}performance", "performance", Status("warning"), only),
+        # one window's performance is one of many tests a week (metrics × windows): a breach
+        # must hold in two windows in a row before anyone is told
+        Rule(f"{DEFAULT_PREFIX}performance", "performance", Status("warning"), only, Hold(2)),
         Rule(
             f"{DEFAULT_PREFIX}freshness",
             "freshness.prediction_age_s",

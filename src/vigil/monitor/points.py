@@ -2,7 +2,9 @@
 
 Every check of the report becomes the point of the metric it judged, with the check's status
 (and, for performance, the standard error as the point's band): the points carry the verdict,
-they never decide one. Every other measured value becomes a point with status "none".
+they never decide one. Every other measured value becomes a point with status "none", or
+"pending" when it is measured on labels alone and fewer than `performance.min_labelled` rows
+are labelled (performance metrics no check judges, the target's drift measures).
 Metric names are listed in docs/api.md: `drift.<measure>`, `drift.p_value`,
 `drift.share_drifted`; `quality.<measure>`; `schema.<change>`; `performance.<metric>`,
 `performance.label_coverage`, `performance.labelled_rows`; `ops.<figure>`.
@@ -37,11 +39,17 @@ def report_points(
     """The report's checks as judged points, and its other values as points without status."""
     out: list[MetricPoint] = []
     judged: set[tuple[str, str]] = set()
+    # below performance.min_labelled the labels say too little: what is measured on them alone
+    # (performance, the target's drift) is `pending` rather than "none", so no rule judges it
+    waiting = any(
+        c.metric == "performance.label_coverage" and c.status == "pending" for c in report.checks
+    )
 
-    def add(metric: str, column: str, value: float | None) -> None:
+    def add(metric: str, column: str, value: float | None, on_labels: bool = False) -> None:
         if (metric, column) not in judged:
+            status = "pending" if waiting and on_labels else "none"
             out.append(
-                MetricPoint(version, kind, segment, start, end, metric, column, value, "none")
+                MetricPoint(version, kind, segment, start, end, metric, column, value, status)
             )
 
     for check in report.checks:
@@ -64,10 +72,11 @@ def report_points(
             )
         )
     for name, col in report.drift.columns.items():
+        target = col.role == "target"
         for measure, value in col.metrics.items():
-            add(f"drift.{measure}", name, value)
+            add(f"drift.{measure}", name, value, target)
         if col.p_value is not None:
-            add("drift.p_value", name, col.p_value)
+            add("drift.p_value", name, col.p_value, target)
     for name, q in report.quality.columns.items():
         for field in QUALITY_FIELDS:
             value = getattr(q, field)
@@ -78,7 +87,7 @@ def report_points(
     if p is not None:
         if p.current is not None:
             for metric, value in p.current.metrics.items():
-                add(f"performance.{metric}", "", value)
+                add(f"performance.{metric}", "", value, True)
         add("performance.labelled_rows", "", float(p.current.rows if p.current else 0))
         add("performance.label_coverage", "", p.label_coverage)
     return out
