@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from vigil.errors import ConflictError, SpecError, StoreError
+from vigil.store.actions import ActionLog
 from vigil.store.backend import ROLLING_START, WINDOW_FIELDS, Backend
 from vigil.store.base import (
     ModelInfo,
@@ -63,6 +64,9 @@ class SqlStore:
         self.read_points = self.points.read
         self.latest_points = self.points.latest
         self.redo_windows = self.windows.redo_windows
+        self.action_log = ActionLog(backend)
+        self.record_action = self.action_log.record
+        self.read_actions = self.action_log.read
         self._migrate()
 
     def close(self) -> None:
