@@ -152,6 +152,8 @@ HOOK = {"webhook": {"url": "http://127.0.0.1:9/x"}}
         ({"retrain": {**HOOK, "schedule": "0 3 * *"}}, r"retrain\.schedule: '0 3 \* \*' is not"),
         ({"retrain": {**HOOK, "schedule": "61 3 * * 1"}}, r"retrain\.schedule"),
         ({"retrain": {**HOOK, "schedule": 5}}, r"retrain\.schedule"),
+        ({"retrain": {**HOOK, "schedule": "0 3 31 2 *"}}, r"schedule: '0 3 31 2 \*' never comes"),
+        ({"retrain": {**HOOK, "schedule": "@daily"}}, r"retrain\.schedule"),
         ({"retrain": {**HOOK, "shedule": "0 3 * * 1"}}, r"retrain: unknown key\(s\) shedule"),
         ({"retrian": {}}, r"actions: unknown key\(s\) retrian"),
         ({"retrain": {"webhook": {"url": "https://evil.example/x"}}}, r"webhook\.url: the host"),
@@ -490,7 +492,7 @@ def test_rollback_only_on_critical_and_only_when_enabled(
     )
     on.on_events(model, [view("sla", severity="warning"), view("other")], MONDAY)
     assert len(records(store, model, "rollback")) == 1
-    on.on_events(model, [view("sla"), view("sla", column="x")], MONDAY)
+    on.on_events(model, [view("sla"), view("sla", column="x")], MONDAY + timedelta(hours=1))
     assert [json.loads(r.body)["trigger"] for r in receiver.received] == ["sla"]
     assert records(store, model, "rollback")[0].taken
 

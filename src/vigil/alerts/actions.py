@@ -41,7 +41,7 @@ from typing import Any, Literal, Protocol
 import httpx
 import orjson
 import pyarrow as pa
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from vigil.alerts.challenger import COMPARE_METRICS, Comparison, compare
 from vigil.alerts.destinations import allowed_url
@@ -351,6 +351,10 @@ def _cron(value: Any, where: str) -> str:
             f"{where}: {value!r} is not a cron expression; write five fields (minute hour "
             f"day-of-month month day-of-week, UTC), e.g. '0 3 * * 1' for Mondays at 03:00."
         )
+    try:  # valid fields can still name a day that never comes (31 February)
+        croniter(value, datetime(2000, 1, 1)).get_next(datetime)
+    except CroniterBadDateError:
+        raise ConfigError(f"{where}: {value!r} never comes (no such date).") from None
     return value
 
 
