@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.store.conftest import postgres_url, store_url  # noqa: F401 (fixtures)
 
 from vigil.alerts.actions import (
     Actions,
@@ -41,8 +42,9 @@ ALLOW = ["127.0.0.1"]
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqlStore]:
-    opened = open_store(tmp_path / "vigil.duckdb")
+def store(store_url: str) -> Iterator[SqlStore]:  # noqa: F811 (the fixture)
+    """A store on each backend: the policy reads its own decisions back from it."""
+    opened = open_store(store_url)
     try:
         yield opened
     finally:
