@@ -262,3 +262,16 @@ def test_no_action_route_answers_5xx_with_actions_configured(
 
     run()
     assert fuzzed.client.get("/healthz").status_code == 200
+
+
+def test_vigil_retrain_finds_the_service_in_its_config(
+    live: Live, hook: Recorder, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with_actions(live, {"retrain": {"webhook": {"url": hook.url("/dag")}}})
+    port = int(live.url.rsplit(":", 1)[1])
+    config = tmp_path / "vigil.yaml"
+    config.write_text(f"host: 0.0.0.0\nport: {port}\n")
+    assert main(["retrain", "credit", "--reason", "configured", "--config", str(config)]) == 0
+    assert json.loads(hook.received[0].body)["reason"] == "configured"
+    assert main(["retrain", "nope", "--reason", "x", "--config", str(config)]) == 2
+    assert "HTTP 404" in capsys.readouterr().err
