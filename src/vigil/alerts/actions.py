@@ -26,31 +26,57 @@ own call, recorded as the decision's outcome.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import subprocess
 import threading
-import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-import httpx
 import orjson
 import pyarrow as pa
-from croniter import CroniterBadDateError, croniter
+from croniter import croniter
 
-from vigil.alerts.challenger import COMPARE_METRICS, Comparison, compare
-from vigil.alerts.destinations import allowed_url
+from vigil.alerts.action_settings import (
+    ActionSettings,
+    ChallengerPlan,
+    RetrainPolicy,
+    RollbackPolicy,
+    parse_actions,
+)
+from vigil.alerts.action_targets import (
+    CommandTarget,
+    HookTarget,
+    Target,
+    call,
+    decision_json,
+    format_duration,
+    iso,
+    loads,
+)
+from vigil.alerts.challenger import Comparison, compare
 from vigil.alerts.notice import AlertView
 from vigil.alerts.notify import alert_json
-from vigil.alerts.rules import SEVERITIES, Severity
-from vigil.errors import ConfigError
 from vigil.store.base import ActionRecord, ModelInfo, utcnow
-from vigil.units import parse_duration
+
+__all__ = [
+    "ActionSettings",
+    "ActionStore",
+    "Actions",
+    "ChallengerPlan",
+    "CommandTarget",
+    "HookTarget",
+    "RetrainPolicy",
+    "RetrainSummary",
+    "RollbackPolicy",
+    "Target",
+    "call",
+    "decision_json",
+    "last_cron",
+    "next_cron",
+    "parse_actions",
+]
 
 log = logging.getLogger("vigil.actions")
 
@@ -73,337 +99,6 @@ class ActionStore(Protocol):
     def read_actions(
         self, model: ModelInfo, *, kind: str | None, since: datetime | None, limit: int
     ) -> list[ActionRecord]: ...
-
-
-# -- settings -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class HookTarget:
-    """POST the decision as JSON (`body: airflow` wraps it as an Airflow DAG run's `conf`)."""
-
-    url: str = field(repr=False)
-    secret: str | None = field(default=None, repr=False)
-    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
-    timeout: float = 10.0
-    body: Literal["vigil", "airflow"] = "vigil"
-
-
-@dataclass(frozen=True, slots=True)
-class CommandTarget:
-    """Run a program (argv, no shell) with the decision as JSON on its standard input."""
-
-    argv: tuple[str, ...]
-    timeout: float = 60.0
-
-
-Target = HookTarget | CommandTarget
-
-
-@dataclass(frozen=True, slots=True)
-class RetrainPolicy:
-    """When a retrain may be asked for, and how often one may be taken."""
-
-    target: Target
-    schedule: str | None = None  # cron, UTC
-    drift: tuple[str, ...] = ()  # rules whose alerts ask for a retrain (trigger "drift")
-    performance: tuple[str, ...] = ()  # (trigger "performance")
-    severity: Severity = "critical"  # the lowest alert severity that asks
-    min_interval: int | None = None  # seconds between two retrains (not for manual ones)
-    monthly_budget: int | None = None  # retrains per calendar month (UTC), every trigger
-    models: tuple[str, ...] | None = None  # None: every model
-    enabled: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class RollbackPolicy:
-    """A critical alert of one of `rules` rolls the model back, when enabled."""
-
-    enabled: bool = False
-    target: Target | None = None
-    rules: tuple[str, ...] = ()
-    models: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ChallengerPlan:
-    """One model's challenger: compared with the champion at most every `every` seconds over
-    the last `window` seconds, and promoted through `promote` when enabled and better."""
-
-    champion: str
-    challenger: str
-    metric: str
-    pair_by: str | None = None
-    window: int = 7 * 86400
-    every: int = 3600
-    n_resamples: int = 2000
-    confidence: float = 0.95
-    min_pairs: int = 500
-    promote: bool = False
-    target: Target | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ActionSettings:
-    """`alerts.actions` of the config."""
-
-    retrain: RetrainPolicy | None = None
-    rollback: RollbackPolicy = RollbackPolicy()
-    challengers: Mapping[str, ChallengerPlan] = field(default_factory=dict)
-
-
-def parse_actions(data: Any, allow: Sequence[str], where: str = "alerts.actions") -> ActionSettings:
-    """`alerts.actions` from the config; every mistake is a ConfigError naming the key."""
-    if data is None:
-        return ActionSettings()
-    _mapping(data, where)
-    _only(data, {"retrain", "rollback", "challenger"}, where)
-    retrain = None
-    if data.get("retrain") is not None:
-        retrain = _retrain(data["retrain"], allow, f"{where}.retrain")
-    rollback = RollbackPolicy()
-    if data.get("rollback") is not None:
-        rollback = _rollback(data["rollback"], allow, f"{where}.rollback")
-    challengers: dict[str, ChallengerPlan] = {}
-    if data.get("challenger") is not None:
-        _mapping(data["challenger"], f"{where}.challenger", "of model names to challengers")
-        for name, plan in data["challenger"].items():
-            challengers[str(name)] = _challenger(plan, allow, f"{where}.challenger.{name}")
-    return ActionSettings(retrain, rollback, challengers)
-
-
-def _retrain(data: Any, allow: Sequence[str], where: str) -> RetrainPolicy:
-    _mapping(data, where)
-    _only(
-        data,
-        {
-            "webhook",
-            "command",
-            "schedule",
-            "on",
-            "severity",
-            "min_interval",
-            "monthly_budget",
-            "models",
-            "enabled",
-        },
-        where,
-    )
-    target = _target(data, allow, where)
-    if target is None:
-        raise ConfigError(f"{where}: give a webhook or a command to call for a retrain.")
-    schedule = data.get("schedule")
-    if schedule is not None:
-        schedule = _cron(schedule, f"{where}.schedule")
-    on = data.get("on", {})
-    _mapping(on, f"{where}.on", "with drift and/or performance rule lists")
-    _only(on, {"drift", "performance"}, f"{where}.on")
-    severity = data.get("severity", "critical")
-    if severity not in SEVERITIES:
-        raise ConfigError(f"{where}.severity: expected warning or critical; got {severity!r}.")
-    interval = data.get("min_interval")
-    budget = data.get("monthly_budget")
-    if budget is not None and (
-        isinstance(budget, bool) or not isinstance(budget, int) or budget < 1
-    ):
-        raise ConfigError(
-            f"{where}.monthly_budget: expected a whole number of retrains, at least 1; "
-            f"got {budget!r}."
-        )
-    return RetrainPolicy(
-        target=target,
-        schedule=schedule,
-        drift=_rules(on.get("drift", []), f"{where}.on.drift"),
-        performance=_rules(on.get("performance", []), f"{where}.on.performance"),
-        severity=severity,
-        min_interval=None
-        if interval is None
-        else parse_duration(interval, f"{where}.min_interval"),
-        monthly_budget=budget,
-        models=_models(data.get("models", "*"), f"{where}.models"),
-        enabled=_flag(data.get("enabled", True), f"{where}.enabled"),
-    )
-
-
-def _rollback(data: Any, allow: Sequence[str], where: str) -> RollbackPolicy:
-    _mapping(data, where)
-    _only(data, {"enabled", "webhook", "command", "on", "models"}, where)
-    enabled = _flag(data.get("enabled", False), f"{where}.enabled")
-    target = _target(data, allow, where)
-    if enabled and target is None:
-        raise ConfigError(f"{where}: enabled, but no webhook or command to call.")
-    return RollbackPolicy(
-        enabled,
-        target,
-        _rules(data.get("on", []), f"{where}.on"),
-        _models(data.get("models", "*"), f"{where}.models"),
-    )
-
-
-def _challenger(data: Any, allow: Sequence[str], where: str) -> ChallengerPlan:
-    _mapping(data, where)
-    _only(
-        data,
-        {
-            "champion",
-            "challenger",
-            "metric",
-            "pair_by",
-            "window",
-            "every",
-            "n_resamples",
-            "confidence",
-            "min_pairs",
-            "promote",
-        },
-        where,
-    )
-    champion = _version(data.get("champion"), f"{where}.champion")
-    challenger = _version(data.get("challenger"), f"{where}.challenger")
-    if champion == challenger:
-        raise ConfigError(f"{where}: the champion and the challenger are both {champion!r}.")
-    metric = data.get("metric")
-    if metric not in COMPARE_METRICS:
-        raise ConfigError(
-            f"{where}.metric: expected one of {', '.join(sorted(COMPARE_METRICS))}; got {metric!r}."
-        )
-    pair_by = data.get("pair_by")
-    if pair_by is not None and (not isinstance(pair_by, str) or not pair_by):
-        raise ConfigError(f"{where}.pair_by: expected a column name.")
-    confidence = data.get("confidence", 0.95)
-    if (
-        isinstance(confidence, bool)
-        or not isinstance(confidence, (int, float))
-        or not (0.5 <= confidence < 1)
-    ):
-        raise ConfigError(
-            f"{where}.confidence: expected a level between 0.5 and 1 (e.g. 0.95); "
-            f"got {confidence!r}."
-        )
-    promote = data.get("promote", {})
-    _mapping(promote, f"{where}.promote")
-    _only(promote, {"enabled", "webhook", "command"}, f"{where}.promote")
-    enabled = _flag(promote.get("enabled", False), f"{where}.promote.enabled")
-    target = _target(promote, allow, f"{where}.promote")
-    if enabled and target is None:
-        raise ConfigError(f"{where}.promote: enabled, but no webhook or command to call.")
-    return ChallengerPlan(
-        champion=champion,
-        challenger=challenger,
-        metric=metric,
-        pair_by=pair_by,
-        window=parse_duration(data.get("window", "7d"), f"{where}.window"),
-        every=parse_duration(data.get("every", "1h"), f"{where}.every"),
-        n_resamples=_count(data.get("n_resamples", 2000), f"{where}.n_resamples", 100, 100_000),
-        confidence=float(confidence),
-        min_pairs=_count(data.get("min_pairs", 500), f"{where}.min_pairs", 2, 10**9),
-        promote=enabled,
-        target=target,
-    )
-
-
-def _target(data: Mapping[str, Any], allow: Sequence[str], where: str) -> Target | None:
-    if "webhook" in data and "command" in data:
-        raise ConfigError(f"{where}: give a webhook or a command, not both.")
-    if data.get("webhook") is not None:
-        hook = data["webhook"]
-        w = f"{where}.webhook"
-        _mapping(hook, w)
-        _only(hook, {"url", "secret", "headers", "timeout", "body"}, w)
-        url = allowed_url(hook.get("url"), allow, f"{w}.url")
-        secret = hook.get("secret")
-        if secret is not None and not isinstance(secret, str):
-            raise ConfigError(f"{w}.secret: expected text.")
-        headers = hook.get("headers", {})
-        if not isinstance(headers, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
-        ):
-            raise ConfigError(f"{w}.headers: expected a mapping of header names to text.")
-        body = hook.get("body", "vigil")
-        if body not in ("vigil", "airflow"):
-            raise ConfigError(f"{w}.body: expected vigil or airflow; got {body!r}.")
-        timeout = parse_duration(hook.get("timeout", 10), f"{w}.timeout")
-        return HookTarget(url, secret, dict(headers), float(timeout), body)
-    if data.get("command") is not None:
-        command = data["command"]
-        w = f"{where}.command"
-        timeout = 60
-        if isinstance(command, Mapping):
-            _only(command, {"argv", "timeout"}, w)
-            timeout = parse_duration(command.get("timeout", 60), f"{w}.timeout")
-            command = command.get("argv")
-        if (
-            not isinstance(command, list)
-            or not command
-            or not all(isinstance(a, str) and a and "\x00" not in a for a in command)
-        ):
-            raise ConfigError(
-                f"{w}: expected a list of arguments, the program first (no shell), e.g. "
-                f"[./retrain.sh, --fast]."
-            )
-        return CommandTarget(tuple(command), float(timeout))
-    return None
-
-
-def _cron(value: Any, where: str) -> str:
-    if not isinstance(value, str) or len(value.split()) != 5 or not croniter.is_valid(value):
-        raise ConfigError(
-            f"{where}: {value!r} is not a cron expression; write five fields (minute hour "
-            f"day-of-month month day-of-week, UTC), e.g. '0 3 * * 1' for Mondays at 03:00."
-        )
-    try:  # valid fields can still name a day that never comes (31 February)
-        croniter(value, datetime(2000, 1, 1)).get_next(datetime)
-    except CroniterBadDateError:
-        raise ConfigError(f"{where}: {value!r} never comes (no such date).") from None
-    return value
-
-
-def _rules(value: Any, where: str) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise ConfigError(f"{where}: expected a list of rule names.")
-    for i, name in enumerate(value):
-        if not isinstance(name, str) or not name:
-            raise ConfigError(f"{where}[{i}]: expected a rule name (text); got {name!r}.")
-    return tuple(value)
-
-
-def _models(value: Any, where: str) -> tuple[str, ...] | None:
-    if value == "*":
-        return None
-    if not isinstance(value, list) or not all(isinstance(m, str) and m for m in value):
-        raise ConfigError(f'{where}: expected "*" or a list of model names.')
-    return tuple(value)
-
-
-def _version(value: Any, where: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
-        raise ConfigError(f'{where}: expected a version name, e.g. "2".')
-    return str(value)
-
-
-def _flag(value: Any, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{where}: expected true or false; got {value!r}.")
-    return value
-
-
-def _count(value: Any, where: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(f"{where}: expected a whole number from {low} to {high}; got {value!r}.")
-    return value
-
-
-def _mapping(value: Any, where: str, what: str = "") -> None:
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{where}: expected a mapping{' ' + what if what else ''}.")
-
-
-def _only(data: Mapping[str, Any], known: set[str], where: str) -> None:
-    unknown = sorted(set(map(str, data)) - known)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}."
-        )
 
 
 # -- the responder --------------------------------------------------------------------------
@@ -545,8 +240,8 @@ class Actions:
         if found is not None:
             self._scheduled[model.name] = found
             return
-        reason = f"the schedule {policy.schedule!r} (UTC) was due at {_iso(slot)}"
-        evidence = {"schedule": policy.schedule, "due": _iso(slot)}
+        reason = f"the schedule {policy.schedule!r} (UTC) was due at {iso(slot)}"
+        evidence = {"schedule": policy.schedule, "due": iso(slot)}
         self._retrain(model, "scheduled", reason, evidence, now, None)
         self._scheduled[model.name] = now
 
@@ -590,7 +285,7 @@ class Actions:
         record the comparison's verdict when it changed; None when nothing was recorded."""
         plan = self.settings.challengers[model.name]
         earlier = [
-            (r, _loads(r.evidence))
+            (r, loads(r.evidence))
             for r in self.store.read_actions(model, kind="promote", since=None, limit=1000)
         ]
         mine = [
@@ -618,7 +313,7 @@ class Actions:
         if result.verdict != "better":
             skip = result.reason
         elif promoted is not None:
-            skip = f"already promoted at {_iso(promoted.decided_at)}; {result.reason}"
+            skip = f"already promoted at {iso(promoted.decided_at)}; {result.reason}"
         else:
             skip = f"promotion is off (promote.enabled); {result.reason}"
         return self._decide(
@@ -666,7 +361,7 @@ class Actions:
             last = done[0]
             if (now - last.decided_at).total_seconds() < policy.min_interval:
                 return (
-                    f"the last retrain was at {_iso(last.decided_at)} ({last.trigger}), less "
+                    f"the last retrain was at {iso(last.decided_at)} ({last.trigger}), less "
                     f"than {format_duration(policy.min_interval)} ago (min_interval)"
                 )
         if policy.monthly_budget is not None:
@@ -674,7 +369,7 @@ class Actions:
             if used >= policy.monthly_budget:
                 return (
                     f"{used} of {policy.monthly_budget} retrains this month are used "
-                    f"(monthly_budget); the budget renews on {_iso(next_month(now))}"
+                    f"(monthly_budget); the budget renews on {iso(next_month(now))}"
                 )
         return None
 
@@ -786,83 +481,6 @@ class Actions:
         )
 
 
-# -- calling the target ---------------------------------------------------------------------
-
-
-def decision_json(record: ActionRecord, actor: str | None = None) -> dict[str, Any]:
-    """A decision as the webhook, the command, the API and the CLI see it."""
-    return {
-        "id": record.id,
-        "model": record.model,
-        "kind": record.kind,
-        "trigger": record.trigger,
-        "taken": record.taken,
-        "reason": record.reason,
-        "evidence": _loads(record.evidence),
-        "decided_at": _iso(record.decided_at),
-        "outcome": record.outcome,
-        **({"actor": actor} if actor is not None else {}),
-    }
-
-
-def call(target: Target, decision: dict[str, Any]) -> str:
-    """Call a webhook or run a command with the decision: "sent", or why it failed (never
-    the URL, a header or the secret)."""
-    payload = {
-        k: decision[k]
-        for k in ("id", "model", "kind", "trigger", "reason", "evidence", "decided_at")
-    }
-    if "actor" in decision:
-        payload["actor"] = decision["actor"]
-    if isinstance(target, CommandTarget):
-        return _run(target, orjson.dumps(payload))
-    if target.body == "airflow":  # POST /api/v1/dags/{dag_id}/dagRuns takes these two keys
-        body = orjson.dumps(
-            {"dag_run_id": f"vigil-{payload['kind']}-{payload['id']}", "conf": payload}
-        )
-    else:
-        body = orjson.dumps(payload)
-    headers = {**target.headers, "content-type": "application/json"}
-    if target.secret:  # as vigil.alerts.notify.Webhook signs a notice
-        stamp = str(int(time.time()))
-        digest = hmac.new(target.secret.encode(), stamp.encode() + b"." + body, hashlib.sha256)
-        headers["x-vigil-timestamp"] = stamp
-        headers["x-vigil-signature"] = f"sha256={digest.hexdigest()}"
-    try:
-        with httpx.Client(follow_redirects=False, timeout=target.timeout) as client:
-            answer = client.post(target.url, content=body, headers=headers)
-    except httpx.TimeoutException:
-        return f"the webhook did not answer within {format_duration(int(target.timeout))}"
-    except httpx.HTTPError as err:
-        return f"the webhook could not be reached ({type(err).__name__})"
-    if 200 <= answer.status_code < 300:
-        return "sent"
-    what = "a redirect, not followed" if 300 <= answer.status_code < 400 else "refused"
-    return f"the webhook answered HTTP {answer.status_code} ({what})"
-
-
-def _run(target: CommandTarget, body: bytes) -> str:
-    try:
-        done = subprocess.run(
-            list(target.argv),
-            input=body,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=target.timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return (
-            f"the command {target.argv[0]!r} did not finish within "
-            f"{format_duration(int(target.timeout))} and was killed"
-        )
-    except OSError as err:
-        return f"the command {target.argv[0]!r} could not start ({type(err).__name__})"
-    if done.returncode != 0:
-        return f"the command {target.argv[0]!r} exited with {done.returncode}"
-    return "sent"
-
-
 # -- time -----------------------------------------------------------------------------------
 
 
@@ -892,18 +510,6 @@ def next_month(now: datetime) -> datetime:
     )
 
 
-def format_duration(seconds: int) -> str:
-    """`86400` as `1d`, `5400` as `90m`: the largest unit that divides it."""
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat() + "Z"
-
-
 def _applies(models: tuple[str, ...] | None, name: str) -> bool:
     return models is None or name in models
 
@@ -917,11 +523,3 @@ def _alert_reason(trigger: str, views: Sequence[AlertView]) -> str:
         f"{trigger} alert {v.rule!r} {v.event} at {v.severity} for {v.model} "
         f"v{v.version}{where}{segment}: {v.message}{more}"
     )
-
-
-def _loads(text: str) -> dict[str, Any]:
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return {"text": text}
-    return value if isinstance(value, dict) else {"value": value}
