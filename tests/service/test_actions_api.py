@@ -139,6 +139,8 @@ def test_malformed_retrain_bodies_are_refused(live: Live, raw: bytes, status: in
         "/v1/models/credit/retrain", content=raw, headers={"content-type": "application/json"}
     )
     assert answer.status_code == status, answer.text
+    if status == 413:
+        assert "at most 1000 characters" in answer.json()["error"]["message"]
     assert live.client.get("/v1/models/credit/actions").json()["actions"] == []
 
 

@@ -75,7 +75,17 @@ async def post_retrain(model: str, request: Request) -> dict[str, Any]:
         raise ApiError(err.status, err.message, reason="auth", headers=headers) from err
     actions = _actions(state)
     info = state.model(model)
-    raw = await read_body(request, MAX_BODY)
+    try:
+        raw = await read_body(request, MAX_BODY)
+    except ApiError as err:
+        if err.status != 413:
+            raise
+        raise ApiError(
+            413,
+            f'the body is larger than {MAX_BODY} bytes; send {{"reason": "..."}} with a reason '
+            f"of at most {MAX_REASON} characters.",
+            reason="body_too_large",
+        ) from None
     try:
         body = RetrainRequest.model_validate(json.loads(raw, object_pairs_hook=_unique))
     except (ValueError, RecursionError) as err:  # pydantic's ValidationError is a ValueError
