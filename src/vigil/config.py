@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
+from vigil.alerts.settings import AlertSettings, parse_alert_settings
 from vigil.errors import ConfigError
 from vigil.monitor.windows import WindowPlan
 from vigil.spec.schema import name_problem
@@ -89,6 +90,7 @@ class Settings:
     windows: WindowPlan = field(default_factory=WindowPlan)
     tokens: tuple[Token, ...] = ()
     models: tuple[ModelConfig, ...] = ()
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     source: str = "defaults"
 
     @property
@@ -168,6 +170,7 @@ TOP_KEYS = {
     "windows",
     "tokens",
     "models",
+    "alerts",
 }
 
 
@@ -199,7 +202,13 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         parts = name[len("VIGIL_") :].lower().split("_", 1)
         if parts[0] in ("limits", "windows") and len(parts) == 2:
             data.setdefault(parts[0], {})[parts[1]] = value
-        elif name[len("VIGIL_") :].lower() in TOP_KEYS - {"tokens", "models", "limits", "windows"}:
+        elif name[len("VIGIL_") :].lower() in TOP_KEYS - {
+            "tokens",
+            "models",
+            "limits",
+            "windows",
+            "alerts",
+        }:
             data[name[len("VIGIL_") :].lower()] = value
     return _settings(data, base, source)
 
@@ -250,6 +259,7 @@ def _settings(data: dict[str, Any], base: Path, source: str) -> Settings:
         windows=plan,
         tokens=tuple(_tokens(data.get("tokens") or [])),
         models=tuple(_models(data.get("models") or {}, plan, base)),
+        alerts=parse_alert_settings(data.get("alerts")),
         source=source,
     )
 

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import io
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vigil.alerts.clock import clock_points
+from vigil.alerts.engine import AlertEngine
+from vigil.alerts.outbox import Outbox
+from vigil.alerts.sla import sla_points
 from vigil.config import Settings
 from vigil.errors import InputError, VigilError
 from vigil.evaluation import read_current
@@ -20,7 +26,7 @@ from vigil.measure.reading import Dataset
 from vigil.measure.reference import conform_reference
 from vigil.monitor.scheduler import Backoff, Monitor
 from vigil.spec import Spec, load_spec
-from vigil.store.base import ModelInfo, Store
+from vigil.store.base import AlertingStore, MetricPoint, ModelInfo, Store
 
 log = logging.getLogger("vigil.service")
 
@@ -36,6 +42,54 @@ def build_monitor(settings: Settings, store: Store) -> Monitor:
         # a failed window is first retried one interval later, then ever more rarely
         backoff=Backoff(float(settings.interval), max(86400.0, float(settings.interval))),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Alerting:
+    """The alert engine (fed by the monitor's hooks) and the outbox that sends its notices."""
+
+    engine: AlertEngine
+    outbox: Outbox
+
+    def send_due(self, most: int = 1000) -> int:
+        """Send what the outbox holds now, in this thread (`vigil run --once`, `backfill`):
+        at most `most` deliveries; how many were tried."""
+        tried = 0
+        while tried < most:
+            done = self.outbox.run_once()
+            if not done:
+                break
+            tried += done
+        return tried
+
+
+def build_alerting(settings: Settings, store: AlertingStore, monitor: Monitor) -> Alerting:
+    """The alert engine and outbox the settings describe, hooked into `monitor`: rules are
+    judged after every batch of windows it stores and on every tick's clock."""
+    alerts = settings.alerts
+    outbox = Outbox(store, alerts)
+
+    def figures(model: ModelInfo, now: datetime) -> list[MetricPoint]:
+        plan = monitor.plan_for(model.name)
+        return clock_points(
+            store, model, now=now, size_seconds=plan.size_seconds, history=plan.history
+        )
+
+    engine = AlertEngine(
+        store,
+        alerts,
+        size_of=lambda name: monitor.plan_for(name).size_seconds,
+        clock=lambda: monitor.clock(),
+        clock_figures=figures,
+        wake_outbox=outbox.wake,
+    )
+    if alerts.slas:  # each window's SLA points are stored with its other points
+        monitor.extra_points = lambda model, points: sla_points(alerts.slas, model.name, points)
+    monitor.after_batch = lambda model, results, now: engine.judge_windows(
+        model, [(r.points, r.report) for r in results], now
+    )
+    monitor.after_tick = engine.tick
+    return Alerting(engine, outbox)
 
 
 def register(store: Store, monitor: Monitor, name: str, version: str, spec: Spec) -> ModelInfo:

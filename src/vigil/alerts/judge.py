@@ -2,9 +2,10 @@
 breached at a severity, or clear — with the evidence a person needs (value, level, baseline).
 
 A point a rule cannot judge gives no finding at all, so an open alert neither resolves nor
-escalates on it: a missing value, a change against a baseline of 0 or one not known (no
-reference value, no earlier window), a control band with fewer than `min_history` earlier
-values or a σ of 0, a status rule on a point no check judged or one still pending.
+escalates on it: a point the verdict layer left `pending` (too few labels to tell), a missing
+value, a change against a baseline of 0 or one not known (no reference value, no earlier
+window), a control band with fewer than `min_history` earlier values or a σ of 0, a status
+rule on a point no check judged.
 """
 
 from __future__ import annotations
@@ -85,21 +86,29 @@ def judge(
     *,
     history: History | None = None,
     references: Mapping[tuple[str, str], float] | None = None,
+    roles: Mapping[str, str] | None = None,
 ) -> list[Finding]:
-    """Every finding of `rules` on one window's `points` of `model`."""
+    """Every finding of `rules` on one window's `points` of `model`; `roles` gives each
+    column's spec role, for rules scoped by role."""
     history = history or NoHistory()
     references = references or {}
+    roles = roles or {}
     by_metric: dict[str, list[MetricPoint]] = {}
     for point in points:
         by_metric.setdefault(point.metric, []).append(point)
     out: list[Finding] = []
     for rule in rules:
-        for point in by_metric.get(rule.metric, []):
-            if not rule.scope.covers(model, point.version, point.column, point.segment):
+        for metric, listed in by_metric.items():
+            if not rule.watches(metric):
                 continue
-            finding = _judge_one(rule, model, point, history, references)
-            if finding is not None:
-                out.append(finding)
+            for point in listed:
+                if not rule.scope.covers(
+                    model, point.version, point.column, point.segment, roles.get(point.column)
+                ):
+                    continue
+                finding = _judge_one(rule, model, point, history, references)
+                if finding is not None:
+                    out.append(finding)
     return out
 
 
@@ -111,11 +120,13 @@ def _judge_one(
     references: Mapping[tuple[str, str], float],
 ) -> Finding | None:
     when = rule.when
+    if point.status == "pending":  # the verdict layer cannot tell yet (too few labels)
+        return None
     where = f"{point.metric} of {point.column!r}" if point.column else point.metric
     if point.segment:
         where += f" in {point.segment}"
     if isinstance(when, Status):
-        if point.status not in STATUS_ORDER or point.status == "pending":
+        if point.status not in STATUS_ORDER:
             return None
         reached = STATUS_ORDER[point.status] >= STATUS_ORDER[when.at] and point.status in (
             "warning",

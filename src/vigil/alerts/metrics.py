@@ -29,6 +29,7 @@ OPS_FIGURES = (
     "latency_p95_ms",
     "latency_p99_ms",
     "error_rate",
+    "availability",
     "volume_ratio",
     "missing_share",
     "missing_change",
@@ -36,10 +37,22 @@ OPS_FIGURES = (
     "labelled_share",
 )
 PERFORMANCE_EXTRA = ("labelled_rows", "label_coverage")
+# figures of the scheduler's clock (vigil.alerts.clock): whole-model, computed when nothing
+# arrives too, so no window computation makes them
+CLOCK_METRICS = (
+    "freshness.prediction_age_s",
+    "freshness.label_age_s",
+    "volume.last_window_rows",
+    "volume.last_window_ratio",
+)
+# an SLA's judgement of a window (vigil.alerts.sla): the "column" is the SLA's name, or
+# "<sla>:<metric>" for one objective
+SLA_METRICS = ("sla.met", "sla.objective")
 
 
 def column_metrics() -> frozenset[str]:
-    """Metrics measured per column (a rule on them names columns, or `*`)."""
+    """Metrics measured per column (a rule on them names columns, or `*`); for `sla.met` the
+    columns are SLA names, for `sla.objective` `<sla>:<metric>`."""
     return frozenset(
         [f"drift.{name}" for name in DRIFT_METHODS]
         + [
@@ -50,6 +63,7 @@ def column_metrics() -> frozenset[str]:
         + ["drift.p_value"]
         + [f"quality.{name}" for name in QUALITY_METRICS]
         + [f"schema.{name}" for name in SCHEMA_CHANGES]
+        + list(SLA_METRICS)
     )
 
 
@@ -60,6 +74,7 @@ def dataset_metrics() -> frozenset[str]:
         + [f"quality.{name}" for name in DATASET_QUALITY]
         + [f"performance.{name}" for name in (*HIGHER_IS_BETTER, *PERFORMANCE_EXTRA)]
         + [f"ops.{name}" for name in OPS_FIGURES]
+        + list(CLOCK_METRICS)
     )
 
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+import orjson
 
 from vigil.alerts.lifecycle import Event, EventKind
 
@@ -100,3 +103,31 @@ def view(event: Event, *, alert_id: str | None = None, link: str | None = None) 
         alert_id=alert_id,
         link=link,
     )
+
+
+_TIMES = ("window_start", "window_end", "began", "resolved_at")
+
+
+def notice_json(notice: Notice) -> str:
+    """A notice as the JSON the outbox keeps (every field, times in ISO-8601)."""
+    alerts = []
+    for alert in notice.alerts:
+        item: dict[str, Any] = {f: getattr(alert, f) for f in AlertView.__dataclass_fields__}
+        for name in _TIMES:
+            moment = item[name]
+            item[name] = None if moment is None else moment.isoformat()
+        alerts.append(item)
+    body = {"model": notice.model, "created": notice.created.isoformat(), "alerts": alerts}
+    return orjson.dumps(body).decode()
+
+
+def notice_from_json(text: str) -> Notice:
+    """The notice `notice_json` wrote."""
+    data = orjson.loads(text)
+    alerts = []
+    for item in data["alerts"]:
+        for name in _TIMES:
+            if item[name] is not None:
+                item[name] = datetime.fromisoformat(item[name])
+        alerts.append(AlertView(**item))
+    return Notice(data["model"], tuple(alerts), datetime.fromisoformat(data["created"]))

@@ -7,7 +7,9 @@ segments — and says when it is breached, in one of five ways:
 - `change`: the relative change against a baseline — the reference's value, the previous
   window, or the window a duration earlier (`1d`, `7d`) — `up` or `down` by a fraction;
 - `control`: outside mean ± k·σ of the last N windows, once `min_history` of them exist;
-- `status`: the verdict layer's own status of the metric reaches warning or critical.
+- `status`: the verdict layer's own status of the metric reaches warning or critical. A
+  status rule may name a family instead of one metric: `drift` (a column's drift verdict,
+  whichever measure decided it), `quality` or `performance` (every judged metric of that kind).
 
 `for` delays firing until the breach has held for N evaluations or a duration, as Prometheus
 rules do; `resolve_after` is the hysteresis: the number of clear evaluations in a row before a
@@ -25,6 +27,7 @@ from typing import Any, Literal
 
 from vigil.alerts.metrics import column_metrics, metric_problem
 from vigil.errors import ConfigError
+from vigil.spec.types import ROLES
 from vigil.units import parse_duration
 
 Severity = Literal["warning", "critical"]
@@ -32,7 +35,24 @@ SEVERITIES: tuple[Severity, ...] = ("warning", "critical")
 Baseline = Literal["reference", "previous"] | int  # an int: that many seconds earlier
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _KINDS = ("above", "below", "change", "control", "status")
-_KEYS = {"name", "metric", "columns", "models", "versions", "segments", "for", "resolve_after"}
+_KEYS = {
+    "name",
+    "metric",
+    "columns",
+    "roles",
+    "models",
+    "versions",
+    "segments",
+    "for",
+    "resolve_after",
+}
+# a status rule's metric may be a family: every judged point whose metric starts with it
+FAMILIES = ("drift", "quality", "performance")
+_EXAMPLE = {
+    "drift": "drift.psi",
+    "quality": "quality.missing_share",
+    "performance": "performance.accuracy",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,19 +102,24 @@ class Levels:
 @dataclass(frozen=True, slots=True)
 class Scope:
     """Where a rule applies. None means every model, version or column; `segments` lists the
-    segment values ("" is the whole window), None every segment."""
+    segment values ("" is the whole window), None every segment; `roles` keeps the columns
+    whose spec role is one of them (`prediction`, `score`, `feature`, …), None any."""
 
     models: tuple[str, ...] | None = None
     versions: tuple[str, ...] | None = None
     columns: tuple[str, ...] | None = None
     segments: tuple[str, ...] | None = ("",)
+    roles: tuple[str, ...] | None = None
 
-    def covers(self, model: str, version: str, column: str, segment: str) -> bool:
+    def covers(
+        self, model: str, version: str, column: str, segment: str, role: str | None = None
+    ) -> bool:
         return (
             (self.models is None or model in self.models)
             and (self.versions is None or version in self.versions)
             and (self.columns is None or column in self.columns)
             and (self.segments is None or segment in self.segments)
+            and (self.roles is None or role in self.roles)
         )
 
 
@@ -149,6 +174,12 @@ class Rule:
     hold: Hold = Hold()
     resolve_after: int = 2
 
+    def watches(self, metric: str) -> bool:
+        """Whether a point of `metric` is the rule's: its metric, or one of its family."""
+        return metric == self.metric or (
+            self.metric in FAMILIES and metric.startswith(self.metric + ".")
+        )
+
     @property
     def needs_history(self) -> bool:
         """Whether the rule reads earlier windows (so one report cannot judge it)."""
@@ -191,9 +222,6 @@ def parse_rule(item: Any, where: str) -> Rule:
     metric = item.get("metric")
     if not isinstance(metric, str):
         raise ConfigError(f"{where}.metric: expected a metric name such as drift.psi.")
-    problem = metric_problem(metric)
-    if problem:
-        raise ConfigError(f"{where}.metric: {problem}")
     kinds = [k for k in _KINDS if k in item]
     if len(kinds) != 1:
         raise ConfigError(
@@ -201,19 +229,38 @@ def parse_rule(item: Any, where: str) -> Rule:
             f"{', '.join(kinds) or 'none'})."
         )
     kind = kinds[0]
+    if metric in FAMILIES:
+        if kind != "status":
+            raise ConfigError(
+                f"{where}.metric: {metric!r} is a family of metrics, which only a status rule "
+                f"can watch (their values are not comparable); name one metric such as "
+                f"{_EXAMPLE[metric]}."
+            )
+    else:
+        problem = metric_problem(metric)
+        if problem:
+            raise ConfigError(f"{where}.metric: {problem}")
     when = _condition(kind, item[kind], f"{where}.{kind}")
-    per_column = metric in column_metrics()
+    per_column = metric in column_metrics() or metric in FAMILIES
     columns = _names(item.get("columns", "*"), f"{where}.columns")
-    if not per_column and "columns" in item:
+    roles = _names(item.get("roles", "*"), f"{where}.roles")
+    for key in ("columns", "roles"):
+        if not per_column and key in item:
+            raise ConfigError(
+                f"{where}.{key}: {metric} is a figure of the whole window, not of a column; "
+                f"leave {key} out."
+            )
+    bad = sorted(set(roles or ()) - set(ROLES))
+    if bad:
         raise ConfigError(
-            f"{where}.columns: {metric} is a figure of the whole window, not of a column; "
-            f"leave columns out."
+            f"{where}.roles: unknown role(s) {', '.join(bad)}; known: {', '.join(ROLES)}."
         )
     scope = Scope(
         models=_names(item.get("models", "*"), f"{where}.models"),
         versions=_names(item.get("versions", "*"), f"{where}.versions"),
         columns=columns if per_column else ("",),
         segments=_names(item.get("segments", [""]), f"{where}.segments"),
+        roles=roles if per_column else None,
     )
     return Rule(
         name=name,

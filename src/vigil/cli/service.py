@@ -82,13 +82,16 @@ def serve(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _monitor(settings: Settings) -> Any:
-    from vigil.deployment import build_monitor, load_config_models
+def _monitor(settings: Settings) -> tuple[Any, Any]:
+    """The monitor, and the alerting hooked into it, over the settings' store."""
+    from vigil.deployment import build_alerting, build_monitor, load_config_models
     from vigil.store import open_store
 
-    monitor = build_monitor(settings, open_store(settings.db))
+    store = open_store(settings.db)
+    monitor = build_monitor(settings, store)
+    alerting = build_alerting(settings, store, monitor)
     load_config_models(settings, monitor.store, monitor)
-    return monitor
+    return monitor, alerting
 
 
 def _print_summary(summary: Any, console: Console) -> int:
@@ -109,9 +112,11 @@ def _print_summary(summary: Any, console: Console) -> int:
 
 def run_once(args: argparse.Namespace, console: Console) -> int:
     """`vigil run --once`: compute every due window, then exit."""
-    monitor = _monitor(settings_from(args))
+    monitor, alerting = _monitor(settings_from(args))
     try:
-        return _print_summary(monitor.tick(models=args.model), console)
+        code = _print_summary(monitor.tick(models=args.model), console)
+        _print_sent(alerting.send_due(), alerting.outbox, console)
+        return code
     finally:
         monitor.store.close()
 
@@ -131,15 +136,25 @@ def backfill(args: argparse.Namespace, console: Console) -> int:
     since, until = _time(args.since, "--from"), _time(args.until, "--to")
     if since >= until:
         raise VigilError(f"--from {args.since} must be before --to {args.until}.")
-    monitor = _monitor(settings_from(args))
+    monitor, alerting = _monitor(settings_from(args))
     try:
         model = monitor.store.get_model(args.model)
         if model is None:
             names = ", ".join(m.name for m in monitor.store.list_models()) or "none"
             raise VigilError(f"no model {args.model!r} in the store; models: {names}.")
-        return _print_summary(monitor.backfill(model, since, until), console)
+        code = _print_summary(monitor.backfill(model, since, until), console)
+        _print_sent(alerting.send_due(), alerting.outbox, console)
+        return code
     finally:
         monitor.store.close()
+
+
+def _print_sent(tried: int, outbox: Any, console: Console) -> None:
+    if tried:
+        console.print(
+            f"notices: {outbox.sent} sent, {outbox.failed} failed (kept for retry)",
+            highlight=False,
+        )
 
 
 def token(args: argparse.Namespace, console: Console) -> int:

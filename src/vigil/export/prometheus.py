@@ -13,7 +13,10 @@ and their labels (docs/api.md):
   name (each is a `schema.new_column` finding in the window's report and the metrics API);
 - `vigil_window_start_seconds{model, version}` — which window these values belong to;
 - `vigil_failed_windows{model}` — windows whose last computation failed (0 when none), so
-  that a window that cannot be computed alerts instead of leaving its values stale.
+  that a window that cannot be computed alerts instead of leaving its values stale;
+- `vigil_alerts_firing{model, severity}` — firing alerts of every registered model, warning
+  and critical (0 when none);
+- `vigil_deliveries{status}` — notices in the outbox: pending, sent, failed.
 
 Label values come from specs and a fixed list of metric names, never from record contents:
 points on columns the spec does not name (features clients sent unregistered, kept as extra
@@ -30,7 +33,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from vigil.store.base import MetricPoint, Store
+from vigil.store.sql import SqlStore
 
+SEVERITIES = ("warning", "critical")
 # `pending` (too few labels to judge yet) is below ok, so `vigil_status > 0` alerts on findings only
 STATUS_VALUE = {"pending": -1.0, "ok": 0.0, "warning": 1.0, "critical": 2.0}
 
@@ -91,7 +96,8 @@ class StoreCollector(Collector):
             "the metrics API names them).",
             labels=["model", "version"],
         )
-        for model in self.store.list_models():
+        models = self.store.list_models()
+        for model in models:
             failed.add_metric([model.name], float(self.store.count_failed_windows(model)))
             unregistered = {c.name for c in model.columns if c.role == "extra"}
             seen: set[str] = set()
@@ -117,6 +123,30 @@ class StoreCollector(Collector):
             for version, count in new.items():
                 new_columns.add_metric([model.name, version], float(count))
         yield from (drift, quality, performance, ops, status, band, start, failed, new_columns)
+        if isinstance(self.store, SqlStore):  # every store vigil opens keeps alerts too
+            yield from _alert_families(self.store, [m.name for m in models])
+
+
+def _alert_families(store: SqlStore, models: list[str]) -> Iterator[GaugeMetricFamily]:
+    """Firing alerts by registered model and severity, and the outbox by status: labels from
+    the catalogue and fixed words only, so their series are bounded."""
+    firing = GaugeMetricFamily(
+        "vigil_alerts_firing",
+        "Firing alerts by model and severity; GET /v1/alerts?status=firing lists them.",
+        labels=["model", "severity"],
+    )
+    counts = store.firing_counts()
+    for name in models:
+        for severity in SEVERITIES:
+            firing.add_metric([name, severity], float(counts.get((name, severity), 0)))
+    deliveries = GaugeMetricFamily(
+        "vigil_deliveries",
+        "Notices in the outbox by status; GET /v1/deliveries?status=failed says why they failed.",
+        labels=["status"],
+    )
+    for status, n in store.delivery_counts().items():
+        deliveries.add_metric([status], float(n))
+    yield from (firing, deliveries)
 
 
 def _add(

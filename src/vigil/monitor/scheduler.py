@@ -9,6 +9,13 @@ labels since this process computed it is brought up to date from the reports it 
 (`vigil.monitor.kept`, `vigil.late_labels`): the same reports, re-measuring only what labels
 change.
 
+Hooks let the layers above act on what a tick did, without the monitor knowing them:
+`extra_points` adds points to each computed window before it is stored (the SLAs'),
+`after_batch` hears of each stored batch (the alert rules), `after_tick` of each tick's end
+(rules on the scheduler's clock, scheduled actions). A tick `nudged` by new rows (the service
+calls `SchedulerThread.nudge` after a commit) recomputes an open window only once it grew by
+`NUDGE_GROWTH` since its last computation, so a busy window is not recomputed for every batch.
+
 A window whose computation raises is recorded as failed, with its reason, and is not tried
 again before a retry time that backs off (`Backoff`: a minute, doubling, at most a day apart),
 unless news arrives for it (rows, labels, a new reference, a backfill) or a tick is asked to
@@ -22,6 +29,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -41,7 +49,15 @@ from vigil.monitor.references import (
 )
 from vigil.monitor.windows import WindowPlan, WindowResult, compute_window, report_json
 from vigil.spec import Spec, spec_from_dict
-from vigil.store.base import FinishedWindow, ModelInfo, Store, WindowKey, WindowState, utcnow
+from vigil.store.base import (
+    FinishedWindow,
+    MetricPoint,
+    ModelInfo,
+    Store,
+    WindowKey,
+    WindowState,
+    utcnow,
+)
 
 log = logging.getLogger("vigil.monitor")
 
@@ -50,6 +66,10 @@ WAITING = "failed before: waits for its retry time, new rows or labels, or a ret
 # ms on DuckDB, about what a window brought up to date by its labels costs); a batch holds its
 # leases while it is computed: 64 windows at a second each stay well under `lease_seconds`
 BATCH = 64
+NUDGE_GROWTH = 1.1  # a nudged tick recomputes an open window once it holds 10% more rows
+ExtraPoints = Callable[[ModelInfo, list[MetricPoint]], list[MetricPoint]]
+AfterBatch = Callable[[ModelInfo, list[WindowResult], datetime], None]
+AfterTick = Callable[[datetime], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +134,14 @@ class Monitor:
         reference_versions: int = REFERENCE_VERSIONS_KEPT,
         kept_reports: int = KEPT_REPORTS,
         batch: int = BATCH,
+        extra_points: ExtraPoints | None = None,
+        after_batch: AfterBatch | None = None,
+        after_tick: AfterTick | None = None,
     ) -> None:
         self.store = store
+        self.extra_points = extra_points
+        self.after_batch = after_batch
+        self.after_tick = after_tick
         self.plans = dict(plans)
         self.default_plan = default_plan
         self.lease_seconds = lease_seconds
@@ -146,10 +172,18 @@ class Monitor:
         start = end - timedelta(seconds=rolling) if rolling is not None else key.start
         return WindowKey(key.version, key.kind, start, end)
 
-    def tick(self, *, models: list[str] | None = None, retry_failed: bool = False) -> TickSummary:
+    def tick(
+        self,
+        *,
+        models: list[str] | None = None,
+        retry_failed: bool = False,
+        nudged: bool = False,
+    ) -> TickSummary:
         """Compute the windows that are due now; returns what was done.
 
-        A window that failed before waits for its retry time unless `retry_failed`.
+        A window that failed before waits for its retry time unless `retry_failed`. A
+        `nudged` tick (new rows, not the clock) skips open windows that grew by less than
+        `NUDGE_GROWTH` and does not run `after_tick`.
         """
         summary = TickSummary()
         # Windows are small and `evaluate` already measures columns on a thread pool: a
@@ -159,10 +193,17 @@ class Monitor:
             for model in self.store.list_models():
                 if models is not None and model.name not in models:
                     continue
-                self._tick_model(model, summary, retry_failed=retry_failed)
+                self._tick_model(model, summary, retry_failed=retry_failed, nudged=nudged)
+        if self.after_tick is not None and not nudged:
+            try:
+                self.after_tick(self.clock())
+            except Exception:  # what acts on a tick must not stop the windows' computation
+                log.exception("after the tick")
         return summary
 
-    def _tick_model(self, model: ModelInfo, summary: TickSummary, *, retry_failed: bool) -> None:
+    def _tick_model(
+        self, model: ModelInfo, summary: TickSummary, *, retry_failed: bool, nudged: bool
+    ) -> None:
         plan = self.plan_for(model.name)
         now = self.clock()
         if self.retention_seconds is not None:
@@ -184,7 +225,7 @@ class Monitor:
             if (
                 key.kind == "tumbling"
                 and key.end > now
-                and not self._open_is_due(model, state, plan)
+                and not self._open_is_due(model, state, plan, nudged=nudged)
             ):
                 summary.skip("open window below min_rows")
                 continue
@@ -249,6 +290,10 @@ class Monitor:
                 self.kept.keep(model.id, state, generation, stamp, None)
                 self._fail(model, state, err, now, summary)
                 continue
+            if self.extra_points is not None:
+                extra = self.extra_points(model, result.points)
+                if extra:
+                    result = replace(result, points=[*result.points, *extra])
             stored = key if key.kind == "tumbling" else replace(key, end=now)
             row = (generation, result.rows, result.labelled, report_json(result))
             if previous is None:
@@ -259,6 +304,12 @@ class Monitor:
             self.kept.keep(model.id, state, generation, stamp, result.reports)
             summary.computed.append(replace(result, key=self.span(model.name, key, end=now)))
         self.store.finish_windows(model, finished, owner=self.owner)
+        if self.after_batch is not None and finished:
+            done = summary.computed[len(summary.computed) - len(finished) :]
+            try:
+                self.after_batch(model, done, now)
+            except Exception:  # the windows are stored; a failing rule must not undo that
+                log.exception("after the batch of model %s", model.name)
 
     def _fail(
         self,
@@ -288,8 +339,12 @@ class Monitor:
             log.error("window not computed: %s", line, exc_info=err)
         summary.failed.append(line)
 
-    def _open_is_due(self, model: ModelInfo, state: WindowState, plan: WindowPlan) -> bool:
+    def _open_is_due(
+        self, model: ModelInfo, state: WindowState, plan: WindowPlan, *, nudged: bool
+    ) -> bool:
         rows, _ = self.store.window_counts(model, state.key.version, state.key.start, state.key.end)
+        if nudged and state.rows:
+            return rows >= max(plan.min_rows, state.rows * NUDGE_GROWTH)
         return rows >= plan.min_rows
 
     def _spec(self, model: ModelInfo, version: str) -> Spec:
@@ -327,11 +382,17 @@ class Monitor:
 
 
 class SchedulerThread:
-    """Runs `monitor.tick()` every `interval` seconds on a daemon thread until stopped."""
+    """Runs `monitor.tick()` every `interval` seconds on a daemon thread until stopped; a
+    `nudge` (new rows committed) brings a tick `evaluate_after` seconds later (rows arriving
+    meanwhile join it), so an open window's change is judged in seconds."""
 
-    def __init__(self, monitor: Monitor, interval: float) -> None:
+    def __init__(
+        self, monitor: Monitor, interval: float, *, evaluate_after: float | None = None
+    ) -> None:
         self.monitor = monitor
         self.interval = interval
+        self.evaluate_after = evaluate_after
+        self._nudged = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="vigil-scheduler", daemon=True)
         self.last_tick: datetime | None = None
@@ -347,10 +408,28 @@ class SchedulerThread:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
+    def nudge(self) -> None:
+        """New rows were committed: tick soon (at most once per `evaluate_after`)."""
+        if self.evaluate_after is not None:
+            self._nudged.set()
+
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        next_tick = time.monotonic() + self.interval
+        while not self._stop.is_set():
+            nudged = self._nudged.wait(max(0.0, next_tick - time.monotonic()))
+            if self._stop.is_set():
+                break
+            early = nudged and time.monotonic() < next_tick
+            if early:
+                assert self.evaluate_after is not None
+                if self._stop.wait(self.evaluate_after):
+                    break
+                self._nudged.clear()  # rows committed during the wait are in this tick
+            else:
+                self._nudged.clear()  # a whole tick now takes in what the nudge was for
+                next_tick = time.monotonic() + self.interval
             try:
-                self.monitor.tick()
+                self.monitor.tick(nudged=early)
                 self.last_error = None
             except Exception as err:  # the scheduler must outlive a bad tick; say why
                 self.last_error = f"{type(err).__name__}: {err}"

@@ -105,7 +105,8 @@ def operational(
     history: dict[str, list[float]],
     features: list[str],
 ) -> dict[str, float | None]:
-    """Volume, rate, latency percentiles, error rate and missing values of a window's rows,
+    """Volume, rate, latency percentiles, error rate (and availability, 1 − error rate) and
+    missing values of a window's rows,
     the volume and missing share also against the previous windows (`history`)."""
     n = window.num_rows
     latency = window.column("__latency_ms").drop_null().to_numpy()
@@ -122,6 +123,7 @@ def operational(
         "latency_p95_ms": float(np.percentile(latency, 95)) if latency.size else None,
         "latency_p99_ms": float(np.percentile(latency, 99)) if latency.size else None,
         "error_rate": errors / n if n else None,
+        "availability": 1 - errors / n if n else None,
         "volume_ratio": n / mean_before if mean_before else None,
         "missing_share": missing,
         "missing_change": (

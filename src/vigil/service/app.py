@@ -26,13 +26,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigil.config import Settings
-from vigil.deployment import build_monitor, load_config_models
+from vigil.deployment import build_alerting, build_monitor, load_config_models
 from vigil.errors import ConflictError, StoreError, VigilError
 from vigil.export.prometheus import build_collector
 from vigil.monitor.scheduler import SchedulerThread
 from vigil.service.auth import Authenticator
 from vigil.service.counters import make_counters
-from vigil.service.routes import actions, ingest, models, query
+from vigil.service.routes import actions, alerts, ingest, models, query, slas
 from vigil.service.state import ApiError, AppState, state_of
 from vigil.service.writer import Writer
 from vigil.store import open_store
@@ -144,6 +144,7 @@ def create_app(
     owns_store = store is None
     the_store = store if store is not None else open_store(settings.db)
     monitor = build_monitor(settings, the_store)
+    alerting = build_alerting(settings, the_store, monitor)
     counters = make_counters()
     counters.registry.register(build_collector(the_store))
     state = AppState(
@@ -151,6 +152,7 @@ def create_app(
         store=the_store,
         writer=Writer(the_store, max_pending=settings.limits.max_pending_records),
         monitor=monitor,
+        alerting=alerting,
         auth=Authenticator(settings.tokens),
         counters=counters,
         owns_store=owns_store,
@@ -161,8 +163,12 @@ def create_app(
         if load_models:
             await run_in_threadpool(load_config_models, settings, the_store, monitor)
         state.writer.start()
+        alerting.outbox.start()
         if scheduler:
-            state.scheduler = SchedulerThread(monitor, settings.interval)
+            state.scheduler = SchedulerThread(
+                monitor, settings.interval, evaluate_after=settings.alerts.evaluate_after
+            )
+            state.writer.on_commit = state.scheduler.nudge
             state.scheduler.start()
         try:
             yield
@@ -170,6 +176,7 @@ def create_app(
             if state.scheduler is not None:
                 state.scheduler.stop()
             state.writer.stop()
+            alerting.outbox.stop()
             if state.owns_store:
                 state.store.close()
 
@@ -212,6 +219,8 @@ def create_app(
     app.include_router(models.router, tags=["models"])
     app.include_router(ingest.router, tags=["ingest"])
     app.include_router(query.router, tags=["query"])
+    app.include_router(slas.router, tags=["alerts"])
+    app.include_router(alerts.router, tags=["alerts"])
     app.include_router(actions.router, tags=["actions"])
 
     @app.exception_handler(ApiError)

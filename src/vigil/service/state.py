@@ -14,6 +14,7 @@ from starlette.requests import ClientDisconnect
 
 from vigil.alerts.actions import Actions
 from vigil.config import Scope, Settings
+from vigil.deployment import Alerting
 from vigil.errors import SpecError
 from vigil.ingest.layout import Layout, layout_for
 from vigil.ingest.validate import TimeRules
@@ -46,6 +47,7 @@ class AppState:
     store: Store
     writer: Writer
     monitor: Monitor
+    alerting: Alerting
     auth: Authenticator
     counters: ServiceCounters
     scheduler: SchedulerThread | None = None
@@ -85,10 +87,11 @@ class AppState:
             max_future=timedelta(seconds=limits.max_future),
         )
 
-    def authorize(self, request: Request, scope: Scope) -> None:
-        """Refuse the request (401/403) unless its token may do `scope`."""
+    def authorize(self, request: Request, scope: Scope) -> str | None:
+        """Refuse the request (401/403) unless its token may do `scope`; the token's name
+        (recorded as who acted), None when the service has no tokens."""
         try:
-            self.auth.check(request.headers.get("authorization"), scope)
+            return self.auth.check(request.headers.get("authorization"), scope)
         except AuthError as err:
             headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else {}
             raise ApiError(err.status, err.message, reason="auth", headers=headers) from err

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -57,6 +57,7 @@ class Writer:
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="vigil-writer", daemon=True)
         self.groups = 0  # transactions committed, for the logs and tests
+        self.on_commit: Callable[[], None] | None = None  # told after each round of commits
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -126,6 +127,8 @@ class Writer:
                 self._commit(group)
             with self._cond:
                 self._pending -= sum(job.size for job in jobs)
+            if self.on_commit is not None:
+                self.on_commit()  # the scheduler's nudge: sets an event, never blocks
 
     def _commit(self, group: list[WriteJob]) -> None:
         """Write a group in one transaction; if that fails, each request alone.

@@ -3,7 +3,8 @@
 A backend (`vigil.store.backend`) opens connections, runs statements with `?` parameters, makes
 an Arrow table visible as a relation, and reads a query back as Arrow. Everything else is
 written once, so both backends pass one test suite: the catalogue and references here, writes
-in `vigil.store.writes`, windows and metric points in `vigil.store.windows`.
+in `vigil.store.writes`, windows and metric points in `vigil.store.windows`, what the
+scheduler's clock reads in `vigil.store.clock`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from vigil.errors import ConflictError, SpecError, StoreError
 from vigil.store.actions import ActionLog
+from vigil.store.alerts import Alerts
 from vigil.store.backend import ROLLING_START, WINDOW_FIELDS, Backend
 from vigil.store.base import (
     ModelInfo,
@@ -22,6 +24,7 @@ from vigil.store.base import (
     StoredColumn,
     utcnow,
 )
+from vigil.store.clock import Clock
 from vigil.store.migrations import MIGRATIONS
 from vigil.store.points import Points
 from vigil.store.windows import Windows
@@ -43,6 +46,7 @@ class SqlStore:
         self.points = Points(backend)
         self.windows = Windows(backend, self.points)
         self.writes = Writes(backend, self.windows)
+        self.clock = Clock(backend)
         # the Store interface, answered by the two parts
         self.write_predictions = self.writes.write_predictions
         self.write_labels = self.writes.write_labels
@@ -64,6 +68,28 @@ class SqlStore:
         self.read_points = self.points.read
         self.latest_points = self.points.latest
         self.redo_windows = self.windows.redo_windows
+        self.received_times = self.clock.received_times
+        self.window_row_counts = self.clock.window_row_counts
+        # the AlertStore interface (vigil.store.alerts)
+        self.alerts = Alerts(backend)
+        self.alert_states = self.alerts.alert_states
+        self.save_alerts = self.alerts.save_alerts
+        self.read_alerts = self.alerts.read_alerts
+        self.get_alert = self.alerts.get_alert
+        self.alert_events = self.alerts.alert_events
+        self.ack_alert = self.alerts.ack_alert
+        self.mark_alert = self.alerts.mark_alert
+        self.rule_precision = self.alerts.rule_precision
+        self.firing_counts = self.alerts.firing_counts
+        self.window_report = self.alerts.window_report
+        self.claim_deliveries = self.alerts.claim_deliveries
+        self.finish_delivery = self.alerts.finish_delivery
+        self.read_deliveries = self.alerts.read_deliveries
+        self.delivery_counts = self.alerts.delivery_counts
+        self.add_silence = self.alerts.add_silence
+        self.list_silences = self.alerts.list_silences
+        self.delete_silence = self.alerts.delete_silence
+        # action records (vigil.store.actions)
         self.action_log = ActionLog(backend)
         self.record_action = self.action_log.record
         self.read_actions = self.action_log.read

@@ -13,7 +13,6 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.alerts.actions import Actions, decision_json
 from vigil.errors import SpecError
-from vigil.service.auth import AuthError
 from vigil.service.routes.query import SINCE, _time
 from vigil.service.schemas import ERRORS
 from vigil.service.state import ApiError, AppState, read_body, state_of
@@ -68,11 +67,7 @@ async def post_retrain(model: str, request: Request) -> dict[str, Any]:
     monthly budget, retraining disabled). A manual retrain is not held back by
     `min_interval`."""
     state = state_of(request)
-    try:
-        actor = state.auth.check(request.headers.get("authorization"), "write")
-    except AuthError as err:
-        headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else {}
-        raise ApiError(err.status, err.message, reason="auth", headers=headers) from err
+    actor = state.authorize(request, "write")
     actions = _actions(state)
     info = state.model(model)
     try:

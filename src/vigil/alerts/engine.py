@@ -1,0 +1,415 @@
+"""The alert engine: rules judged on every window the scheduler computes, and on the
+scheduler's clock, through the lifecycle, into stored alerts, their events and the outbox.
+
+One evaluation of a model (a batch of windows, or a clock tick) loads the model's alerts,
+steps each finding through `vigil.alerts.lifecycle.step`, applies the silences, and stores the
+alerts that changed, their events and the notices to send in one transaction
+(`AlertStore.save_alerts`): a notice is in the outbox before anyone tries to send it
+(`vigil.alerts.outbox`). The notices of one evaluation are one `Notice` per model and route.
+
+Late labels recompute windows older than ones already judged: a clear finding on a window
+older than an open alert's latest evidence does not count toward resolving it (the newer
+window still says what it said), while a breach there does (the labels confirm it).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from fnmatch import fnmatchcase
+from typing import Protocol
+
+from vigil.alerts.judge import AlertKey, Finding, judge, reference_values
+from vigil.alerts.lifecycle import AlertState, step
+from vigil.alerts.notice import AlertView, Notice, notice_json, view
+from vigil.alerts.rules import Rule
+from vigil.alerts.settings import AlertSettings, default_rules
+from vigil.report.model import Report
+from vigil.store.base import (
+    AlertEvent,
+    AlertingStore,
+    Delivery,
+    MetricPoint,
+    ModelInfo,
+    Silence,
+    StoredAlert,
+    utcnow,
+)
+
+log = logging.getLogger("vigil.alerts")
+# metrics of the model as it is now, measured on the scheduler's clock (vigil.alerts.clock),
+# not by a window's computation: rules on them are judged on every tick
+CLOCK_PREFIXES = ("freshness.", "volume.")
+_ANY = 10**6
+
+
+class Responder(Protocol):
+    """What acts on alerts (vigil.alerts.actions): told of every evaluation's notified
+    changes, and of every scheduler tick. Neither call may raise."""
+
+    def on_events(self, model: ModelInfo, views: Sequence[AlertView], now: datetime) -> None: ...
+
+    def on_clock(self, now: datetime) -> None: ...
+
+
+ClockFigures = Callable[[ModelInfo, datetime], list[MetricPoint]]
+SizeOf = Callable[[str], int]  # a model's window size in seconds
+
+
+class StoreHistory:
+    """Earlier windows' values of a point's metric, read from the store's metric points."""
+
+    def __init__(self, store: AlertingStore, model: ModelInfo) -> None:
+        self._store = store
+        self._model = model
+
+    def before(self, model: str, point: MetricPoint, limit: int) -> list[float]:
+        if point.kind != "tumbling":  # the rolling window has one stored key: no history
+            return []
+        size = point.end - point.start
+        earlier = self._read(point, point.start - size * (limit + 1), point.start)
+        values = [p.value for p in reversed(earlier) if p.value is not None]
+        return values[:limit]
+
+    def at(self, model: str, point: MetricPoint, start: datetime) -> float | None:
+        if point.kind != "tumbling":
+            return None
+        found = self._read(point, start, start + timedelta(microseconds=1))
+        return found[0].value if found else None
+
+    def _read(self, point: MetricPoint, since: datetime, until: datetime) -> list[MetricPoint]:
+        return self._store.read_points(
+            self._model,
+            metric=point.metric,
+            column=point.column,
+            segment=point.segment,
+            version=point.version,
+            kind=point.kind,
+            since=since,
+            until=until,
+            limit=_ANY,
+        )
+
+
+def silenced_by(key: AlertKey, silences: Iterable[Silence]) -> Silence | None:
+    """The first silence whose every matcher matches the alert key (exact, or a `*` glob)."""
+    rule, model, version, column, segment = key
+    values = {"rule": rule, "model": model, "version": version, "column": column}
+    values["segment"] = segment
+    for silence in silences:
+        if all(fnmatchcase(values.get(k, ""), v) for k, v in silence.matchers.items()):
+            return silence
+    return None
+
+
+class AlertEngine:
+    """Judges rules for the scheduler and keeps the alerts (one per process)."""
+
+    def __init__(
+        self,
+        store: AlertingStore,
+        settings: AlertSettings,
+        *,
+        size_of: SizeOf,
+        clock: Callable[[], datetime] = utcnow,
+        clock_figures: ClockFigures | None = None,
+        responder: Responder | None = None,
+        wake_outbox: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.size_of = size_of
+        self.clock = clock
+        self.clock_figures = clock_figures
+        self.responder = responder
+        self.wake_outbox = wake_outbox
+        self._lock = threading.Lock()  # one evaluation at a time in a process
+        self.evaluations = 0  # evaluations that stored something, for tests and logs
+
+    def rules_for(self, model: ModelInfo) -> tuple[Rule, ...]:
+        """The rules judged for `model`: those written, and the defaults unless turned off."""
+        written = self.settings.rules  # each rule's scope picks its models when judged
+        if not self.settings.defaults:
+            return written
+        return written + default_rules(model.name, self.size_of(model.name))
+
+    # -- entry points ---------------------------------------------------------------------
+
+    def judge_windows(
+        self,
+        model: ModelInfo,
+        windows: Sequence[tuple[Sequence[MetricPoint], Report | None]],
+        now: datetime | None = None,
+    ) -> None:
+        """Judge the windows a scheduler batch computed (their points and reports), oldest
+        first, as one evaluation of the model."""
+        now = now or self.clock()
+        rules = [r for r in self.rules_for(model) if not r.metric.startswith(CLOCK_PREFIXES)]
+        if not rules or not windows:
+            return
+        history = StoreHistory(self.store, model)
+        findings: list[Finding] = []
+        ordered = sorted(windows, key=lambda w: min((p.start for p in w[0]), default=now))
+        for points, report in ordered:
+            version = points[0].version if points else model.current_version
+            findings += judge(
+                rules,
+                model.name,
+                points,
+                history=history,
+                references=reference_values(report) if report is not None else {},
+                roles=self._roles(model, version),
+            )
+        self._apply(model, rules, findings, now)
+
+    def tick(self, now: datetime | None = None) -> None:
+        """The scheduler's clock: rules on figures that must fire when nothing arrives
+        (freshness, volume), for every model; then the responder's scheduled actions."""
+        now = now or self.clock()
+        if self.clock_figures is not None:
+            for model in self.store.list_models():
+                rules = [r for r in self.rules_for(model) if r.metric.startswith(CLOCK_PREFIXES)]
+                if not rules:
+                    continue
+                try:
+                    points = self.clock_figures(model, now)
+                    self._apply(model, rules, judge(rules, model.name, points), now)
+                except Exception:  # one model's failure must not stop the others' alerts
+                    log.exception("clock rules of model %s not judged", model.name)
+        if self.responder is not None:
+            self.responder.on_clock(now)
+
+    # -- the lifecycle over stored alerts -------------------------------------------------
+
+    def _roles(self, model: ModelInfo, version: str) -> dict[str, str]:
+        spec = model.specs.get(version) or {}
+        columns = spec.get("columns") or {}
+        return {str(name): str(c.get("role", "feature")) for name, c in columns.items()}
+
+    def _apply(
+        self, model: ModelInfo, rules: Sequence[Rule], findings: Sequence[Finding], now: datetime
+    ) -> None:
+        if not findings:
+            return
+        by_name = {r.name: r for r in rules}
+        with self._lock:
+            stored = {_key(a): a for a in self.store.alert_states(model)}
+            silences = self.store.list_silences(active_at=now)
+            changed: dict[str, StoredAlert] = {}
+            events: list[AlertEvent] = []
+            views: list[AlertView] = []
+            for finding in findings:
+                rule = by_name[finding.rule]
+                before = stored.get(finding.key)
+                is_open = before is not None and before.status != "resolved"
+                if (
+                    is_open
+                    and before is not None
+                    and finding.severity is None
+                    and finding.point.start < before.window_start
+                ):
+                    continue  # an older window's clear finding: the newer one still stands
+                state = _state(before)
+                after, event = step(state, finding, rule, now, self.settings.policy)
+                if after is None:
+                    if before is not None and before.status == "pending":
+                        dropped = _dropped(before, finding, now)
+                        stored[finding.key] = changed[dropped.id] = dropped
+                        events.append(_event(dropped, now, "resolved", "cleared before it fired"))
+                    continue
+                if after is state:
+                    continue  # nothing changed (a clear finding with no alert, a cooldown)
+                same = is_open and before is not None
+                alert_id = before.id if same and before is not None else uuid.uuid4().hex
+                alert = _stored(alert_id, model.name, after, before if same else None)
+                stored[finding.key] = changed[alert_id] = alert
+                if not same:
+                    events.append(_event(alert, now, "pending", finding.message))
+                if event is None:
+                    continue
+                events.append(_event(alert, now, event.kind, finding.message))
+                silence = silenced_by(finding.key, silences)
+                why = None
+                if silence is not None:
+                    until = f"{silence.ends_at:%Y-%m-%dT%H:%M}Z"
+                    why = f"not notified: silenced by {silence.id} until {until}"
+                elif event.kind == "resolved" and self._kept_back(alert.id):
+                    why = "not notified: its last notice was silenced, so is its resolution"
+                if why is not None:
+                    events.append(_event(alert, now, "silenced", why))
+                    continue
+                views.append(view(event, alert_id=alert_id, link=self._link(alert_id)))
+            deliveries = self._deliveries(model, views, now)
+            if changed or events:
+                self.store.save_alerts(model, list(changed.values()), events, deliveries)
+                self.evaluations += 1
+        if deliveries and self.wake_outbox is not None:
+            self.wake_outbox()
+        if views and self.responder is not None:
+            self.responder.on_events(model, views, now)
+
+    def _kept_back(self, alert_id: str) -> bool:
+        """Whether a silence kept the alert's last notice back (so its resolution is not told
+        either: no one heard it open)."""
+        kept = False
+        for event in self.store.alert_events(alert_id):
+            if event.kind in ("opened", "escalated", "repeated"):
+                kept = False
+            elif event.kind == "silenced":
+                kept = True
+        return kept
+
+    def _link(self, alert_id: str) -> str | None:
+        base = self.settings.link
+        return None if base is None else f"{base}/v1/alerts/{alert_id}"
+
+    def _deliveries(
+        self, model: ModelInfo, views: Sequence[AlertView], now: datetime
+    ) -> list[Delivery]:
+        if not views:
+            return []
+        notice = Notice(model.name, tuple(views), now)
+        out = []
+        for route in self.settings.routes:
+            taken = route.select(notice)
+            if taken is None:
+                continue
+            ids = tuple(dict.fromkeys(a.alert_id for a in taken.alerts if a.alert_id))
+            out.append(
+                Delivery(
+                    uuid.uuid4().hex,
+                    model.name,
+                    route.notifier.name,
+                    notice_json(taken),
+                    ids,
+                    now,
+                    "pending",
+                    next_at=now,
+                )
+            )
+        return out
+
+
+def _key(alert: StoredAlert) -> AlertKey:
+    return (alert.rule, alert.model, alert.version, alert.column, alert.segment)
+
+
+def _point(alert: StoredAlert) -> MetricPoint:
+    return MetricPoint(
+        alert.version,
+        alert.window_kind,
+        alert.segment,
+        alert.window_start,
+        alert.window_end,
+        alert.metric,
+        alert.column,
+        alert.value,
+        alert.point_status,
+    )
+
+
+def _state(alert: StoredAlert | None) -> AlertState | None:
+    """The lifecycle's state of a stored alert (None: no alert, or a pending one dropped)."""
+    if alert is None or (alert.status == "resolved" and alert.opened_at is None):
+        return None
+    finding = Finding(
+        alert.rule,
+        alert.model,
+        _point(alert),
+        alert.severity,  # type: ignore[arg-type]
+        alert.threshold,
+        alert.baseline,
+        alert.message,
+    )
+    return AlertState(
+        _key(alert),
+        alert.status,
+        alert.severity,  # type: ignore[arg-type]
+        alert.began,
+        alert.changed,
+        alert.breached,
+        alert.clear,
+        alert.notified,
+        finding,
+    )
+
+
+def _stored(
+    alert_id: str, model: str, state: AlertState, before: StoredAlert | None
+) -> StoredAlert:
+    finding = state.finding
+    point = finding.point
+    rule, _, version, column, segment = state.key
+    opened = before.opened_at if before is not None else None
+    if opened is None and state.status != "pending":
+        opened = state.changed
+    return StoredAlert(
+        id=alert_id,
+        model=model,
+        rule=rule,
+        version=version,
+        column=column,
+        segment=segment,
+        metric=point.metric,
+        severity=state.severity,
+        status=state.status,
+        began=state.began,
+        opened_at=opened,
+        changed=state.changed,
+        resolved_at=state.changed if state.status == "resolved" else None,
+        breached=state.breached,
+        clear=state.clear,
+        notified=state.notified,
+        window_kind=point.kind,
+        window_start=point.start,
+        window_end=point.end,
+        value=point.value,
+        threshold=finding.threshold,
+        baseline=finding.baseline,
+        message=finding.message,
+        point_status=point.status,
+        acked_at=before.acked_at if before is not None else None,
+        acked_by=before.acked_by if before is not None else None,
+        verdict=before.verdict if before is not None else None,
+        verdict_by=before.verdict_by if before is not None else None,
+        verdict_at=before.verdict_at if before is not None else None,
+        verdict_note=before.verdict_note if before is not None else None,
+    )
+
+
+def _dropped(before: StoredAlert, finding: Finding, now: datetime) -> StoredAlert:
+    """A pending alert whose breach cleared before it fired: closed, never opened."""
+    point = finding.point
+    return StoredAlert(
+        **{
+            **{f: getattr(before, f) for f in StoredAlert.__dataclass_fields__},
+            "status": "resolved",
+            "changed": now,
+            "resolved_at": now,
+            "breached": 0,
+            "window_kind": point.kind,
+            "window_start": max(point.start, before.window_start),
+            "window_end": max(point.end, before.window_end),
+            "value": point.value,
+            "message": finding.message,
+            "point_status": point.status,
+        }
+    )
+
+
+def _event(alert: StoredAlert, now: datetime, kind: str, message: str) -> AlertEvent:
+    return AlertEvent(
+        alert.id,
+        now,
+        kind,  # type: ignore[arg-type]
+        alert.severity,
+        alert.value,
+        alert.threshold,
+        alert.baseline,
+        alert.window_start,
+        alert.window_end,
+        message,
+    )
