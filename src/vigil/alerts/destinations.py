@@ -160,14 +160,14 @@ def _notifier(
         )
     if kind == "pagerduty":
         _only(s, {"routing_key", "url", "timeout"}, where)
-        url = _url(s.get("url", PAGERDUTY_URL), allow, f"{where}.url")
+        url = allowed_url(s.get("url", PAGERDUTY_URL), allow, f"{where}.url")
         return PagerDuty(name, _text(s, "routing_key", where), url, timeout)
     _only(
         s,
         {"url", "secret", "headers", "timeout"} if kind == "webhook" else {"url", "timeout"},
         where,
     )
-    url = _url(s.get("url"), allow, f"{where}.url")
+    url = allowed_url(s.get("url"), allow, f"{where}.url")
     if kind == "slack":
         return Slack(name, url, timeout)
     if kind == "alertmanager":
@@ -183,7 +183,9 @@ def _notifier(
     return Webhook(name, url, secret, dict(headers), timeout)
 
 
-def _url(value: Any, allow: Sequence[str], where: str) -> str:
+def allowed_url(value: Any, allow: Sequence[str], where: str) -> str:
+    """`value` when it is an http(s) URL whose host is on the allow-list; else a ConfigError
+    at `where` that does not repeat the URL (it may hold a secret)."""
     if not isinstance(value, str):
         raise ConfigError(f"{where}: expected an http(s) URL.")
     parts = urlsplit(value)

@@ -2,7 +2,7 @@
 
 This module holds the parser and imports nothing heavy, so `vigil --help` answers at once;
 each command's module (`batch` for init, report, check, profile and demo; `service` for serve,
-run, backfill and token) is imported when the command runs.
+run, backfill and token; `actions` for retrain) is imported when the command runs.
 
 Exit codes:
 
@@ -183,6 +183,20 @@ def parser() -> argparse.ArgumentParser:
         "--to", dest="until", required=True, metavar="T2", help="ISO-8601 time (excluded)"
     )
     p.set_defaults(run="service:backfill")
+
+    p = sub.add_parser(
+        "retrain",
+        help="ask the running service for a retrain of a model now (exit 1 when it is skipped "
+        "or its call fails)",
+    )
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--reason", required=True, help="why; recorded with the decision")
+    p.add_argument("--config", metavar="FILE", help="the service's config, for its host and port")
+    p.add_argument(
+        "--url", help="the service's address (default: from --config, else http://127.0.0.1:8000)"
+    )
+    p.add_argument("--token", help="a token with the write scope (default: $VIGIL_TOKEN)")
+    p.set_defaults(run="actions:retrain")
 
     p = sub.add_parser("token", help="make an API token and print the config entry for it")
     p.add_argument("--name", required=True)

@@ -32,7 +32,7 @@ from vigil.export.prometheus import build_collector
 from vigil.monitor.scheduler import SchedulerThread
 from vigil.service.auth import Authenticator
 from vigil.service.counters import make_counters
-from vigil.service.routes import alerts, ingest, models, query, slas
+from vigil.service.routes import actions, alerts, ingest, models, query, slas
 from vigil.service.state import ApiError, AppState, state_of
 from vigil.service.writer import Writer
 from vigil.store import open_store
@@ -221,6 +221,7 @@ def create_app(
     app.include_router(query.router, tags=["query"])
     app.include_router(slas.router, tags=["alerts"])
     app.include_router(alerts.router, tags=["alerts"])
+    app.include_router(actions.router, tags=["actions"])
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, err: ApiError) -> JSONResponse:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from fastapi import Request
 from starlette.requests import ClientDisconnect
 
+from vigil.alerts.actions import Actions
 from vigil.config import Scope, Settings
 from vigil.deployment import Alerting
 from vigil.errors import SpecError
@@ -50,6 +51,7 @@ class AppState:
     auth: Authenticator
     counters: ServiceCounters
     scheduler: SchedulerThread | None = None
+    actions: Actions | None = None  # retrain, rollback, promote (vigil.alerts.actions)
     owns_store: bool = False
     _layouts: dict[tuple[int, str], tuple[Spec, Layout]] = field(default_factory=dict)
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from vigil.errors import ConflictError, SpecError, StoreError
+from vigil.store.actions import ActionLog
 from vigil.store.alerts import Alerts
 from vigil.store.backend import ROLLING_START, WINDOW_FIELDS, Backend
 from vigil.store.base import (
@@ -88,6 +89,10 @@ class SqlStore:
         self.add_silence = self.alerts.add_silence
         self.list_silences = self.alerts.list_silences
         self.delete_silence = self.alerts.delete_silence
+        # action records (vigil.store.actions)
+        self.action_log = ActionLog(backend)
+        self.record_action = self.action_log.record
+        self.read_actions = self.action_log.read
         self._migrate()
 
     def close(self) -> None:
