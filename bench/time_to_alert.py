@@ -85,6 +85,24 @@ def traffic(n: int, rng: np.random.Generator, *, changed: bool) -> dict[str, np.
     }
 
 
+def reference_parquet(n: int, rng: np.random.Generator) -> bytes:
+    """`n` unchanged rows with their labels, as the Parquet a reference is stored as."""
+    ref = traffic(n, rng, changed=False)
+    table = pa.table(
+        {
+            "x": ref["x"],
+            "z": ref["z"],
+            "channel": ref["channel"],
+            "pred": np.where(ref["proba"] >= 0.5, "1", "0"),
+            "proba": ref["proba"],
+            "y": np.where(ref["y"], "1", "0"),
+        }
+    )
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
+
+
 @dataclass
 class Opened:
     rule: str
@@ -127,20 +145,7 @@ def replay_month(
     spec = spec_from_dict(SPEC)
     model = store.register_model("m", "1", spec.to_dict(), layout_for(spec).stored(), "VARCHAR")
     rng = np.random.default_rng(seed)
-    ref = traffic(20_000, rng, changed=False)
-    reference = pa.table(
-        {
-            "x": ref["x"],
-            "z": ref["z"],
-            "channel": ref["channel"],
-            "pred": np.where(ref["proba"] >= 0.5, "1", "0"),
-            "proba": ref["proba"],
-            "y": np.where(ref["y"], "1", "0"),
-        }
-    )
-    sink = io.BytesIO()
-    pq.write_table(reference, sink)
-    store.put_reference(model, "1", sink.getvalue(), reference.num_rows)
+    store.put_reference(model, "1", reference_parquet(20_000, rng), 20_000)
 
     clock = [START]
     settings = Settings(
@@ -291,19 +296,7 @@ def _free_port() -> int:
 def wall(args: argparse.Namespace) -> dict[str, Any]:
     receiver = Receiver()
     rng = np.random.default_rng(3)
-    ref = traffic(5000, rng, changed=False)
-    reference = pa.table(
-        {
-            "x": ref["x"],
-            "z": ref["z"],
-            "channel": ref["channel"],
-            "pred": np.where(ref["proba"] >= 0.5, "1", "0"),
-            "proba": ref["proba"],
-            "y": np.where(ref["y"], "1", "0"),
-        }
-    )
-    sink = io.BytesIO()
-    pq.write_table(reference, sink)
+    reference = reference_parquet(5000, rng)
     delays: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "vigil.yaml"
@@ -365,7 +358,7 @@ def wall(args: argparse.Namespace) -> dict[str, Any]:
                     assert (
                         client.put(
                             f"/v1/models/{name}/reference",
-                            content=sink.getvalue(),
+                            content=reference,
                             headers={"content-type": "application/vnd.apache.parquet"},
                         ).status_code
                         == 200

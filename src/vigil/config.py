@@ -254,7 +254,10 @@ def _settings(data: dict[str, Any], base: Path, source: str) -> Settings:
         db=str(data.get("db", "vigil.duckdb")),
         interval=parse_duration(data.get("interval", 60), "interval"),
         lease=parse_duration(data.get("lease", 600), "lease"),
-        retention=None if retention in (None, "off") else parse_duration(retention, "retention"),
+        # YAML 1.1 (PyYAML) reads an unquoted `off` as false
+        retention=None
+        if retention in (None, "off", False)
+        else parse_duration(retention, "retention"),
         limits=limits,
         windows=plan,
         tokens=tuple(_tokens(data.get("tokens") or [])),

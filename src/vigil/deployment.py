@@ -14,6 +14,7 @@ from datetime import datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vigil.alerts.actions import Actions
 from vigil.alerts.clock import clock_points
 from vigil.alerts.engine import AlertEngine
 from vigil.alerts.outbox import Outbox
@@ -26,7 +27,7 @@ from vigil.measure.reading import Dataset
 from vigil.measure.reference import conform_reference
 from vigil.monitor.scheduler import Backoff, Monitor
 from vigil.spec import Spec, load_spec
-from vigil.store.base import AlertingStore, MetricPoint, ModelInfo, Store
+from vigil.store.base import MetricPoint, ModelInfo, Store
 
 log = logging.getLogger("vigil.service")
 
@@ -46,10 +47,12 @@ def build_monitor(settings: Settings, store: Store) -> Monitor:
 
 @dataclass(frozen=True, slots=True)
 class Alerting:
-    """The alert engine (fed by the monitor's hooks) and the outbox that sends its notices."""
+    """The alert engine (fed by the monitor's hooks), the outbox that sends its notices, and
+    the actions its alerts and the clock trigger."""
 
     engine: AlertEngine
     outbox: Outbox
+    actions: Actions | None  # when `alerts.actions` is configured
 
     def send_due(self, most: int = 1000) -> int:
         """Send what the outbox holds now, in this thread (`vigil run --once`, `backfill`):
@@ -63,7 +66,7 @@ class Alerting:
         return tried
 
 
-def build_alerting(settings: Settings, store: AlertingStore, monitor: Monitor) -> Alerting:
+def build_alerting(settings: Settings, store: Store, monitor: Monitor) -> Alerting:
     """The alert engine and outbox the settings describe, hooked into `monitor`: rules are
     judged after every batch of windows it stores and on every tick's clock."""
     alerts = settings.alerts
@@ -75,12 +78,16 @@ def build_alerting(settings: Settings, store: AlertingStore, monitor: Monitor) -
             store, model, now=now, size_seconds=plan.size_seconds, history=plan.history
         )
 
+    actions = None
+    if alerts.actions is not None:
+        actions = Actions(store, alerts.actions, clock=lambda: monitor.clock())
     engine = AlertEngine(
         store,
         alerts,
         size_of=lambda name: monitor.plan_for(name).size_seconds,
         clock=lambda: monitor.clock(),
         clock_figures=figures,
+        responder=actions,
         wake_outbox=outbox.wake,
     )
     if alerts.slas:  # each window's SLA points are stored with its other points
@@ -89,7 +96,7 @@ def build_alerting(settings: Settings, store: AlertingStore, monitor: Monitor) -
         model, [(r.points, r.report) for r in results], now
     )
     monitor.after_tick = engine.tick
-    return Alerting(engine, outbox)
+    return Alerting(engine, outbox, actions)
 
 
 def register(store: Store, monitor: Monitor, name: str, version: str, spec: Spec) -> ModelInfo:

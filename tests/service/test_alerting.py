@@ -1,7 +1,8 @@
 """Alerts end to end in a real `vigil serve` process: unshifted traffic stays quiet, a shift in
 the open window reaches a webhook receiver on 127.0.0.1 within seconds of the acknowledgement
-(the debounced evaluation, not the scheduler's hourly tick), is listed by the API, and a
-receiver that fails is retried until it takes the notice."""
+(the debounced evaluation, not the scheduler's hourly tick), is listed by the API, asks for the
+retrain its rule is configured to trigger, and a receiver that fails is retried until it
+takes the notice."""
 
 from __future__ import annotations
 
@@ -32,6 +33,12 @@ def alerting_config(folder: Path, receiver: Recorder) -> Path:
             "notify": [{"name": "hook", "webhook": {"url": receiver.url("/hook"), "secret": "k"}}],
             "evaluate_after": "1s",
             "retry": {"first": "1s", "most": "2s"},
+            "actions": {
+                "retrain": {
+                    "webhook": {"url": receiver.url("/retrain")},
+                    "on": {"drift": ["age-psi"]},
+                }
+            },
         },
     )
 
@@ -73,14 +80,26 @@ def test_a_shift_reaches_the_webhook_in_seconds_and_quiet_traffic_does_not(tmp_p
                     "/v1/models/credit/predictions", json={"records": records(400, shift=25)}
                 )
                 assert sent.json()["accepted"] == 400
-                assert wait_for(lambda: len(receiver.received) >= 1, 60)
+                hook = lambda: [r for r in receiver.received if r.path == "/hook"]  # noqa: E731
+                assert wait_for(lambda: len(hook()) >= 1, 60)
                 receiver.answers.clear()  # back up: the retry goes through
-                assert wait_for(lambda: len(receiver.received) >= 2, 60)
-            body = orjson.loads(receiver.received[-1].body)
+                assert wait_for(lambda: len(hook()) >= 2, 60)
+                # the critical drift alert asked for a retrain, which went out and is recorded
+                retrains = [r for r in receiver.received if r.path == "/retrain"]
+                assert len(retrains) == 1
+                asked = orjson.loads(retrains[0].body)
+                assert (asked["model"], asked["kind"], asked["trigger"]) == (
+                    "credit",
+                    "retrain",
+                    "drift",
+                )
+                (decision,) = c.get("/v1/models/credit/actions").json()["actions"]
+                assert decision["taken"] and decision["outcome"] == "sent"
+            body = orjson.loads(hook()[-1].body)
             assert body["model"] == "credit"
             opened = {(a["rule"], a["column"], a["event"]) for a in body["alerts"]}
             assert ("age-psi", "age", "opened") in opened
-            assert receiver.received[-1].headers["x-vigil-signature"].startswith("sha256=")
+            assert hook()[-1].headers["x-vigil-signature"].startswith("sha256=")
             with httpx.Client(base_url=server.url, timeout=30) as c:
                 listed = c.get("/v1/alerts", params={"model": "credit", "status": "firing"}).json()
                 rules = {a["rule"] for a in listed["alerts"]}

@@ -31,12 +31,13 @@ from vigil.alerts.settings import AlertSettings, default_rules
 from vigil.report.model import Report
 from vigil.store.base import (
     AlertEvent,
-    AlertingStore,
     Delivery,
     MetricPoint,
     ModelInfo,
     Silence,
+    Store,
     StoredAlert,
+    alert_event,
     utcnow,
 )
 
@@ -63,7 +64,7 @@ SizeOf = Callable[[str], int]  # a model's window size in seconds
 class StoreHistory:
     """Earlier windows' values of a point's metric, read from the store's metric points."""
 
-    def __init__(self, store: AlertingStore, model: ModelInfo) -> None:
+    def __init__(self, store: Store, model: ModelInfo) -> None:
         self._store = store
         self._model = model
 
@@ -111,7 +112,7 @@ class AlertEngine:
 
     def __init__(
         self,
-        store: AlertingStore,
+        store: Store,
         settings: AlertSettings,
         *,
         size_of: SizeOf,
@@ -153,9 +154,12 @@ class AlertEngine:
             return
         history = StoreHistory(self.store, model)
         findings: list[Finding] = []
-        ordered = sorted(windows, key=lambda w: min((p.start for p in w[0]), default=now))
+        # the tumbling windows: the rolling window (the last 7 days, say) is read, not judged
+        # here — its span overlaps every tumbling window's, so it would muddle "newer"
+        tumbling = [(p, r) for p, r in windows if p and p[0].kind == "tumbling"]
+        ordered = sorted(tumbling, key=lambda w: w[0][0].start)
         for points, report in ordered:
-            version = points[0].version if points else model.current_version
+            version = points[0].version
             findings += judge(
                 rules,
                 model.name,
@@ -220,7 +224,9 @@ class AlertEngine:
                     if before is not None and before.status == "pending":
                         dropped = _dropped(before, finding, now)
                         stored[finding.key] = changed[dropped.id] = dropped
-                        events.append(_event(dropped, now, "resolved", "cleared before it fired"))
+                        events.append(
+                            alert_event(dropped, now, "resolved", "cleared before it fired")
+                        )
                     continue
                 if after is state:
                     continue  # nothing changed (a clear finding with no alert, a cooldown)
@@ -229,10 +235,10 @@ class AlertEngine:
                 alert = _stored(alert_id, model.name, after, before if same else None)
                 stored[finding.key] = changed[alert_id] = alert
                 if not same:
-                    events.append(_event(alert, now, "pending", finding.message))
+                    events.append(alert_event(alert, now, "pending", finding.message))
                 if event is None:
                     continue
-                events.append(_event(alert, now, event.kind, finding.message))
+                events.append(alert_event(alert, now, event.kind, finding.message))
                 silence = silenced_by(finding.key, silences)
                 why = None
                 if silence is not None:
@@ -241,7 +247,7 @@ class AlertEngine:
                 elif event.kind == "resolved" and self._kept_back(alert.id):
                     why = "not notified: its last notice was silenced, so is its resolution"
                 if why is not None:
-                    events.append(_event(alert, now, "silenced", why))
+                    events.append(alert_event(alert, now, "silenced", why))
                     continue
                 views.append(view(event, alert_id=alert_id, link=self._link(alert_id)))
             deliveries = self._deliveries(model, views, now)
@@ -399,19 +405,4 @@ def _dropped(before: StoredAlert, finding: Finding, now: datetime) -> StoredAler
             "message": finding.message,
             "point_status": point.status,
         }
-    )
-
-
-def _event(alert: StoredAlert, now: datetime, kind: str, message: str) -> AlertEvent:
-    return AlertEvent(
-        alert.id,
-        now,
-        kind,  # type: ignore[arg-type]
-        alert.severity,
-        alert.value,
-        alert.threshold,
-        alert.baseline,
-        alert.window_start,
-        alert.window_end,
-        message,
     )

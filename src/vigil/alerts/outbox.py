@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from vigil.alerts.notice import notice_from_json
 from vigil.alerts.notify import DeliveryError
 from vigil.alerts.settings import AlertSettings
-from vigil.store.base import AlertingStore, Delivery, utcnow
+from vigil.store.base import Delivery, Store, utcnow
 
 log = logging.getLogger("vigil.alerts")
 CLAIM = 8  # deliveries claimed at once; each send has its notifier's timeout (10 s by default)
@@ -33,7 +33,7 @@ class Outbox:
 
     def __init__(
         self,
-        store: AlertingStore,
+        store: Store,
         settings: AlertSettings,
         *,
         clock: Callable[[], datetime] = utcnow,

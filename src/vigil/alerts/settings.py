@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from vigil.alerts.action_settings import ActionSettings, parse_actions
 from vigil.alerts.destinations import Route, parse_allow, parse_routes
 from vigil.alerts.lifecycle import Policy
 from vigil.alerts.rules import Hold, Levels, Rule, Scope, Status, Threshold, parse_rules
@@ -29,6 +30,7 @@ KEYS = {
     "retry",
     "give_up_after",
     "slas",
+    "actions",
 }
 DEFAULT_PREFIX = "default."
 
@@ -61,6 +63,7 @@ class AlertSettings:
     evaluate_after: float | None = 2.0  # None ("off"): only the scheduler's ticks
     retry: Retry = field(default_factory=Retry)
     slas: tuple[SLA, ...] = ()  # vigil.alerts.sla
+    actions: ActionSettings | None = None  # vigil.alerts.actions; None: none configured
 
 
 def default_rules(model: str, size_seconds: int) -> tuple[Rule, ...]:
@@ -155,6 +158,7 @@ def parse_alert_settings(data: Any, where: str = "alerts") -> AlertSettings:
         evaluate_after=None if after is None else float(after),
         retry=retry,
         slas=parse_slas(data.get("slas"), f"{where}.slas"),
+        actions=None if data.get("actions") is None else parse_actions(data["actions"], allow),
     )
 
 

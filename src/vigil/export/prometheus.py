@@ -33,7 +33,6 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from vigil.store.base import MetricPoint, Store
-from vigil.store.sql import SqlStore
 
 SEVERITIES = ("warning", "critical")
 # `pending` (too few labels to judge yet) is below ok, so `vigil_status > 0` alerts on findings only
@@ -123,11 +122,10 @@ class StoreCollector(Collector):
             for version, count in new.items():
                 new_columns.add_metric([model.name, version], float(count))
         yield from (drift, quality, performance, ops, status, band, start, failed, new_columns)
-        if isinstance(self.store, SqlStore):  # every store vigil opens keeps alerts too
-            yield from _alert_families(self.store, [m.name for m in models])
+        yield from _alert_families(self.store, [m.name for m in models])
 
 
-def _alert_families(store: SqlStore, models: list[str]) -> Iterator[GaugeMetricFamily]:
+def _alert_families(store: Store, models: list[str]) -> Iterator[GaugeMetricFamily]:
     """Firing alerts by registered model and severity, and the outbox by status: labels from
     the catalogue and fixed words only, so their series are bounded."""
     firing = GaugeMetricFamily(

@@ -153,6 +153,7 @@ def create_app(
         writer=Writer(the_store, max_pending=settings.limits.max_pending_records),
         monitor=monitor,
         alerting=alerting,
+        actions=alerting.actions,
         auth=Authenticator(settings.tokens),
         counters=counters,
         owns_store=owns_store,

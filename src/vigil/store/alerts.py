@@ -32,6 +32,7 @@ from vigil.store.base import (
     StoredAlert,
     WindowKey,
     WindowKind,
+    alert_event,
 )
 
 MAX_ERROR = 2000  # characters of a delivery's failure kept; the worker's log has the rest
@@ -345,7 +346,7 @@ class Alerts:
                 (at, actor, alert_id),
             )
             who = f" by {actor}" if actor else ""
-            self._append([_people_event(alert, at, "acknowledged", f"acknowledged{who}", actor)])
+            self._append([alert_event(alert, at, "acknowledged", f"acknowledged{who}", actor)])
             return self._locked(alert_id)
 
     def mark_alert(
@@ -376,7 +377,7 @@ class Alerts:
             )
             said = f"marked {verdict.replace('_', ' ')}" + (f" by {actor}" if actor else "")
             said += f": {note}" if note else ""
-            self._append([_people_event(alert, at, "marked", said, actor)])
+            self._append([alert_event(alert, at, "marked", said, actor)])
             return self._locked(alert_id)
 
     def _locked(self, alert_id: str) -> StoredAlert | None:
@@ -660,25 +661,6 @@ def _check_silence(s: Silence) -> None:
         _check_text(value, f"silence {s.id}: matcher {key}")
     _check_text(s.created_by, f"silence {s.id}: created_by")
     _check_text(s.comment, f"silence {s.id}: comment")
-
-
-def _people_event(
-    alert: StoredAlert, at: datetime, kind: str, message: str, actor: str | None
-) -> AlertEvent:
-    """What a person did to an alert, with the alert's evidence at the time."""
-    return AlertEvent(
-        alert.id,
-        at,
-        cast(Any, kind),
-        alert.severity,
-        alert.value,
-        alert.threshold,
-        alert.baseline,
-        alert.window_start,
-        alert.window_end,
-        message,
-        actor,
-    )
 
 
 def _alert(r: tuple[Any, ...]) -> StoredAlert:

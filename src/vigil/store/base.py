@@ -224,6 +224,25 @@ class AlertEvent:
     actor: str | None = None  # the token name of a person's action; None for vigil's own
 
 
+def alert_event(
+    alert: StoredAlert, at: datetime, kind: AlertEventKind, message: str, actor: str | None = None
+) -> AlertEvent:
+    """An event of `alert` at `at`, with the alert's evidence then."""
+    return AlertEvent(
+        alert.id,
+        at,
+        kind,
+        alert.severity,
+        alert.value,
+        alert.threshold,
+        alert.baseline,
+        alert.window_start,
+        alert.window_end,
+        message,
+        actor,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """One notice to one destination, kept in the outbox until it is sent or given up."""
@@ -276,8 +295,86 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-class Store(Protocol):
-    """The persistence every part of the service goes through."""
+class AlertStore(Protocol):
+    """Alerts, the outbox of notices, silences and action records (vigil.alerts)."""
+
+    # alerts: vigil.alerts.engine keeps them; the API reads and annotates them
+    def alert_states(self, model: ModelInfo) -> list[StoredAlert]: ...
+    def save_alerts(
+        self,
+        model: ModelInfo,
+        alerts: Sequence[StoredAlert],
+        events: Sequence[AlertEvent],
+        deliveries: Sequence[Delivery],
+    ) -> None: ...
+    def read_alerts(
+        self,
+        *,
+        model: ModelInfo | None,
+        status: AlertStatus | None,
+        severity: str | None,
+        rule: str | None,
+        since: datetime | None,
+        limit: int,
+    ) -> list[StoredAlert]: ...
+    def get_alert(self, alert_id: str) -> StoredAlert | None: ...
+    def alert_events(self, alert_id: str) -> list[AlertEvent]: ...
+    def ack_alert(
+        self, alert_id: str, *, actor: str | None, at: datetime
+    ) -> StoredAlert | None: ...
+    def mark_alert(
+        self,
+        alert_id: str,
+        verdict: AlertVerdict,
+        *,
+        actor: str | None,
+        note: str | None,
+        at: datetime,
+    ) -> StoredAlert | None: ...
+    def rule_precision(self, model: ModelInfo | None) -> dict[str, tuple[int, int]]: ...
+    def firing_counts(self) -> dict[tuple[str, str], int]: ...
+    # the report of the window an alert's evidence is from (tumbling by start; rolling: latest)
+    def window_report(
+        self, model: ModelInfo, version: str, kind: WindowKind, start: datetime
+    ) -> tuple[WindowKey, str] | None: ...
+
+    # the outbox
+    def claim_deliveries(
+        self, now: datetime, owner: str, *, lease_seconds: float, limit: int
+    ) -> list[Delivery]: ...
+    def finish_delivery(
+        self,
+        delivery_id: str,
+        owner: str,
+        *,
+        sent_at: datetime | None,
+        error: str | None,
+        next_at: datetime | None,
+    ) -> None: ...
+    def read_deliveries(
+        self, *, alert_id: str | None, status: DeliveryStatus | None, limit: int
+    ) -> list[Delivery]: ...
+    def delivery_counts(self) -> dict[DeliveryStatus, int]: ...
+
+    # silences
+    def add_silence(self, silence: Silence) -> None: ...
+    def list_silences(self, *, active_at: datetime | None) -> list[Silence]: ...
+    def delete_silence(self, silence_id: str) -> bool: ...
+
+    # actions
+    def record_action(self, model: ModelInfo, record: ActionRecord) -> None: ...
+    def read_actions(
+        self,
+        model: ModelInfo,
+        *,
+        kind: str | None,
+        since: datetime | None,
+        limit: int,
+    ) -> list[ActionRecord]: ...
+
+
+class Store(AlertStore, Protocol):
+    """The persistence every part of the service goes through (alerts included)."""
 
     url_for_display: str  # the store's address with any password removed
 
@@ -413,85 +510,3 @@ class Store(Protocol):
     # retention
     def drop_predictions_before(self, model: ModelInfo, cutoff: datetime) -> int: ...
     def stats(self) -> dict[str, int]: ...
-
-
-class AlertStore(Protocol):
-    """Alerts, the outbox of notices, silences and action records (vigil.alerts)."""
-
-    # alerts: vigil.alerts.engine keeps them; the API reads and annotates them
-    def alert_states(self, model: ModelInfo) -> list[StoredAlert]: ...
-    def save_alerts(
-        self,
-        model: ModelInfo,
-        alerts: Sequence[StoredAlert],
-        events: Sequence[AlertEvent],
-        deliveries: Sequence[Delivery],
-    ) -> None: ...
-    def read_alerts(
-        self,
-        *,
-        model: ModelInfo | None,
-        status: AlertStatus | None,
-        severity: str | None,
-        rule: str | None,
-        since: datetime | None,
-        limit: int,
-    ) -> list[StoredAlert]: ...
-    def get_alert(self, alert_id: str) -> StoredAlert | None: ...
-    def alert_events(self, alert_id: str) -> list[AlertEvent]: ...
-    def ack_alert(
-        self, alert_id: str, *, actor: str | None, at: datetime
-    ) -> StoredAlert | None: ...
-    def mark_alert(
-        self,
-        alert_id: str,
-        verdict: AlertVerdict,
-        *,
-        actor: str | None,
-        note: str | None,
-        at: datetime,
-    ) -> StoredAlert | None: ...
-    def rule_precision(self, model: ModelInfo | None) -> dict[str, tuple[int, int]]: ...
-    def firing_counts(self) -> dict[tuple[str, str], int]: ...
-    # the report of the window an alert's evidence is from (tumbling by start; rolling: latest)
-    def window_report(
-        self, model: ModelInfo, version: str, kind: WindowKind, start: datetime
-    ) -> tuple[WindowKey, str] | None: ...
-
-    # the outbox
-    def claim_deliveries(
-        self, now: datetime, owner: str, *, lease_seconds: float, limit: int
-    ) -> list[Delivery]: ...
-    def finish_delivery(
-        self,
-        delivery_id: str,
-        owner: str,
-        *,
-        sent_at: datetime | None,
-        error: str | None,
-        next_at: datetime | None,
-    ) -> None: ...
-    def read_deliveries(
-        self, *, alert_id: str | None, status: DeliveryStatus | None, limit: int
-    ) -> list[Delivery]: ...
-    def delivery_counts(self) -> dict[DeliveryStatus, int]: ...
-
-    # silences
-    def add_silence(self, silence: Silence) -> None: ...
-    def list_silences(self, *, active_at: datetime | None) -> list[Silence]: ...
-    def delete_silence(self, silence_id: str) -> bool: ...
-
-    # actions
-    def record_action(self, model: ModelInfo, record: ActionRecord) -> None: ...
-    def read_actions(
-        self,
-        model: ModelInfo,
-        *,
-        kind: str | None,
-        since: datetime | None,
-        limit: int,
-    ) -> list[ActionRecord]: ...
-
-
-class AlertingStore(Store, AlertStore, Protocol):
-    """A store that keeps alerts too (both backends' `SqlStore`)."""

@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from vigil.errors import ConfigError
 from vigil.service.routes.query import MAX_TEXT, _time
 from vigil.service.schemas import ERRORS
-from vigil.service.state import ApiError, AppState, read_body, state_of
+from vigil.service.state import ApiError, read_body, state_of
 from vigil.store.base import (
     AlertEvent,
     AlertStatus,
@@ -40,7 +40,6 @@ from vigil.store.base import (
     WindowKind,
     utcnow,
 )
-from vigil.store.sql import SqlStore
 from vigil.units import parse_duration
 
 router = APIRouter()
@@ -52,14 +51,6 @@ ID = re.compile(r"[0-9a-fA-F]{32}")
 MATCHER_KEYS = ("rule", "model", "version", "column", "segment")
 Severity = Literal["warning", "critical"]
 TimeValue = StrictStr | StrictInt | StrictFloat
-
-
-def _store(state: AppState) -> SqlStore:
-    """The service's store, which keeps alerts too (every store `open_store` opens does)."""
-    store = state.store
-    if not isinstance(store, SqlStore):
-        raise ApiError(501, "this service's store does not keep alerts.", reason="no_alerts")
-    return store
 
 
 def _plain(value: str, where: str) -> str:
@@ -300,7 +291,7 @@ async def _list(
 ) -> dict[str, Any]:
     state = state_of(request)
     state.authorize(request, "read")
-    store = _store(state)
+    store = state.store
     rule = _filter(rule, "rule")
     since_time = _time(since, "since")
     info = None if model is None else state.model(model)
@@ -348,7 +339,7 @@ async def precision(
     """Each rule's precision from people's marks: true positives / marked alerts."""
     state = state_of(request)
     state.authorize(request, "read")
-    store = _store(state)
+    store = state.store
     info = None if model is None else state.model(model)
     counts = await run_in_threadpool(store.rule_precision, info)
     return {
@@ -369,7 +360,7 @@ async def get_alert(alert_id: str, request: Request) -> dict[str, Any]:
     """One alert with its events (oldest first) and its deliveries (newest first)."""
     state = state_of(request)
     state.authorize(request, "read")
-    store = _store(state)
+    store = state.store
     found = _id(alert_id, "alert")
 
     def read() -> tuple[StoredAlert | None, list[AlertEvent], list[Delivery]]:
@@ -394,7 +385,7 @@ async def ack(alert_id: str, request: Request) -> dict[str, Any]:
     """Acknowledge an alert: someone is on it. A second acknowledgement keeps the first."""
     state = state_of(request)
     actor = state.authorize(request, "write")
-    store = _store(state)
+    store = state.store
     found = _id(alert_id, "alert")
     await read_body(request, MAX_BODY)  # any body is ignored, but not read without a bound
     alert = await run_in_threadpool(lambda: store.ack_alert(found, actor=actor, at=utcnow()))
@@ -410,7 +401,7 @@ async def verdict(alert_id: str, request: Request) -> dict[str, Any]:
     """Mark an alert a true or a false positive; a later mark replaces the verdict."""
     state = state_of(request)
     actor = state.authorize(request, "write")
-    store = _store(state)
+    store = state.store
     found = _id(alert_id, "alert")
     raw = await read_body(request, min(MAX_BODY, state.settings.limits.max_body))
     body: VerdictBody = _body(raw, VerdictBody, '{"verdict": "false_positive", "note": "..."}')
@@ -430,7 +421,7 @@ async def window_report(
     the version's rolling window as last computed (whatever the start)."""
     state = state_of(request)
     state.authorize(request, "read")
-    store = _store(state)
+    store = state.store
     version = _filter(version, "version") or ""
     start_time = _time(start, "start")
     assert start_time is not None  # a path parameter is never missing
@@ -469,7 +460,7 @@ async def add_silence(request: Request) -> dict[str, Any]:
     `duration`); one starting later is a maintenance window."""
     state = state_of(request)
     actor = state.authorize(request, "write")
-    store = _store(state)
+    store = state.store
     raw = await read_body(request, min(MAX_BODY, state.settings.limits.max_body))
     example = (
         '{"matchers": {"rule": "psi-*", "model": "fraud"}, "duration": "2h", "comment": "..."}'
@@ -529,7 +520,7 @@ async def list_silences(
     """Silences, the latest to start first: all of them, or those in force now (or not)."""
     state = state_of(request)
     state.authorize(request, "read")
-    store = _store(state)
+    store = state.store
     now = utcnow()
     every = await run_in_threadpool(lambda: store.list_silences(active_at=None))
     shown = [s for s in every if active is None or active == (s.starts_at <= now < s.ends_at)]
@@ -541,7 +532,7 @@ async def delete_silence(silence_id: str, request: Request) -> dict[str, Any]:
     """End a silence (or cancel a maintenance window) by deleting it."""
     state = state_of(request)
     state.authorize(request, "write")
-    store = _store(state)
+    store = state.store
     found = _id(silence_id, "silence")
     if not await run_in_threadpool(store.delete_silence, found):
         raise ApiError(
@@ -563,7 +554,7 @@ async def deliveries(
     """Notices in the outbox, the newest first: pending, sent, or failed (with why)."""
     state = state_of(request)
     state.authorize(request, "read")
-    store = _store(state)
+    store = state.store
     if alert is not None and ID.fullmatch(alert) is None:
         raise ApiError(
             422, f"alert={alert[:40]!r} is not an alert id (32 hex digits).", reason="bad_query"
