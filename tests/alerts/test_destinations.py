@@ -58,6 +58,41 @@ def test_routes_take_their_severity_and_models() -> None:
     assert routes["oncall"].select(other) is None
 
 
+def test_routes_match_labels_by_glob() -> None:
+    sent = notice()  # credit: psi on age (critical, drift.psi), latency ("", ops.*)
+    allow = parse_allow(["hooks.example.org"])
+
+    def route(match: Any) -> Any:
+        (r,) = parse_routes(
+            [{"name": "r", "webhook": {"url": "https://hooks.example.org/x"}, "match": match}],
+            allow,
+        )
+        return r
+
+    drift_only = route({"metric": "drift.*"}).select(sent)
+    assert drift_only is not None and [a.rule for a in drift_only.alerts] == ["psi"]
+    by_column = route({"rule": ["ps*", "nothing"], "column": "age"}).select(sent)
+    assert by_column is not None and [a.column for a in by_column.alerts] == ["age"]
+    assert route({"column": "income"}).select(sent) is None  # nothing matches: no notice
+    assert route({}).select(sent) == sent
+
+
+@pytest.mark.parametrize(
+    ("match", "words"),
+    [
+        ({"model": "x"}, "unknown key(s) model"),
+        ({"rule": []}, "expected a glob"),
+        ({"rule": 3}, "expected a glob"),
+        ("psi-*", "expected a mapping"),
+    ],
+)
+def test_route_match_mistakes(match: Any, words: str) -> None:
+    item = {"name": "r", "webhook": {"url": "https://hooks.example.org/x"}, "match": match}
+    with pytest.raises(ConfigError) as err:
+        parse_routes([item], ["hooks.example.org"])
+    assert words in str(err.value) and "'r'.match" in str(err.value)
+
+
 BAD: list[tuple[Any, str]] = [
     (
         {"name": "s", "slack": {"url": "https://evil.example/x"}},

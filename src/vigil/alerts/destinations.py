@@ -22,10 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import urlsplit
 
-from vigil.alerts.notice import Notice
+from vigil.alerts.notice import AlertView, Notice
 from vigil.alerts.notify import (
     PAGERDUTY_URL,
     Alertmanager,
@@ -43,19 +44,33 @@ _KINDS = ("webhook", "slack", "pagerduty", "email", "alertmanager")
 _RANK = {"warning": 1, "critical": 2}
 
 
+MATCH_KEYS = ("rule", "version", "column", "segment", "metric")
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
-    """A notifier and the notices it takes: alerts at `severity` or above, of `models`."""
+    """A notifier and the notices it takes: alerts at `severity` or above, of `models`, whose
+    labels match `match` (each key's value one of its globs: `rule: [psi-*, default.*]`)."""
 
     notifier: Notifier
     severity: Severity = "warning"
     models: tuple[str, ...] | None = None
+    match: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def takes(self, alert: AlertView) -> bool:
+        """Whether this route takes `alert` (its model aside)."""
+        if _RANK[alert.severity] < _RANK[self.severity]:
+            return False
+        return all(
+            any(fnmatchcase(str(getattr(alert, key)), glob) for glob in globs)
+            for key, globs in self.match
+        )
 
     def select(self, notice: Notice) -> Notice | None:
         """The part of `notice` this route takes, or None."""
         if self.models is not None and notice.model not in self.models:
             return None
-        kept = tuple(a for a in notice.alerts if _RANK[a.severity] >= _RANK[self.severity])
+        kept = tuple(a for a in notice.alerts if self.takes(a))
         if not kept:
             return None
         return Notice(notice.model, kept, notice.created)
@@ -94,7 +109,7 @@ def _route(item: Any, allow: Sequence[str], where: str) -> Route:
         )
     name = item["name"]
     where = f"notifier {name!r}"
-    unknown = sorted(set(map(str, item)) - {"name", "severity", "models", *_KINDS})
+    unknown = sorted(set(map(str, item)) - {"name", "severity", "models", "match", *_KINDS})
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}.")
     kinds = [k for k in _KINDS if k in item]
@@ -113,7 +128,26 @@ def _route(item: Any, allow: Sequence[str], where: str) -> Route:
         not isinstance(models, list) or not all(isinstance(m, str) for m in models)
     ):
         raise ConfigError(f'{where}.models: expected "*" or a list of model names.')
-    return Route(notifier, severity, None if models == "*" else tuple(models))
+    return Route(
+        notifier,
+        severity,
+        None if models == "*" else tuple(models),
+        _match(item.get("match", {}), f"{where}.match"),
+    )
+
+
+def _match(data: Any, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """`match: {rule: psi-*, column: [income, age]}`: each key's value is a glob or a list."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a mapping of {', '.join(MATCH_KEYS)} to globs.")
+    _only(data, set(MATCH_KEYS), where)
+    out = []
+    for key, value in data.items():
+        globs = [value] if isinstance(value, str) else value
+        if not isinstance(globs, list) or not globs or not all(isinstance(g, str) for g in globs):
+            raise ConfigError(f"{where}.{key}: expected a glob such as psi-* or a list of them.")
+        out.append((str(key), tuple(globs)))
+    return tuple(out)
 
 
 def _notifier(
