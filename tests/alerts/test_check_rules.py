@@ -25,6 +25,10 @@ alerts:
     - name: volume-band
       metric: ops.count
       control: {windows: 24, min_history: 4}
+    - name: feature-drift
+      metric: drift
+      roles: [feature]
+      status: critical
 """
 
 
@@ -73,6 +77,7 @@ def test_a_shift_breaches_the_rules_and_fails_the_gate(split: Path) -> None:
     )
     assert done.returncode == 1, done.stdout + done.stderr
     assert "size-psi" in done.stdout and "drift-verdict" in done.stdout
+    assert "feature-drift" in done.stdout  # a rule scoped by role: the spec's roles apply
     assert "drift.psi of 'mean radius' is" in done.stdout
     assert "rule finding(s) at or above critical" in done.stdout
 

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Protocol
 
-from vigil.alerts.judge import AlertKey, Finding, judge, reference_values
+from vigil.alerts.judge import AlertKey, Finding, judge, reference_values, roles_of
 from vigil.alerts.lifecycle import AlertState, step
 from vigil.alerts.notice import AlertView, Notice, notice_json, view
 from vigil.alerts.rules import Rule
@@ -190,9 +190,7 @@ class AlertEngine:
     # -- the lifecycle over stored alerts -------------------------------------------------
 
     def _roles(self, model: ModelInfo, version: str) -> dict[str, str]:
-        spec = model.specs.get(version) or {}
-        columns = spec.get("columns") or {}
-        return {str(name): str(c.get("role", "feature")) for name, c in columns.items()}
+        return roles_of(model.specs.get(version) or {})
 
     def _apply(
         self, model: ModelInfo, rules: Sequence[Rule], findings: Sequence[Finding], now: datetime

@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from vigil.alerts.rules import Change, Control, Rule, Severity, Status, Threshold
 from vigil.report.model import STATUS_ORDER, Report
@@ -78,6 +78,12 @@ def reference_values(report: Report) -> dict[tuple[str, str], float]:
         if q.reference_outlier_share is not None:
             out[("quality.outlier_share", name)] = q.reference_outlier_share
     return out
+
+
+def roles_of(spec: Mapping[str, Any]) -> dict[str, str]:
+    """Each column's role in a spec as plain data (a report's `spec`, a model version's)."""
+    columns = spec.get("columns") or {}
+    return {str(name): str(c.get("role", "feature")) for name, c in columns.items()}
 
 
 def judge(

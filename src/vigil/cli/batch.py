@@ -208,6 +208,7 @@ def _judge_rules(rules: tuple[Rule, ...], report: Report, console: Console) -> l
     from rich.table import Table
 
     from vigil.alerts import judge, reference_values
+    from vigil.alerts.judge import roles_of
     from vigil.monitor.points import report_points
 
     usable = []
@@ -222,7 +223,9 @@ def _judge_rules(rules: tuple[Rule, ...], report: Report, console: Console) -> l
         usable.append(replace(rule, scope=replace(rule.scope, models=None, versions=None)))
     now = datetime.now(timezone.utc)
     points = report_points(report, version="", kind="tumbling", segment="", start=now, end=now)
-    findings = judge(usable, "", points, references=reference_values(report))
+    findings = judge(
+        usable, "", points, references=reference_values(report), roles=roles_of(report.spec)
+    )
     broken = [f for f in findings if f.severity is not None]
     table = Table(title=f"rules: {len(broken)} breached of {len(findings)} judged")
     for column in ("rule", "severity", "finding"):
