@@ -348,3 +348,56 @@ def test_default_rules_judge_a_real_window_of_the_scheduler(
     )
     assert {a.rule for a in firing} >= {"default.score-drift"}
     assert all(a.window_start == T0 + HOUR for a in firing)  # nothing on the unshifted hour
+
+
+def test_rules_on_earlier_windows_read_the_stored_points(store: SqlStore) -> None:
+    """Control bands and changes against the previous window or a day earlier, judged by the
+    engine on points stored by earlier windows — the band checked against numpy."""
+    import numpy as np
+
+    model = register(store)
+    rng = np.random.default_rng(11)
+    history = [float(v) for v in rng.normal(50, 5, 30)]
+    stored = [latency(v, T0 + i * HOUR) for i, v in enumerate(history)]
+    stored += [psi(0.05 + 0.001 * i, T0 + i * HOUR, c) for i in range(30) for c in ("x", "colour")]
+    store.points.insert(model, stored)
+    rules = parse_rules(
+        [
+            {
+                "name": "band",
+                "metric": "ops.latency_p99_ms",
+                "control": {"sigmas": 3, "windows": 24, "min_history": 8},
+            },
+            {
+                "name": "jump",
+                "metric": "ops.latency_p99_ms",
+                "change": {"against": "previous", "up": 0.5},
+            },
+            {"name": "day", "metric": "drift.psi", "change": {"against": "1d", "up": 1.0}},
+        ]
+    )
+    engine = AlertEngine(
+        store,
+        AlertSettings(rules=rules, defaults=False),
+        size_of=lambda _: 3600,
+        clock=Clock(T0 + 31 * HOUR),
+    )
+    now = T0 + 30 * HOUR
+    engine.judge_windows(
+        model, [([latency(120.0, now), psi(0.2, now), psi(0.06, now, "colour")], None)]
+    )
+    firing = {
+        (a.rule, a.column): a
+        for a in store.read_alerts(
+            model=model, status=None, severity=None, rule=None, since=None, limit=20
+        )
+    }
+    band = firing[("band", "")]
+    last24 = history[-24:]
+    assert band.baseline == pytest.approx(np.mean(last24))
+    assert band.status == "firing"
+    jump = firing[("jump", "")]
+    assert jump.baseline == pytest.approx(history[-1])
+    day = firing[("day", "x")]
+    assert day.baseline == pytest.approx(0.05 + 0.001 * 6)  # the window 24 h earlier
+    assert ("day", "colour") not in firing  # 0.06 against 0.056: not doubled

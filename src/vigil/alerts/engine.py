@@ -18,15 +18,24 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Protocol
 
-from vigil.alerts.judge import AlertKey, Finding, judge, reference_values, roles_of
+from vigil.alerts.judge import (
+    AlertKey,
+    Finding,
+    History,
+    NoHistory,
+    judge,
+    reference_values,
+    roles_of,
+)
 from vigil.alerts.lifecycle import AlertState, step
 from vigil.alerts.notice import AlertView, Notice, notice_json, view
-from vigil.alerts.rules import Rule
+from vigil.alerts.rules import Change, Control, Rule
 from vigil.alerts.settings import AlertSettings, default_rules
 from vigil.report.model import Report
 from vigil.store.base import (
@@ -62,38 +71,76 @@ SizeOf = Callable[[str], int]  # a model's window size in seconds
 
 
 class StoreHistory:
-    """Earlier windows' values of a point's metric, read from the store's metric points."""
+    """Earlier windows' values of a point's metric, read from the store's metric points: for
+    each (metric, version, segment) every column's tumbling windows between `since` and
+    `until` in one read, kept for the evaluation (a rule on every column reads once, not once
+    per column)."""
 
-    def __init__(self, store: Store, model: ModelInfo) -> None:
+    def __init__(self, store: Store, model: ModelInfo, since: datetime, until: datetime) -> None:
         self._store = store
         self._model = model
+        self._since = since
+        self._until = until
+        # (metric, version, segment) -> column -> the starts, and the values at them
+        self._read: dict[tuple[str, str, str], dict[str, tuple[list[datetime], list[float | None]]]]
+        self._read = {}
 
     def before(self, model: str, point: MetricPoint, limit: int) -> list[float]:
+        """Up to `limit` values of the windows before `point`'s (at most `limit` + 1 window
+        sizes back), newest first; windows without a value are passed over."""
         if point.kind != "tumbling":  # the rolling window has one stored key: no history
             return []
-        size = point.end - point.start
-        earlier = self._read(point, point.start - size * (limit + 1), point.start)
-        values = [p.value for p in reversed(earlier) if p.value is not None]
-        return values[:limit]
+        starts, values = self._series(point)
+        first = bisect_left(starts, point.start - (point.end - point.start) * (limit + 1))
+        last = bisect_left(starts, point.start)
+        earlier = [v for v in reversed(values[first:last]) if v is not None]
+        return earlier[:limit]
 
     def at(self, model: str, point: MetricPoint, start: datetime) -> float | None:
         if point.kind != "tumbling":
             return None
-        found = self._read(point, start, start + timedelta(microseconds=1))
-        return found[0].value if found else None
+        starts, values = self._series(point)
+        i = bisect_left(starts, start)
+        return values[i] if i < len(starts) and starts[i] == start else None
 
-    def _read(self, point: MetricPoint, since: datetime, until: datetime) -> list[MetricPoint]:
-        return self._store.read_points(
-            self._model,
-            metric=point.metric,
-            column=point.column,
-            segment=point.segment,
-            version=point.version,
-            kind=point.kind,
-            since=since,
-            until=until,
-            limit=_ANY,
-        )
+    def _series(self, point: MetricPoint) -> tuple[list[datetime], list[float | None]]:
+        slot = (point.metric, point.version, point.segment)
+        columns = self._read.get(slot)
+        if columns is None:
+            columns = {}
+            for p in self._store.read_points(  # oldest first
+                self._model,
+                metric=point.metric,
+                column=None,
+                segment=point.segment,
+                version=point.version,
+                kind="tumbling",
+                since=self._since,
+                until=self._until,
+                limit=_ANY,
+            ):
+                starts, values = columns.setdefault(p.column, ([], []))
+                starts.append(p.start)
+                values.append(p.value)
+            self._read[slot] = columns
+        return columns.get(point.column, ([], []))
+
+
+def _reach(rules: Iterable[Rule], size: timedelta) -> timedelta | None:
+    """How far before a window the rules look (None: none looks back)."""
+    reach = None
+    for rule in rules:
+        when = rule.when
+        if isinstance(when, Control):
+            back = size * (when.windows + 1)
+        elif isinstance(when, Change) and when.against == "previous":
+            back = size * 2
+        elif isinstance(when, Change) and isinstance(when.against, int):
+            back = timedelta(seconds=when.against) + size
+        else:
+            continue
+        reach = back if reach is None else max(reach, back)
+    return reach
 
 
 def silenced_by(key: AlertKey, silences: Iterable[Silence]) -> Silence | None:
@@ -152,12 +199,18 @@ class AlertEngine:
         rules = [r for r in self.rules_for(model) if not r.metric.startswith(CLOCK_PREFIXES)]
         if not rules or not windows:
             return
-        history = StoreHistory(self.store, model)
         findings: list[Finding] = []
         # the tumbling windows: the rolling window (the last 7 days, say) is read, not judged
         # here — its span overlaps every tumbling window's, so it would muddle "newer"
         tumbling = [(p, r) for p, r in windows if p and p[0].kind == "tumbling"]
         ordered = sorted(tumbling, key=lambda w: w[0][0].start)
+        if not ordered:
+            return
+        first, last = ordered[0][0][0], ordered[-1][0][0]
+        reach = _reach(rules, first.end - first.start)
+        history: History = NoHistory()
+        if reach is not None:
+            history = StoreHistory(self.store, model, first.start - reach, last.start)
         for points, report in ordered:
             version = points[0].version
             findings += judge(
