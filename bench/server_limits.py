@@ -51,7 +51,11 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = workdir / "vigil.yaml"
-        body = {"db": str(workdir / "vigil.duckdb"), "interval": "1h"}
+        body = {
+            "db": str(workdir / "vigil.duckdb"),
+            "interval": "1h",
+            "alerts": {"evaluate_after": "off"},
+        }
         if limits:
             body["limits"] = limits  # type: ignore[assignment]
         config.write_text(json.dumps(body))  # JSON is YAML

@@ -5,7 +5,8 @@ DuckDB file in a temporary folder — and drives it from a separate process
 (bench/service_load.py), so client and server never share a GIL; on a 2-core machine they do
 share the cores, and the table says how many each used and how many other work on the machine
 took (each measurement first waits, up to 3 minutes, for the machine to be quiet). The
-scheduler's interval is set to a day so that no window is computed behind the measurement's
+scheduler's interval is set to a day, and the evaluation that new rows bring is off
+(`alerts.evaluate_after`), so that no window is computed behind the measurement's
 back; the 1M-row window is computed on request (POST /v1/models/bench/evaluate) and compared
 with `vigil.evaluate` on the same data in memory. The `stages` step calls the ingest route's
 functions one after another on one thread (no HTTP) to show where a batch's time goes.
@@ -60,7 +61,8 @@ from service_load import (  # noqa: E402
 
 PACKAGES = ("vigil-monitor", "fastapi", "starlette", "uvicorn", "h11", "duckdb", "pyarrow")
 PACKAGES += ("numpy", "orjson", "pydantic", "httpx")
-CONFIG = "interval: 1d\n"  # no scheduler tick during a measurement
+# no scheduler tick during a measurement: nor the one new rows bring (alerts.evaluate_after)
+CONFIG = "interval: 1d\nalerts: {evaluate_after: 'off'}\n"
 
 
 def machine() -> dict[str, Any]:
