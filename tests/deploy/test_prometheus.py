@@ -114,8 +114,8 @@ def test_the_dashboard_has_what_grafana_needs() -> None:
     variables = {v["name"]: v for v in board["templating"]["list"]}
     assert variables["datasource"]["type"] == "datasource"
     assert variables["datasource"]["query"] == "prometheus"
-    assert variables["model"]["definition"] == "label_values(vigil_ops, model)"
-    assert variables["version"]["definition"].startswith("label_values(vigil_ops{")
+    assert variables["model"]["query"] == "label_values(vigil_ops, model)"
+    assert variables["version"]["query"].startswith("label_values(vigil_ops{")
     ids = [p["id"] for p in board["panels"]] + [
         q["id"] for p in board["panels"] for q in p.get("panels", [])
     ]
@@ -250,10 +250,8 @@ def feed(url: str) -> None:
             )
 
         assert wait_for(computed), c.get("/v1/models/credit/windows").text
-        refused = c.get(
-            "/v1/models/no-such-model/windows"
-        )  # a refused request: the counter's series
-        assert refused.status_code == 404
+        # one refused request, so the refused counter has a series before Prometheus starts
+        assert c.get("/v1/models/no-such-model/windows").status_code == 404
 
 
 def test_every_rule_and_panel_expression_finds_the_model(tmp_path: Path) -> None:
@@ -330,10 +328,13 @@ def test_every_rule_and_panel_expression_finds_the_model(tmp_path: Path) -> None
             assert not pending & NOT_CREATED
 
             # the dashboard's template variables list the model, its version, psi and accuracy
+            checked: set[str] = set()
             for variable in dashboard()["templating"]["list"]:
-                found = re.fullmatch(r"label_values\((.+), (\w+)\)", variable.get("definition", ""))
-                if not found:
+                if variable["type"] != "query":
                     continue
+                found = re.fullmatch(r"label_values\((.+), (\w+)\)", variable["query"])
+                assert found, variable["query"]
+                checked.add(variable["name"])
                 match, label = substitute(found.group(1)), found.group(2)
                 listed = prom.get(f"/api/v1/label/{label}/values", params={"match[]": match}).json()
                 assert listed["status"] == "success"
@@ -341,6 +342,7 @@ def test_every_rule_and_panel_expression_finds_the_model(tmp_path: Path) -> None
                     variable["name"],
                     listed,
                 )
+            assert checked == {"model", "version", "measure", "metric"}
     finally:
         server.stop()
 
