@@ -14,6 +14,7 @@ from croniter import CroniterBadDateError, croniter
 from vigil.alerts.action_targets import CommandTarget, HookTarget, Target
 from vigil.alerts.challenger import COMPARE_METRICS
 from vigil.alerts.destinations import allowed_url
+from vigil.alerts.fields import only
 from vigil.alerts.rules import SEVERITIES, Severity
 from vigil.errors import ConfigError
 from vigil.units import parse_duration
@@ -76,7 +77,7 @@ def parse_actions(data: Any, allow: Sequence[str], where: str = "alerts.actions"
     if data is None:
         return ActionSettings()
     _mapping(data, where)
-    _only(data, {"retrain", "rollback", "challenger"}, where)
+    only(data, {"retrain", "rollback", "challenger"}, where)
     retrain = None
     if data.get("retrain") is not None:
         retrain = _retrain(data["retrain"], allow, f"{where}.retrain")
@@ -94,7 +95,7 @@ def parse_actions(data: Any, allow: Sequence[str], where: str = "alerts.actions"
 def _retrain(data: Any, allow: Sequence[str], where: str) -> RetrainPolicy:
     _mapping(data, where)
     data = _on_key(data)
-    _only(
+    only(
         data,
         {
             "webhook",
@@ -117,7 +118,7 @@ def _retrain(data: Any, allow: Sequence[str], where: str) -> RetrainPolicy:
         schedule = _cron(schedule, f"{where}.schedule")
     on = data.get("on", {})
     _mapping(on, f"{where}.on", "with drift and/or performance rule lists")
-    _only(on, {"drift", "performance"}, f"{where}.on")
+    only(on, {"drift", "performance"}, f"{where}.on")
     severity = data.get("severity", "critical")
     if severity not in SEVERITIES:
         raise ConfigError(f"{where}.severity: expected warning or critical; got {severity!r}.")
@@ -148,7 +149,7 @@ def _retrain(data: Any, allow: Sequence[str], where: str) -> RetrainPolicy:
 def _rollback(data: Any, allow: Sequence[str], where: str) -> RollbackPolicy:
     _mapping(data, where)
     data = _on_key(data)
-    _only(data, {"enabled", "webhook", "command", "on", "models"}, where)
+    only(data, {"enabled", "webhook", "command", "on", "models"}, where)
     enabled = _flag(data.get("enabled", False), f"{where}.enabled")
     target = _target(data, allow, where)
     if enabled and target is None:
@@ -163,7 +164,7 @@ def _rollback(data: Any, allow: Sequence[str], where: str) -> RollbackPolicy:
 
 def _challenger(data: Any, allow: Sequence[str], where: str) -> ChallengerPlan:
     _mapping(data, where)
-    _only(
+    only(
         data,
         {
             "champion",
@@ -203,7 +204,7 @@ def _challenger(data: Any, allow: Sequence[str], where: str) -> ChallengerPlan:
         )
     promote = data.get("promote", {})
     _mapping(promote, f"{where}.promote")
-    _only(promote, {"enabled", "webhook", "command"}, f"{where}.promote")
+    only(promote, {"enabled", "webhook", "command"}, f"{where}.promote")
     enabled = _flag(promote.get("enabled", False), f"{where}.promote.enabled")
     target = _target(promote, allow, f"{where}.promote")
     if enabled and target is None:
@@ -230,7 +231,7 @@ def _target(data: Mapping[str, Any], allow: Sequence[str], where: str) -> Target
         hook = data["webhook"]
         w = f"{where}.webhook"
         _mapping(hook, w)
-        _only(hook, {"url", "secret", "headers", "timeout", "body"}, w)
+        only(hook, {"url", "secret", "headers", "timeout", "body"}, w)
         url = allowed_url(hook.get("url"), allow, f"{w}.url")
         secret = hook.get("secret")
         if secret is not None and not isinstance(secret, str):
@@ -250,7 +251,7 @@ def _target(data: Mapping[str, Any], allow: Sequence[str], where: str) -> Target
         w = f"{where}.command"
         timeout = 60
         if isinstance(command, Mapping):
-            _only(command, {"argv", "timeout"}, w)
+            only(command, {"argv", "timeout"}, w)
             timeout = parse_duration(command.get("timeout", 60), f"{w}.timeout")
             command = command.get("argv")
         if (
@@ -325,11 +326,3 @@ def _on_key(data: Mapping[Any, Any]) -> Mapping[Any, Any]:
 def _mapping(value: Any, where: str, what: str = "") -> None:
     if not isinstance(value, Mapping):
         raise ConfigError(f"{where}: expected a mapping{' ' + what if what else ''}.")
-
-
-def _only(data: Mapping[str, Any], known: set[str], where: str) -> None:
-    unknown = sorted(set(map(str, data)) - known)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}."
-        )

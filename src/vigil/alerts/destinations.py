@@ -26,6 +26,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import urlsplit
 
+from vigil.alerts.fields import only
 from vigil.alerts.notice import AlertView, Notice
 from vigil.alerts.notify import (
     PAGERDUTY_URL,
@@ -140,7 +141,7 @@ def _match(data: Any, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """`match: {rule: psi-*, column: [income, age]}`: each key's value is a glob or a list."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: expected a mapping of {', '.join(MATCH_KEYS)} to globs.")
-    _only(data, set(MATCH_KEYS), where)
+    only(data, set(MATCH_KEYS), where)
     out = []
     for key, value in data.items():
         globs = [value] if isinstance(value, str) else value
@@ -155,7 +156,7 @@ def _notifier(
 ) -> Notifier:
     timeout = float(parse_duration(s.get("timeout", 10), f"{where}.timeout"))
     if kind == "email":
-        _only(
+        only(
             s,
             {
                 "host",
@@ -193,10 +194,10 @@ def _notifier(
             timeout,
         )
     if kind == "pagerduty":
-        _only(s, {"routing_key", "url", "timeout"}, where)
+        only(s, {"routing_key", "url", "timeout"}, where)
         url = allowed_url(s.get("url", PAGERDUTY_URL), allow, f"{where}.url")
         return PagerDuty(name, _text(s, "routing_key", where), url, timeout)
-    _only(
+    only(
         s,
         {"url", "secret", "headers", "timeout"} if kind == "webhook" else {"url", "timeout"},
         where,
@@ -249,11 +250,3 @@ def _text(s: Mapping[str, Any], key: str, where: str) -> str:
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{where}.{key}: expected text.")
     return value
-
-
-def _only(s: Mapping[str, Any], known: set[str], where: str) -> None:
-    unknown = sorted(set(map(str, s)) - known)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}."
-        )

@@ -20,11 +20,11 @@ mistake is a ConfigError naming the rule and the key.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from vigil.alerts.fields import name_of, named_items, only
 from vigil.alerts.metrics import column_metrics, metric_problem
 from vigil.errors import ConfigError
 from vigil.spec.types import ROLES
@@ -33,7 +33,6 @@ from vigil.units import parse_duration
 Severity = Literal["warning", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("warning", "critical")
 Baseline = Literal["reference", "previous"] | int  # an int: that many seconds earlier
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _KINDS = ("above", "below", "change", "control", "status")
 _KEYS = {
     "name",
@@ -190,28 +189,15 @@ class Rule:
 
 def parse_rules(data: Any, where: str = "alerts.rules") -> tuple[Rule, ...]:
     """Rules from YAML data: a list of mappings (docs/alerts.md)."""
-    if data is None:
-        return ()
-    if not isinstance(data, list):
-        raise ConfigError(f"{where}: expected a list of rules.")
-    rules = tuple(parse_rule(item, f"{where}[{i}]") for i, item in enumerate(data))
-    seen: set[str] = set()
-    for rule in rules:
-        if rule.name in seen:
-            raise ConfigError(f"{where}: two rules are named {rule.name!r}; name each once.")
-        seen.add(rule.name)
-    return rules
+    return named_items(
+        data, where, parse_rule, lambda r: r.name, plural="rules", expected="a list of rules"
+    )
 
 
 def parse_rule(item: Any, where: str) -> Rule:
     if not isinstance(item, Mapping):
         raise ConfigError(f"{where}: expected a mapping with name, metric and a condition.")
-    name = item.get("name")
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ConfigError(
-            f"{where}.name: {name!r} is not a rule name (letters, digits, '.', '_', '-'; "
-            f"at most 128)."
-        )
+    name = name_of(item, where, "a rule")
     where = f"rule {name!r}"
     unknown = sorted(set(map(str, item)) - _KEYS - set(_KINDS))
     if unknown:
@@ -282,7 +268,7 @@ def _condition(kind: str, data: Any, where: str) -> Condition:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: expected a mapping.")
     if kind == "change":
-        _only(data, {"against", "up", "down"}, where)
+        only(data, {"against", "up", "down"}, where)
         sides = [s for s in ("up", "down") if s in data]
         if len(sides) != 1:
             raise ConfigError(f"{where}: give exactly one of up or down.")
@@ -292,7 +278,7 @@ def _condition(kind: str, data: Any, where: str) -> Condition:
                 f"{where}.{sides[0]}: levels are fractions of the baseline above 0 (0.05 = 5%)."
             )
         return Change(_baseline(data.get("against", "reference"), where), levels, sides[0] == "up")
-    _only(data, {"sigmas", "windows", "min_history"}, where)
+    only(data, {"sigmas", "windows", "min_history"}, where)
     levels = _levels(data.get("sigmas", {"warning": 3}), f"{where}.sigmas", "above")
     if any(v is not None and v <= 0 for v in (levels.warning, levels.critical)):
         raise ConfigError(f"{where}.sigmas: k must be above 0.")
@@ -311,7 +297,7 @@ def _levels(data: Any, where: str, direction: str) -> Levels:
         data = {"warning": data}
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: expected {{warning: …, critical: …}} or one number.")
-    _only(data, {"warning", "critical"}, where)
+    only(data, {"warning", "critical"}, where)
     values: dict[str, float | None] = {}
     for key in SEVERITIES:
         value = data.get(key)
@@ -356,11 +342,3 @@ def _names(value: Any, where: str) -> tuple[str, ...] | None:
     if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f'{where}: expected "*" or a list of names.')
     return tuple(value)
-
-
-def _only(data: Mapping[str, Any], known: set[str], where: str) -> None:
-    unknown = sorted(set(map(str, data)) - known)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}."
-        )

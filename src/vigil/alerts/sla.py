@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
+from vigil.alerts.fields import name_of, named_items
 from vigil.alerts.metrics import CLOCK_METRICS, column_metrics, dataset_metrics
 from vigil.errors import ConfigError
 from vigil.store.base import MetricPoint, WindowKind
@@ -36,7 +37,6 @@ OPERATORS: dict[Operator, Callable[[float, float], bool]] = {
     "<": operator.lt,
 }
 # the rule-name rule of vigil.alerts.rules: no ':' (an objective's column is "<sla>:<metric>")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _LEVEL = re.compile(r"\s*(>=|<=|>|<)\s*(\S.*?)\s*")
 _KEYS = ("name", "models", "target", "objectives")
 
@@ -89,29 +89,21 @@ class Budget:
 
 def parse_slas(data: Any, where: str = "alerts.slas") -> tuple[SLA, ...]:
     """SLAs from YAML data: a list of mappings (docs/alerts.md)."""
-    if data is None:
-        return ()
-    if not isinstance(data, list):
-        raise ConfigError(f"{where}: expected a list of SLAs, each with name, target, objectives.")
-    slas = tuple(parse_sla(item, f"{where}[{i}]") for i, item in enumerate(data))
-    seen: set[str] = set()
-    for sla in slas:
-        if sla.name in seen:
-            raise ConfigError(f"{where}: two SLAs are named {sla.name!r}; name each once.")
-        seen.add(sla.name)
-    return slas
+    return named_items(
+        data,
+        where,
+        parse_sla,
+        lambda s: s.name,
+        plural="SLAs",
+        expected="a list of SLAs, each with name, target, objectives",
+    )
 
 
 def parse_sla(item: Any, where: str) -> SLA:
     """One SLA from a YAML mapping; every mistake a ConfigError naming the SLA and the key."""
     if not isinstance(item, Mapping):
         raise ConfigError(f"{where}: expected a mapping with name, target and objectives.")
-    name = item.get("name")
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ConfigError(
-            f"{where}.name: {name!r} is not an SLA name (letters, digits, '.', '_', '-'; "
-            f"at most 128)."
-        )
+    name = name_of(item, where, "an SLA")
     where = f"sla {name!r}"
     unknown = sorted(set(map(str, item)) - set(_KEYS))
     if unknown:
