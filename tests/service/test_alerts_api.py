@@ -30,7 +30,7 @@ from vigil.config import Limits
 from vigil.monitor.windows import WindowPlan
 from vigil.service.app import create_app
 from vigil.store import SqlStore
-from vigil.store.base import AlertEvent, Delivery, StoredAlert, utcnow
+from vigil.store.base import AlertEvent, Delivery, StoredAlert, alert_event, utcnow
 
 T0 = datetime(2026, 11, 23, 10)
 HOUR = timedelta(hours=1)
@@ -76,10 +76,7 @@ def alert(model: str, **changes: Any) -> StoredAlert:
 
 
 def opened(a: StoredAlert) -> AlertEvent:
-    return AlertEvent(
-        a.id, a.changed, "opened", a.severity, a.value, a.threshold, a.baseline, a.window_start,
-        a.window_end, a.message,
-    )  # fmt: skip
+    return alert_event(a, a.changed, "opened", a.message)
 
 
 def seed(live: Live, *alerts: StoredAlert, deliveries: tuple[Delivery, ...] = ()) -> None:

@@ -25,11 +25,12 @@ from vigil.store.base import (
     Silence,
     StoredAlert,
     WindowKey,
+    alert_event,
 )
 
 from .records import T0, finish, hours, predictions, register, write
 
-# checked by mypy once the actions part (store/actions.py, another helper's) is wired in too
+# checked by mypy: the SQL store keeps alerts
 _IS_ALERT_STORE: Callable[[SqlStore], AlertStore] = lambda store: store  # noqa: E731
 ACTIONS = {"record_action", "read_actions"}  # the actions part, not this one
 
@@ -70,11 +71,7 @@ def alert(model: ModelInfo, **changes: Any) -> StoredAlert:
 
 
 def event(a: StoredAlert, kind: str = "opened", **changes: Any) -> AlertEvent:
-    base = AlertEvent(
-        a.id, a.changed, kind, a.severity, a.value, a.threshold, a.baseline, a.window_start,
-        a.window_end, a.message,
-    )  # fmt: skip
-    return replace(base, **changes)
+    return replace(alert_event(a, a.changed, kind, a.message), **changes)  # type: ignore[arg-type]
 
 
 def delivery(model: ModelInfo, *alerts: StoredAlert, **changes: Any) -> Delivery:
