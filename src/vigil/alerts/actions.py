@@ -138,7 +138,8 @@ class Actions:
         self.settings = settings
         self._clock = clock
         self._started = clock()
-        self._lock = threading.Lock()  # one decision at a time: the policy reads, then writes
+        # one decision at a time: the policy reads, then writes (re-entered by `_retrain`)
+        self._lock = threading.RLock()
         self._scheduled: dict[str, datetime | None] = {}  # model -> its last scheduled decision
         self._compared: dict[str, datetime] = {}  # model -> its last challenger comparison
 
@@ -335,7 +336,7 @@ class Actions:
         with self._lock:
             skip = self._retrain_refusal(model, trigger, now)
             target = None if policy is None else policy.target
-            return self._decide_locked(
+            return self._decide(
                 model, "retrain", trigger, reason, evidence, now, actor, skip, target
             )
 
@@ -385,53 +386,39 @@ class Actions:
         skip: str | None,
         target: Target | None,
     ) -> ActionRecord:
-        with self._lock:
-            return self._decide_locked(
-                model, kind, trigger, reason, evidence, now, actor, skip, target
-            )
-
-    def _decide_locked(
-        self,
-        model: ModelInfo,
-        kind: Kind,
-        trigger: Trigger,
-        reason: str,
-        evidence: dict[str, Any],
-        now: datetime,
-        actor: str | None,
-        skip: str | None,
-        target: Target | None,
-    ) -> ActionRecord:
         """Take the action (call its target) unless `skip` says why not; record either way."""
-        if skip is None and target is None:
-            skip = f"no webhook or command is configured for {kind}"
-        record = ActionRecord(
-            id=uuid.uuid4().hex,
-            model=model.name,
-            kind=kind,
-            trigger=trigger,
-            decided_at=now,
-            taken=skip is None,
-            reason=reason if skip is None else f"skipped: {skip}. Asked for: {reason}",
-            evidence=orjson.dumps(evidence).decode(),
-            outcome=None,
-        )
-        if skip is None:
-            assert target is not None
-            outcome = call(target, decision_json(record, actor))
-            record = replace(record, outcome=outcome)
-        self.store.record_action(model, record)
-        if record.outcome not in (None, "sent"):
-            log.warning("model %s: %s (%s) failed: %s", model.name, kind, trigger, record.outcome)
-        else:
-            log.info(
-                "model %s: %s (%s) %s",
-                model.name,
-                kind,
-                trigger,
-                "taken" if record.taken else "skipped",
+        with self._lock:
+            if skip is None and target is None:
+                skip = f"no webhook or command is configured for {kind}"
+            record = ActionRecord(
+                id=uuid.uuid4().hex,
+                model=model.name,
+                kind=kind,
+                trigger=trigger,
+                decided_at=now,
+                taken=skip is None,
+                reason=reason if skip is None else f"skipped: {skip}. Asked for: {reason}",
+                evidence=orjson.dumps(evidence).decode(),
+                outcome=None,
             )
-        return record
+            if skip is None:
+                assert target is not None
+                outcome = call(target, decision_json(record, actor))
+                record = replace(record, outcome=outcome)
+            self.store.record_action(model, record)
+            if record.outcome not in (None, "sent"):
+                log.warning(
+                    "model %s: %s (%s) failed: %s", model.name, kind, trigger, record.outcome
+                )
+            else:
+                log.info(
+                    "model %s: %s (%s) %s",
+                    model.name,
+                    kind,
+                    trigger,
+                    "taken" if record.taken else "skipped",
+                )
+            return record
 
     # reading
 
