@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vigil.config import hash_token, load_settings
+from vigil.config import hash_token, load_settings, read_yaml
 from vigil.errors import ConfigError
 from vigil.units import parse_duration, parse_size
 
@@ -154,3 +154,18 @@ def test_config_model_names_follow_the_name_rule(tmp_path: Path, name: str) -> N
     path.write_text(yaml.safe_dump({"models": {name: {"version": "1"}}}))
     with pytest.raises(ConfigError, match="letters, digits"):
         load_settings(path)
+
+
+def test_the_config_reads_yaml_1_2_booleans(tmp_path: Path) -> None:
+    """on, off, yes and no stay words (YAML 1.1 made them booleans: `on:` a key True,
+    `retention: off` the value False); true and false are booleans."""
+    path = tmp_path / "vigil.yaml"
+    path.write_text("retention: off\nwindows: {rolling: off}\nflags: [on, yes, no, true, False]\n")
+    assert read_yaml(path, "the config") == {
+        "retention": "off",
+        "windows": {"rolling": "off"},
+        "flags": ["on", "yes", "no", True, False],
+    }
+    path.write_text("retention: off\nwindows: {rolling: off}\n")
+    settings = load_settings(path)
+    assert settings.retention is None and settings.windows.rolling_seconds is None

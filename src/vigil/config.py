@@ -174,10 +174,25 @@ TOP_KEYS = {
 }
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2's booleans: only true and false. YAML 1.1 also
+    reads on, off, yes and no as booleans, so `on:` (an action's triggers) became the key
+    True and `retention: off` the value False."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 def read_yaml(path: str | Path, what: str) -> Any:
     """A YAML file's data; a ConfigError naming `what` and the file when it cannot be read."""
     try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_Loader)
     except OSError as err:
         raise ConfigError(f"cannot read {what} {path}: {err.strerror}.") from None
     except yaml.YAMLError as err:
@@ -254,10 +269,7 @@ def _settings(data: dict[str, Any], base: Path, source: str) -> Settings:
         db=str(data.get("db", "vigil.duckdb")),
         interval=parse_duration(data.get("interval", 60), "interval"),
         lease=parse_duration(data.get("lease", 600), "lease"),
-        # YAML 1.1 (PyYAML) reads an unquoted `off` as false
-        retention=None
-        if retention in (None, "off", False)
-        else parse_duration(retention, "retention"),
+        retention=None if retention in (None, "off") else parse_duration(retention, "retention"),
         limits=limits,
         windows=plan,
         tokens=tuple(_tokens(data.get("tokens") or [])),

@@ -94,7 +94,6 @@ def parse_actions(data: Any, allow: Sequence[str], where: str = "alerts.actions"
 
 def _retrain(data: Any, allow: Sequence[str], where: str) -> RetrainPolicy:
     _mapping(data, where)
-    data = _on_key(data)
     only(
         data,
         {
@@ -148,7 +147,6 @@ def _retrain(data: Any, allow: Sequence[str], where: str) -> RetrainPolicy:
 
 def _rollback(data: Any, allow: Sequence[str], where: str) -> RollbackPolicy:
     _mapping(data, where)
-    data = _on_key(data)
     only(data, {"enabled", "webhook", "command", "on", "models"}, where)
     enabled = _flag(data.get("enabled", False), f"{where}.enabled")
     target = _target(data, allow, where)
@@ -313,14 +311,6 @@ def _count(value: Any, where: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ConfigError(f"{where}: expected a whole number from {low} to {high}; got {value!r}.")
     return value
-
-
-def _on_key(data: Mapping[Any, Any]) -> Mapping[Any, Any]:
-    """YAML 1.1, which PyYAML reads, takes an unquoted key `on` for the boolean true: read it
-    back as the `on` it was written as."""
-    if True in data and "on" not in data:
-        return {("on" if key is True else key): value for key, value in data.items()}
-    return data
 
 
 def _mapping(value: Any, where: str, what: str = "") -> None:
