@@ -401,3 +401,41 @@ def test_rules_on_earlier_windows_read_the_stored_points(store: SqlStore) -> Non
     day = firing[("day", "x")]
     assert day.baseline == pytest.approx(0.05 + 0.001 * 6)  # the window 24 h earlier
     assert ("day", "colour") not in firing  # 0.06 against 0.056: not doubled
+
+
+def test_default_rules_on_nannyml_car_loan_stay_quiet_until_its_shift(store: SqlStore) -> None:
+    """Data nobody here wrote: NannyML's car-loan analysis set in ten windows of 5,000 rows, in
+    order. Its first half is like the reference; in the second its inputs shift and accuracy
+    falls (0.944 → 0.916, NannyML's published example). The default rules open nothing on the
+    first five windows, the dataset's drift on the first shifted one, and performance once two
+    shifted windows in a row show the drop."""
+    from tests.published import nannyml_analysis, nannyml_reference
+
+    from vigil.evaluation import evaluate as evaluate_sets
+    from vigil.evaluation import infer_spec
+    from vigil.monitor.points import report_points
+
+    reference, roles = nannyml_reference("car_loan")
+    analysis = nannyml_analysis("car_loan")
+    spec = infer_spec(reference, **roles)
+    model = store.register_model("car", "1", spec.to_dict(), [], None)
+    clock = Clock(T0)
+    engine = AlertEngine(store, AlertSettings(), size_of=lambda _: 3600, clock=clock)
+    for i in range(10):
+        report = evaluate_sets(reference, analysis.slice(i * 5000, 5000), spec)
+        start = T0 + i * HOUR
+        points = report_points(
+            report, version="1", kind="tumbling", segment="", start=start, end=start + HOUR
+        )
+        store.points.insert(model, points)
+        clock.now = start + HOUR
+        engine.judge_windows(model, [(points, report)])
+    opened = {
+        a.rule: a.opened_at
+        for a in store.read_alerts(
+            model=model, status=None, severity=None, rule=None, since=None, limit=50
+        )
+    }
+    assert all(at is not None and at > T0 + 5 * HOUR for at in opened.values()), opened
+    assert opened.get("default.dataset-drift") == T0 + 6 * HOUR  # the first shifted window
+    assert opened.get("default.performance") == T0 + 7 * HOUR  # the second one in a row
