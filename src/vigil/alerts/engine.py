@@ -20,6 +20,7 @@ import threading
 import uuid
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Protocol
@@ -176,7 +177,6 @@ class AlertEngine:
         self.responder = responder
         self.wake_outbox = wake_outbox
         self._lock = threading.Lock()  # one evaluation at a time in a process
-        self.evaluations = 0  # evaluations that stored something, for tests and logs
 
     def rules_for(self, model: ModelInfo) -> tuple[Rule, ...]:
         """The rules judged for `model`: those written, and the defaults unless turned off."""
@@ -304,7 +304,6 @@ class AlertEngine:
             deliveries = self._deliveries(model, views, now)
             if changed or events:
                 self.store.save_alerts(model, list(changed.values()), events, deliveries)
-                self.evaluations += 1
         if deliveries and self.wake_outbox is not None:
             self.wake_outbox()
         if views and self.responder is not None:
@@ -442,18 +441,16 @@ def _stored(
 def _dropped(before: StoredAlert, finding: Finding, now: datetime) -> StoredAlert:
     """A pending alert whose breach cleared before it fired: closed, never opened."""
     point = finding.point
-    return StoredAlert(
-        **{
-            **{f: getattr(before, f) for f in StoredAlert.__dataclass_fields__},
-            "status": "resolved",
-            "changed": now,
-            "resolved_at": now,
-            "breached": 0,
-            "window_kind": point.kind,
-            "window_start": max(point.start, before.window_start),
-            "window_end": max(point.end, before.window_end),
-            "value": point.value,
-            "message": finding.message,
-            "point_status": point.status,
-        }
+    return replace(
+        before,
+        status="resolved",
+        changed=now,
+        resolved_at=now,
+        breached=0,
+        window_kind=point.kind,
+        window_start=max(point.start, before.window_start),
+        window_end=max(point.end, before.window_end),
+        value=point.value,
+        message=finding.message,
+        point_status=point.status,
     )
