@@ -281,22 +281,16 @@ class AlertEngine:
                     continue
                 if after is state:
                     continue  # nothing changed (a clear finding with no alert, a cooldown)
-                same = is_open and before is not None
-                alert_id = before.id if same and before is not None else uuid.uuid4().hex
-                alert = _stored(alert_id, model.name, after, before if same else None)
+                kept = before if is_open else None  # the same alert, or a new one
+                alert_id = kept.id if kept is not None else uuid.uuid4().hex
+                alert = _stored(alert_id, model.name, after, kept)
                 stored[finding.key] = changed[alert_id] = alert
-                if not same:
+                if kept is None:
                     events.append(alert_event(alert, now, "pending", finding.message))
                 if event is None:
                     continue
                 events.append(alert_event(alert, now, event.kind, finding.message))
-                silence = silenced_by(finding.key, silences)
-                why = None
-                if silence is not None:
-                    until = f"{silence.ends_at:%Y-%m-%dT%H:%M}Z"
-                    why = f"not notified: silenced by {silence.id} until {until}"
-                elif event.kind == "resolved" and self._kept_back(alert.id):
-                    why = "not notified: its last notice was silenced, so is its resolution"
+                why = self._held_back(finding.key, event.kind, alert.id, silences)
                 if why is not None:
                     events.append(alert_event(alert, now, "silenced", why))
                     continue
@@ -308,6 +302,17 @@ class AlertEngine:
             self.wake_outbox()
         if views and self.responder is not None:
             self.responder.on_events(model, views, now)
+
+    def _held_back(
+        self, key: AlertKey, kind: str, alert_id: str, silences: Sequence[Silence]
+    ) -> str | None:
+        """Why an event of the alert is not told (a silence), or None to tell it."""
+        silence = silenced_by(key, silences)
+        if silence is not None:
+            return f"not notified: silenced by {silence.id} until {silence.ends_at:%Y-%m-%dT%H:%M}Z"
+        if kind == "resolved" and self._kept_back(alert_id):
+            return "not notified: its last notice was silenced, so is its resolution"
+        return None
 
     def _kept_back(self, alert_id: str) -> bool:
         """Whether a silence kept the alert's last notice back (so its resolution is not told
