@@ -34,6 +34,7 @@ from vigil.service.auth import Authenticator
 from vigil.service.counters import make_counters
 from vigil.service.routes import actions, alerts, ingest, models, query, slas
 from vigil.service.state import ApiError, AppState, state_of
+from vigil.service.ui import add_dashboard
 from vigil.service.writer import Writer
 from vigil.store import open_store
 from vigil.store.base import Store
@@ -223,6 +224,7 @@ def create_app(
     app.include_router(slas.router, tags=["alerts"])
     app.include_router(alerts.router, tags=["alerts"])
     app.include_router(actions.router, tags=["actions"])
+    add_dashboard(app)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, err: ApiError) -> JSONResponse:

@@ -6,6 +6,7 @@ Errors leave a route as `ApiError(status, message)`, rendered as
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -53,6 +54,8 @@ class AppState:
     scheduler: SchedulerThread | None = None
     actions: Actions | None = None  # retrain, rollback, promote (vigil.alerts.actions)
     owns_store: bool = False
+    # keys the dashboard's form tokens on a service without tokens (vigil.service.ui.session)
+    ui_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     _layouts: dict[tuple[int, str], tuple[Spec, Layout]] = field(default_factory=dict)
 
     def model(self, name: str) -> ModelInfo:

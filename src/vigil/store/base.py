@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import pyarrow as pa
+
+if TYPE_CHECKING:  # defined beside their SQL, which imports this module
+    from vigil.store.dashboard import HeatCell, SeriesPoint, WindowSpan
 
 Storage = Literal["DOUBLE", "VARCHAR", "BOOLEAN", "TIMESTAMP"]
 WindowKind = Literal["tumbling", "rolling"]
@@ -506,6 +509,35 @@ class Store(AlertStore, Protocol):
     def window_row_counts(
         self, model: ModelInfo, since: datetime, until: datetime, size_seconds: int
     ) -> dict[datetime, int]: ...
+
+    # the dashboard's reads, grouped by a step in SQL (vigil.store.dashboard)
+    def window_span(
+        self, model: ModelInfo, version: str | None = None, kind: WindowKind = "tumbling"
+    ) -> WindowSpan | None: ...
+    def series(
+        self,
+        model: ModelInfo,
+        *,
+        metric: str,
+        column: str = "",
+        segment: str = "",
+        version: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        step_seconds: int | None = None,
+        kind: WindowKind = "tumbling",
+    ) -> list[SeriesPoint]: ...
+    def heatmap(
+        self,
+        model: ModelInfo,
+        *,
+        prefix: str = "drift.",
+        segment: str = "",
+        version: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        step_seconds: int | None = None,
+    ) -> list[HeatCell]: ...
 
     # retention
     def drop_predictions_before(self, model: ModelInfo, cutoff: datetime) -> int: ...

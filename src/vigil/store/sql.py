@@ -25,6 +25,7 @@ from vigil.store.base import (
     utcnow,
 )
 from vigil.store.clock import Clock
+from vigil.store.dashboard import Dashboard
 from vigil.store.migrations import MIGRATIONS
 from vigil.store.points import Points
 from vigil.store.windows import Windows
@@ -70,6 +71,11 @@ class SqlStore:
         self.redo_windows = self.windows.redo_windows
         self.received_times = self.clock.received_times
         self.window_row_counts = self.clock.window_row_counts
+        # what the dashboard reads, grouped in SQL (vigil.store.dashboard)
+        self.dashboard = Dashboard(backend)
+        self.window_span = self.dashboard.window_span
+        self.series = self.dashboard.series
+        self.heatmap = self.dashboard.heatmap
         # the AlertStore interface (vigil.store.alerts)
         self.alerts = Alerts(backend)
         self.alert_states = self.alerts.alert_states

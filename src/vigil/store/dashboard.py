@@ -1,0 +1,187 @@
+"""What the dashboard reads: time series and heatmaps of metric points grouped by a step, in
+SQL, so a year of hourly windows reaches the page as a few hundred rows.
+
+A group's status is its worst point's (critical, warning, ok, pending, then none); its value is
+the mean of its points, beside their least and greatest value and their number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from vigil.store.backend import Backend
+from vigil.store.base import ModelInfo, WindowKind
+
+EPOCH = datetime(1970, 1, 1)
+# the order of severity, in SQL: a group shows its worst point
+RANK = (
+    "CASE status WHEN 'critical' THEN 4 WHEN 'warning' THEN 3 WHEN 'ok' THEN 2 "
+    "WHEN 'pending' THEN 1 ELSE 0 END"
+)
+STATUS_OF_RANK = {4: "critical", 3: "warning", 2: "ok", 1: "pending", 0: "none"}
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSpan:
+    """The windows a model has computed: the first start, the latest end, how many."""
+
+    first_start: datetime
+    latest_end: datetime
+    windows: int
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPoint:
+    """One step of a metric's series (one window when the step is the window)."""
+
+    version: str
+    start: datetime  # the step's start (the window's, when each window is shown)
+    end: datetime  # the last window's end
+    value: float | None  # the mean of the points' values
+    low: float | None  # the least value
+    high: float | None  # the greatest value
+    band: float | None  # the mean standard error (performance metrics)
+    status: str  # the worst point's status
+    windows: int  # how many windows the step holds
+
+
+@dataclass(frozen=True, slots=True)
+class HeatCell:
+    """One column in one step: its worst judged drift point."""
+
+    column: str
+    start: datetime
+    status: str
+    metric: str  # the worst point's metric
+    value: float | None  # the worst point's value
+    windows: int
+
+
+def _bucket_sql(step_seconds: int | None) -> str:
+    """An SQL expression for the start of a point's step, as epoch seconds."""
+    epoch = "CAST(EXTRACT(EPOCH FROM w_start) AS BIGINT)"
+    if step_seconds is None:
+        return epoch
+    step = int(step_seconds)
+    # a float divisor: DuckDB's `/` divides integers exactly, PostgreSQL's truncates
+    return f"CAST(floor(({epoch}) / {step}.0) * {step} AS BIGINT)"
+
+
+class Dashboard:
+    """Reads grouped for pages (`Store.window_span`, `series`, `heatmap`)."""
+
+    def __init__(self, db: Backend) -> None:
+        self._db = db
+
+    def window_span(
+        self, model: ModelInfo, version: str | None = None, kind: WindowKind = "tumbling"
+    ) -> WindowSpan | None:
+        """The model's computed windows of `kind` (of one version, or all): None when none."""
+        rows = self._db.run(
+            "SELECT min(w_start), max(w_end), count(*) FROM windows WHERE model_id = ? "
+            "AND kind = ? AND computed_generation > 0 "
+            "AND (CAST(? AS VARCHAR) IS NULL OR version = ?)",
+            (model.id, kind, version, version),
+        )
+        first, latest, count = rows[0]
+        if first is None:
+            return None
+        return WindowSpan(first, latest, int(count))
+
+    def series(
+        self,
+        model: ModelInfo,
+        *,
+        metric: str,
+        column: str = "",
+        segment: str = "",
+        version: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        step_seconds: int | None = None,
+        kind: WindowKind = "tumbling",
+    ) -> list[SeriesPoint]:
+        """One metric of one column and segment over time, per version, grouped by the step
+        (each window when None); oldest first."""
+        bucket = _bucket_sql(step_seconds)
+        rows = self._db.run(
+            f"SELECT version, {bucket} AS b, max(w_end), avg(value), min(value), max(value), "
+            f"avg(band), max({RANK}), count(*) FROM metric_points WHERE model_id = ? "
+            "AND kind = ? AND metric = ? AND col = ? AND segment = ? "
+            "AND (CAST(? AS VARCHAR) IS NULL OR version = ?) AND w_start >= ? AND w_start < ? "
+            "GROUP BY version, b ORDER BY b, version",
+            (
+                model.id,
+                kind,
+                metric,
+                column,
+                segment,
+                version,
+                version,
+                since or EPOCH,
+                until or datetime(9999, 1, 1),
+            ),
+        )
+        return [
+            SeriesPoint(
+                str(v),
+                EPOCH + timedelta(seconds=int(b)),
+                end,
+                value,
+                low,
+                high,
+                band,
+                STATUS_OF_RANK[int(rank)],
+                int(n),
+            )
+            for v, b, end, value, low, high, band, rank, n in rows
+        ]
+
+    def heatmap(
+        self,
+        model: ModelInfo,
+        *,
+        prefix: str = "drift.",
+        segment: str = "",
+        version: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        step_seconds: int | None = None,
+    ) -> list[HeatCell]:
+        """Per column and step, the worst judged point among the metrics starting with
+        `prefix` (every version together); unjudged points (status none) are left out."""
+        bucket = _bucket_sql(step_seconds)
+        rows = self._db.run(
+            "WITH judged AS ("
+            f"SELECT col, {bucket} AS b, w_start, metric, value, {RANK} AS r FROM metric_points "
+            "WHERE model_id = ? AND kind = 'tumbling' AND segment = ? AND col <> '' "
+            "AND starts_with(metric, ?) AND status <> 'none' "
+            "AND (CAST(? AS VARCHAR) IS NULL OR version = ?) AND w_start >= ? AND w_start < ?"
+            "), cells AS (SELECT col, b, max(r) AS r, count(DISTINCT w_start) AS n FROM judged "
+            "GROUP BY col, b), worst AS (SELECT j.col, j.b, j.metric, j.value, row_number() "
+            "OVER (PARTITION BY j.col, j.b ORDER BY j.metric, j.value DESC) AS k FROM judged j "
+            "JOIN cells c ON j.col = c.col AND j.b = c.b AND j.r = c.r) "
+            "SELECT c.col, c.b, c.r, w.metric, w.value, c.n FROM cells c JOIN worst w "
+            "ON c.col = w.col AND c.b = w.b AND w.k = 1 ORDER BY c.col, c.b",
+            (
+                model.id,
+                segment,
+                prefix,
+                version,
+                version,
+                since or EPOCH,
+                until or datetime(9999, 1, 1),
+            ),
+        )
+        return [
+            HeatCell(
+                str(col),
+                EPOCH + timedelta(seconds=int(b)),
+                STATUS_OF_RANK[int(r)],
+                str(metric),
+                value,
+                int(n),
+            )
+            for col, b, r, metric, value, n in rows
+        ]
