@@ -215,6 +215,15 @@
     var build = BUILDERS[spec.kind];
     if (!build) return;
     var chart = echarts.init(el, null, { renderer: "canvas" });
+    // "finished" fires once every progressive chunk is drawn: the page is then complete
+    chart.on("finished", function () {
+      if (el.getAttribute("data-finished") === "true") return;
+      el.setAttribute("data-finished", "true");
+      var pending = document.querySelectorAll("[data-chart][data-drawn]:not([data-finished])");
+      if (!pending.length) {
+        document.documentElement.setAttribute("data-charts-finished", String(performance.now()));
+      }
+    });
     chart.setOption(build(spec));
     chart.on("click", function (p) {
       var target = p.data && p.data.href;
@@ -228,6 +237,9 @@
     var charts = document.querySelectorAll("[data-chart]");
     for (var i = 0; i < charts.length; i++) draw(charts[i]);
     document.documentElement.setAttribute("data-charts-drawn", String(charts.length));
+    if (!document.querySelector("[data-chart][data-drawn]:not([data-finished])")) {
+      document.documentElement.setAttribute("data-charts-finished", String(performance.now()));
+    }
     window.addEventListener("resize", function () {
       for (var j = 0; j < charts.length; j++) if (charts[j].vigilChart) charts[j].vigilChart.resize();
     });
