@@ -220,7 +220,7 @@
       if (el.getAttribute("data-finished") === "true") return;
       el.setAttribute("data-finished", "true");
       var pending = document.querySelectorAll("[data-chart][data-drawn]:not([data-finished])");
-      if (!pending.length) {
+      if (!pending.length && document.documentElement.hasAttribute("data-charts-drawn")) {
         document.documentElement.setAttribute("data-charts-finished", String(performance.now()));
       }
     });
