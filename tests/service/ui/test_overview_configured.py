@@ -31,7 +31,7 @@ def configured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Clien
         base.alerts,
         slas=parse_slas(
             [{"name": "serving", "target": 0.9, "objectives": {"ops.latency_p99_ms": "<= 40"}}]
-        ),  # fmt: skip
+        ),
         actions=parse_actions(
             {
                 "retrain": {"command": [true], "schedule": "0 3 * * *", "monthly_budget": 4},
