@@ -538,6 +538,9 @@ class Store(AlertStore, Protocol):
         until: datetime | None = None,
         step_seconds: int | None = None,
     ) -> list[HeatCell]: ...
+    def segments(
+        self, model: ModelInfo, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[str]: ...
 
     # retention
     def drop_predictions_before(self, model: ModelInfo, cutoff: datetime) -> int: ...

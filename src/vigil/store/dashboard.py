@@ -185,3 +185,22 @@ class Dashboard:
             )
             for col, b, r, metric, value, n in rows
         ]
+
+    def segments(
+        self,
+        model: ModelInfo,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[str]:
+        """The segments (`region=north`, ...) with tumbling windows starting in [since,
+        until), read from one figure every segment's evaluation stores (the label coverage,
+        or the share of drifted features), so the scan is one point per window and segment."""
+        rows = self._db.run(
+            "SELECT DISTINCT segment FROM metric_points WHERE model_id = ? AND kind = 'tumbling' "
+            "AND segment <> '' AND col = '' "
+            "AND metric IN ('drift.share_drifted', 'performance.label_coverage') "
+            "AND w_start >= ? AND w_start < ? ORDER BY segment",
+            (model.id, since or EPOCH, until or datetime(9999, 1, 1)),
+        )
+        return [str(r[0]) for r in rows]

@@ -76,6 +76,7 @@ class SqlStore:
         self.window_span = self.dashboard.window_span
         self.series = self.dashboard.series
         self.heatmap = self.dashboard.heatmap
+        self.segments = self.dashboard.segments
         # the AlertStore interface (vigil.store.alerts)
         self.alerts = Alerts(backend)
         self.alert_states = self.alerts.alert_states
