@@ -128,7 +128,8 @@
       },
       xAxis: {
         type: "category", data: columns.map(when), splitArea: { show: false },
-        axisLabel: { formatter: function (v) { return v.slice(0, 10) + "\n" + v.slice(11, 16); } },
+        // two lines a label (date, time): the line height keeps them apart
+        axisLabel: { lineHeight: 15, formatter: function (v) { return v.slice(0, 10) + "\n" + v.slice(11, 16); } },
       },
       yAxis: {
         type: "category", data: rows, inverse: true,
@@ -214,6 +215,9 @@
     var spec = JSON.parse(source.textContent);
     var build = BUILDERS[spec.kind];
     if (!build) return;
+    // a chart whose size follows its data (a heatmap's rows) says so; set through the CSSOM,
+    // which the page's Content-Security-Policy allows (a style attribute it would not)
+    if (spec.height) el.style.height = spec.height + "px";
     var chart = echarts.init(el, null, { renderer: "canvas" });
     chart.setOption(build(spec));
     chart.on("click", function (p) {
