@@ -108,9 +108,22 @@
         },
       },
       xAxis: { type: "time" },
-      yAxis: { type: "value", name: spec.unit || "", scale: !spec.zero },
+      yAxis: { type: "value", name: spec.unit || "", scale: !spec.zero, max: levelsInView(spec) },
       series: series,
     };
+  }
+
+  // a chart that asks for it ("levelsInView") stretches its axis to show every threshold line,
+  // so a level the values never reached is still drawn (ECharts leaves marks off the axis)
+  function levelsInView(spec) {
+    if (!spec.levelsInView || !(spec.thresholds || []).length) return undefined;
+    var top = Math.max.apply(null, spec.thresholds.map(function (t) { return t.value; }));
+    var highest = -Infinity;
+    (spec.lines || []).forEach(function (line) {
+      line.points.forEach(function (p) { if (p[1] !== null && p[1] > highest) highest = p[1]; });
+      (line.band || []).forEach(function (b) { if (b[2] !== null && b[2] > highest) highest = b[2]; });
+    });
+    return highest >= top ? undefined : top * 1.1;  // above the values: the axis rounds itself
   }
 
   function heatmapOption(spec) {
