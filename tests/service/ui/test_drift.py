@@ -7,7 +7,7 @@ import html
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
@@ -75,25 +75,27 @@ def test_drifted_features_are_red_after_the_change_and_never_before(
 def test_a_click_on_a_cell_opens_the_feature_page_on_that_window(
     watched: tuple[Any, list[str]], dashboard: Dashboard
 ) -> None:
-    page, _ = watched
-    page.goto(f"{dashboard.url}/models/{MODEL}/drift?{EVERY_WINDOW}")
-    charts_drawn(page)
-    spec = chart_spec(page, "drift-heatmap")
-    change = dashboard.start + timedelta(days=CHANGE_DAY)
-    column = spec["columns"].index(ms(change + timedelta(hours=6)))
-    x, y = page.evaluate(
-        "([sel, p]) => document.querySelector(sel).vigilChart.convertToPixel({seriesIndex: 0}, p)",
-        [HEATMAP, [column, _row(spec, "income")]],
-    )
-    box = page.locator(HEATMAP).bounding_box()
-    page.mouse.click(box["x"] + x, box["y"] + y)
-    page.wait_for_url("**/features/income?**")
-    assert "window=" in page.url and "step=window" in page.url
-    assert page.locator("h1.column-name").inner_text() == "income"
-    heading = page.locator("main h2").first.inner_text()
-    shown = change + timedelta(hours=6)
-    assert shown.strftime("%Y-%m-%d %H:%M UTC") in heading
-    assert "critical" in heading
+    page, dialogs = watched
+    shown = dashboard.start + timedelta(days=CHANGE_DAY, hours=6)
+    for name in ("income", HOSTILE):
+        page.goto(f"{dashboard.url}/models/{MODEL}/drift?{EVERY_WINDOW}")
+        charts_drawn(page)
+        spec = chart_spec(page, "drift-heatmap")
+        point = [spec["columns"].index(ms(shown)), _row(spec, name)]
+        x, y = page.evaluate(
+            "([sel, p]) => document.querySelector(sel).vigilChart"
+            ".convertToPixel({seriesIndex: 0}, p)",
+            [HEATMAP, point],
+        )
+        box = page.locator(HEATMAP).bounding_box()
+        page.mouse.click(box["x"] + x, box["y"] + y)
+        page.wait_for_url(f"**/features/{quote(name, safe='')}?**")
+        query = parse_qs(urlsplit(page.url).query)
+        assert query["window"] == [shown.isoformat() + "Z"] and query["step"] == ["window"]
+        assert page.locator("h1.column-name").inner_text() == name
+        heading = page.locator("main h2").first.inner_text()
+        assert shown.strftime("%Y-%m-%d %H:%M UTC") in heading and "critical" in heading
+    assert dialogs == []
 
 
 def test_hostile_names_are_text_and_their_feature_pages_open(

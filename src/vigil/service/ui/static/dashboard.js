@@ -156,10 +156,19 @@
         type: "heatmap", progressive: 20000,
         itemStyle: { borderColor: "#fff", borderWidth: columns.length > 120 ? 0 : 1 },
         data: spec.cells.map(function (c) {
-          return { value: [c[0], c[1], c[2]], metric: c[3], measure: c[4], windows: c[5], href: c[6] };
+          return { value: [c[0], c[1], c[2]], metric: c[3], measure: c[4], windows: c[5],
+            href: c[6] || cellHref(spec, c) };
         }),
       }],
     };
+  }
+
+  // a heatmap may give one link per row ("rowHrefs", ending in `window=`) instead of one per
+  // cell: the cell's start is appended, so a year of hourly cells does not carry a URL each
+  function cellHref(spec, cell) {
+    if (!spec.rowHrefs) return null;
+    var start = new Date(spec.columns[cell[0]]).toISOString().slice(0, 19) + "Z";
+    return spec.rowHrefs[cell[1]] + encodeURIComponent(start);
   }
 
   function barsOption(spec) {

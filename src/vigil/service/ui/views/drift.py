@@ -90,6 +90,16 @@ def drift_rows(cells: list[HeatCell], roles: dict[str, str]) -> list[DriftRow]:
     return rows
 
 
+def _no_href(cell: HeatCell) -> str:
+    return ""
+
+
+def _window_href(model: ModelInfo, column: str, selection: Selection) -> str:
+    """The column's feature page, ending in `window=` for a cell's start to be appended."""
+    base = feature_href(model, column, selection)
+    return base + ("&" if "?" in base else "?") + "window="
+
+
 def row_label(row: DriftRow) -> str:
     """A heatmap row's label: the column, and its role when it is not a feature."""
     return row.column if row.role == "feature" else f"{row.column} [{row.role}]"
@@ -109,11 +119,12 @@ def read_drift(state: AppState, model: ModelInfo, selection: Selection) -> Drift
     rows = drift_rows(cells, roles_of(state, model, selection.version))
     chart = None
     if cells:
-        chart = heatmap_chart(
-            cells,
-            rows=[r.column for r in rows],
-            href=lambda c: feature_href(model, c.column, selection, window=iso(c.start)),
-        )
+        chart = heatmap_chart(cells, rows=[r.column for r in rows], href=_no_href)
+        for cell in chart["cells"]:
+            cell[6] = None
+        # one link a row, the cell's start appended in the browser (dashboard.js, cellHref):
+        # 200 columns × a year of windows would otherwise carry a URL per cell
+        chart["rowHrefs"] = [_window_href(model, r.column, selection) for r in rows]
         labels = [row_label(r) for r in rows]
         chart["rows"] = labels  # shown; the cells were placed by column name
         chart["labelWidth"] = min(320, max(120, 7 * max(len(s) for s in labels) + 24))
