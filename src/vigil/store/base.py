@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import pyarrow as pa
 
 if TYPE_CHECKING:  # defined beside their SQL, which imports this module
-    from vigil.store.dashboard import HeatCell, SeriesPoint, WindowSpan
+    from vigil.store.dashboard import HeatCell, Moments, SeriesPoint, WindowSpan
 
 Storage = Literal["DOUBLE", "VARCHAR", "BOOLEAN", "TIMESTAMP"]
 WindowKind = Literal["tumbling", "rolling"]
@@ -538,6 +538,31 @@ class Store(AlertStore, Protocol):
         until: datetime | None = None,
         step_seconds: int | None = None,
     ) -> list[HeatCell]: ...
+    def column_series(
+        self,
+        model: ModelInfo,
+        *,
+        column: str,
+        prefixes: tuple[str, ...] = ("drift.", "quality."),
+        segment: str = "",
+        version: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        step_seconds: int | None = None,
+        kind: WindowKind = "tumbling",
+    ) -> dict[str, list[SeriesPoint]]: ...
+    def column_moments(
+        self,
+        model: ModelInfo,
+        *,
+        column: str,
+        version: str,
+        prefixes: tuple[str, ...] = ("drift.", "quality."),
+        segment: str = "",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        kind: WindowKind = "tumbling",
+    ) -> dict[str, Moments]: ...
     def segments(
         self, model: ModelInfo, *, since: datetime | None = None, until: datetime | None = None
     ) -> list[str]: ...

@@ -204,3 +204,115 @@ class Dashboard:
             (model.id, since or EPOCH, until or datetime(9999, 1, 1)),
         )
         return [str(r[0]) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Moments:
+    """One metric's windows in a span: how many, their mean and sample standard deviation."""
+
+    windows: int
+    mean: float | None
+    std: float | None  # None below two windows
+
+
+def _prefixes_sql(prefixes: tuple[str, ...]) -> str:
+    """`(starts_with(metric, ?) OR ...)`, one placeholder per prefix."""
+    if not prefixes:
+        raise ValueError("give at least one metric prefix, e.g. ('drift.',).")
+    return "(" + " OR ".join("starts_with(metric, ?)" for _ in prefixes) + ")"
+
+
+class ColumnReads:
+    """Every metric of one column in one query (`Store.column_series`, `column_moments`): a
+    feature's page reads a dozen measures without scanning the points once per measure."""
+
+    def __init__(self, db: Backend) -> None:
+        self._db = db
+
+    def column_series(
+        self,
+        model: ModelInfo,
+        *,
+        column: str,
+        prefixes: tuple[str, ...] = ("drift.", "quality."),
+        segment: str = "",
+        version: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        step_seconds: int | None = None,
+        kind: WindowKind = "tumbling",
+    ) -> dict[str, list[SeriesPoint]]:
+        """Each metric of `column` starting with one of `prefixes`, over time, per version,
+        grouped by the step (each window when None) as `series` groups one; oldest first."""
+        bucket = _bucket_sql(step_seconds)
+        rows = self._db.run(
+            f"SELECT metric, version, {bucket} AS b, max(w_end), avg(value), min(value), "
+            f"max(value), avg(band), max({RANK}), count(*) FROM metric_points "
+            "WHERE model_id = ? AND kind = ? AND col = ? AND segment = ? "
+            f"AND {_prefixes_sql(prefixes)} "
+            "AND (CAST(? AS VARCHAR) IS NULL OR version = ?) AND w_start >= ? AND w_start < ? "
+            "GROUP BY metric, version, b ORDER BY metric, b, version",
+            (
+                model.id,
+                kind,
+                column,
+                segment,
+                *prefixes,
+                version,
+                version,
+                since or EPOCH,
+                until or datetime(9999, 1, 1),
+            ),
+        )
+        out: dict[str, list[SeriesPoint]] = {}
+        for metric, v, b, end, value, low, high, band, rank, n in rows:
+            out.setdefault(str(metric), []).append(
+                SeriesPoint(
+                    str(v),
+                    EPOCH + timedelta(seconds=int(b)),
+                    end,
+                    value,
+                    low,
+                    high,
+                    band,
+                    STATUS_OF_RANK[int(rank)],
+                    int(n),
+                )
+            )
+        return out
+
+    def column_moments(
+        self,
+        model: ModelInfo,
+        *,
+        column: str,
+        version: str,
+        prefixes: tuple[str, ...] = ("drift.", "quality."),
+        segment: str = "",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        kind: WindowKind = "tumbling",
+    ) -> dict[str, Moments]:
+        """Per metric of `column` (one version), the count, mean and sample standard deviation
+        of its windows' finite values starting in [since, until): control limits."""
+        rows = self._db.run(
+            "SELECT metric, count(value), avg(value), stddev_samp(value) FROM metric_points "
+            "WHERE model_id = ? AND kind = ? AND col = ? AND segment = ? AND version = ? "
+            f"AND {_prefixes_sql(prefixes)} AND value IS NOT NULL "
+            "AND value > -1e308 AND value < 1e308 AND w_start >= ? AND w_start < ? "
+            "GROUP BY metric",
+            (
+                model.id,
+                kind,
+                column,
+                segment,
+                version,
+                *prefixes,
+                since or EPOCH,
+                until or datetime(9999, 1, 1),
+            ),
+        )
+        return {
+            str(metric): Moments(int(n), mean, std if n and int(n) > 1 else None)
+            for metric, n, mean, std in rows
+        }

@@ -25,7 +25,7 @@ from vigil.store.base import (
     utcnow,
 )
 from vigil.store.clock import Clock
-from vigil.store.dashboard import Dashboard
+from vigil.store.dashboard import ColumnReads, Dashboard
 from vigil.store.migrations import MIGRATIONS
 from vigil.store.points import Points
 from vigil.store.windows import Windows
@@ -77,6 +77,9 @@ class SqlStore:
         self.series = self.dashboard.series
         self.heatmap = self.dashboard.heatmap
         self.segments = self.dashboard.segments
+        self.column_reads = ColumnReads(backend)
+        self.column_series = self.column_reads.column_series
+        self.column_moments = self.column_reads.column_moments
         # the AlertStore interface (vigil.store.alerts)
         self.alerts = Alerts(backend)
         self.alert_states = self.alerts.alert_states

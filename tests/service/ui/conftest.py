@@ -17,6 +17,8 @@ from playwright import sync_api  # the dev extra; scripts/setup installs it
 from tests.service.conftest import TOKENS, ThreadServer, token_settings
 from tests.service.ui.replay import replay, start_of_replay
 
+from vigil.alerts.rules import Control, Levels, Rule, Scope
+from vigil.alerts.settings import AlertSettings
 from vigil.config import Settings
 from vigil.monitor.windows import WindowPlan
 from vigil.service.app import create_app
@@ -26,6 +28,13 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
         "--disable-background-networking", "--disable-component-update"]  # fmt: skip
 SHOTS = Path(__file__).parent / "screenshots"
 MODEL = "credit"
+# a control rule whose band the feature page draws; at 10σ it never fires on the replay
+CONTROL_RULE = Rule(
+    "age-psi-control",
+    "drift.psi",
+    Control(Levels(10.0, None), windows=8, min_history=4),
+    Scope(columns=("age",)),
+)
 
 
 @dataclass
@@ -45,6 +54,7 @@ def settings_for(tmp: Path) -> Settings:
     return replace(
         Settings(db=str(tmp / "vigil.duckdb")),
         tokens=token_settings(),
+        alerts=AlertSettings(rules=(CONTROL_RULE,)),
         windows=WindowPlan(
             size_seconds=6 * 3600, rolling_seconds=None, min_rows=20, segments=("region",)
         ),

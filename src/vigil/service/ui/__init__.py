@@ -14,9 +14,16 @@ from fastapi.staticfiles import StaticFiles
 from vigil.service.state import state_of
 from vigil.service.ui.render import STATIC, PageError, page, static_dir
 from vigil.service.ui.session import Forbidden, SignInNeeded, Viewer, viewer_of
-from vigil.service.ui.views import models, overview, performance, signin
+from vigil.service.ui.views import drift, feature, models, overview, performance, signin
 
-PAGES = (signin.router, models.router, overview.router, performance.router)
+PAGES = (
+    signin.router,
+    models.router,
+    overview.router,
+    performance.router,
+    drift.router,
+    feature.router,
+)
 
 
 def _viewer_or_nobody(request: Request) -> Viewer:

@@ -114,3 +114,21 @@ def heatmap_chart(
             if c.column in row_of
         ],
     }
+
+
+def bars_chart(
+    categories: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float | None]]],
+    *,
+    unit: str = "",
+    rotate: int = 0,
+) -> dict[str, Any]:
+    """A `bars` chart: one bar group per category, one bar per (name, values) series (e.g.
+    the reference's and a window's shares); `rotate` turns long category labels."""
+    return {
+        "kind": "bars",
+        "unit": unit,
+        "rotate": rotate,
+        "categories": list(categories),
+        "series": [{"name": n, "values": [finite(v) for v in values]} for n, values in series],
+    }

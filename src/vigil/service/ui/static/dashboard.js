@@ -108,9 +108,22 @@
         },
       },
       xAxis: { type: "time" },
-      yAxis: { type: "value", name: spec.unit || "", scale: !spec.zero },
+      yAxis: { type: "value", name: spec.unit || "", scale: !spec.zero, max: levelsInView(spec) },
       series: series,
     };
+  }
+
+  // a chart that asks for it ("levelsInView") stretches its axis to show every threshold line,
+  // so a level the values never reached is still drawn (ECharts leaves marks off the axis)
+  function levelsInView(spec) {
+    if (!spec.levelsInView || !(spec.thresholds || []).length) return undefined;
+    var top = Math.max.apply(null, spec.thresholds.map(function (t) { return t.value; }));
+    var highest = -Infinity;
+    (spec.lines || []).forEach(function (line) {
+      line.points.forEach(function (p) { if (p[1] !== null && p[1] > highest) highest = p[1]; });
+      (line.band || []).forEach(function (b) { if (b[2] !== null && b[2] > highest) highest = b[2]; });
+    });
+    return highest >= top ? undefined : top * 1.1;  // above the values: the axis rounds itself
   }
 
   function heatmapOption(spec) {
@@ -128,7 +141,8 @@
       },
       xAxis: {
         type: "category", data: columns.map(when), splitArea: { show: false },
-        axisLabel: { formatter: function (v) { return v.slice(0, 10) + "\n" + v.slice(11, 16); } },
+        // two lines a label (date, time): the line height keeps them apart
+        axisLabel: { lineHeight: 15, formatter: function (v) { return v.slice(0, 10) + "\n" + v.slice(11, 16); } },
       },
       yAxis: {
         type: "category", data: rows, inverse: true,
@@ -142,10 +156,19 @@
         type: "heatmap", progressive: 20000,
         itemStyle: { borderColor: "#fff", borderWidth: columns.length > 120 ? 0 : 1 },
         data: spec.cells.map(function (c) {
-          return { value: [c[0], c[1], c[2]], metric: c[3], measure: c[4], windows: c[5], href: c[6] };
+          return { value: [c[0], c[1], c[2]], metric: c[3], measure: c[4], windows: c[5],
+            href: c[6] || cellHref(spec, c) };
         }),
       }],
     };
+  }
+
+  // a heatmap may give one link per row ("rowHrefs", ending in `window=`) instead of one per
+  // cell: the cell's start is appended, so a year of hourly cells does not carry a URL each
+  function cellHref(spec, cell) {
+    if (!spec.rowHrefs) return null;
+    var start = new Date(spec.columns[cell[0]]).toISOString().slice(0, 19) + "Z";
+    return spec.rowHrefs[cell[1]] + encodeURIComponent(start);
   }
 
   function barsOption(spec) {
@@ -214,6 +237,9 @@
     var spec = JSON.parse(source.textContent);
     var build = BUILDERS[spec.kind];
     if (!build) return;
+    // a chart whose size follows its data (a heatmap's rows) says so; set through the CSSOM,
+    // which the page's Content-Security-Policy allows (a style attribute it would not)
+    if (spec.height) el.style.height = spec.height + "px";
     var chart = echarts.init(el, null, { renderer: "canvas" });
     // "finished" fires once every progressive chunk is drawn: the page is then complete
     chart.on("finished", function () {
