@@ -5,6 +5,7 @@ command's refusals of bad options."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ from vigil.demo.story import Story
 from vigil.errors import VigilError
 
 START = datetime(2026, 1, 1)
+VIGIL_DEMO = [sys.executable, "-m", "vigil.cli", "demo"]
 
 
 def _auc(table) -> float:
@@ -155,7 +157,7 @@ def test_a_file_given_as_the_folder_is_refused(tmp_path) -> None:
 )
 def test_the_command_refuses_bad_options_in_one_line(tmp_path, args, message) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "vigil.cli", "demo", "--no-serve", "--data", str(tmp_path), *args],
+        [*VIGIL_DEMO, "--no-serve", "--data", str(tmp_path), *args],
         capture_output=True,
         text=True,
         env={**os.environ, "COLUMNS": "200"},
@@ -165,3 +167,23 @@ def test_the_command_refuses_bad_options_in_one_line(tmp_path, args, message) ->
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "demo.yaml").exists()  # nothing started
+
+
+def test_a_port_in_use_is_refused_before_anything_is_sent(tmp_path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        done = subprocess.run(
+            [*VIGIL_DEMO, "--no-serve", "--data", str(tmp_path), "--days", "2", "--change-day", "2"]
+            + ["--port", port],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": "200"},
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"port {port} on 127.0.0.1 is in use" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "demo.duckdb").exists()

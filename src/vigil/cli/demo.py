@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,6 +61,8 @@ def demo(args: argparse.Namespace, console: Console) -> int:
         retrain=receiver.url("/retrain"),
     )
     _print_story(console, story)
+    # `kill` (SIGTERM) stops the demo as Ctrl-C does, so its service is stopped with it
+    signal.signal(signal.SIGTERM, _interrupt)
     service = ServeProcess(folder.config, args.port, folder.log)
     try:
         console.print(f"vigil serve is up on {service.url} (log: {escape(str(folder.log))})")
@@ -101,6 +104,10 @@ def demo(args: argparse.Namespace, console: Console) -> int:
     finally:
         service.stop()
         receiver.close()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def story_start(now: datetime, days: int) -> datetime:

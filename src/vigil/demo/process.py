@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ class ServeProcess:
     def __init__(self, config: Path, port: int, log: Path) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
+        _check_free(port)
         with log.open("wb") as out:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "vigil.cli", "serve", "--config", str(config)],
@@ -85,3 +87,16 @@ class ServeProcess:
             except subprocess.TimeoutExpired:
                 self._process.kill()
         return self._process.wait()
+
+
+def _check_free(port: int) -> None:
+    """Refuse a port something already listens on: the demo would otherwise wait for its own
+    service and might talk to that one instead."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise VigilError(
+                f"port {port} on 127.0.0.1 is in use (another vigil serve?); pass --port with a "
+                f"free one."
+            ) from None
