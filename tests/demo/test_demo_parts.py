@@ -24,6 +24,7 @@ from vigil.errors import VigilError
 
 START = datetime(2026, 1, 1)
 VIGIL_DEMO = [sys.executable, "-m", "vigil.cli", "demo"]
+SHORT = ["--days", "2", "--change-day", "2"]
 
 
 def _auc(table) -> float:
@@ -175,8 +176,7 @@ def test_a_port_in_use_is_refused_before_anything_is_sent(tmp_path) -> None:
         taken.listen()
         port = str(taken.getsockname()[1])
         done = subprocess.run(
-            [*VIGIL_DEMO, "--no-serve", "--data", str(tmp_path), "--days", "2", "--change-day", "2"]
-            + ["--port", port],
+            [*VIGIL_DEMO, "--no-serve", "--data", str(tmp_path), *SHORT, "--port", port],
             capture_output=True,
             text=True,
             env={**os.environ, "COLUMNS": "200"},
