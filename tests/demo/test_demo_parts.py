@@ -79,7 +79,8 @@ def test_an_hour_is_the_same_whatever_was_asked_before_and_its_labels_are_back_d
 
 
 @pytest.mark.parametrize(
-    ("days", "change_day", "rows"), [(1, 2, 400), (10, 1, 400), (10, 11, 400), (10, 3, 50)]
+    ("days", "change_day", "rows"),
+    [(1, 2, 400), (400, 7, 400), (10, 1, 400), (10, 11, 400), (10, 3, 50)],
 )
 def test_a_story_that_cannot_be_told_is_refused(days: int, change_day: int, rows: int) -> None:
     with pytest.raises(ValueError, match="at least"):

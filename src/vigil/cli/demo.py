@@ -9,7 +9,7 @@ import argparse
 import json
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -20,20 +20,22 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from vigil.demo.data import credit_spec, write_reference, write_report, write_table
+from vigil.demo.folder import DemoFolder
+from vigil.demo.process import ServeProcess
+from vigil.demo.receiver import Receiver
+from vigil.demo.replay import KINDS, Detection, Outcome, replay
+from vigil.demo.story import Hour, Story
 from vigil.errors import VigilError
+
+OnHour = Callable[[Hour], None]
+OnDay = Callable[[datetime, list[Detection]], None]
 
 SETTLE_SECONDS = 15.0  # how long the outbox gets to deliver the last notices after the replay
 
 
 def demo(args: argparse.Namespace, console: Console) -> int:
     """`vigil demo`: the whole story; see the module."""
-    from vigil.demo.data import credit_spec, write_reference, write_report, write_table
-    from vigil.demo.folder import DemoFolder
-    from vigil.demo.process import ServeProcess
-    from vigil.demo.receiver import Receiver
-    from vigil.demo.replay import KINDS, replay
-    from vigil.demo.story import Story
-
     if not 0 < args.port < 65536:
         raise VigilError(f"--port must be between 1 and 65535; got {args.port}.")
     now = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -118,7 +120,7 @@ def story_start(now: datetime, days: int) -> datetime:
     return datetime(year, 1, 1)
 
 
-def _print_story(console: Console, story: Any) -> None:
+def _print_story(console: Console, story: Story) -> None:
     console.print(
         f"[bold]The story[/]: a credit-scoring model deployed on {story.start:%b %d %Y} "
         f"(ROC AUC about 0.75). On {story.change_at:%b %d} its applicants' behaviour changes "
@@ -131,12 +133,12 @@ def _print_story(console: Console, story: Any) -> None:
 
 
 @contextmanager
-def _hours_bar(console: Console, story: Any) -> Iterator[tuple[Any, Any]]:
+def _hours_bar(console: Console, story: Story) -> Iterator[tuple[OnHour, OnDay]]:
     """Callbacks for each hour sent and each day judged: a progress bar over the story's
     hours on a terminal, one line a day elsewhere; each alert printed as it is found."""
     found = [0]
 
-    def judged(day_end: datetime, new: list[Any]) -> None:
+    def judged(day_end: datetime, new: list[Detection]) -> None:
         found[0] += len(new)
         for d in new:
             console.print(
@@ -162,10 +164,10 @@ def _hours_bar(console: Console, story: Any) -> Iterator[tuple[Any, Any]]:
     with bar:
         task = bar.add_task(f"{story.start:%b %d %H:%M}", total=story.hours, alerts=0)
 
-        def sent(hour: Any) -> None:
+        def sent(hour: Hour) -> None:
             bar.update(task, advance=1, description=f"{hour.end:%b %d %H:%M}")
 
-        def judged_on_bar(day_end: datetime, new: list[Any]) -> None:
+        def judged_on_bar(day_end: datetime, new: list[Detection]) -> None:
             judged(day_end, new)
             bar.update(task, alerts=found[0])
 
@@ -189,7 +191,7 @@ def _print_delivery(console: Console, path: str, body: Any) -> None:
             console.print(f"      {escape(str(alert.get('message')))}", highlight=False)
 
 
-def _settle(receiver: Any, outcome: Any) -> None:
+def _settle(receiver: Receiver, outcome: Outcome) -> None:
     """Wait (briefly) for the outbox to deliver the notices of the last alerts."""
     deadline = time.monotonic() + SETTLE_SECONDS
     opened = {(d.rule, d.column) for d in outcome.detections}
@@ -205,7 +207,9 @@ def _settle(receiver: Any, outcome: Any) -> None:
         time.sleep(0.1)
 
 
-def _print_outcome(console: Console, outcome: Any, kinds: dict[str, str], receiver: Any) -> None:
+def _print_outcome(
+    console: Console, outcome: Outcome, kinds: dict[str, str], receiver: Receiver
+) -> None:
     story = outcome.story
     console.print(
         f"\n[bold]Replayed[/] {outcome.predictions:,} predictions and {outcome.labels:,} labels "

@@ -71,10 +71,10 @@ class Story:
     seed: int = 7
 
     def __post_init__(self) -> None:
-        if self.days < 2 or not 2 <= self.change_day <= self.days:
+        if not 2 <= self.days <= 366 or not 2 <= self.change_day <= self.days:
             raise ValueError(
-                f"the story needs at least 2 days and a change on day 2 to {self.days}; got "
-                f"{self.days} days and a change on day {self.change_day}."
+                f"the story needs at least 2 days (at most a year: 366) and a change on day 2 "
+                f"to {self.days}; got {self.days} days and a change on day {self.change_day}."
             )
         if self.rows_per_hour < 150:
             raise ValueError(
