@@ -127,7 +127,7 @@ def _print_story(console: Console, story: Story) -> None:
         f"(incomes fall, a new online channel, more debt consolidation); its skill falls to "
         f"about 0.68 by {story.worst_at:%b %d}. Labels arrive two days late.\n"
         f"Replaying {story.days} days (~{story.rows_per_hour} predictions an hour) through "
-        f"the Python SDK, hour by hour…",
+        f"the Python SDK, a day at a time (each day judged before the next is sent)…",
         highlight=False,
     )
 
