@@ -28,12 +28,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +43,7 @@ import yaml
 
 from vigil.alerts.settings import parse_alert_settings
 from vigil.config import Settings
+from vigil.demo.receiver import Receiver
 from vigil.deployment import build_alerting, build_monitor
 from vigil.ingest.layout import layout_for
 from vigil.monitor.windows import WindowPlan
@@ -262,30 +261,6 @@ def month(args: argparse.Namespace) -> dict[str, Any]:
 # -- wall clock -----------------------------------------------------------------------------
 
 
-class Receiver:
-    """A webhook receiver that notes when each model's first notice came."""
-
-    def __init__(self) -> None:
-        self.first: dict[str, float] = {}
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                model = json.loads(body)["model"]
-                receiver.first.setdefault(model, time.monotonic())
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -294,7 +269,9 @@ def _free_port() -> int:
 
 
 def wall(args: argparse.Namespace) -> dict[str, Any]:
-    receiver = Receiver()
+    # the demo's receiver, noting when each model's first notice came
+    first: dict[str, float] = {}
+    receiver = Receiver(on_delivery=lambda d: first.setdefault(d.body["model"], time.monotonic()))
     rng = np.random.default_rng(3)
     reference = reference_parquet(5000, rng)
     delays: list[float] = []
@@ -311,7 +288,7 @@ def wall(args: argparse.Namespace) -> dict[str, Any]:
                         "notify": [
                             {
                                 "name": "hook",
-                                "webhook": {"url": f"http://127.0.0.1:{receiver.port}/hook"},
+                                "webhook": {"url": receiver.url("/hook")},
                             }
                         ],
                     },
@@ -385,11 +362,11 @@ def wall(args: argparse.Namespace) -> dict[str, Any]:
                     acked = time.monotonic()
                     assert answer.status_code == 200, answer.text
                     wait_until = acked + 120
-                    while name not in receiver.first and time.monotonic() < wait_until:
+                    while name not in first and time.monotonic() < wait_until:
                         time.sleep(0.02)
-                    if name not in receiver.first:
+                    if name not in first:
                         raise RuntimeError(f"no notice for {name} within 120 s")
-                    delays.append(receiver.first[name] - acked)
+                    delays.append(first[name] - acked)
                     print(f"trial {trial}: {delays[-1]:.2f} s", flush=True)
         finally:
             proc.terminate()

@@ -150,19 +150,6 @@ def test_a_csv_that_is_not_csv(files) -> None:
     assert "as Parquet" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_demo_writes_both_reports_where_it_says(tmp_path) -> None:
-    done = run("demo", "--rows", "3000", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    data = json.loads((tmp_path / "report.json").read_text())
-    drifted = {n for n, c in data["drift"]["columns"].items() if c["drifted"]}
-    assert {"income", "debt_ratio", "purpose", "default_probability"} <= drifted
-    assert "age" not in drifted and "housing" not in drifted
-    perf = data["performance"]
-    assert perf["current"]["roc_auc"] < perf["reference"]["roc_auc"]
-    assert (tmp_path / "report.html").exists()
-    assert "report.html" in done.stdout
-
-
 # -- the token entry, written to be pasted --------------------------------------------------
 
 

@@ -16,7 +16,7 @@ import pytest
 from tests.store.conftest import postgres_url, store_url  # noqa: F401  (fixtures)
 
 from vigil.ingest.layout import layout_for
-from vigil.monitor.scheduler import Backoff, Monitor, TickSummary
+from vigil.monitor.scheduler import Backoff, Monitor, SchedulerThread, TickSummary
 from vigil.monitor.windows import WindowPlan
 from vigil.spec import spec_from_dict
 from vigil.store import SqlStore, open_store
@@ -233,3 +233,12 @@ def test_a_failing_rolling_window_says_which_span_failed(setup: Setup) -> None:
     lines = monitor.tick().failed
     rolling = [line for line in lines if " rolling " in line]
     assert rolling and rolling[0].startswith("m 1 rolling 2026-11-22T13:00: ")
+
+
+def test_stopping_the_scheduler_thread_between_ticks_ends_it(setup: Setup) -> None:
+    # an interval of an hour: the thread is waiting for its next tick when it is stopped, and
+    # must end then, not when the join's timeout runs out with the thread still waiting
+    thread = SchedulerThread(setup.monitor, 3600.0)
+    thread.start()
+    thread.stop(timeout=60.0)
+    assert not thread._thread.is_alive()

@@ -1,8 +1,8 @@
 """The `vigil` command: parse, call the library, print. Nothing else lives here.
 
 This module holds the parser and imports nothing heavy, so `vigil --help` answers at once;
-each command's module (`batch` for init, report, check, profile and demo; `service` for serve,
-run, backfill and token; `actions` for retrain) is imported when the command runs.
+each command's module (`batch` for init, report, check and profile; `demo` for demo; `service`
+for serve, run, backfill and token; `actions` for retrain) is imported when the command runs.
 
 Exit codes:
 
@@ -148,16 +148,35 @@ def parser() -> argparse.ArgumentParser:
     _role_options(p)
     p.set_defaults(run="batch:profile")
 
-    p = sub.add_parser("demo", help="write a seeded credit-scoring scenario's data and report it")
-    p.add_argument(
-        "--output-dir",
-        default=".",
-        metavar="DIR",
-        help="where to write the data, the spec and the reports (default: here)",
+    p = sub.add_parser(
+        "demo",
+        help="replay a month of a credit-scoring model's traffic into a real service and watch "
+        "vigil notice the change",
     )
-    p.add_argument("--rows", type=int, default=20_000, help="rows per set (default 20000)")
+    p.add_argument(
+        "--data",
+        default="vigil-demo",
+        metavar="DIR",
+        help="the demo's folder: its service's store, config and log, the generated data "
+        "(reference.parquet, current.parquet, labels.parquet, spec.yaml) and the report "
+        "(default ./vigil-demo)",
+    )
+    p.add_argument(
+        "--no-serve",
+        action="store_true",
+        help="exit once the replay is done and the report written, instead of serving the "
+        "dashboard until Ctrl-C",
+    )
+    p.add_argument("--port", type=int, default=8000, help="the service's port (default 8000)")
+    p.add_argument("--days", type=int, default=30, help="days of traffic (default 30)")
+    p.add_argument(
+        "--change-day", type=int, default=7, help="the day behaviour changes (default 7)"
+    )
+    p.add_argument(
+        "--rows-per-hour", type=int, default=400, help="predictions per hour, about (default 400)"
+    )
     p.add_argument("--seed", type=int, default=7)
-    p.set_defaults(run="batch:demo")
+    p.set_defaults(run="demo:demo")
 
     p = sub.add_parser("serve", help="run the monitoring service (HTTP API, scheduler, /metrics)")
     _service_options(p)

@@ -1,4 +1,4 @@
-"""The batch commands: init, report, check, profile and demo (`vigil.cli` parses).
+"""The batch commands: init, report, check and profile (`vigil.cli` parses).
 
 `vigil report` and `vigil check` start reading both sets on threads before they import the
 measuring stack, so the files load (pyarrow works outside the GIL) while Python imports.
@@ -259,27 +259,6 @@ def profile(args: argparse.Namespace, console: Console) -> int:
     )
     for note in summary.notes:
         console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
-    return 0
-
-
-def demo(args: argparse.Namespace, console: Console) -> int:
-    """`vigil demo`: write a seeded scenario's data and report it."""
-    from vigil.demo import run_demo
-    from vigil.report import render_terminal
-
-    out = Path(args.output_dir)
-    if args.rows < 100:
-        raise VigilError(f"--rows must be at least 100; got {args.rows}.")
-    with progress(console, "running the demo"):
-        found, paths = run_demo(out, rows=args.rows, seed=args.seed)
-    render_terminal(found, console)
-    console.print(
-        "\nwrote " + ", ".join(f"[bold]{escape(str(p))}[/]" for p in paths) + ". Open the HTML "
-        f"report in a browser, or try the commands of the README on these files, e.g.\n"
-        f"  vigil check --reference {escape(str(paths[0]))} --current {escape(str(paths[1]))} "
-        f"--spec {escape(str(paths[2]))}",
-        highlight=False,
-    )
     return 0
 
 

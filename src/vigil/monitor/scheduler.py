@@ -405,6 +405,9 @@ class SchedulerThread:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop after the current tick (waits at most `timeout` seconds)."""
         self._stop.set()
+        # wake the thread from its wait for the next tick or nudge, which may be an interval
+        # away: without this, every stop between ticks waited the whole `timeout`
+        self._nudged.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
 
