@@ -76,6 +76,9 @@ class SqlStore:
         self.window_span = self.dashboard.window_span
         self.series = self.dashboard.series
         self.heatmap = self.dashboard.heatmap
+        self.alert_spans = self.dashboard.alert_spans
+        self.window_statuses = self.dashboard.window_statuses
+        self.quarantine_between = self.dashboard.quarantine_between
         # the AlertStore interface (vigil.store.alerts)
         self.alerts = Alerts(backend)
         self.alert_states = self.alerts.alert_states
