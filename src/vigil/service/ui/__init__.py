@@ -14,9 +14,9 @@ from fastapi.staticfiles import StaticFiles
 from vigil.service.state import state_of
 from vigil.service.ui.render import STATIC, PageError, page, static_dir
 from vigil.service.ui.session import Forbidden, SignInNeeded, Viewer, viewer_of
-from vigil.service.ui.views import models, signin
+from vigil.service.ui.views import alerts, models, signin, windows
 
-PAGES = (signin.router, models.router)
+PAGES = (signin.router, models.router, alerts.router, windows.router)
 
 
 def _viewer_or_nobody(request: Request) -> Viewer:
