@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from vigil.demo import credit_data
+from vigil.demo.data import credit_data
 from vigil.evaluation import evaluate, infer_spec
 from vigil.report.model import Report
 
@@ -23,17 +23,17 @@ CLASSES = ("highstreet_card", "prepaid_card_for_international_travel", "virtual_
 
 @pytest.fixture(scope="session")
 def credit_report() -> Report:
-    """The demo's credit model on in-memory Arrow tables: drift, an id column, a binary target."""
-    reference = credit_data(4000, seed=7, production=False)
-    current = credit_data(4000, seed=7, production=True)
+    """The demo's credit model (its validated period and the downturn) on in-memory Arrow tables: drift, an id column, a binary target."""
+    reference = credit_data(4000, seed=[7, 0])
+    current = credit_data(4000, seed=[7, 1], inputs=1.0, skill_loss=1.0, id_prefix="P")
     return evaluate(reference, current, infer_spec(reference, **CREDIT_ROLES))  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")
 def pending_report() -> Report:
     """The credit model before any label came back: the current set has no target column."""
-    reference = credit_data(3000, seed=8, production=False)
-    current = credit_data(3000, seed=8, production=True).drop_columns(["default"])
+    reference = credit_data(3000, seed=[8, 0])
+    current = credit_data(3000, seed=[8, 1], inputs=1.0, id_prefix="P").drop_columns(["default"])
     return evaluate(reference, current, infer_spec(reference, **CREDIT_ROLES))  # type: ignore[arg-type]
 
 

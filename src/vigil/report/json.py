@@ -10,13 +10,24 @@ back, so the dict and the text never disagree.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from vigil.report.model import Report
+from vigil.measure.drift import ColumnDrift, Distribution, DriftResult
+from vigil.measure.performance import (
+    BOUNDED_BY_ONE,
+    ConfusionMatrix,
+    MetricChange,
+    PerformanceResult,
+    SetPerformance,
+)
+from vigil.measure.quality import ColumnQuality, QualityResult, SchemaChange, TypeChange
+from vigil.report.model import Report, SetSummary
+from vigil.verdict import Check
 
 REPORT_SCHEMA_VERSION = 2
 
@@ -150,3 +161,140 @@ def report_to_json(report: Report, *, indent: bool = True) -> str:
 def write_json(report: Report, path: str | Path) -> None:
     """Write the JSON report to `path`."""
     Path(path).write_text(report_to_json(report) + "\n", encoding="utf-8")
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def read_report(text: str | bytes) -> Report:
+    """The Report a JSON document of schema version 2 holds (what the service stores per
+    window), so the HTML page can be rendered from it.
+
+    What the JSON leaves out is left out here too, and no renderer reads it: each set's own
+    standard errors (`SetPerformance.standard_errors`, empty here); a metric change's
+    `bounded` is the metric's (`BOUNDED_BY_ONE`). A float field JSON wrote as null (NaN,
+    infinity) reads back as NaN. A ValueError says what is not a report.
+    """
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError as err:
+        raise ValueError(f"the report is not JSON: {err}") from None
+    version = doc.get("vigil_report_version") if isinstance(doc, dict) else None
+    if version != REPORT_SCHEMA_VERSION:
+        raise ValueError(
+            f"the report has schema version {version!r}; this vigil reads version "
+            f"{REPORT_SCHEMA_VERSION}. Compute the window again (vigil backfill) to store it anew."
+        )
+    try:
+        return _report(doc)
+    except (KeyError, TypeError, AttributeError) as err:
+        raise ValueError(
+            f"the report lacks or misshapes {err!s}; it was not written by vigil."
+        ) from None
+
+
+def _report(doc: dict[str, Any]) -> Report:
+    drift = doc["drift"]
+    perf = doc["performance"]
+    return Report(
+        reference=_summary(doc["reference"]),
+        current=_summary(doc["current"]),
+        drift=DriftResult(
+            {name: _column_drift(name, c) for name, c in drift["columns"].items()},
+            drift["alpha"],
+            drift["correction"],
+        ),
+        quality=_quality(doc["quality"]),
+        performance=None if perf is None else _performance(perf),
+        checks=tuple(Check(**c) for c in doc["checks"]),
+        notes=tuple(doc["notes"]),
+        spec=doc["spec"],
+        created=doc["created"],
+        vigil_version=doc["vigil_version"],
+    )
+
+
+def _summary(d: dict[str, Any]) -> SetSummary:
+    return SetSummary(d["rows"], d["source"], d["is_profile"])
+
+
+def _flat(kind: type, name: str, entry: dict[str, Any], **given: Any) -> Any:
+    """A column dataclass from its JSON entry: lists become tuples, a null float NaN."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(kind):
+        if f.name == "column":
+            values[f.name] = name
+        elif f.name in given:
+            values[f.name] = given[f.name]
+        else:
+            value = entry[f.name]
+            if isinstance(value, list):
+                value = tuple(value)
+            elif value is None and f.type == "float":
+                value = math.nan
+            values[f.name] = value
+    return kind(**values)
+
+
+def _column_drift(name: str, entry: dict[str, Any]) -> ColumnDrift:
+    d = entry["distribution"]
+    distribution = None
+    if d is not None:
+        distribution = Distribution(
+            tuple(d["labels"]),
+            tuple(math.nan if v is None else v for v in d["reference"]),
+            tuple(math.nan if v is None else v for v in d["current"]),
+            None if d["edges"] is None else tuple(d["edges"]),
+        )
+    column: ColumnDrift = _flat(ColumnDrift, name, entry, distribution=distribution)
+    return column
+
+
+def _quality(q: dict[str, Any]) -> QualityResult:
+    schema = q["schema"]
+    return QualityResult(
+        {name: _flat(ColumnQuality, name, c) for name, c in q["columns"].items()},
+        SchemaChange(
+            tuple(schema["missing_columns"]),
+            tuple(schema["new_columns"]),
+            tuple(TypeChange(**t) for t in schema["type_changes"]),
+        ),
+        q["rows"]["reference"],
+        q["rows"]["current"],
+        q["duplicate_rows"],
+        q["duplicate_row_share"],
+        q["duplicate_ids"],
+        q["reference_duplicate_row_share"],
+        q["duplicate_row_increase"],
+        q["duplicate_rows_p_value"],
+        q["duplicate_rows_p_value_adjusted"],
+    )
+
+
+def _performance(p: dict[str, Any]) -> PerformanceResult:
+    matrices = p["confusion_matrix"]
+
+    def side(which: str) -> SetPerformance | None:
+        if p[which] is None:
+            return None
+        matrix = matrices[which]
+        confusion = None
+        if matrix is not None:
+            rows = tuple(tuple(row) for row in matrix)
+            confusion = ConfusionMatrix(tuple(matrices["labels"]), rows)
+        return SetPerformance(p["rows"][which], p[which], p["errors"][which], confusion)
+
+    changes = {
+        name: MetricChange(
+            name,
+            math.nan if c["reference"] is None else c["reference"],
+            math.nan if c["current"] is None else c["current"],
+            c["standard_error"],
+            c["higher_is_better"],
+            name in BOUNDED_BY_ONE,
+        )
+        for name, c in p["changes"].items()
+    }
+    return PerformanceResult(
+        p["task"], p["target"], side("reference"), side("current"), p["current_rows"], changes
+    )

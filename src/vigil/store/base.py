@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import pyarrow as pa
 
 if TYPE_CHECKING:  # defined beside their SQL, which imports this module
-    from vigil.store.dashboard import HeatCell, Moments, SeriesPoint, WindowSpan
+    from vigil.store.dashboard import (
+        AlertSpan,
+        HeatCell,
+        Moments,
+        QuarantineRecord,
+        SeriesPoint,
+        WindowSpan,
+    )
 
 Storage = Literal["DOUBLE", "VARCHAR", "BOOLEAN", "TIMESTAMP"]
 WindowKind = Literal["tumbling", "rolling"]
@@ -566,6 +573,23 @@ class Store(AlertStore, Protocol):
     def segments(
         self, model: ModelInfo, *, since: datetime | None = None, until: datetime | None = None
     ) -> list[str]: ...
+    def alert_spans(
+        self,
+        model: ModelInfo,
+        *,
+        status: AlertStatus | None = None,
+        severity: str | None = None,
+        rule: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 500,
+    ) -> list[AlertSpan]: ...
+    def window_statuses(
+        self, model: ModelInfo, *, since: datetime | None = None, until: datetime | None = None
+    ) -> dict[tuple[str, datetime], str]: ...
+    def quarantine_between(
+        self, model: ModelInfo, *, since: datetime, until: datetime, limit: int
+    ) -> list[QuarantineRecord]: ...
 
     # retention
     def drop_predictions_before(self, model: ModelInfo, cutoff: datetime) -> int: ...

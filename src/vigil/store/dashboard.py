@@ -7,11 +7,13 @@ the mean of its points, beside their least and greatest value and their number.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from vigil.store.alerts import ALERT_COLUMNS, _alert
 from vigil.store.backend import Backend
-from vigil.store.base import ModelInfo, WindowKind
+from vigil.store.base import AlertStatus, ModelInfo, RecordKind, StoredAlert, WindowKind
 
 EPOCH = datetime(1970, 1, 1)
 # the order of severity, in SQL: a group shows its worst point
@@ -58,6 +60,27 @@ class HeatCell:
     windows: int
 
 
+@dataclass(frozen=True, slots=True)
+class AlertSpan:
+    """An alert and the data time it covers: from the start of its earliest evidence window
+    to its latest evidence window's end (an alert not resolved: to now)."""
+
+    alert: StoredAlert
+    first_start: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineRecord:
+    """A rejected record as a page shows it: when it came, where in its batch, and why."""
+
+    received: datetime
+    kind: RecordKind
+    index: int  # position in the request's batch
+    record_id: str | None
+    reasons: tuple[str, ...]
+    payload: str  # the record as received, JSON text (truncated when huge)
+
+
 def _bucket_sql(step_seconds: int | None) -> str:
     """An SQL expression for the start of a point's step, as epoch seconds."""
     epoch = "CAST(EXTRACT(EPOCH FROM w_start) AS BIGINT)"
@@ -69,7 +92,8 @@ def _bucket_sql(step_seconds: int | None) -> str:
 
 
 class Dashboard:
-    """Reads grouped for pages (`Store.window_span`, `series`, `heatmap`)."""
+    """Reads grouped for pages (`Store.window_span`, `series`, `heatmap`, `alert_spans`,
+    `window_statuses`, `quarantine_between`)."""
 
     def __init__(self, db: Backend) -> None:
         self._db = db
@@ -186,6 +210,77 @@ class Dashboard:
             for col, b, r, metric, value, n in rows
         ]
 
+    def alert_spans(
+        self,
+        model: ModelInfo,
+        *,
+        status: AlertStatus | None = None,
+        severity: str | None = None,
+        rule: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 500,
+    ) -> list[AlertSpan]:
+        """The model's alerts matching the filters whose evidence touches the windows starting
+        in [since, until) (an alert not resolved reaches to now), each with the start of its
+        earliest evidence window; open alerts first, then the most recently changed."""
+        rows = self._db.run(
+            "WITH firsts AS (SELECT e.alert_id, min(e.w_start) AS f FROM alert_events e "
+            "JOIN alerts x ON x.id = e.alert_id WHERE x.model_id = ? GROUP BY e.alert_id), "
+            f"spans AS (SELECT {ALERT_COLUMNS}, CASE WHEN f.f IS NULL OR f.f > a.w_start "
+            "THEN a.w_start ELSE f.f END AS first_start FROM alerts a "
+            "JOIN models m ON m.id = a.model_id LEFT JOIN firsts f ON f.alert_id = a.id "
+            "WHERE a.model_id = ? AND (CAST(? AS VARCHAR) IS NULL OR a.status = ?) "
+            "AND (CAST(? AS VARCHAR) IS NULL OR a.severity = ?) "
+            "AND (CAST(? AS VARCHAR) IS NULL OR a.rule = ?) "
+            "AND (a.status <> 'resolved' OR a.w_end > ?)) "
+            "SELECT * FROM spans WHERE first_start < ? "
+            "ORDER BY CASE WHEN status = 'resolved' THEN 1 ELSE 0 END, changed DESC, id DESC "
+            "LIMIT ?",
+            (
+                model.id,
+                model.id,
+                status,
+                status,
+                severity,
+                severity,
+                rule,
+                rule,
+                since or EPOCH,
+                until or datetime(9999, 1, 1),
+                limit,
+            ),
+        )
+        return [AlertSpan(_alert(r[:-1]), r[-1]) for r in rows]
+
+    def window_statuses(
+        self, model: ModelInfo, *, since: datetime | None = None, until: datetime | None = None
+    ) -> dict[tuple[str, datetime], str]:
+        """The worst status of each tumbling window's own points (the whole window, not its
+        segments), by (version, start), for the windows starting in [since, until)."""
+        rows = self._db.run(
+            f"SELECT version, w_start, max({RANK}) FROM metric_points WHERE model_id = ? "
+            "AND kind = 'tumbling' AND segment = '' AND w_start >= ? AND w_start < ? "
+            "GROUP BY version, w_start",
+            (model.id, since or EPOCH, until or datetime(9999, 1, 1)),
+        )
+        return {(str(v), start): STATUS_OF_RANK[int(r)] for v, start, r in rows}
+
+    def quarantine_between(
+        self, model: ModelInfo, *, since: datetime, until: datetime, limit: int
+    ) -> list[QuarantineRecord]:
+        """The records of the model rejected (received) in [since, until), newest first."""
+        rows = self._db.run(
+            "SELECT received, kind, record_index, record_id, errors, payload FROM quarantine "
+            "WHERE model_id = ? AND received >= ? AND received < ? "
+            "ORDER BY received DESC, record_index LIMIT ?",
+            (model.id, since, until, limit),
+        )
+        return [
+            QuarantineRecord(received, kind, int(index), record_id, _reasons(errors), payload)
+            for received, kind, index, record_id, errors, payload in rows
+        ]
+
     def segments(
         self,
         model: ModelInfo,
@@ -204,6 +299,12 @@ class Dashboard:
             (model.id, since or EPOCH, until or datetime(9999, 1, 1)),
         )
         return [str(r[0]) for r in rows]
+
+
+def _reasons(errors: str) -> tuple[str, ...]:
+    """A rejected record's reasons as stored (a JSON list of sentences)."""
+    found = json.loads(errors)
+    return tuple(str(e) for e in found) if isinstance(found, list) else (str(found),)
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,6 +80,9 @@ class SqlStore:
         self.column_reads = ColumnReads(backend)
         self.column_series = self.column_reads.column_series
         self.column_moments = self.column_reads.column_moments
+        self.alert_spans = self.dashboard.alert_spans
+        self.window_statuses = self.dashboard.window_statuses
+        self.quarantine_between = self.dashboard.quarantine_between
         # the AlertStore interface (vigil.store.alerts)
         self.alerts = Alerts(backend)
         self.alert_states = self.alerts.alert_states

@@ -7,10 +7,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote
-from uuid import uuid4
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -26,9 +25,15 @@ from pydantic import (
 )
 from starlette.concurrency import run_in_threadpool
 
-from vigil.errors import ConfigError
 from vigil.service.routes.query import MAX_TEXT, _time
 from vigil.service.schemas import ERRORS
+from vigil.service.silences import (
+    MAX_NOTE,
+    check_matchers,
+    make_silence,
+    silence_end,
+    storable,
+)
 from vigil.service.state import ApiError, read_body, state_of
 from vigil.store.base import (
     AlertEvent,
@@ -40,31 +45,13 @@ from vigil.store.base import (
     WindowKind,
     utcnow,
 )
-from vigil.units import parse_duration
 
 router = APIRouter()
 MAX_ALERTS = 10_000
-MAX_NOTE = 10_000  # characters of a verdict's note or a silence's comment
 MAX_BODY = 2**21  # bytes of an ack, verdict or silence body: a comment fits many times over
-LONGEST_SILENCE = timedelta(days=365)
 ID = re.compile(r"[0-9a-fA-F]{32}")
-MATCHER_KEYS = ("rule", "model", "version", "column", "segment")
 Severity = Literal["warning", "critical"]
 TimeValue = StrictStr | StrictInt | StrictFloat
-
-
-def _plain(value: str, where: str) -> str:
-    """Text as the store can keep it: no NUL (PostgreSQL refuses it), no lone surrogate (not
-    Unicode); a ValueError naming `where` otherwise."""
-    if "\x00" in value:
-        raise ValueError(f"{where} holds a NUL character, which vigil cannot store; remove it")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError(
-            f"{where} holds a lone surrogate (\\ud800-\\udfff), which is not Unicode text"
-        ) from None
-    return value
 
 
 def _filter(value: str | None, name: str) -> str | None:
@@ -72,7 +59,7 @@ def _filter(value: str | None, name: str) -> str | None:
     if value is None:
         return None
     try:
-        return _plain(value, f"{name}={value[:40]!r}")
+        return storable(value, f"{name}={value[:40]!r}")
     except ValueError as err:
         raise ApiError(422, f"{err}.", reason="bad_query") from None
 
@@ -205,7 +192,7 @@ class VerdictBody(BaseModel):
     @field_validator("note")
     @classmethod
     def _storable(cls, value: str | None) -> str | None:
-        return None if value is None else _plain(value, "note")
+        return None if value is None else storable(value, "note")
 
 
 class SilenceBody(BaseModel):
@@ -226,20 +213,12 @@ class SilenceBody(BaseModel):
     @field_validator("matchers")
     @classmethod
     def _known_keys(cls, value: dict[str, str]) -> dict[str, str]:
-        if not value:
-            raise ValueError(f"give at least one matcher, among {', '.join(MATCHER_KEYS)}")
-        for key, text in value.items():
-            if key not in MATCHER_KEYS:
-                raise ValueError(f"unknown matcher {key[:40]!r}; use {', '.join(MATCHER_KEYS)}")
-            if not 1 <= len(text) <= MAX_TEXT:
-                raise ValueError(f"matcher {key}: 1 to {MAX_TEXT} characters; got {len(text)}")
-            _plain(text, f"matcher {key}")
-        return value
+        return check_matchers(value)
 
     @field_validator("comment")
     @classmethod
     def _storable(cls, value: str) -> str:
-        return _plain(value, "comment")
+        return storable(value, "comment")
 
 
 def _body(raw: bytes, shape: type[BaseModel], example: str) -> Any:
@@ -474,38 +453,17 @@ async def add_silence(request: Request) -> dict[str, Any]:
             f"give either ends_at or duration, not both nor neither; e.g. {example}",
             reason="bad_body",
         )
-    if body.duration is not None:
-        try:
-            seconds = parse_duration(body.duration, "duration")
-        except ConfigError as err:
-            raise ApiError(422, str(err), reason="bad_body") from None
-        if seconds > LONGEST_SILENCE.total_seconds():
-            raise ApiError(422, "duration: at most 365 days (52w).", reason="bad_body")
-        ends = starts + timedelta(seconds=seconds)
-    else:
-        assert body.ends_at is not None
-        ends = _body_time(body.ends_at, "ends_at")
-    if ends <= starts:
-        raise ApiError(
-            422,
-            f"ends_at ({_iso(ends)}) must be after starts_at ({_iso(starts)}).",
-            reason="bad_body",
+    try:
+        if body.duration is not None:
+            ends = silence_end(starts, body.duration)
+        else:
+            assert body.ends_at is not None
+            ends = _body_time(body.ends_at, "ends_at")
+        silence = make_silence(
+            body.matchers, starts=starts, ends=ends, now=now, actor=actor, comment=body.comment
         )
-    if ends - starts > LONGEST_SILENCE:
-        raise ApiError(
-            422,
-            f"a silence lasts at most 365 days; this one {(ends - starts).days} days.",
-            reason="bad_body",
-        )
-    if ends <= now:
-        raise ApiError(
-            422,
-            f"ends_at ({_iso(ends)}) is in the past: the silence would never act.",
-            reason="bad_body",
-        )
-    if starts - now > LONGEST_SILENCE:
-        raise ApiError(422, "starts_at: at most 365 days from now.", reason="bad_body")
-    silence = Silence(uuid4().hex, dict(body.matchers), starts, ends, now, actor, body.comment)
+    except ValueError as err:
+        raise ApiError(422, str(err), reason="bad_body") from None
     await run_in_threadpool(store.add_silence, silence)
     return silence_view(silence, now)
 

@@ -14,7 +14,16 @@ from fastapi.staticfiles import StaticFiles
 from vigil.service.state import state_of
 from vigil.service.ui.render import STATIC, PageError, page, static_dir
 from vigil.service.ui.session import Forbidden, SignInNeeded, Viewer, viewer_of
-from vigil.service.ui.views import drift, feature, models, overview, performance, signin
+from vigil.service.ui.views import (
+    alerts,
+    drift,
+    feature,
+    models,
+    overview,
+    performance,
+    signin,
+    windows,
+)
 
 PAGES = (
     signin.router,
@@ -23,6 +32,8 @@ PAGES = (
     performance.router,
     drift.router,
     feature.router,
+    alerts.router,
+    windows.router,
 )
 
 

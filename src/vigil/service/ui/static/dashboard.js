@@ -202,13 +202,14 @@
             escapeText(when(d.value[1])) + " → " + (d.open ? "now" : escapeText(when(d.value[2])));
         },
       },
-      xAxis: { type: "time" },
+      // the page's range when it gives one (min/max, epoch ms), else the items' own
+      xAxis: { type: "time", min: spec.min, max: spec.max },
       yAxis: {
         type: "category", data: rows, inverse: true,
         axisLabel: { width: (spec.labelWidth || 180) - 12, overflow: "truncate" },
       },
       series: [{
-        type: "custom",
+        type: "custom", clip: true,
         renderItem: function (params, api) {
           var row = api.value(0);
           var start = api.coord([api.value(1), row]);
