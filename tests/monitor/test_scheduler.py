@@ -16,7 +16,7 @@ import pytest
 from tests.store.conftest import postgres_url, store_url  # noqa: F401  (fixtures)
 
 from vigil.ingest.layout import layout_for
-from vigil.monitor.scheduler import Backoff, Monitor, TickSummary
+from vigil.monitor.scheduler import Backoff, Monitor, SchedulerThread, TickSummary
 from vigil.monitor.windows import WindowPlan
 from vigil.spec import spec_from_dict
 from vigil.store import SqlStore, open_store
@@ -233,3 +233,18 @@ def test_a_failing_rolling_window_says_which_span_failed(setup: Setup) -> None:
     lines = monitor.tick().failed
     rolling = [line for line in lines if " rolling " in line]
     assert rolling and rolling[0].startswith("m 1 rolling 2026-11-22T13:00: ")
+
+
+@pytest.mark.parametrize("evaluate_after", [None, 3600.0])
+def test_the_scheduler_thread_stops_while_its_next_tick_is_an_hour_away(
+    setup: Setup, evaluate_after: float | None
+) -> None:
+    """Failed before (without evaluate_after): `stop` set only the stop flag while the thread
+    slept until its next tick, an hour off, so every `vigil serve` with the scheduler took the
+    join's whole timeout to shut down. With evaluate_after, a nudge's wait is cut short too."""
+    scheduler = SchedulerThread(setup.monitor, 3600.0, evaluate_after=evaluate_after)
+    scheduler.start()
+    scheduler.nudge()  # with evaluate_after set, the thread now waits for that instead
+    scheduler.stop(timeout=30)
+    assert not scheduler._thread.is_alive(), "the thread still sleeps towards its next tick"
+    assert scheduler.last_tick is None  # stopping is not a tick

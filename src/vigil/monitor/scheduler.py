@@ -405,6 +405,7 @@ class SchedulerThread:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop after the current tick (waits at most `timeout` seconds)."""
         self._stop.set()
+        self._nudged.set()  # the thread may be waiting for a nudge or its next tick, an hour off
         if self._thread.is_alive():
             self._thread.join(timeout)
 
