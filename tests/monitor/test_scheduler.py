@@ -235,10 +235,16 @@ def test_a_failing_rolling_window_says_which_span_failed(setup: Setup) -> None:
     assert rolling and rolling[0].startswith("m 1 rolling 2026-11-22T13:00: ")
 
 
-def test_stopping_the_scheduler_thread_between_ticks_ends_it(setup: Setup) -> None:
-    # an interval of an hour: the thread is waiting for its next tick when it is stopped, and
-    # must end then, not when the join's timeout runs out with the thread still waiting
-    thread = SchedulerThread(setup.monitor, 3600.0)
-    thread.start()
-    thread.stop(timeout=60.0)
-    assert not thread._thread.is_alive()
+@pytest.mark.parametrize("evaluate_after", [None, 3600.0])
+def test_the_scheduler_thread_stops_while_its_next_tick_is_an_hour_away(
+    setup: Setup, evaluate_after: float | None
+) -> None:
+    """Failed before (without evaluate_after): `stop` set only the stop flag while the thread
+    slept until its next tick, an hour off, so every `vigil serve` with the scheduler took the
+    join's whole timeout to shut down. With evaluate_after, a nudge's wait is cut short too."""
+    scheduler = SchedulerThread(setup.monitor, 3600.0, evaluate_after=evaluate_after)
+    scheduler.start()
+    scheduler.nudge()  # with evaluate_after set, the thread now waits for that instead
+    scheduler.stop(timeout=30)
+    assert not scheduler._thread.is_alive(), "the thread still sleeps towards its next tick"
+    assert scheduler.last_tick is None  # stopping is not a tick

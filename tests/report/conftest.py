@@ -23,7 +23,8 @@ CLASSES = ("highstreet_card", "prepaid_card_for_international_travel", "virtual_
 
 @pytest.fixture(scope="session")
 def credit_report() -> Report:
-    """The demo's credit model (its validated period and the downturn) on in-memory Arrow tables: drift, an id column, a binary target."""
+    """The demo's credit model, its validated period against the downturn, on in-memory Arrow
+    tables: drift, an id column, a binary target."""
     reference = credit_data(4000, seed=[7, 0])
     current = credit_data(4000, seed=[7, 1], inputs=1.0, skill_loss=1.0, id_prefix="P")
     return evaluate(reference, current, infer_spec(reference, **CREDIT_ROLES))  # type: ignore[arg-type]

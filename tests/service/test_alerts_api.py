@@ -4,6 +4,7 @@ the outbox's deliveries; /metrics; and hostile requests, which get a 4xx, never 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import uuid
@@ -24,7 +25,7 @@ from tests.service.conftest import (
     records,
     token_settings,
 )
-from tests.store.conftest import postgres_url  # noqa: F401  (a fixture)
+from tests.store.conftest import module_postgres_url, postgres_url  # noqa: F401  (fixtures)
 
 from vigil.config import Limits
 from vigil.monitor.windows import WindowPlan
@@ -98,20 +99,41 @@ def delivery(a: StoredAlert, **changes: Any) -> Delivery:
     )
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
-def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
-    """The service in a thread over either store, no tokens, models credit and fraud."""
-    db = str(tmp_path / "vigil.duckdb")
-    if request.param == "postgres":
-        db = request.getfixturevalue("postgres_url")
+@contextlib.contextmanager
+def serving(db: str, folder: Path) -> Iterator[Live]:
+    """The service in a thread over the store at `db`, no tokens, models credit and fraud."""
     settings = make_settings(
-        tmp_path, db=db, limits=Limits(max_body=2**22), windows=WindowPlan(min_rows=10)
+        folder, db=db, limits=Limits(max_body=2**22), windows=WindowPlan(min_rows=10)
     )
     app = create_app(settings, scheduler=False)
     with ThreadServer(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        live = Live(url, client, tmp_path / "vigil.duckdb", app)
+        live = Live(url, client, folder / "vigil.duckdb", app)
         live.setup_model()
         live.setup_model("fraud")
+        yield live
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
+    """The service over either store, fresh for each test."""
+    db = str(tmp_path / "vigil.duckdb")
+    if request.param == "postgres":
+        db = request.getfixturevalue("postgres_url")
+    with serving(db, tmp_path) as live:
+        yield live
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def shared(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Live]:
+    """The service over either store, one for the module: for the hostile requests, which
+    must change nothing, and touch only alerts of their own."""
+    folder = tmp_path_factory.mktemp("alerts-api")
+    db = str(folder / "vigil.duckdb")
+    if request.param == "postgres":
+        db = request.getfixturevalue("module_postgres_url")
+    with serving(db, folder) as live:
         yield live
 
 
@@ -386,15 +408,15 @@ SILENCE_MISTAKES: list[tuple[Any, str]] = [
 
 @pytest.mark.parametrize(("body", "says"), SILENCE_MISTAKES)
 def test_a_silence_that_cannot_work_is_a_422_naming_the_field(
-    served: Live, body: Any, says: str
+    shared: Live, body: Any, says: str
 ) -> None:
     text = json.dumps(body)  # NUL and lone surrogates as JSON escapes
-    answer = served.client.post(
+    answer = shared.client.post(
         "/v1/silences", content=text, headers={"content-type": "application/json"}
     )
     assert answer.status_code == 422, answer.text
     assert says in answer.json()["error"]["message"]
-    assert served.client.get("/v1/silences").json()["silences"] == []
+    assert shared.client.get("/v1/silences").json()["silences"] == []
 
 
 # -- deliveries ---------------------------------------------------------------------------------
@@ -485,8 +507,8 @@ BAD_IDS = [
 
 
 @pytest.mark.parametrize("bad", BAD_IDS)
-def test_ids_that_cannot_be_ids_are_404_on_every_route(served: Live, bad: str) -> None:
-    c = served.client
+def test_ids_that_cannot_be_ids_are_404_on_every_route(shared: Live, bad: str) -> None:
+    c = shared.client
     for method, path, body in (
         ("GET", f"/v1/alerts/{bad}", None),
         ("POST", f"/v1/alerts/{bad}/ack", None),
@@ -523,16 +545,16 @@ VERDICT_MISTAKES: list[tuple[bytes, int, str]] = [
 
 @pytest.mark.parametrize(("body", "status", "says"), VERDICT_MISTAKES)
 def test_a_verdict_body_that_is_wrong_is_a_4xx_saying_why(
-    served: Live, body: bytes, status: int, says: str
+    shared: Live, body: bytes, status: int, says: str
 ) -> None:
-    a = alert("credit")
-    seed(served, a)
-    answer = served.client.post(
+    a = alert("credit", segment=f"region={new_id()}")  # one open alert per key: a key of its own
+    seed(shared, a)
+    answer = shared.client.post(
         f"/v1/alerts/{a.id}/verdict", content=body, headers={"content-type": "application/json"}
     )
     assert answer.status_code == status, answer.text[:300]
     assert says in answer.json()["error"]["message"]
-    assert served.client.get(f"/v1/alerts/{a.id}").json()["verdict"] is None
+    assert shared.client.get(f"/v1/alerts/{a.id}").json()["verdict"] is None
 
 
 QUERY_MISTAKES: list[tuple[str, dict[str, str]]] = [
@@ -560,8 +582,8 @@ QUERY_MISTAKES: list[tuple[str, dict[str, str]]] = [
 
 
 @pytest.mark.parametrize(("path", "params"), QUERY_MISTAKES)
-def test_a_query_out_of_range_is_a_422(served: Live, path: str, params: dict[str, str]) -> None:
-    answer = served.client.get(path, params=params)
+def test_a_query_out_of_range_is_a_422(shared: Live, path: str, params: dict[str, str]) -> None:
+    answer = shared.client.get(path, params=params)
     assert answer.status_code == 422, answer.text[:300]
     assert answer.json()["error"]["status"] == 422
 

@@ -3,6 +3,7 @@ the edges of the metrics query, and hostile query strings; on DuckDB and Postgre
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from tests.service.conftest import (
     records,
     reference_table,
 )
-from tests.store.conftest import postgres_url  # noqa: F401  (a fixture)
+from tests.store.conftest import module_postgres_url, postgres_url  # noqa: F401  (fixtures)
 
 from vigil.config import Limits
 from vigil.monitor.windows import WindowPlan
@@ -30,19 +31,40 @@ from vigil.service.app import create_app
 WAITING = "failed before: waits for its retry time, new rows or labels, or a retry"
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
-def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
-    """The service in a thread over either store, the scheduler off, one model registered."""
-    db = str(tmp_path / "vigil.duckdb")
-    if request.param == "postgres":
-        db = request.getfixturevalue("postgres_url")
+@contextlib.contextmanager
+def serving(db: str, folder: Path) -> Iterator[Live]:
+    """The service in a thread over the store at `db`, the scheduler off, one model registered."""
     settings = make_settings(
-        tmp_path, db=db, limits=Limits(max_body=2**20), windows=WindowPlan(min_rows=10)
+        folder, db=db, limits=Limits(max_body=2**20), windows=WindowPlan(min_rows=10)
     )
     app = create_app(settings, scheduler=False)
     with ThreadServer(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        live = Live(url, client, tmp_path / "vigil.duckdb", app)
+        live = Live(url, client, folder / "vigil.duckdb", app)
         live.setup_model()
+        yield live
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
+    """The service over either store, fresh for each test."""
+    db = str(tmp_path / "vigil.duckdb")
+    if request.param == "postgres":
+        db = request.getfixturevalue("postgres_url")
+    with serving(db, tmp_path) as live:
+        yield live
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def shared(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Live]:
+    """The service over either store, one for the module: for the hostile requests, which
+    must be refused and change nothing."""
+    folder = tmp_path_factory.mktemp("windows-api")
+    db = str(folder / "vigil.duckdb")
+    if request.param == "postgres":
+        db = request.getfixturevalue("module_postgres_url")
+    with serving(db, folder) as live:
         yield live
 
 
@@ -192,12 +214,12 @@ HOSTILE = [
 
 @pytest.mark.parametrize(("method", "path", "params", "words"), HOSTILE)
 def test_hostile_query_strings_get_a_clear_422(
-    served: Live, method: str, path: str, params: dict[str, str], words: str
+    shared: Live, method: str, path: str, params: dict[str, str], words: str
 ) -> None:
-    answer = served.client.request(method, path, params=params)
+    answer = shared.client.request(method, path, params=params)
     assert answer.status_code == 422, answer.text
     assert words in answer.json()["error"]["message"]
-    assert served.client.get("/readyz").status_code == 200
+    assert shared.client.get("/readyz").status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -210,9 +232,9 @@ def test_hostile_query_strings_get_a_clear_422(
         "/v1/models/%27%20OR%201%3D1%20--/windows",
     ],
 )
-def test_a_model_name_that_cannot_exist_is_404(served: Live, path: str) -> None:
+def test_a_model_name_that_cannot_exist_is_404(shared: Live, path: str) -> None:
     method = "post" if path.endswith("evaluate") else "get"
-    answer = served.client.request(method, path)
+    answer = shared.client.request(method, path)
     assert answer.status_code == 404, answer.text
     assert "no model" in answer.json()["error"]["message"]
 
@@ -246,9 +268,9 @@ def test_a_model_without_a_rolling_window_lists_only_its_tumbling_ones(tmp_path:
 
 @pytest.mark.parametrize("field", ["name", "version"])
 def test_a_model_name_or_version_with_nul_is_refused_at_registration(
-    served: Live, field: str
+    shared: Live, field: str
 ) -> None:
     body = {"name": "fresh", "version": "1", "spec": SPEC} | {field: "a\x00b"}
-    answer = served.client.post("/v1/models", json=body)
+    answer = shared.client.post("/v1/models", json=body)
     assert answer.status_code == 422, answer.text  # not a 500 from PostgreSQL
-    assert [m["name"] for m in served.client.get("/v1/models").json()] == ["credit"]
+    assert [m["name"] for m in shared.client.get("/v1/models").json()] == ["credit"]

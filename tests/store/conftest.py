@@ -1,12 +1,14 @@
 """One store test suite over both backends: DuckDB in a temporary file, PostgreSQL in a schema.
 
 Each PostgreSQL test gets a schema of its own (`vigil_test_<random>`, dropped afterwards) and
-a URL whose `search_path` points there, so tests never see each other's tables. When the
+a URL whose `search_path` points there, so tests never see each other's tables (a module that
+shares one server across its tests asks for `module_postgres_url` instead). When the
 server cannot be reached the PostgreSQL cases fail: CI starts it, and so does `scripts/test`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -25,9 +27,9 @@ HOW_TO_START = (
 )
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A URL whose tables live in a fresh schema of the test PostgreSQL database."""
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A URL whose tables live in a fresh schema of the test PostgreSQL database, dropped after."""
     try:
         admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as err:
@@ -44,6 +46,21 @@ def postgres_url() -> Iterator[str]:
             yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
         finally:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL whose tables live in a fresh schema of the test PostgreSQL database."""
+    with postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_postgres_url() -> Iterator[str]:
+    """A schema shared by one module's tests: for a server those tests only read from, or
+    write to under names of their own."""
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
