@@ -1,6 +1,6 @@
-"""A dashboard to test: one real service on 127.0.0.1, filled once per test session with two
-weeks of replayed traffic (tests/service/ui/replay.py), and Debian's chromium driven by
-Playwright. Screenshots go to `tests/service/ui/screenshots/` (not committed), to be looked at.
+"""A dashboard to test: one real service on 127.0.0.1, filled once for this package's tests
+with two weeks of replayed traffic (tests/service/ui/replay.py), and Debian's chromium driven
+by Playwright. Screenshots go to `tests/service/ui/screenshots/` (not committed), to be looked at.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def settings_for(tmp: Path) -> Settings:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     """The filled service, shared by every dashboard test (tests that change alerts make
     their own alerts or read state after their own change only)."""
@@ -74,8 +74,11 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
         yield Dashboard(url, api, start)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """Chromium for this package's tests, closed when they end: Playwright's sync API runs an
+    event loop on the main thread while it is open, which later tests (the SDK's
+    `asyncio.run`) must not find running."""
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield browser
