@@ -8,8 +8,10 @@ the mean of its points, beside their least and greatest value and their number.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from vigil.store.alerts import ALERT_COLUMNS, _alert
 from vigil.store.backend import Backend
@@ -81,6 +83,23 @@ class QuarantineRecord:
     payload: str  # the record as received, JSON text (truncated when huge)
 
 
+def _series_point(row: Sequence[Any]) -> SeriesPoint:
+    """A step of a series from its grouped row: version, step start in epoch seconds, last
+    end, mean, least, greatest, mean band, worst rank, windows."""
+    version, bucket, end, value, low, high, band, rank, n = row
+    return SeriesPoint(
+        str(version),
+        EPOCH + timedelta(seconds=int(bucket)),
+        end,
+        value,
+        low,
+        high,
+        band,
+        STATUS_OF_RANK[int(rank)],
+        int(n),
+    )
+
+
 def _bucket_sql(step_seconds: int | None) -> str:
     """An SQL expression for the start of a point's step, as epoch seconds."""
     epoch = "CAST(EXTRACT(EPOCH FROM w_start) AS BIGINT)"
@@ -147,20 +166,7 @@ class Dashboard:
                 until or datetime(9999, 1, 1),
             ),
         )
-        return [
-            SeriesPoint(
-                str(v),
-                EPOCH + timedelta(seconds=int(b)),
-                end,
-                value,
-                low,
-                high,
-                band,
-                STATUS_OF_RANK[int(rank)],
-                int(n),
-            )
-            for v, b, end, value, low, high, band, rank, n in rows
-        ]
+        return [_series_point(row) for row in rows]
 
     def heatmap(
         self,
@@ -366,20 +372,8 @@ class ColumnReads:
             ),
         )
         out: dict[str, list[SeriesPoint]] = {}
-        for metric, v, b, end, value, low, high, band, rank, n in rows:
-            out.setdefault(str(metric), []).append(
-                SeriesPoint(
-                    str(v),
-                    EPOCH + timedelta(seconds=int(b)),
-                    end,
-                    value,
-                    low,
-                    high,
-                    band,
-                    STATUS_OF_RANK[int(rank)],
-                    int(n),
-                )
-            )
+        for metric, *row in rows:
+            out.setdefault(str(metric), []).append(_series_point(row))
         return out
 
     def column_moments(

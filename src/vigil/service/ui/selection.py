@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from vigil.monitor.windows import WindowPlan
 from vigil.service.state import AppState
 from vigil.service.ui.render import PageError
-from vigil.service.ui.timerange import TimeRange, parse_range
+from vigil.service.ui.timerange import TimeRange, model_range
 from vigil.store.base import ModelInfo
 
 # no parameter of these pages is longer: a time, a version, a segment label
@@ -74,14 +74,7 @@ def select(
                 f"segment={part[:60]!r} is not a segment of {model.name!r}; write "
                 f"<column>=<value> with a segment column: {columns}.",
             )
-    span = state.store.window_span(model, chosen)
-    timerange = parse_range(
-        last=last,
-        since=since,
-        until=until,
-        step=step,
-        first_start=None if span is None else span.first_start,
-        latest_end=None if span is None else span.latest_end,
-        window_seconds=plan.size_seconds,
+    timerange = model_range(
+        state, model, last=last, since=since, until=until, step=step, version=chosen
     )
     return Selection(chosen, part, timerange, plan)

@@ -17,7 +17,9 @@ from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from vigil.ingest.validate import iso_time
+from vigil.service.state import AppState
 from vigil.service.ui.render import PageError
+from vigil.store.base import ModelInfo
 
 LASTS = {"24h": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400, "90d": 90 * 86_400,
          "365d": 365 * 86_400, "all": None}  # fmt: skip
@@ -131,3 +133,32 @@ def parse_range(
             fits = [s for s in STEPS.values() if math.ceil(span / s) <= MAX_BUCKETS]
             step_seconds = fits[0] if fits else max(STEPS.values())
     return TimeRange(start, end, chosen_last, step, step_seconds)
+
+
+def model_range(
+    state: AppState,
+    model: ModelInfo,
+    *,
+    last: str | None,
+    since: str | None,
+    until: str | None,
+    step: str | None,
+    version: str | None = None,
+    latest_end: datetime | None = None,
+) -> TimeRange:
+    """`parse_range` anchored at the model's computed windows (of one version, or all) and
+    its window size; `latest_end` replaces the latest window's end (a page whose rows are
+    not windows, such as the quarantine, anchors `last` at its own newest row)."""
+    span = state.store.window_span(model, version)
+    latest = None if span is None else span.latest_end
+    if latest_end is not None:
+        latest = latest_end if latest is None else max(latest, latest_end)
+    return parse_range(
+        last=last,
+        since=since,
+        until=until,
+        step=step,
+        first_start=None if span is None else span.first_start,
+        latest_end=latest,
+        window_seconds=state.monitor.plan_for(model.name).size_seconds,
+    )

@@ -29,7 +29,7 @@ from vigil.service.ui.charts import ms
 from vigil.service.ui.forms import read_form
 from vigil.service.ui.render import PageError, href, number, page, page_model
 from vigil.service.ui.session import Viewer, check_form, page_viewer
-from vigil.service.ui.timerange import TimeRange, parse_range
+from vigil.service.ui.timerange import TimeRange, model_range
 from vigil.store.base import AlertStatus, AlertVerdict, ModelInfo, Silence, StoredAlert, utcnow
 from vigil.store.dashboard import AlertSpan
 
@@ -166,16 +166,8 @@ async def alerts_page(
 
     def read() -> dict[str, Any]:
         info = page_model(state, model)
-        span = state.store.window_span(info)
-        timerange = parse_range(
-            last=last,
-            since=since,
-            until=until,
-            step=step,
-            first_start=None if span is None else span.first_start,
-            latest_end=None if span is None else span.latest_end,
-            window_seconds=state.monitor.plan_for(info.name).size_seconds,
-        )
+        timerange = model_range(state, info, last=last, since=since, until=until, step=step)
+        span = state.store.window_span(info)  # open alerts' bars run to its latest window
         found = state.store.alert_spans(
             info,
             status=chosen_status,

@@ -23,7 +23,7 @@ from vigil.service.state import AppState, state_of
 from vigil.service.ui.charts import line, ms, series_chart
 from vigil.service.ui.render import PageError, href, number, page, page_model, worst
 from vigil.service.ui.session import page_viewer
-from vigil.service.ui.timerange import TimeRange, parse_range
+from vigil.service.ui.timerange import TimeRange, model_range
 from vigil.store.base import ModelInfo, StoredAlert, utcnow
 from vigil.store.dashboard import SeriesPoint
 
@@ -75,15 +75,13 @@ def checked_param(name: str, value: str | None) -> str | None:
 def page_range(request: Request, state: AppState, model: ModelInfo) -> TimeRange:
     """The time range and step the URL asks for, anchored at the model's windows."""
     query = request.query_params
-    span = state.store.window_span(model)
-    return parse_range(
+    return model_range(
+        state,
+        model,
         last=checked_param("last", query.get("last")),
         since=checked_param("since", query.get("since")),
         until=checked_param("until", query.get("until")),
         step=checked_param("step", query.get("step")),
-        first_start=None if span is None else span.first_start,
-        latest_end=None if span is None else span.latest_end,
-        window_seconds=state.monitor.plan_for(model.name).size_seconds,
     )
 
 

@@ -25,7 +25,7 @@ from vigil.report.json import read_report
 from vigil.service.state import AppState, state_of
 from vigil.service.ui.render import CSP, PageError, href, page, page_model
 from vigil.service.ui.session import page_viewer
-from vigil.service.ui.timerange import parse_range
+from vigil.service.ui.timerange import model_range
 from vigil.store.base import ModelInfo, WindowKey, WindowKind, WindowState
 from vigil.store.dashboard import QuarantineRecord
 
@@ -108,15 +108,8 @@ async def windows_page(
     def read() -> dict[str, Any]:
         info = page_model(state, model)
         chosen = _version(info, version)
-        span = state.store.window_span(info, chosen)
-        timerange = parse_range(
-            last=last,
-            since=since,
-            until=until,
-            step=step,
-            first_start=None if span is None else span.first_start,
-            latest_end=None if span is None else span.latest_end,
-            window_seconds=state.monitor.plan_for(info.name).size_seconds,
+        timerange = model_range(
+            state, info, last=last, since=since, until=until, step=step, version=chosen
         )
         found = state.store.read_windows(
             info,
@@ -289,21 +282,11 @@ async def quarantine_page(
 
     def read() -> dict[str, Any]:
         info = page_model(state, model)
-        span = state.store.window_span(info)
         newest = state.store.read_quarantine(info, limit=1, since=None)
         # records are rejected on the service's clock: the range reaches the latest one
-        latest = None if span is None else span.latest_end
-        if newest:
-            received = _start(str(newest[0]["received"]))
-            latest = received if latest is None else max(latest, received)
-        timerange = parse_range(
-            last=last,
-            since=since,
-            until=until,
-            step=step,
-            first_start=None if span is None else span.first_start,
-            latest_end=latest,
-            window_seconds=state.monitor.plan_for(info.name).size_seconds,
+        received = _start(str(newest[0]["received"])) if newest else None
+        timerange = model_range(
+            state, info, last=last, since=since, until=until, step=step, latest_end=received
         )
         records = state.store.quarantine_between(
             info,
