@@ -19,14 +19,8 @@ from vigil.service.ui.charts import line, series_chart
 from vigil.service.ui.render import PageError, href, page, page_model
 from vigil.service.ui.session import page_viewer
 from vigil.service.ui.timerange import TimeRange
-from vigil.service.ui.views.overview import (
-    DEFAULT_METRIC,
-    WHOLE,
-    checked_param,
-    page_range,
-    page_version,
-    task_of,
-)
+from vigil.service.ui.views.cards import DEFAULT_METRIC, WHOLE, task_of
+from vigil.service.ui.views.overview import checked_param, page_range, page_version
 from vigil.store.base import ModelInfo
 from vigil.store.dashboard import SeriesPoint
 
