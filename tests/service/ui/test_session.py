@@ -73,8 +73,12 @@ def test_signing_out_needs_the_form_token_and_ends_the_session(
 
 def test_the_models_page_shows_the_replayed_model(browser, dashboard: Dashboard) -> None:
     page = sign_in(browser, dashboard)
+    refused: list[str] = []
+    page.on("response", lambda r: refused.append(r.url) if r.status >= 400 else None)
+    page.reload()  # every request the page makes (its stylesheet and scripts) is answered
     row = page.locator(f"tr[data-model={MODEL}]")
     assert row.locator("a").first.inner_text() == MODEL
     assert row.locator(".status").first.inner_text() in ("warning", "critical")
     assert "firing" in row.inner_text()
+    assert refused == []
     page.context.close()
