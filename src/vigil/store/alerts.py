@@ -86,7 +86,7 @@ class Alerts:
             "ORDER BY a.rule, a.version, a.col, a.segment",
             (model.id,),
         )
-        return [_alert(r) for r in rows]
+        return [alert_from_row(r) for r in rows]
 
     def save_alerts(
         self,
@@ -306,7 +306,7 @@ class Alerts:
                 limit,
             ),
         )
-        return [_alert(r) for r in rows]
+        return [alert_from_row(r) for r in rows]
 
     def get_alert(self, alert_id: str) -> StoredAlert | None:
         """One alert by id, or None."""
@@ -317,7 +317,7 @@ class Alerts:
             "WHERE a.id = ?",
             (alert_id,),
         )
-        return _alert(rows[0]) if rows else None
+        return alert_from_row(rows[0]) if rows else None
 
     def alert_events(self, alert_id: str) -> list[AlertEvent]:
         """An alert's events, oldest first (in the order they were appended)."""
@@ -663,7 +663,8 @@ def _check_silence(s: Silence) -> None:
     _check_text(s.comment, f"silence {s.id}: comment")
 
 
-def _alert(r: tuple[Any, ...]) -> StoredAlert:
+def alert_from_row(r: tuple[Any, ...]) -> StoredAlert:
+    """An alert from a row of `ALERT_COLUMNS` (the dashboard's alert reads use it too)."""
     return StoredAlert(
         id=str(r[0]),
         model=str(r[1]),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from vigil.store.alerts import ALERT_COLUMNS, _alert
+from vigil.store.alerts import ALERT_COLUMNS, alert_from_row
 from vigil.store.backend import Backend
 from vigil.store.base import AlertStatus, ModelInfo, RecordKind, StoredAlert, WindowKind
 
@@ -257,7 +257,7 @@ class Dashboard:
                 limit,
             ),
         )
-        return [AlertSpan(_alert(r[:-1]), r[-1]) for r in rows]
+        return [AlertSpan(alert_from_row(r[:-1]), r[-1]) for r in rows]
 
     def window_statuses(
         self, model: ModelInfo, *, since: datetime | None = None, until: datetime | None = None

@@ -41,6 +41,22 @@ def test_a_wrong_token_is_told_and_sets_no_cookie(dashboard: Dashboard) -> None:
         assert "set-cookie" not in r.headers
 
 
+def test_a_hostile_sign_in_form_is_a_clear_4xx_and_sets_no_cookie(dashboard: Dashboard) -> None:
+    cases = [
+        ({"content-type": "application/json"}, b'{"token": "x"}', 415),
+        ({"content-type": "application/x-www-form-urlencoded"}, b"token=" + b"a" * 20_000, 413),
+        ({"content-type": "application/x-www-form-urlencoded"}, b"token=%ff%fe", 400),
+        ({"content-type": "application/x-www-form-urlencoded"}, b"token=a%00b", 400),
+        ({"content-type": "application/x-www-form-urlencoded"}, b"", 401),  # no token at all
+    ]
+    with httpx.Client(base_url=dashboard.url) as person:
+        for headers, body, status in cases:
+            r = person.post("/signin", content=body, headers=headers)
+            assert r.status_code == status, (body[:30], r.status_code, r.text[:200])
+            assert "set-cookie" not in r.headers
+            assert r.headers["content-type"].startswith("text/html")
+
+
 def test_a_forged_or_damaged_cookie_is_a_new_sign_in(dashboard: Dashboard) -> None:
     for value in ("v1.YWRtaW4.99999999999.00", "garbage", "v1.%%%.1.2", "v1.YWRtaW4.x.y"):
         with httpx.Client(base_url=dashboard.url, cookies={COOKIE: value}) as person:

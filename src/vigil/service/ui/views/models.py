@@ -38,10 +38,8 @@ def model_row(state: AppState, model: ModelInfo) -> ModelRow:
     """The figures of one model's line, read from the store."""
     store = state.store
     latest = store.latest_points(model)
-    judged = [p.status for p in latest if p.status not in ("none",)]
+    judged = [p.status for p in latest if p.status != "none"]
     health = worst(judged) if judged else "pending"
-    if health == "none":
-        health = "pending"
     alerts = store.read_alerts(
         model=model, status=None, severity=None, rule=None, since=None, limit=10_000
     )
