@@ -1,0 +1,67 @@
+"""Performance estimated before the labels arrive: what CBPE and DLE give.
+
+Labels come days or weeks after the predictions, so a window's realized performance is
+unknown until then. Two estimators read a window without its labels, from models of the
+reference's labelled rows (docs/statistics.md, "Performance before labels"):
+
+- CBPE (`vigil.measure.cbpe`, binary and multiclass classification): the scores, calibrated
+  on the reference when it shows they are not, are taken as the probability each row is of
+  its class; the expected confusion matrix, and every metric that follows from it, is the
+  window's estimate.
+- DLE (`vigil.measure.dle`, regression): a model of each row's absolute and squared error,
+  fitted on the reference's features and predictions, estimates MAE, RMSE and MAPE.
+
+Both assume no concept shift: how the label depends on the inputs is the reference's. They
+are blind to a change of that relation alone. Numbers only; `vigil.verdict` judges them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
+
+from vigil.measure.performance import MetricChange
+
+_T = TypeVar("_T")
+
+# The reference's memo: `once(key, compute)` is `compute()`, kept for the next window when the
+# reference is prepared (`vigil.evaluation.PreparedReference`), so a fit happens once per
+# model version.
+Once = Callable[[Hashable, Callable[[], _T]], _T]
+
+Method = Literal["cbpe", "dle"]
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """One metric estimated on the current set, beside the reference and, later, the truth."""
+
+    metric: str  # a name of `vigil.measure.performance`: "roc_auc", "accuracy", "mae", ...
+    value: float  # the estimate for the current set
+    standard_error: float | None  # the estimate's sampling noise at the current set's size
+    # the estimate against the reference's realized value, judged as performance is
+    # (`vigil.verdict.change_status`); None when the reference's value is unknown
+    change: MetricChange | None
+    realized: float | None = None  # the current set's value on its labelled rows, when any
+
+
+@dataclass(frozen=True, slots=True)
+class EstimatedConfusion:
+    """The expected confusion matrix of the current set: rows are true classes (fractional
+    counts, summing to the set's rows)."""
+
+    labels: tuple[str, ...]
+    matrix: tuple[tuple[float, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EstimationResult:
+    """Every metric one estimator gave for the current set."""
+
+    method: Method
+    estimates: dict[str, Estimate]
+    rows: int  # current rows the estimate read (rows with a score, or with every feature)
+    calibrated: bool = False  # CBPE: the scores were recalibrated on the reference
+    confusion: EstimatedConfusion | None = None  # CBPE only
+    errors: dict[str, str] = field(default_factory=dict)  # metric -> why it was not estimated
