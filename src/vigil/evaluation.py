@@ -23,6 +23,16 @@ import pyarrow as pa
 import pyarrow.ipc as paipc
 
 from vigil.errors import InputError, NotEnoughData, SpecError
+from vigil.measure.attribution import (
+    AttributionResult,
+    attribution_columns,
+    attribution_matrix,
+    band_rows,
+    is_attribution_column,
+    measure_attribution,
+    null_band,
+    reference_attributions,
+)
 from vigil.measure.columns import (
     NumericSample,
     boolean_column,
@@ -322,6 +332,7 @@ def evaluate(
     with ThreadPoolExecutor(max_workers=n_workers) if n_workers > 1 else _Inline() as pool:
         duplicates = pool.submit(_duplicates, ref, cur.table, hashed)
         performance_job = pool.submit(_performance, spec, ref, cur.table, labels)
+        attribution_job = pool.submit(_attribution, spec, ref, cur)
         for name, measured, checked in pool.map(job, columns):
             results[name] = (measured, checked)
             done += 1
@@ -364,6 +375,7 @@ def evaluate(
         spec.drift,
     )
     performance = performance_job.result()
+    attribution = attribution_job.result()
     if ref.profile is not None:
         notes.append(_profile_exactness(spec, drift))
     return Report(
@@ -372,11 +384,12 @@ def evaluate(
         drift=drift,
         quality=quality,
         performance=performance,
-        checks=judge(spec, drift, quality, performance),
+        checks=judge(spec, drift, quality, performance, attribution=attribution),
         notes=tuple(notes),
         spec=spec.to_dict(),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         vigil_version=_version(),
+        attribution=attribution,
     )
 
 
@@ -579,7 +592,11 @@ def _schema(spec: Spec, ref: _Reference, current: pa.Table) -> SchemaChange:
                     changes.append(TypeChange(name, str(r), str(c)))
     return SchemaChange(
         missing_columns=tuple(n for n in spec.names if n not in present),
-        new_columns=tuple(n for n in current.column_names if n not in known),
+        new_columns=tuple(
+            n
+            for n in current.column_names
+            if n not in known and not is_attribution_column(n, spec)
+        ),
         type_changes=tuple(changes),
     )
 
@@ -728,6 +745,34 @@ def _check_reference_classes(spec: Spec, ref: _Reference, labels: tuple[str, ...
     refused = ref.once(("score_classes", labels), outcome)
     if refused is not None:
         raise refused
+
+
+def _attribution(spec: Spec, ref: _Reference, cur: Dataset) -> AttributionResult | None:
+    """Attribution drift when both sets carry some feature's attributions; None otherwise."""
+    table = ref.table
+    current_columns = attribution_columns(cur.table, spec)
+    if table is None or not current_columns:
+        return None
+    ref_columns = ref.once(("attribution_columns",), lambda: attribution_columns(table, spec))
+    shared = {f: c for f, c in ref_columns.items() if f in current_columns}
+    if not shared:
+        return None
+    kept = ref.once(
+        ("attributions", tuple(shared.items())),
+        lambda: reference_attributions(table, shared, f"the reference {ref.source}"),
+    )
+    if kept is None:
+        return None
+    values = attribution_matrix(
+        cur.table, [current_columns[f] for f in kept.features], f"the current set {cur.source}"
+    )
+    if values.shape[0] < 2:
+        return None
+    rows, k = band_rows(values.shape[0]), min(spec.attribution.k, len(kept.features))
+    band = ref.once(
+        ("attribution_band", kept.features, rows, k), lambda: null_band(kept, rows, k)
+    )
+    return measure_attribution(kept, values, band, k=k)
 
 
 def _set_performance(spec: Spec, table: pa.Table, labels: tuple[str, ...]) -> SetPerformance | None:

@@ -140,9 +140,10 @@ def evaluate_labels(previous: Report, reference: PreparedReference, current: Any
         drift=drift,
         quality=quality,
         performance=performance,
-        checks=judge(spec, drift, quality, performance),
+        checks=judge(spec, drift, quality, performance, attribution=previous.attribution),
         notes=tuple(notes),
         spec=previous.spec,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         vigil_version=_version(),
+        attribution=previous.attribution,  # attributions are not labels: carried
     )

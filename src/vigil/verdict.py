@@ -13,6 +13,9 @@ again. The rules, with their reasons, are in docs/statistics.md ("The verdict").
 - A performance check fires when the worsening is practically large (relative to the value
   or, for metrics bounded by 1, to the error) *and* at least so many standard errors of the
   difference. Below the minimum of labelled rows it is `pending`.
+- An attribution check fires when NDCG falls below its level (a feature's mean |attribution|
+  moves by its relative level) *and* the fall (the change) is so many standard errors beyond
+  what unchanged data of the window's size shows.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from vigil.measure.attribution import AttributionResult
 from vigil.measure.drift import ColumnDrift, DriftResult
 from vigil.measure.performance import CHECKED_METRICS, MetricChange, PerformanceResult
 from vigil.measure.quality import ColumnQuality, QualityResult
@@ -115,15 +119,23 @@ def _bound(x: float | None, open_end: str) -> str:
 
 
 def judge(
-    spec: Spec, drift: DriftResult, quality: QualityResult, performance: PerformanceResult | None
+    spec: Spec,
+    drift: DriftResult,
+    quality: QualityResult,
+    performance: PerformanceResult | None,
+    *,
+    attribution: AttributionResult | None = None,
 ) -> tuple[Check, ...]:
-    """Every check of a report, in a stable order: drift, schema, quality, performance."""
-    checks = [*_drift_checks(spec, drift), *_schema_checks(spec, quality)]
+    """Every check of a report, in a stable order: drift, schema, quality, performance,
+    attribution."""
+    checks = [*_drift_checks(spec, drift, attribution), *_schema_checks(spec, quality)]
     for q in quality.columns.values():
         checks += _quality_checks(spec, q, quality.current_rows)
     checks += _dataset_quality_checks(spec, quality)
     if performance is not None:
         checks += _performance_checks(spec, performance)
+    if attribution is not None:
+        checks += _attribution_checks(spec, attribution)
     return tuple(checks)
 
 
@@ -148,9 +160,17 @@ def drift_status(column: ColumnDrift, alpha: float | None) -> Status:
     return at_most(size, evidence(column.p_value_adjusted, alpha))
 
 
-def _drift_checks(spec: Spec, drift: DriftResult) -> list[Check]:
+def _drift_checks(
+    spec: Spec, drift: DriftResult, attribution: AttributionResult | None = None
+) -> list[Check]:
     out = []
     features, drifted = 0, 0
+    weights = (
+        {f: a.reference_share for f, a in attribution.features.items()}
+        if spec.attribution.importance_weighted and attribution is not None
+        else None
+    )
+    weight_in_all, weight_drifted = 0.0, 0.0
     for c in drift.columns.values():
         if c.error is not None:  # shown as "not evaluated" in the report; nothing judged
             continue
@@ -182,8 +202,14 @@ def _drift_checks(spec: Spec, drift: DriftResult) -> list[Check]:
         if c.role == "feature":
             features += 1
             drifted += status != "ok"
+            if weights is not None:
+                weight_in_all += weights.get(c.column, 0.0)
+                weight_drifted += weights.get(c.column, 0.0) if status != "ok" else 0.0
     share = drifted / features if features else 0.0
     limits = spec.drift.dataset_share
+    if weights is not None:
+        out.append(_weighted_dataset_drift(drifted, features, weight_drifted, weight_in_all, limits))
+        return out
     status = level(share, limits) if features else "ok"
     out.append(
         Check(
@@ -198,6 +224,25 @@ def _drift_checks(spec: Spec, drift: DriftResult) -> list[Check]:
         )
     )
     return out
+
+
+def _weighted_dataset_drift(
+    drifted: int, features: int, weight_drifted: float, weight_in_all: float, limits: Threshold
+) -> Check:
+    """The dataset drift check with each feature counted by its reference importance."""
+    share = weight_drifted / weight_in_all if weight_in_all > 0 else 0.0
+    status = level(share, limits) if weight_in_all > 0 else "ok"
+    return Check(
+        "dataset_drift",
+        None,
+        "drift.share_drifted",
+        status,
+        share,
+        decided_by(status, limits),
+        f"{drifted} of {features} features drifted, holding {share:.0%} of the reference's "
+        f"attribution importance (importance-weighted; a warning from {limits.warning:.0%}, "
+        f"critical from {limits.critical:.0%}).",
+    )
 
 
 # --- schema and quality ---------------------------------------------------------------------------
@@ -555,3 +600,67 @@ def _change_message(change: MetricChange) -> str:
     if change.standard_error is not None and z is not None and math.isfinite(z):
         text += f"; {abs(z):.1f} standard errors of ±{change.standard_error:.2g}"
     return text + ")."
+
+
+# --- attribution --------------------------------------------------------------------------------
+
+
+def _evidence_by_errors(z: float, errors: Threshold) -> Status:
+    """The highest status `z` standard errors of evidence allow."""
+    if z >= errors.critical:
+        return "critical"
+    return "warning" if z >= errors.warning else "ok"
+
+
+def _attribution_checks(spec: Spec, result: AttributionResult) -> list[Check]:
+    options = spec.attribution
+    errors = options.standard_errors
+    fall = result.band_mean - result.ndcg
+    if result.band_sd > 0:
+        z = fall / result.band_sd
+    else:  # unchanged data of this size always ranks alike: any fall is beyond noise
+        z = math.inf if fall > 0 else 0.0
+    status = at_most(level(result.ndcg, options.ndcg), _evidence_by_errors(z, errors))
+    ranking = "changed" if status != "ok" else "held"
+    out = [
+        Check(
+            "attribution.ndcg",
+            None,
+            "attribution.ndcg",
+            status,
+            result.ndcg,
+            decided_by(status, options.ndcg),
+            f"the feature-importance ranking {ranking}: NDCG@{result.k} = {_fmt(result.ndcg)} "
+            f"(a warning below {_fmt(options.ndcg.warning)}, critical below "
+            f"{_fmt(options.ndcg.critical)}; unchanged data of {result.band_rows} rows gives "
+            f"{_fmt(result.band_mean)} ± {_fmt(result.band_sd)}).",
+            standard_error=result.band_sd,
+        )
+    ]
+    for f in result.features.values():
+        size = level(abs(f.relative_change), options.relative_change)
+        z_f = abs(f.change) / f.standard_error if f.standard_error > 0 else (
+            math.inf if f.change != 0 else 0.0
+        )
+        f_status = at_most(size, _evidence_by_errors(z_f, errors))
+        moved = "rose" if f.change > 0 else "fell"
+        message = (
+            f"{f.feature}'s mean |attribution| {moved} from {_fmt(f.reference_mean_abs)} to "
+            f"{_fmt(f.current_mean_abs)} ({f.relative_change:+.0%}; rank "
+            f"{f.reference_rank} → {f.current_rank}; standard error {_fmt(f.standard_error)})"
+        )
+        if f_status == "ok":
+            message = f"{f.feature}: importance steady — " + message
+        out.append(
+            Check(
+                "attribution.mean_abs_change",
+                f.feature,
+                "attribution.mean_abs_change",
+                f_status,
+                f.relative_change,
+                decided_by(f_status, options.relative_change),
+                message + ".",
+                standard_error=f.standard_error,
+            )
+        )
+    return out

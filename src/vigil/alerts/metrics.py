@@ -48,6 +48,9 @@ CLOCK_METRICS = (
 # an SLA's judgement of a window (vigil.alerts.sla): the "column" is the SLA's name, or
 # "<sla>:<metric>" for one objective
 SLA_METRICS = ("sla.met", "sla.objective")
+# feature attribution drift (vigil.measure.attribution): per feature, and the ranking's NDCG
+ATTRIBUTION_COLUMN_METRICS = ("attribution.mean_abs_change", "attribution.mean_abs")
+ATTRIBUTION_DATASET_METRICS = ("attribution.ndcg",)
 
 
 def column_metrics() -> frozenset[str]:
@@ -64,6 +67,7 @@ def column_metrics() -> frozenset[str]:
         + [f"quality.{name}" for name in QUALITY_METRICS]
         + [f"schema.{name}" for name in SCHEMA_CHANGES]
         + list(SLA_METRICS)
+        + list(ATTRIBUTION_COLUMN_METRICS)
     )
 
 
@@ -75,6 +79,7 @@ def dataset_metrics() -> frozenset[str]:
         + [f"performance.{name}" for name in (*HIGHER_IS_BETTER, *PERFORMANCE_EXTRA)]
         + [f"ops.{name}" for name in OPS_FIGURES]
         + list(CLOCK_METRICS)
+        + list(ATTRIBUTION_DATASET_METRICS)
     )
 
 

@@ -7,7 +7,8 @@ they never decide one. Every other measured value becomes a point with status "n
 are labelled (performance metrics no check judges, the target's drift measures).
 Metric names are listed in docs/api.md: `drift.<measure>`, `drift.p_value`,
 `drift.share_drifted`; `quality.<measure>`; `schema.<change>`; `performance.<metric>`,
-`performance.label_coverage`, `performance.labelled_rows`; `ops.<figure>`.
+`performance.label_coverage`, `performance.labelled_rows`; `attribution.ndcg`,
+`attribution.mean_abs_change` and `attribution.mean_abs` (per feature); `ops.<figure>`.
 """
 
 from __future__ import annotations
@@ -90,6 +91,10 @@ def report_points(
                 add(f"performance.{metric}", "", value, True)
         add("performance.labelled_rows", "", float(p.current.rows if p.current else 0))
         add("performance.label_coverage", "", p.label_coverage)
+    a = report.attribution
+    if a is not None:  # each feature's importance in the window, for its chart over time
+        for feature, f in a.features.items():
+            add("attribution.mean_abs", feature, f.current_mean_abs)
     return out
 
 

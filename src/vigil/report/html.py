@@ -202,6 +202,7 @@ def render_html(report: Report) -> str:
         summary=summary_line(report),
         reference_colour=REFERENCE_COLOUR,
         current_colour=CURRENT_COLOUR,
+        attribution=report.attribution,
     )
     return page
 

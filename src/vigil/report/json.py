@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from vigil.measure.attribution import AttributionResult, FeatureAttribution
 from vigil.measure.drift import ColumnDrift, Distribution, DriftResult
 from vigil.measure.performance import (
     BOUNDED_BY_ONE,
@@ -132,7 +133,32 @@ def _document(report: Report) -> dict[str, Any]:
         "notes": list(report.notes),
         "spec": report.spec,
     }
+    if report.attribution is not None:  # an optional key: reports without attributions as before
+        document["attribution"] = _attribution(report)
     return document
+
+
+def _attribution(report: Report) -> dict[str, Any]:
+    a = report.attribution
+    assert a is not None
+    ndcg = report.check("attribution.ndcg")
+    weighted = report.spec.get("attribution", {}).get("importance_weighted", False)
+    return {
+        "status": ndcg.status if ndcg is not None else "ok",
+        "ndcg": a.ndcg,
+        "k": a.k,
+        "band": {"mean": a.band_mean, "sd": a.band_sd, "rows": a.band_rows},
+        "rows": {"reference": a.reference_rows, "current": a.current_rows},
+        "importance_weighted_drift_share": bool(weighted),
+        "features": {
+            name: {
+                field.name: getattr(f, field.name)
+                for field in dataclasses.fields(FeatureAttribution)
+                if field.name != "feature"
+            }
+            for name, f in a.features.items()
+        },
+    }
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
@@ -211,6 +237,27 @@ def _report(doc: dict[str, Any]) -> Report:
         spec=doc["spec"],
         created=doc["created"],
         vigil_version=doc["vigil_version"],
+        attribution=_read_attribution(doc.get("attribution")),
+    )
+
+
+def _read_attribution(a: dict[str, Any] | None) -> AttributionResult | None:
+    if a is None:
+        return None
+    return AttributionResult(
+        features={
+            name: FeatureAttribution(
+                name, **{k: math.nan if v is None else v for k, v in f.items()}
+            )
+            for name, f in a["features"].items()
+        },
+        ndcg=a["ndcg"],
+        k=a["k"],
+        band_mean=a["band"]["mean"],
+        band_sd=a["band"]["sd"],
+        band_rows=a["band"]["rows"],
+        reference_rows=a["rows"]["reference"],
+        current_rows=a["rows"]["current"],
     )
 
 

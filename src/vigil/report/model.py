@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from vigil.measure.attribution import AttributionResult
 from vigil.measure.drift import DriftResult
 from vigil.measure.performance import PerformanceResult
 from vigil.measure.quality import QualityResult
@@ -42,6 +43,7 @@ class Report:
     spec: dict[str, Any]  # the effective spec as plain data (what was inferred or loaded)
     created: str  # ISO-8601 UTC
     vigil_version: str
+    attribution: AttributionResult | None = None  # None when a set carries no attributions
 
     @property
     def status(self) -> Status:

@@ -98,7 +98,7 @@ def render_terminal(report: Report, console: Console) -> None:
         for c in report.checks
         if c.status != "ok"
         and c.name not in ("drift", "dataset_drift")
-        and not c.name.startswith("performance.")
+        and not c.name.startswith(("performance.", "attribution."))
     ]
     if findings:
         q = Table(title="Data quality", title_justify="left")
@@ -141,6 +141,9 @@ def render_terminal(report: Report, console: Console) -> None:
         )
         console.print(t)
 
+    if report.attribution is not None:
+        render_attribution(report, console)
+
     failed = [c for c in report.checks if c.status != "ok"]
     console.print(
         f"{len(failed)} of {len(report.checks)} checks not ok "
@@ -149,3 +152,34 @@ def render_terminal(report: Report, console: Console) -> None:
         f"{sum(c.status == 'pending' for c in failed)} pending)",
         highlight=False,
     )
+
+
+def render_attribution(report: Report, console: Console) -> None:
+    """The attribution table: each feature's importance in both sets, most important first."""
+    a = report.attribution
+    assert a is not None
+    ndcg = report.check("attribution.ndcg")
+    t = Table(
+        title=f"Feature attribution (NDCG@{a.k} {number(a.ndcg)}, "
+        f"{_status(ndcg.status if ndcg is not None else 'ok')})",
+        title_justify="left",
+    )
+    for header in ("feature", "rank", "reference", "current", "change", "± noise (1 SE)", "status"):
+        t.add_column(header, justify="left" if header in ("feature", "status") else "right")
+    for f in a.features.values():
+        judged = report.check("attribution.mean_abs_change", f.feature)
+        t.add_row(
+            escape(f.feature),
+            f"{f.reference_rank} → {f.current_rank}",
+            number(f.reference_mean_abs),
+            number(f.current_mean_abs),
+            f"{f.relative_change:+.0%}",
+            number(f.standard_error),
+            _status(judged.status) if judged is not None else "[dim]not judged[/]",
+        )
+    t.caption = (
+        f"mean |attribution| over rows with attributions: reference {a.reference_rows:,}, "
+        f"current {a.current_rows:,}; unchanged data of {a.band_rows:,} rows gives NDCG "
+        f"{number(a.band_mean)} ± {number(a.band_sd)}"
+    )
+    console.print(t)

@@ -9,8 +9,10 @@ from vigil.spec.file import default_kind, dump_spec, load_spec, spec_from_dict
 from vigil.spec.infer import class_of_score, infer_kind, spec_of_table
 from vigil.spec.methods import DRIFT_METHODS, DriftMethod, drift_method, methods_for
 from vigil.spec.model import (
+    ATTRIBUTION_COLUMN,
     QUALITY_CHECKS,
     SPEC_VERSION,
+    AttributionOptions,
     ColumnSpec,
     DriftOptions,
     PerformanceOptions,
@@ -31,6 +33,7 @@ from vigil.spec.types import (
 )
 
 __all__ = [
+    "ATTRIBUTION_COLUMN",
     "CATEGORY_KINDS",
     "DRIFT_METHODS",
     "DRIFT_ROLES",
@@ -39,6 +42,7 @@ __all__ = [
     "QUALITY_CHECKS",
     "ROLES",
     "SPEC_VERSION",
+    "AttributionOptions",
     "ColumnSpec",
     "Correction",
     "DriftMethod",

@@ -18,6 +18,7 @@ from vigil.errors import SpecError
 from vigil.spec.model import (
     QUALITY_CHECKS,
     SPEC_VERSION,
+    AttributionOptions,
     ColumnSpec,
     DriftOptions,
     PerformanceOptions,
@@ -96,12 +97,21 @@ def spec_from_dict(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
         performance["standard_errors"] = _threshold(
             performance["standard_errors"], f"{source}: performance.standard_errors"
         )
+    attribution = {k: v for k, v in _given(parsed.attribution).items() if v is not None}
+    if "ndcg" in attribution:
+        attribution["ndcg"] = _threshold(
+            attribution["ndcg"], f"{source}: attribution.ndcg", "below"
+        )
+    for key in ("relative_change", "standard_errors"):
+        if key in attribution:
+            attribution[key] = _threshold(attribution[key], f"{source}: attribution.{key}")
     return Spec(
         columns=tuple(columns),
         task=parsed.task,
         drift=replace(DriftOptions(), **drift),
         quality=replace(QualityOptions(), **quality),
         performance=replace(PerformanceOptions(), **performance),
+        attribution=replace(AttributionOptions(), **attribution),
     )
 
 

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vigil.errors import SpecError
-from vigil.spec.model import ColumnSpec, Spec
+from vigil.spec.model import AttributionOptions, ColumnSpec, Spec
 from vigil.spec.types import Kind, Role, Task
 from vigil.spec.values import distinct_categories
 
@@ -73,9 +73,18 @@ def spec_of_table(
     Columns named in the keyword options get those roles; every other column is a feature,
     except the first date or time column when no timestamp is named: it becomes the
     timestamp (a time column moves with the calendar, so as a feature it would always drift).
-    Columns of a type vigil cannot judge (lists, structs, binary) are left out of the spec.
+    Columns of a type vigil cannot judge (lists, structs, binary) are left out of the spec, and
+    so are attribution columns: `shap_<name>` beside a column `<name>` (the default
+    `attribution.prefix`) and names starting with `__`, which are vigil's own.
     """
-    names = list(table.column_names)
+    all_names = set(table.column_names)
+    prefix = AttributionOptions().prefix
+    names = [
+        n
+        for n in table.column_names
+        if not n.startswith("__")
+        and not (n.startswith(prefix) and n[len(prefix) :] in all_names)
+    ]
     roles: dict[str, Role] = {}
     named: list[tuple[str, Role]] = [(s, "score") for s in scores]
     for name, role in (

@@ -137,6 +137,36 @@ class PerformanceOptions:
     min_labelled: int = 100
 
 
+# Attribution columns of files and frames are named `<prefix><feature>`; the service stores a
+# record's `attributions` as `__attr__<feature>` (names starting with `__` are vigil's own).
+ATTRIBUTION_COLUMN = "__attr__"
+
+
+@dataclass(frozen=True, slots=True)
+class AttributionOptions:
+    """How per-feature attributions (e.g. SHAP values) are read and their drift judged.
+
+    The ranking check follows SageMaker Clarify's feature attribution drift: NDCG of the
+    current ranking of features by mean |attribution| against the reference's, the reference's
+    mean |attribution| as relevance; Clarify flags below 0.9 (`ndcg` warning), critical below
+    0.8. A feature's own check needs its relative change of mean |attribution| to reach
+    `relative_change` *and* the change to be `standard_errors` standard errors away from 0.
+    `importance_weighted`: the dataset drift share counts each drifted feature by its
+    reference importance instead of 1/n (docs/statistics.md, "Attribution drift").
+    """
+
+    prefix: str = "shap_"  # a file's column `shap_age` is the attribution of feature `age`
+    k: int = 10  # NDCG@k
+    ndcg: Threshold = Threshold(0.9, 0.8, "below")
+    relative_change: Threshold = Threshold(0.5, 1.0)
+    standard_errors: Threshold = Threshold(3.0, 4.0)
+    importance_weighted: bool = False
+
+    def column(self, feature: str) -> str:
+        """The column of a file or frame holding `feature`'s attributions."""
+        return f"{self.prefix}{feature}"
+
+
 @dataclass(frozen=True, slots=True)
 class Spec:
     """The columns of a model's data and the rules that judge them."""
@@ -146,6 +176,7 @@ class Spec:
     drift: DriftOptions = field(default_factory=DriftOptions)
     quality: QualityOptions = field(default_factory=QualityOptions)
     performance: PerformanceOptions = field(default_factory=PerformanceOptions)
+    attribution: AttributionOptions = field(default_factory=AttributionOptions)
 
     def __post_init__(self) -> None:
         _check_spec(self)
@@ -196,7 +227,7 @@ class Spec:
                 entry["class"] = c.score_class
             columns[c.name] = entry
         q, p, d = self.quality, self.performance, self.drift
-        return {
+        out: dict[str, Any] = {
             "version": SPEC_VERSION,
             "task": self.task,
             "columns": columns,
@@ -221,6 +252,17 @@ class Spec:
                 "min_labelled": p.min_labelled,
             },
         }
+        a = self.attribution
+        if a != AttributionOptions():  # a spec without it reads (and reports) as before
+            out["attribution"] = {
+                "prefix": a.prefix,
+                "k": a.k,
+                "ndcg": [a.ndcg.warning, a.ndcg.critical],
+                "relative_change": [a.relative_change.warning, a.relative_change.critical],
+                "standard_errors": [a.standard_errors.warning, a.standard_errors.critical],
+                "importance_weighted": a.importance_weighted,
+            }
+        return out
 
 
 def _check_spec(spec: Spec) -> None:
@@ -332,3 +374,29 @@ def _check_spec(spec: Spec) -> None:
         )
     if p.min_labelled < 1:
         raise SpecError(f"performance.min_labelled must be at least 1; got {p.min_labelled!r}.")
+    _check_attribution(spec.attribution)
+
+
+def _check_attribution(a: AttributionOptions) -> None:
+    if not a.prefix or a.prefix.startswith("__"):
+        raise SpecError(
+            f"attribution.prefix must be a non-empty column-name prefix not starting with "
+            f"'__' (reserved for vigil); got {a.prefix!r}."
+        )
+    if a.k < 1:
+        raise SpecError(f"attribution.k must be at least 1; got {a.k!r}.")
+    if a.ndcg.direction != "below" or not 0 < a.ndcg.critical <= a.ndcg.warning <= 1:
+        raise SpecError(
+            f"attribution.ndcg must be [warning, critical] with 1 >= warning >= critical > 0 "
+            f"(NDCG below a level reaches it); got [{a.ndcg.warning}, {a.ndcg.critical}]."
+        )
+    if not 0 < a.relative_change.warning <= a.relative_change.critical:
+        raise SpecError(
+            f"attribution.relative_change must be [warning, critical] with 0 < warning <= "
+            f"critical; got [{a.relative_change.warning}, {a.relative_change.critical}]."
+        )
+    if a.standard_errors.warning < 0:
+        raise SpecError(
+            f"attribution.standard_errors must be [warning, critical] with 0 <= warning <= "
+            f"critical; got [{a.standard_errors.warning}, {a.standard_errors.critical}]."
+        )

@@ -110,6 +110,22 @@ class PerformanceIn(BaseModel):
     min_labelled: Annotated[int, Field(ge=1, le=MAX_MIN_LABELLED)] | None = None
 
 
+class AttributionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prefix: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    k: Annotated[int, Field(ge=1, le=MAX_COLUMNS)] | None = None
+    ndcg: SharePair | None = None
+    relative_change: tuple[Level, Level] | None = None
+    standard_errors: (
+        tuple[
+            Annotated[float, Field(ge=0, le=MAX_STANDARD_ERRORS)],
+            Annotated[float, Field(ge=0, le=MAX_STANDARD_ERRORS)],
+        ]
+        | None
+    ) = None
+    importance_weighted: bool | None = None
+
+
 class SpecFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: int | None = None
@@ -118,6 +134,7 @@ class SpecFile(BaseModel):
     drift: DriftIn = Field(default_factory=DriftIn)
     quality: QualityIn = Field(default_factory=QualityIn)
     performance: PerformanceIn = Field(default_factory=PerformanceIn)
+    attribution: AttributionIn = Field(default_factory=AttributionIn)
 
 
 def _pydantic_message(err: ValidationError, source: str) -> str:
