@@ -593,9 +593,7 @@ def _schema(spec: Spec, ref: _Reference, current: pa.Table) -> SchemaChange:
     return SchemaChange(
         missing_columns=tuple(n for n in spec.names if n not in present),
         new_columns=tuple(
-            n
-            for n in current.column_names
-            if n not in known and not is_attribution_column(n, spec)
+            n for n in current.column_names if n not in known and not is_attribution_column(n, spec)
         ),
         type_changes=tuple(changes),
     )
@@ -769,9 +767,7 @@ def _attribution(spec: Spec, ref: _Reference, cur: Dataset) -> AttributionResult
     if values.shape[0] < 2:
         return None
     rows, k = band_rows(values.shape[0]), min(spec.attribution.k, len(kept.features))
-    band = ref.once(
-        ("attribution_band", kept.features, rows, k), lambda: null_band(kept, rows, k)
-    )
+    band = ref.once(("attribution_band", kept.features, rows, k), lambda: null_band(kept, rows, k))
     return measure_attribution(kept, values, band, k=k)
 
 

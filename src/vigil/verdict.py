@@ -13,9 +13,10 @@ again. The rules, with their reasons, are in docs/statistics.md ("The verdict").
 - A performance check fires when the worsening is practically large (relative to the value
   or, for metrics bounded by 1, to the error) *and* at least so many standard errors of the
   difference. Below the minimum of labelled rows it is `pending`.
-- An attribution check fires when NDCG falls below its level (a feature's mean |attribution|
-  moves by its relative level) *and* the fall (the change) is so many standard errors beyond
-  what unchanged data of the window's size shows.
+- An attribution check fires when NDCG falls below its level *and* so many standard errors
+  below what unchanged data of the window's size gives; a feature's when its mean
+  |attribution| moves by its relative level *and* Welch's t-test, corrected across the
+  features, is below `alpha`.
 """
 
 from __future__ import annotations
@@ -208,7 +209,9 @@ def _drift_checks(
     share = drifted / features if features else 0.0
     limits = spec.drift.dataset_share
     if weights is not None:
-        out.append(_weighted_dataset_drift(drifted, features, weight_drifted, weight_in_all, limits))
+        out.append(
+            _weighted_dataset_drift(drifted, features, weight_drifted, weight_in_all, limits)
+        )
         return out
     status = level(share, limits) if features else "ok"
     out.append(
@@ -616,10 +619,8 @@ def _attribution_checks(spec: Spec, result: AttributionResult) -> list[Check]:
     options = spec.attribution
     errors = options.standard_errors
     fall = result.band_mean - result.ndcg
-    if result.band_sd > 0:
-        z = fall / result.band_sd
-    else:  # unchanged data of this size always ranks alike: any fall is beyond noise
-        z = math.inf if fall > 0 else 0.0
+    # unchanged data of this size always ranking alike (sd 0): any fall is beyond noise
+    z = fall / result.band_sd if result.band_sd > 0 else (math.inf if fall > 0 else 0.0)
     status = at_most(level(result.ndcg, options.ndcg), _evidence_by_errors(z, errors))
     ranking = "changed" if status != "ok" else "held"
     out = [
@@ -639,15 +640,13 @@ def _attribution_checks(spec: Spec, result: AttributionResult) -> list[Check]:
     ]
     for f in result.features.values():
         size = level(abs(f.relative_change), options.relative_change)
-        z_f = abs(f.change) / f.standard_error if f.standard_error > 0 else (
-            math.inf if f.change != 0 else 0.0
-        )
-        f_status = at_most(size, _evidence_by_errors(z_f, errors))
+        f_status = at_most(size, evidence(f.p_value_adjusted, options.alpha))
         moved = "rose" if f.change > 0 else "fell"
         message = (
             f"{f.feature}'s mean |attribution| {moved} from {_fmt(f.reference_mean_abs)} to "
             f"{_fmt(f.current_mean_abs)} ({f.relative_change:+.0%}; rank "
-            f"{f.reference_rank} → {f.current_rank}; standard error {_fmt(f.standard_error)})"
+            f"{f.reference_rank} → {f.current_rank}; t-test p {_p(f.p_value_adjusted)} after "
+            f"correction)"
         )
         if f_status == "ok":
             message = f"{f.feature}: importance steady — " + message
@@ -660,6 +659,7 @@ def _attribution_checks(spec: Spec, result: AttributionResult) -> list[Check]:
                 f.relative_change,
                 decided_by(f_status, options.relative_change),
                 message + ".",
+                p_value=f.p_value_adjusted,
                 standard_error=f.standard_error,
             )
         )

@@ -9,10 +9,15 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn.metrics import ndcg_score as sklearn_ndcg
 
-from vigil.stats.attribution import mean_abs_attribution, ndcg_null_band, ndcg_score
+from vigil.stats.attribution import (
+    mean_abs_attribution,
+    ndcg_null_band,
+    ndcg_score,
+    welch_t_test,
+)
 
 finite = st.floats(-1e6, 1e6, allow_nan=False)
-relevance = st.floats(0, 1e6, allow_nan=False)
+relevance = st.floats(0, 1e6, allow_nan=False, allow_subnormal=False)  # subnormals: no precision
 
 
 @given(st.data())
@@ -81,3 +86,24 @@ def test_null_band_is_seeded_and_narrows_with_rows() -> None:
     large = ndcg_null_band(values, rows=4096, k=6, seed=1)
     assert large.sd < small.sd
     assert small.mean < large.mean <= 1.0 + 1e-12
+
+
+@given(
+    st.floats(0, 100),
+    st.floats(0.01, 10),
+    st.integers(2, 5000),
+    st.floats(0, 100),
+    st.floats(0.01, 10),
+    st.integers(2, 5000),
+)
+def test_welch_t_test_equals_scipy(
+    m1: float, se1: float, n1: int, m2: float, se2: float, n2: int
+) -> None:
+    from scipy import stats
+
+    expected = stats.ttest_ind_from_stats(
+        m2, se2 * np.sqrt(n2), n2, m1, se1 * np.sqrt(n1), n1, equal_var=False
+    )
+    got = welch_t_test(m1, se1, n1, m2, se2, n2)
+    assert got.statistic == pytest.approx(expected.statistic, rel=1e-9, abs=1e-12)
+    assert got.p_value == pytest.approx(expected.pvalue, rel=1e-6, abs=1e-300)

@@ -28,7 +28,9 @@ from vigil.stats.attribution import (
     mean_abs_attribution,
     ndcg_null_band,
     ndcg_score,
+    welch_t_test,
 )
+from vigil.stats.multiple_testing import adjust_p_values
 
 # A feature's relative change is taken against at least this share of the reference's total
 # mean |attribution|, so a feature nobody relied on (0.1 % of the importance) does not read
@@ -51,6 +53,8 @@ class FeatureAttribution:
     change: float  # current − reference
     relative_change: float  # change / max(reference, RELATIVE_FLOOR · reference total)
     standard_error: float  # of the change: √(se_ref² + se_cur²)
+    p_value: float  # Welch's t-test of the two means
+    p_value_adjusted: float  # Benjamini–Hochberg across the report's features
     reference_share: float  # the reference's importance normalised to sum 1 over the features
     reference_rank: int  # 1 = most important
     current_rank: int
@@ -143,9 +147,7 @@ def band_rows(current_rows: int) -> int:
 
 def null_band(reference: ReferenceAttributions, rows: int, k: int) -> NullBand:
     """NDCG of unchanged reference resamples of `rows` rows (seeded by the size)."""
-    return ndcg_null_band(
-        reference.values, rows=rows, k=k, resamples=BAND_RESAMPLES, seed=rows
-    )
+    return ndcg_null_band(reference.values, rows=rows, k=k, resamples=BAND_RESAMPLES, seed=rows)
 
 
 def measure_attribution(
@@ -159,10 +161,24 @@ def measure_attribution(
     cur = mean_abs_attribution(current)
     ref = reference.importance
     total = float(ref.mean_abs.sum())
-    shares = ref.mean_abs / total if total > 0 else np.full(ref.mean_abs.size, 1 / ref.mean_abs.size)
+    shares = (
+        ref.mean_abs / total if total > 0 else np.full(ref.mean_abs.size, 1 / ref.mean_abs.size)
+    )
     floor = RELATIVE_FLOOR * total
     ref_rank = _ranks(ref.mean_abs)
     cur_rank = _ranks(cur.mean_abs)
+    tests = [
+        welch_t_test(
+            float(ref.mean_abs[i]),
+            float(ref.standard_error[i]),
+            ref.rows,
+            float(cur.mean_abs[i]),
+            float(cur.standard_error[i]),
+            cur.rows,
+        )
+        for i in range(ref.mean_abs.size)
+    ]
+    adjusted = adjust_p_values([t.p_value for t in tests], "bh")
     features: dict[str, FeatureAttribution] = {}
     for i in np.argsort(-ref.mean_abs, kind="stable"):
         r, c = float(ref.mean_abs[i]), float(cur.mean_abs[i])
@@ -174,6 +190,8 @@ def measure_attribution(
             change=c - r,
             relative_change=(c - r) / denominator if denominator > 0 else 0.0,
             standard_error=math.hypot(float(ref.standard_error[i]), float(cur.standard_error[i])),
+            p_value=tests[i].p_value,
+            p_value_adjusted=adjusted[i],
             reference_share=float(shares[i]),
             reference_rank=int(ref_rank[i]),
             current_rank=int(cur_rank[i]),

@@ -246,9 +246,7 @@ def _read_attribution(a: dict[str, Any] | None) -> AttributionResult | None:
         return None
     return AttributionResult(
         features={
-            name: FeatureAttribution(
-                name, **{k: math.nan if v is None else v for k, v in f.items()}
-            )
+            name: _flat(FeatureAttribution, name, f, feature=name)
             for name, f in a["features"].items()
         },
         ndcg=a["ndcg"],

@@ -97,7 +97,9 @@ def spec_from_dict(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
         performance["standard_errors"] = _threshold(
             performance["standard_errors"], f"{source}: performance.standard_errors"
         )
-    attribution = {k: v for k, v in _given(parsed.attribution).items() if v is not None}
+    attribution = {
+        k: v for k, v in _given(parsed.attribution).items() if v is not None or k == "alpha"
+    }
     if "ndcg" in attribution:
         attribution["ndcg"] = _threshold(
             attribution["ndcg"], f"{source}: attribution.ndcg", "below"

@@ -82,8 +82,7 @@ def spec_of_table(
     names = [
         n
         for n in table.column_names
-        if not n.startswith("__")
-        and not (n.startswith(prefix) and n[len(prefix) :] in all_names)
+        if not n.startswith("__") and not (n.startswith(prefix) and n[len(prefix) :] in all_names)
     ]
     roles: dict[str, Role] = {}
     named: list[tuple[str, Role]] = [(s, "score") for s in scores]

@@ -149,8 +149,10 @@ class AttributionOptions:
     The ranking check follows SageMaker Clarify's feature attribution drift: NDCG of the
     current ranking of features by mean |attribution| against the reference's, the reference's
     mean |attribution| as relevance; Clarify flags below 0.9 (`ndcg` warning), critical below
-    0.8. A feature's own check needs its relative change of mean |attribution| to reach
-    `relative_change` *and* the change to be `standard_errors` standard errors away from 0.
+    0.8, and only when NDCG is `standard_errors` standard errors below what unchanged reference
+    rows of the window's size give. A feature's own check needs its relative change of mean
+    |attribution| to reach `relative_change` *and* Welch's t-test of the two means, adjusted
+    across the features (Benjamini–Hochberg), below `alpha` (below alpha / 50 for critical).
     `importance_weighted`: the dataset drift share counts each drifted feature by its
     reference importance instead of 1/n (docs/statistics.md, "Attribution drift").
     """
@@ -160,6 +162,7 @@ class AttributionOptions:
     ndcg: Threshold = Threshold(0.9, 0.8, "below")
     relative_change: Threshold = Threshold(0.5, 1.0)
     standard_errors: Threshold = Threshold(3.0, 4.0)
+    alpha: float | None = 0.05  # None: the relative change alone decides
     importance_weighted: bool = False
 
     def column(self, feature: str) -> str:
@@ -260,6 +263,7 @@ class Spec:
                 "ndcg": [a.ndcg.warning, a.ndcg.critical],
                 "relative_change": [a.relative_change.warning, a.relative_change.critical],
                 "standard_errors": [a.standard_errors.warning, a.standard_errors.critical],
+                "alpha": a.alpha,
                 "importance_weighted": a.importance_weighted,
             }
         return out
@@ -395,6 +399,8 @@ def _check_attribution(a: AttributionOptions) -> None:
             f"attribution.relative_change must be [warning, critical] with 0 < warning <= "
             f"critical; got [{a.relative_change.warning}, {a.relative_change.critical}]."
         )
+    if a.alpha is not None and not 0 < a.alpha < 1:
+        raise SpecError(f"attribution.alpha must be between 0 and 1 (or null); got {a.alpha!r}.")
     if a.standard_errors.warning < 0:
         raise SpecError(
             f"attribution.standard_errors must be [warning, critical] with 0 <= warning <= "

@@ -123,6 +123,7 @@ class AttributionIn(BaseModel):
         ]
         | None
     ) = None
+    alpha: Probability | None = None
     importance_weighted: bool | None = None
 
 

@@ -13,10 +13,14 @@ Najork 2008); SageMaker Clarify, "Model Feature Attribution Drift Violations".
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import special
+
+from vigil.stats.result import TestResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,37 @@ def mean_abs_attribution(values: NDArray[np.float64]) -> Importance:
         raise ValueError("mean_abs_attribution needs at least one row; got none.")
     se = a.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.zeros(a.shape[1])
     return Importance(a.mean(axis=0), se, n)
+
+
+def welch_t_test(
+    reference_mean: float,
+    reference_se: float,
+    reference_n: int,
+    current_mean: float,
+    current_se: float,
+    current_n: int,
+) -> TestResult:
+    """Welch's two-sided t-test of two means from their standard errors; statistic t (current
+    minus reference), degrees of freedom by Welch–Satterthwaite.
+
+    Reference: Welch (1947), Biometrika 34; `scipy.stats.ttest_ind_from_stats(...,
+    equal_var=False)` (which takes standard deviations: se · √n).
+
+    >>> r = welch_t_test(1.0, 0.1, 50, 1.5, 0.1, 50)
+    >>> round(r.statistic, 4), round(r.p_value, 6)
+    (3.5355, 0.000623)
+    """
+    if reference_n < 2 or current_n < 2:
+        raise ValueError(
+            f"welch_t_test needs at least 2 rows a side; got {reference_n} and {current_n}."
+        )
+    diff = current_mean - reference_mean
+    var_r, var_c = reference_se**2, current_se**2
+    if var_r + var_c == 0:  # both sets constant: equal means are equal, others certain
+        return TestResult(0.0, 1.0) if diff == 0 else TestResult(math.copysign(math.inf, diff), 0.0)
+    t = diff / math.sqrt(var_r + var_c)
+    df = (var_r + var_c) ** 2 / (var_r**2 / (reference_n - 1) + var_c**2 / (current_n - 1))
+    return TestResult(t, float(min(1.0, 2 * special.stdtr(df, -abs(t)))))
 
 
 def ndcg_score(
@@ -134,8 +169,9 @@ def ndcg_null_band(
     """
     a = np.abs(_matrix(values, "reference attributions"))
     if rows < 1 or resamples < 2:
-        raise ValueError(f"ndcg_null_band needs rows >= 1 and resamples >= 2; got {rows}, "
-                         f"{resamples}.")
+        raise ValueError(
+            f"ndcg_null_band needs rows >= 1 and resamples >= 2; got {rows}, {resamples}."
+        )
     relevance = a.mean(axis=0)
     rng = np.random.default_rng(seed)
     scores = np.empty(resamples)
