@@ -21,7 +21,10 @@ _FIELDS: dict[str, frozenset[str]] = {
     ),
     "labels": frozenset(("id", "label", "timestamp")),
 }
-_GROUPS: dict[str, tuple[str, ...]] = {"predictions": ("features", "segments"), "labels": ()}
+_GROUPS: dict[str, tuple[str, ...]] = {
+    "predictions": ("features", "segments", "attributions"),
+    "labels": (),
+}
 _LIMIT = 2**63  # the server's integers are 64-bit
 _ARROW_TYPES: dict[type | None, Callable[[Any], Any]] = {
     str: lambda pa: pa.string(),
@@ -88,9 +91,12 @@ def _grouped(columns: dict[str, tuple[Any, ...]], kind: Kind) -> Columns | None:
     for name, values in columns.items():
         if name in groups:
             inner = _transpose(values)
-            if inner is None or seen & set(inner) or fields & set(inner):
-                return None  # a name in two places: the records say which is which
-            seen.update(inner)
+            if inner is None:
+                return None
+            if name != "attributions":  # an attribution is named after its feature
+                if seen & set(inner) or fields & set(inner):
+                    return None  # a name in two places: the records say which is which
+                seen.update(inner)
             out[name] = inner
         elif name in fields:
             out["columns"][name] = values

@@ -77,7 +77,7 @@ def _largest(record: Any, size: int, largest: int) -> int:
     per record on both ends, and a bound on values keeps a body well below the server's
     limits.max_body (64 MiB by default) and limits.max_pending_records (200,000)."""
     width = len(record) if isinstance(record, Mapping) else 1
-    for group in ("features", "segments"):
+    for group in ("features", "segments", "attributions"):
         inner = record.get(group) if isinstance(record, Mapping) else None
         width += len(inner) if isinstance(inner, Mapping) else 0
     return max(size, min(largest, MAX_CELLS // max(width, 1)))

@@ -6,7 +6,8 @@ orjson and turned into Arrow arrays column by column, with no walk over the reco
 keeps the grouping of JSON records, so the client needs no spec:
 
     {"columns": {"id": [...], "timestamp": [...], "prediction": [...], "score": [...], ...},
-     "features": {"age": [...], ...}, "segments": {"region": [...]}}
+     "features": {"age": [...], ...}, "segments": {"region": [...]},
+     "attributions": {"age": [...], ...}}
 
 A label body has only `columns` (`id`, `label`, `timestamp`). The Arrow form is one IPC stream
 whose fields are named `group:name` (`columns:id`, `features:age`), validated in full before
@@ -29,6 +30,7 @@ import pyarrow.ipc as ipc
 
 from vigil.errors import InputError
 from vigil.ingest.layout import Layout
+from vigil.spec import ATTRIBUTION_COLUMN
 
 __all__ = ["COLUMNS_ARROW", "COLUMNS_JSON", "ColumnsKind", "decode_column_stream", "decode_columns"]
 
@@ -36,7 +38,7 @@ ColumnsKind = Literal["predictions", "labels"]
 
 COLUMNS_JSON = "application/vnd.vigil.columns+json"
 COLUMNS_ARROW = "application/vnd.vigil.columns+arrow"
-GROUPS = ("columns", "features", "segments")
+GROUPS = ("columns", "features", "segments", "attributions")
 FIELDS: dict[ColumnsKind, tuple[str, ...]] = {
     "predictions": (
         "id",
@@ -166,6 +168,8 @@ def _refuse_repeated_keys(body: bytes, kept: int) -> None:
 
 
 def _flat_name(group: str, name: str, layout: Layout) -> str:
+    if group == "attributions":  # checked as the flat table's `__attr__<feature>` column
+        return ATTRIBUTION_COLUMN + name
     if group != "columns":
         return name
     if name == "prediction" and layout.prediction is not None:

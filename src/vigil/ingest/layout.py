@@ -7,10 +7,10 @@ every column by its spec name. The layout maps both shapes onto the stored colum
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vigil.errors import SpecError
-from vigil.spec import Kind, Spec
+from vigil.spec import ATTRIBUTION_COLUMN, Kind, Spec
 from vigil.store.base import Storage
 
 STORAGE: dict[Kind, Storage] = {
@@ -33,6 +33,9 @@ class Layout:
     target: tuple[str, Storage] | None
     id_column: str | None  # spec column filled from the record's `id`
     timestamp_column: str | None  # spec column filled from the record's `timestamp`
+    # feature -> the column keeping its attributions (`__attr__<feature>`), when the spec
+    # says `attribution.receive`; empty otherwise
+    attributions: dict[str, str] = field(default_factory=dict)
 
     def stored(self) -> list[tuple[str, str, Storage]]:
         """(name, role, storage) of every column the prediction table keeps."""
@@ -41,6 +44,7 @@ class Layout:
             out.append((self.prediction[0], "prediction", self.prediction[1]))
         out += [(name, "score", "DOUBLE") for name in self.scores.values()]
         out += [(n, "segment", s) for n, s in self.segments.items()]
+        out += [(column, "attribution", "DOUBLE") for column in self.attributions.values()]
         return out
 
 
@@ -67,4 +71,9 @@ def layout_for(spec: Spec) -> Layout:
         target=None if target is None else (target.name, STORAGE[target.kind]),
         id_column=None if id_col is None else id_col.name,
         timestamp_column=None if ts_col is None else ts_col.name,
+        attributions=(
+            {c.name: ATTRIBUTION_COLUMN + c.name for c in spec.with_role("feature")}
+            if spec.attribution.receive
+            else {}
+        ),
     )

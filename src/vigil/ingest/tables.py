@@ -30,6 +30,7 @@ from vigil.ingest.validate import (
     Validated,
     too_late,
 )
+from vigil.spec import ATTRIBUTION_COLUMN
 from vigil.store.base import ARROW_TYPES, PREDICTION_FIELDS, Quarantined, RecordKind, Storage
 
 # the times every store and Python's datetime hold (PostgreSQL stops at 4713 BC, Python at 1)
@@ -345,9 +346,11 @@ def validate_prediction_table(
         if "error" in present
         else pa.chunked_array([pa.nulls(n, pa.string())])
     )
+    kept_attributions = {column: f"attributions.{f}" for f, column in layout.attributions.items()}
     for name, _, storage in layout.stored():
         if name in present:
-            arrays[name] = _typed(table.column(name), storage, flags, name)
+            where = kept_attributions.get(name, name)
+            arrays[name] = _typed(table.column(name), storage, flags, where)
     taken = set(PREDICTION_FIELDS) | {name for name, _, _ in layout.stored()}
     taken |= {layout.timestamp_column, layout.id_column} - {None}  # type: ignore[arg-type]
     extras = []
@@ -357,6 +360,15 @@ def validate_prediction_table(
         column = table.column(name)
         if pa.types.is_nested(column.type):
             flags.add(_mask(pc.is_valid(column)), f"{name}: nested values; expected a scalar")
+            continue
+        if name.startswith(ATTRIBUTION_COLUMN):
+            feature = name[len(ATTRIBUTION_COLUMN) :]
+            reason = (
+                "not a feature of the spec"
+                if layout.attributions
+                else "the model's spec does not take attributions (attribution.receive)"
+            )
+            flags.add(_mask(pc.is_valid(column)), f"attributions.{feature}: {reason}")
             continue
         if name.startswith("__") or "\x00" in name:
             flags.add(_mask(pc.is_valid(column)), f"{name}: {RESERVED_NAME}")

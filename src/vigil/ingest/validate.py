@@ -340,6 +340,12 @@ def _columns_at_once(
         return None
     for name in layout.segments:
         raw[name] = [s.get(name) if s else None for s in segments]
+    attributions = _column(rows, "attributions")
+    attribution_names = _names(attributions)
+    if attribution_names is None or not attribution_names <= layout.attributions.keys():
+        return None
+    for name, column in layout.attributions.items():
+        raw[column] = [a.get(name) if a else None for a in attributions]
     arrays: dict[str, pa.Array] = {
         "id": pa.array(ids, pa.string()),
         "timestamp": stamps,
@@ -496,6 +502,7 @@ def _wheres(layout: Layout) -> dict[str, str]:
     for cls, name in layout.scores.items():
         out[name] = "score" if cls is None or len(layout.scores) == 1 else f"score.{cls}"
     out |= {name: f"segments.{name}" for name in layout.segments}
+    out |= {column: f"attributions.{name}" for name, column in layout.attributions.items()}
     return out
 
 
@@ -531,6 +538,9 @@ def _collect(
     score = record.get("score")
     if score is not None:
         _collect_score(score, i, layout, raw, errors)
+    attributions = _attempt(errors, _mapping, record.get("attributions"), "attributions")
+    if attributions:
+        _collect_attributions(attributions, i, layout, raw, errors)
     segments = _attempt(errors, _mapping, record.get("segments"), "segments")
     if segments:
         for name, value in segments.items():
@@ -541,6 +551,42 @@ def _collect(
                     f"segments.{name}: not a segment column of the spec; segment columns: "
                     f"{', '.join(layout.segments) or 'none'}"
                 )
+
+
+MAX_NAMES_SHOWN = 5  # unknown attribution names quoted in one reason
+
+
+def _collect_attributions(
+    attributions: dict[Any, Any],
+    i: int,
+    layout: Layout,
+    raw: dict[str, list[Any]],
+    errors: list[str],
+) -> None:
+    """A record's `attributions` (feature: number) into their columns; names that are not
+    features of the spec give the record one reason, whatever their number."""
+    if not layout.attributions:
+        errors.append(
+            "attributions: the model's spec does not take attributions; set "
+            "`attribution: {receive: true}` in a new spec version (docs/spec.md)"
+        )
+        return
+    unknown = []
+    for name, value in attributions.items():
+        column = layout.attributions.get(name)
+        if column is None:
+            unknown.append(str(name))
+        else:
+            raw[column][i] = value
+    if unknown:
+        shown = ", ".join(repr(n[:64]) for n in unknown[:MAX_NAMES_SHOWN])
+        more = (
+            f" and {len(unknown) - MAX_NAMES_SHOWN} more" if len(unknown) > MAX_NAMES_SHOWN else ""
+        )
+        errors.append(
+            f"attributions: {shown}{more} not feature(s) of the spec; expected an object of "
+            f"feature: number for the spec's {len(layout.attributions)} features"
+        )
 
 
 def _spec_names(layout: Layout) -> tuple[str | None, ...]:
@@ -662,6 +708,7 @@ _TOP_ORDER = (
     "latency_ms",
     "error",
     "segments",
+    "attributions",
 )
 _TOP_LEVEL = frozenset(_TOP_ORDER)
 

@@ -29,7 +29,7 @@ from vigil.monitor.points import ops_points, report_points
 from vigil.monitor.references import PreparedVersion, segment_rows
 from vigil.report.json import report_to_json
 from vigil.report.model import Report
-from vigil.spec import Spec
+from vigil.spec import ATTRIBUTION_COLUMN, Spec
 from vigil.store.base import MetricPoint, ModelInfo, Store, WindowKey
 
 
@@ -74,7 +74,8 @@ class WindowResult:
 
 def current_table(window: pa.Table, spec: Spec) -> pa.Table:
     """A window's rows in the shape of the spec: fixed fields renamed, other versions' columns
-    dropped, extra features kept (they are the schema drift)."""
+    dropped, extra features kept (they are the schema drift), attributions kept when any row
+    has one."""
     rename = {
         field: None if col is None else col.name
         for field, col in (
@@ -91,6 +92,9 @@ def current_table(window: pa.Table, spec: Spec) -> pa.Table:
             target = rename[name]
             if target is not None:
                 arrays[target] = column
+        elif name.startswith(ATTRIBUTION_COLUMN):  # a feature's attributions, when sent
+            if column.null_count < len(column):
+                arrays[name] = column
         elif name.startswith("__"):
             continue
         elif name in names or column.null_count < len(column):

@@ -164,6 +164,9 @@ class AttributionOptions:
     standard_errors: Threshold = Threshold(3.0, 4.0)
     alpha: float | None = 0.05  # None: the relative change alone decides
     importance_weighted: bool = False
+    # the service keeps a `__attr__<feature>` column per feature for records' `attributions`
+    # (off by default: it doubles the model's columns, and PostgreSQL caps a table at 1,600)
+    receive: bool = False
 
     def column(self, feature: str) -> str:
         """The column of a file or frame holding `feature`'s attributions."""
@@ -265,6 +268,7 @@ class Spec:
                 "standard_errors": [a.standard_errors.warning, a.standard_errors.critical],
                 "alpha": a.alpha,
                 "importance_weighted": a.importance_weighted,
+                "receive": a.receive,
             }
         return out
 

@@ -125,6 +125,7 @@ class AttributionIn(BaseModel):
     ) = None
     alpha: Probability | None = None
     importance_weighted: bool | None = None
+    receive: bool | None = None
 
 
 class SpecFile(BaseModel):
