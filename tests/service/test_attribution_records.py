@@ -154,7 +154,7 @@ def test_hostile_attributions_reject_their_record_alone(
     batch[5]["attributions"] = "@HOLE@" if isinstance(value, str) else value
     text = json.dumps({"records": batch})
     if isinstance(value, str):
-        text = text.replace('"@HOLE@"', '{"age": ' + value + '}')
+        text = text.replace('"@HOLE@"', '{"age": ' + value + "}")
     r = service.client.post(
         "/v1/models/credit/predictions",
         content=text,
