@@ -285,3 +285,36 @@ def test_a_text_attribution_column_is_refused_by_name(cancer: dict) -> None:
     inf = current.set_column(i, "shap_" + names[0], pa.array([math.inf] * current.num_rows))
     with pytest.raises(InputError, match="infinity"):
         evaluate(table(slice(200, 400)), inf, cancer["spec"])
+
+
+def test_alert_rules_watch_attribution_metrics() -> None:
+    from vigil.alerts.rules import parse_rules
+    from vigil.errors import ConfigError
+
+    family, ndcg, feature = parse_rules(
+        [
+            {"name": "a", "metric": "attribution", "status": "warning"},
+            {"name": "b", "metric": "attribution.ndcg", "below": {"warning": 0.9}},
+            {"name": "c", "metric": "attribution.mean_abs", "columns": ["age"], "above": 1.0},
+        ]
+    )
+    assert family.watches("attribution.ndcg") and family.watches("attribution.mean_abs_change")
+    assert not family.watches("drift.psi")
+    assert ndcg.metric == "attribution.ndcg" and feature.scope.columns == ("age",)
+    with pytest.raises(ConfigError, match="attribution.ndcg"):
+        parse_rules([{"name": "d", "metric": "attribution", "above": 1}])
+    with pytest.raises(ConfigError, match="leave columns out"):
+        parse_rules([{"name": "e", "metric": "attribution.ndcg", "columns": ["a"], "above": 1}])
+
+
+def test_the_sdk_sends_attributions_as_their_own_column_group() -> None:
+    from vigil.client.columns import plain_columns
+
+    recs = [
+        {"id": "1", "timestamp": 1.0, "features": {"age": 30}, "attributions": {"age": 0.2}},
+        {"id": "2", "timestamp": 2.0, "features": {"age": 50}, "attributions": {"age": -0.4}},
+    ]
+    columns = plain_columns(recs, "predictions")
+    assert columns is not None
+    assert columns["features"] == {"age": (30, 50)}
+    assert columns["attributions"] == {"age": (0.2, -0.4)}

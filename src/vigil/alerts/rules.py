@@ -46,11 +46,12 @@ _KEYS = {
     "resolve_after",
 }
 # a status rule's metric may be a family: every judged point whose metric starts with it
-FAMILIES = ("drift", "quality", "performance")
+FAMILIES = ("drift", "quality", "performance", "attribution")
 _EXAMPLE = {
     "drift": "drift.psi",
     "quality": "quality.missing_share",
     "performance": "performance.accuracy",
+    "attribution": "attribution.ndcg",
 }
 
 
