@@ -301,7 +301,7 @@ def test_alert_rules_watch_attribution_metrics() -> None:
     assert family.watches("attribution.ndcg") and family.watches("attribution.mean_abs_change")
     assert not family.watches("drift.psi")
     assert ndcg.metric == "attribution.ndcg" and feature.scope.columns == ("age",)
-    with pytest.raises(ConfigError, match="attribution.ndcg"):
+    with pytest.raises(ConfigError, match=r"attribution\.ndcg"):
         parse_rules([{"name": "d", "metric": "attribution", "above": 1}])
     with pytest.raises(ConfigError, match="leave columns out"):
         parse_rules([{"name": "e", "metric": "attribution.ndcg", "columns": ["a"], "above": 1}])

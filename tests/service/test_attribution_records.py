@@ -188,3 +188,25 @@ def test_a_model_without_receive_refuses_attributions_by_name(tmp_path: Path) ->
             headers={"content-type": "application/vnd.apache.parquet"},
         )
         assert r.json()["accepted"] == 0 and "attributions.age" in r.text
+
+
+def test_the_dashboard_shows_the_attribution_card_and_charts(service: Live) -> None:
+    before = service.client.get("/models/credit")
+    assert before.status_code == 200 and 'data-card="attribution"' not in before.text
+    batch = _with_attributions(records(400))
+    for r in batch:  # income's attributions grow fivefold: its importance moves
+        r["attributions"]["income"] *= 5
+    service.client.post("/v1/models/credit/predictions", json={"records": batch})
+    service.client.post("/v1/models/credit/evaluate")
+    page = service.client.get("/models/credit")
+    assert page.status_code == 200
+    assert 'data-card="attribution"' in page.text
+    assert "importance moved: income" in page.text
+    drift = service.client.get("/models/credit/drift")
+    assert drift.status_code == 200
+    start = drift.text.index('id="attribution-importance">') + len('id="attribution-importance">')
+    chart = json.loads(drift.text[start : drift.text.index("</script>", start)])
+    assert {line["name"] for line in chart["lines"]} == {"age", "income", "city"}
+    start = drift.text.index('id="attribution-ndcg">') + len('id="attribution-ndcg">')
+    ndcg = json.loads(drift.text[start : drift.text.index("</script>", start)])
+    assert [t["value"] for t in ndcg["thresholds"]] == [0.9, 0.8]

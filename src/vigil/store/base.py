@@ -545,6 +545,18 @@ class Store(AlertStore, Protocol):
         until: datetime | None = None,
         step_seconds: int | None = None,
     ) -> list[HeatCell]: ...
+    def metric_by_column(
+        self,
+        model: ModelInfo,
+        *,
+        metric: str,
+        segment: str = "",
+        version: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        step_seconds: int | None = None,
+        kind: WindowKind = "tumbling",
+    ) -> dict[str, list[SeriesPoint]]: ...
     def column_series(
         self,
         model: ModelInfo,

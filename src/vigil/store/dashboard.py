@@ -376,6 +376,43 @@ class ColumnReads:
             out.setdefault(str(metric), []).append(_series_point(row))
         return out
 
+    def metric_by_column(
+        self,
+        model: ModelInfo,
+        *,
+        metric: str,
+        segment: str = "",
+        version: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        step_seconds: int | None = None,
+        kind: WindowKind = "tumbling",
+    ) -> dict[str, list[SeriesPoint]]:
+        """One metric of every column over time (e.g. each feature's mean |attribution|), per
+        version, grouped by the step as `series` groups one, in one query; oldest first."""
+        bucket = _bucket_sql(step_seconds)
+        rows = self._db.run(
+            f"SELECT col, version, {bucket} AS b, max(w_end), avg(value), min(value), "
+            f"max(value), avg(band), max({RANK}), count(*) FROM metric_points "
+            "WHERE model_id = ? AND kind = ? AND metric = ? AND segment = ? AND col <> '' "
+            "AND (CAST(? AS VARCHAR) IS NULL OR version = ?) AND w_start >= ? AND w_start < ? "
+            "GROUP BY col, version, b ORDER BY col, b, version",
+            (
+                model.id,
+                kind,
+                metric,
+                segment,
+                version,
+                version,
+                since or EPOCH,
+                until or datetime(9999, 1, 1),
+            ),
+        )
+        out: dict[str, list[SeriesPoint]] = {}
+        for column, *row in rows:
+            out.setdefault(str(column), []).append(_series_point(row))
+        return out
+
     def column_moments(
         self,
         model: ModelInfo,

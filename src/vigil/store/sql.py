@@ -79,6 +79,7 @@ class SqlStore:
         self.segments = self.dashboard.segments
         self.column_reads = ColumnReads(backend)
         self.column_series = self.column_reads.column_series
+        self.metric_by_column = self.column_reads.metric_by_column
         self.column_moments = self.column_reads.column_moments
         self.alert_spans = self.dashboard.alert_spans
         self.window_statuses = self.dashboard.window_statuses

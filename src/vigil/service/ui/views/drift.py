@@ -18,6 +18,7 @@ from vigil.service.ui.charts import STATUS_INDEX, heatmap_chart
 from vigil.service.ui.render import href, page, page_model
 from vigil.service.ui.selection import Selection, select
 from vigil.service.ui.session import page_viewer
+from vigil.service.ui.views.attribution import AttributionView, read_attribution
 from vigil.store.base import ModelInfo
 from vigil.store.dashboard import HeatCell
 
@@ -47,6 +48,7 @@ class DriftView:
     latest_start: datetime | None  # the range's latest step
     versions: tuple[str, ...]
     segments: tuple[str, ...]
+    attribution: AttributionView | None = None  # None: no window carries attributions
 
 
 def iso(moment: datetime) -> str:
@@ -135,6 +137,7 @@ def read_drift(state: AppState, model: ModelInfo, selection: Selection) -> Drift
         max((c.start for c in cells), default=None),
         tuple(sorted(model.specs)),
         tuple(state.store.segments(model)),
+        read_attribution(state, model, selection),
     )
 
 

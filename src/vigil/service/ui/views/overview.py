@@ -19,6 +19,7 @@ from vigil.service.state import AppState, state_of
 from vigil.service.ui.render import PageError, page, page_model
 from vigil.service.ui.session import page_viewer
 from vigil.service.ui.timerange import TimeRange, model_range
+from vigil.service.ui.views.attribution import attribution_card
 from vigil.service.ui.views.cards import (
     WHOLE,
     AlertLine,
@@ -111,6 +112,7 @@ def overview(state: AppState, model: ModelInfo, version: str, timerange: TimeRan
     slas = [s for s in state.settings.alerts.slas if s.covers(model.name)]
     with_data = [v for v in versions if reader.series("ops.count", version=v, step_seconds=WHOLE)]
     order = {"critical": 0, "warning": 1}
+    attribution = attribution_card(reader, report, mine)  # None: no window carries attributions
     return Overview(
         version,
         versions,
@@ -124,6 +126,7 @@ def overview(state: AppState, model: ModelInfo, version: str, timerange: TimeRan
             latency_card(reader, mine, slas),
             sla_card(reader, slas, latest and latest[1]),
             retrain_card(state, model),
+            *([attribution] if attribution is not None else []),
         ),
         tuple(
             AlertLine(a.severity, a.status, a.rule, a.column, a.version, a.message)
