@@ -164,3 +164,23 @@ def test_segments_lists_the_judged_segments(filled: tuple[SqlStore, ModelInfo]) 
     assert store.segments(model) == ["region=a", "region=b"]
     other = register(store, "empty")
     assert store.segments(other) == []
+
+
+@pytest.mark.parametrize("step", [None, 86_400])
+def test_metric_by_column_is_series_of_each_column_in_one_read(
+    filled: tuple[SqlStore, ModelInfo], step: int | None
+) -> None:
+    store, model = filled
+    for segment in ("", "region=a"):
+        by_column = store.metric_by_column(
+            model, metric="drift.ks", segment=segment, step_seconds=step
+        )
+        assert set(by_column) == {"x", "colour"}  # the whole-window column "" left out
+        for column, points in by_column.items():
+            alone = store.series(
+                model, metric="drift.ks", column=column, segment=segment, step_seconds=step
+            )
+            assert [_same(p) for p in points] == [_same(p) for p in alone]
+    v2 = store.metric_by_column(model, metric="quality.missing_share", version="v2")
+    assert {p.version for points in v2.values() for p in points} == {"v2"}
+    assert store.metric_by_column(model, metric="attribution.mean_abs") == {}
