@@ -39,7 +39,7 @@ RELATIVE_FLOOR = 0.01
 # The NDCG band is built from resamples of a power-of-two size at or below the window's (a
 # smaller sample spreads more: the band errs towards fewer alarms), at most this many rows,
 # so a prepared reference keeps a handful of bands however window sizes vary.
-MAX_BAND_ROWS = 16_384
+MAX_BAND_ROWS = 4_096
 BAND_RESAMPLES = 200
 
 
