@@ -318,3 +318,28 @@ def test_the_sdk_sends_attributions_as_their_own_column_group() -> None:
     assert columns is not None
     assert columns["features"] == {"age": (30, 50)}
     assert columns["attributions"] == {"age": (0.2, -0.4)}
+
+
+def test_html_and_terminal_show_the_attributions_escaped() -> None:
+    import io
+
+    from rich.console import Console
+
+    from vigil.report.html import render_html
+    from vigil.report.terminal import render_terminal
+
+    rng = np.random.default_rng(5)
+    name = "<script>alert(1)</script>"
+    n = 300
+    x = rng.normal(size=(n, 2))
+    t = pa.table(
+        {name: x[:, 0], "b": x[:, 1], "shap_" + name: 2 * x[:, 0], "shap_b": 0.5 * x[:, 1]}
+    )
+    spec = spec_from_dict({"columns": {name: {"role": "feature"}, "b": {"role": "feature"}}})
+    report = evaluate(t.slice(0, 150), t.slice(150), spec)
+    page = render_html(report)
+    assert 'id="attribution"' in page and "<script>alert" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    out = io.StringIO()
+    render_terminal(report, Console(file=out, width=160))
+    assert "Feature attribution (NDCG@2 1" in out.getvalue()
