@@ -343,3 +343,14 @@ def test_html_and_terminal_show_the_attributions_escaped() -> None:
     out = io.StringIO()
     render_terminal(report, Console(file=out, width=160))
     assert "Feature attribution (NDCG@2 1" in out.getvalue()
+
+
+def test_inference_leaves_attribution_columns_out(cancer: dict) -> None:
+    from vigil.evaluation import infer_spec
+
+    spec = infer_spec(cancer["table"](slice(200, 400)), target="y", scores=["score"])
+    assert set(spec.names) == {*cancer["names"], "score", "y"}
+    t = pa.table(
+        {"x": [5.0, 6.0], "shap_x": [1.0, 2.0], "__attr__x": [0.1, 0.2], "shap_only": [3.0, 4.0]}
+    )
+    assert infer_spec(t).names == ("x", "shap_only")  # no column `only`: a feature

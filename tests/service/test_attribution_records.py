@@ -210,3 +210,30 @@ def test_the_dashboard_shows_the_attribution_card_and_charts(service: Live) -> N
     start = drift.text.index('id="attribution-ndcg">') + len('id="attribution-ndcg">')
     ndcg = json.loads(drift.text[start : drift.text.index("</script>", start)])
     assert [t["value"] for t in ndcg["thresholds"]] == [0.9, 0.8]
+
+
+def test_late_labels_keep_the_window_attribution_points(service: Live) -> None:
+    batch = _with_attributions(records(300, prefix="l"))
+    service.client.post("/v1/models/credit/predictions", json={"records": batch})
+    service.client.post("/v1/models/credit/evaluate")
+
+    def ndcg() -> list[dict[str, Any]]:
+        got = service.client.get(
+            "/v1/models/credit/metrics", params={"metric": "attribution.ndcg", "kind": "tumbling"}
+        )
+        points: list[dict[str, Any]] = got.json()["points"]
+        return points
+
+    before = ndcg()
+    labels = [{"id": r["id"], "label": "1" if r["score"] > 0.5 else "0"} for r in batch]
+    r = service.client.post("/v1/models/credit/labels", json={"records": labels})
+    assert r.status_code == 200, r.text
+    service.client.post("/v1/models/credit/evaluate")
+    after = ndcg()
+    assert len(after) == 1 and after[0]["value"] == before[0]["value"]
+    assert after[0]["status"] == before[0]["status"]
+    coverage = service.client.get(
+        "/v1/models/credit/metrics",
+        params={"metric": "performance.label_coverage", "kind": "tumbling"},
+    ).json()["points"]
+    assert coverage[-1]["value"] == 1.0  # the labels were taken: the window was recomputed
