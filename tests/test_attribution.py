@@ -354,3 +354,35 @@ def test_inference_leaves_attribution_columns_out(cancer: dict) -> None:
         {"x": [5.0, 6.0], "shap_x": [1.0, 2.0], "__attr__x": [0.1, 0.2], "shap_only": [3.0, 4.0]}
     )
     assert infer_spec(t).names == ("x", "shap_only")  # no column `only`: a feature
+
+
+def test_equal_importances_weigh_like_the_unweighted_share(cancer: dict) -> None:
+    import dataclasses
+
+    from vigil.verdict import judge
+
+    table, names = cancer["table"], cancer["names"]
+    x = cancer["x"][400:569].copy()
+    for j in range(0, 30, 4):  # 8 of 30 features shift
+        x[:, j] += 3 * x[:, j].std()
+    report = evaluate(table(slice(200, 400)), table(slice(400, 569), x), cancer["spec"])
+    a = report.attribution
+    assert a is not None
+    even = dataclasses.replace(
+        a,
+        features={f: dataclasses.replace(v, reference_share=1 / 30) for f, v in a.features.items()},
+    )
+    weighted_spec = spec_from_dict(
+        {**cancer["spec"].to_dict(), "attribution": {"importance_weighted": True}}
+    )
+    plain = report.check("dataset_drift")
+    checks = judge(
+        weighted_spec, report.drift, report.quality, report.performance, attribution=even
+    )
+    weighted = next(c for c in checks if c.name == "dataset_drift")
+    assert plain is not None and plain.value == pytest.approx(len(report.drifted_features) / 30)
+    assert weighted.value == pytest.approx(plain.value)
+    assert weighted.status == plain.status
+    # unweighted when asked but no attributions came
+    alone = judge(weighted_spec, report.drift, report.quality, report.performance)
+    assert next(c for c in alone if c.name == "dataset_drift") == plain
