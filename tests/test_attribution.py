@@ -361,7 +361,7 @@ def test_equal_importances_weigh_like_the_unweighted_share(cancer: dict) -> None
 
     from vigil.verdict import judge
 
-    table, names = cancer["table"], cancer["names"]
+    table = cancer["table"]
     x = cancer["x"][400:569].copy()
     for j in range(0, 30, 4):  # 8 of 30 features shift
         x[:, j] += 3 * x[:, j].std()
