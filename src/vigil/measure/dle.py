@@ -42,9 +42,16 @@ from vigil.stats import (
 METRICS = ("mae", "rmse", "mape")
 MIN_REFERENCE_ROWS = 100  # labelled reference rows below which no model is fitted
 INSTALL = "pip install 'vigil-monitor[ml]'"
-# LightGBM's own settings on top of LGBMRegressor's defaults (NannyML's choice): quiet, and
-# the same trees on every run and machine for the same inputs.
-BASE_PARAMETERS: dict[str, Any] = {"verbose": -1, "deterministic": True, "force_col_wise": True}
+# LightGBM's own settings on top of LGBMRegressor's defaults (NannyML's choice): quiet, the
+# same trees on every run for the same inputs, and one thread — `evaluate` runs its measures
+# in a pool already, and OpenMP threads that spin-wait on a shared machine are many times
+# slower than one (a spec may set `n_jobs`).
+BASE_PARAMETERS: dict[str, Any] = {
+    "verbose": -1,
+    "deterministic": True,
+    "force_col_wise": True,
+    "n_jobs": 1,
+}
 # LGBMRegressor's arguments a spec may not set: the objective must stay the squared loss (the
 # model of a loss then estimates its mean; an L1 objective would estimate its median).
 FIXED_PARAMETERS = frozenset({"objective", "class_weight", "importance_type"})
@@ -69,7 +76,7 @@ def estimate_dle(
     spec: Spec,
     reference: pa.Table,
     current: pa.Table,
-    once: Once,
+    once: Once[DleFit],
     *,
     hyperparameters: Mapping[str, Any] | None = None,
 ) -> EstimationResult:
@@ -89,11 +96,14 @@ def estimate_dle(
     if target is None or prediction is None:
         raise SpecError("DLE needs a target and a prediction column in the spec; add their roles.")
     params = _checked(hyperparameters)
-    features = tuple(
-        c for c in spec.with_role("feature") if c.name in reference.column_names
-    ) + (prediction,)
+    absent = [c.name for c in (target, prediction) if c.name not in reference.column_names]
+    if absent:
+        why = f"the reference lacks {', '.join(absent)}: DLE fits on its labelled rows"
+        return EstimationResult("dle", {}, 0, errors={m: why for m in METRICS})
+    known = [c for c in spec.with_role("feature") if c.name in reference.column_names]
+    features = (*known, prediction)
     fit = once(
-        ("dle", tuple(c.name for c in features), tuple(sorted(params.items()))),
+        ("dle", target.name, tuple(c.name for c in features), tuple(sorted(params.items()))),
         lambda: fit_dle(spec, reference, features, params),
     )
     missing = [name for name in fit.inputs if name not in current.column_names]
@@ -289,4 +299,3 @@ LGBM_ARGUMENTS: frozenset[str] = frozenset(
         "n_jobs",
     }
 )
-
