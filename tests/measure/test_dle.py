@@ -268,6 +268,19 @@ def test_sets_it_cannot_read_are_errors_not_crashes() -> None:
         current.column_names.index("kind"), "kind", pa.array(["never seen"] * 500)
     )
     assert estimate_dle(FRIEDMAN, reference, unseen, no_memo).estimates["mae"].value > 0
+    # infinities and text where numbers belong are missing values, not a crash
+    y = reference.column("y_true").to_numpy().copy()
+    y[:3] = np.inf
+    odd_reference = reference.set_column(
+        reference.column_names.index("y_true"), "y_true", pa.array(y)
+    )
+    pred = current.column("y_pred").to_numpy().copy()
+    pred[:7] = -np.inf
+    odd = current.set_column(current.column_names.index("y_pred"), "y_pred", pa.array(pred))
+    odd = odd.set_column(odd.column_names.index("x1"), "x1", pa.array(["n/a"] * 500))
+    result = estimate_dle(FRIEDMAN, odd_reference, odd, no_memo)
+    assert result.rows == 493 and math.isfinite(result.estimates["rmse"].value)
+    assert result.estimates["mae"].realized is not None
 
 
 @pytest.mark.parametrize(

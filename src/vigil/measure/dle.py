@@ -104,7 +104,7 @@ def estimate_dle(
     features = (*known, prediction)
     fit = once(
         ("dle", target.name, tuple(c.name for c in features), tuple(sorted(params.items()))),
-        lambda: fit_dle(spec, reference, features, params),
+        lambda: _fit(reference, target.name, features, params),
     )
     missing = [name for name in fit.inputs if name not in current.column_names]
     if missing:
@@ -139,24 +139,22 @@ def estimate_dle(
     return EstimationResult("dle", estimates, n, errors=errors)
 
 
-def fit_dle(
-    spec: Spec,
+def _fit(
     reference: pa.Table,
+    target: str,
     inputs: tuple[ColumnSpec, ...],
     hyperparameters: Mapping[str, Scalar],
 ) -> DleFit:
     """One LightGBM model per metric of the reference's per-row loss, on its labelled rows."""
-    target = spec.single("target")
-    assert target is not None  # checked by estimate_dle
     names = tuple(c.name for c in inputs)
     categories = {
         c.name: tuple(distinct_categories(reference.column(c.name)))
         for c in inputs
         if _is_categorical(c)
     }
-    y = numeric_array(reference.column(target.name), "numeric")[0]
+    y = numeric_array(reference.column(target), "numeric")[0]
     x = _matrix(list(inputs), reference, categories)
-    labelled = ~(np.isnan(y) | np.isnan(x[:, -1]))
+    labelled = np.isfinite(y) & ~np.isnan(x[:, -1])
     y, x = y[labelled], x[labelled]
     rows = int(y.size)
     if rows < MIN_REFERENCE_ROWS:
@@ -177,7 +175,7 @@ def fit_dle(
     zeros = int(np.count_nonzero(y == 0))
     if zeros:
         errors["mape"] = (
-            f"the reference's target {target.name!r} is 0 in {zeros} rows, where the "
+            f"the reference's target {target!r} is 0 in {zeros} rows, where the "
             "percentage error is undefined; MAPE is estimated only for a target never 0"
         )
     else:
@@ -229,7 +227,8 @@ def _matrix(
             columns.append(np.where(codes < 0, np.nan, codes))
         else:
             kind = "numeric" if c.kind in ("categorical", "boolean") else c.kind
-            columns.append(numeric_array(table.column(c.name), kind)[0])
+            values = numeric_array(table.column(c.name), kind)[0]
+            columns.append(np.where(np.isinf(values), np.nan, values))  # ±inf: missing
     return np.column_stack(columns) if columns else np.empty((table.num_rows, 0))
 
 
@@ -239,7 +238,7 @@ def _realized(table: pa.Table, target: str, prediction: str) -> dict[str, float]
         return {}
     y = numeric_array(table.column(target), "numeric")[0]
     yp = numeric_array(table.column(prediction), "numeric")[0]
-    keep = ~(np.isnan(y) | np.isnan(yp))
+    keep = np.isfinite(y) & np.isfinite(yp)
     if not keep.any():
         return {}
     y, yp = y[keep], yp[keep]
