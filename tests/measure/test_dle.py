@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn import metrics
 from sklearn.datasets import load_diabetes, make_friedman1
 from sklearn.linear_model import LinearRegression
@@ -306,3 +308,25 @@ def test_a_classification_spec_is_refused() -> None:
     spec = Spec((ColumnSpec("y_true", "target", "categorical"),), "binary")
     with pytest.raises(SpecError, match="regression"):
         estimate_dle(spec, pa.table({"y_true": ["a"]}), pa.table({"y_true": ["a"]}), no_memo)
+
+
+SHARED = Memo()  # one fit for every example below
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(50, 600))
+def test_row_order_does_not_matter_and_twice_the_rows_halves_the_variance(
+    seed: int, size: int
+) -> None:
+    reference, pool = heteroscedastic(3000, seed=7), heteroscedastic(600, seed=14)
+    window = pool.slice(0, size)
+    shuffled = window.take(np.random.default_rng(seed).permutation(size))
+    base = estimate_dle(FRIEDMAN, reference, window, SHARED)
+    same = estimate_dle(FRIEDMAN, reference, shuffled, SHARED)
+    twice = estimate_dle(FRIEDMAN, reference, pa.concat_tables([window, window]), SHARED)
+    for metric, est in base.estimates.items():
+        assert same.estimates[metric].value == pytest.approx(est.value, rel=1e-12)
+        assert twice.estimates[metric].value == pytest.approx(est.value, rel=1e-12)
+        assert twice.estimates[metric].standard_error == pytest.approx(
+            (est.standard_error or 0.0) / math.sqrt(2), rel=1e-9
+        )
