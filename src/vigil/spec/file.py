@@ -20,6 +20,7 @@ from vigil.spec.model import (
     SPEC_VERSION,
     ColumnSpec,
     DriftOptions,
+    FairnessOptions,
     PerformanceOptions,
     QualityOptions,
     Spec,
@@ -65,6 +66,7 @@ def spec_from_dict(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
                 critical=o.critical,
                 bounds=c.bounds,
                 score_class=None if c.class_ is None else str(c.class_),
+                protected=bool(c.protected),
             )
         )
 
@@ -96,12 +98,29 @@ def spec_from_dict(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
         performance["standard_errors"] = _threshold(
             performance["standard_errors"], f"{source}: performance.standard_errors"
         )
+    fairness = _given(parsed.fairness)
+    for key, direction in (("difference", "above"), ("ratio", "below")):
+        if fairness.get(key, "") is None:
+            del fairness[key]
+        elif key in fairness:
+            fairness[key] = _threshold(fairness[key], f"{source}: fairness.{key}", direction)
+    if "measures" in fairness:
+        fairness["measures"] = tuple(fairness["measures"] or ())
+    for key in ("min_group_size",):
+        if fairness.get(key, "") is None:
+            del fairness[key]
+    positive = fairness.get("positive_class")
+    if isinstance(positive, bool):  # YAML's true/false: the class as the target writes it
+        fairness["positive_class"] = str(positive).lower()
+    elif positive is not None:
+        fairness["positive_class"] = str(positive)
     return Spec(
         columns=tuple(columns),
         task=parsed.task,
         drift=replace(DriftOptions(), **drift),
         quality=replace(QualityOptions(), **quality),
         performance=replace(PerformanceOptions(), **performance),
+        fairness=replace(FairnessOptions(), **fairness),
     )
 
 
