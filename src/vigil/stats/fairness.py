@@ -40,8 +40,8 @@ class Disparity:
     value: float
     standard_error: float  # of `value`, at the two groups' sizes
     p_value: float  # rates equal: the pair's z-test times the number of pairs
-    low: int  # index of the group with the lowest rate (first on ties)
-    high: int  # index of the group with the highest rate (first on ties)
+    low: int  # index of the group with the lowest rate (the largest such on ties)
+    high: int  # index of the group with the highest rate (the largest such on ties)
 
 
 def _checked(
@@ -60,7 +60,11 @@ def _checked(
             f"successes {s.tolist()} of totals {n.tolist()}. Leave out the empty groups."
         )
     rates = s / n
-    return rates, int(np.argmin(rates)), int(np.argmax(rates))
+    # on a tie, the largest group of the tied rate (the pair with the most evidence), so the
+    # result does not hang on the groups' order; s/n of equal fractions are equal doubles
+    low = np.flatnonzero(rates == rates.min())
+    high = np.flatnonzero(rates == rates.max())
+    return rates, int(low[np.argmax(n[low])]), int(high[np.argmax(n[high])])
 
 
 def _pair_p_value(
@@ -82,7 +86,7 @@ def rate_difference(successes: NDArray[np.int64], totals: NDArray[np.int64]) -> 
 
     >>> d = rate_difference(np.array([30, 60]), np.array([100, 100]))
     >>> round(d.value, 12), round(d.standard_error, 4), (d.low, d.high)
-    (0.3, 0.0678, (0, 1))
+    (0.3, 0.0671, (0, 1))
     """
     rates, lo, hi = _checked(successes, totals, "rate_difference")
     value = float(rates[hi] - rates[lo])
@@ -98,7 +102,7 @@ def rate_ratio(successes: NDArray[np.int64], totals: NDArray[np.int64]) -> Dispa
 
     >>> r = rate_ratio(np.array([30, 60]), np.array([100, 100]))
     >>> round(r.value, 12), round(r.standard_error, 4)
-    (0.5, 0.1021)
+    (0.5, 0.0866)
     """
     rates, lo, hi = _checked(successes, totals, "rate_ratio")
     a, b = float(rates[lo]), float(rates[hi])
