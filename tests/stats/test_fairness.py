@@ -90,9 +90,7 @@ def test_standard_errors_match_a_simulation(p: tuple[float, float], n: tuple[int
     diffs = draws[:, 1] / n[1] - draws[:, 0] / n[0]
     ratios = (draws[:, 0] / n[0]) / (draws[:, 1] / n[1])
     expected = np.array([p[0] * n[0], p[1] * n[1]]).round().astype(int)
-    assert rate_difference(expected, totals).standard_error == pytest.approx(
-        diffs.std(), rel=0.05
-    )
+    assert rate_difference(expected, totals).standard_error == pytest.approx(diffs.std(), rel=0.05)
     assert rate_ratio(expected, totals).standard_error == pytest.approx(ratios.std(), rel=0.08)
 
 

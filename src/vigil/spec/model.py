@@ -162,7 +162,10 @@ class FairnessOptions:
     ratio: Threshold = Threshold(0.8, 0.6, "below")
     positive_class: str | None = None
     min_group_size: int = 30
-    alpha: float | None = 0.05
+    # each window judges every attribute and measure: at 0.05 a fair model would warn on about
+    # one window in twenty. 0.002 asks about what performance's 3 standard errors ask
+    # (two-sided 0.0027); critical needs alpha/50 (4e-5, about 4.1 standard errors).
+    alpha: float | None = 0.002
 
 
 @dataclass(frozen=True, slots=True)
