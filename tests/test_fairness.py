@@ -333,3 +333,24 @@ def test_fairness_options_round_trip_through_the_spec_file() -> None:
     assert spec.fairness.ratio.direction == "below"
     assert spec_from_dict(spec.to_dict()) == spec
     assert spec.to_dict()["columns"]["group"]["protected"] is True
+
+
+def test_terminal_and_html_show_each_attribute_with_group_names_escaped() -> None:
+    import io
+
+    from rich.console import Console
+
+    from vigil.report import render_html, render_terminal
+
+    spec = spec_of(min_group_size=30)
+    hostile = "<script>x</script>[bold]"
+    table = model_set(1500, 5, groups=(hostile, "b", "c"), drop=0.5)
+    report = evaluate(model_set(2000, 1), table, spec)
+    out = io.StringIO()
+    render_terminal(report, Console(file=out, width=200))
+    text = out.getvalue()
+    assert "Fairness by group" in text and hostile in text  # printed literally, not as markup
+    assert "disparate_impact" in text
+    page = render_html(report)
+    assert "<script>x" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
+    assert page.count('data-measure="') == len(MEASURES)
