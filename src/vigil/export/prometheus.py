@@ -7,6 +7,8 @@ and their labels (docs/api.md):
 - `vigil_quality{model, version, column, check}` — data-quality shares;
 - `vigil_performance{model, version, metric}` — performance on the labels joined so far;
 - `vigil_ops{model, version, figure}` — count, rate, latency percentiles, error rate, volume;
+- `vigil_fairness{model, version, attribute, measure}` — fairness measures between the groups
+  of each protected attribute, and `vigil_fairness_standard_error{...}` their noise band;
 - `vigil_status{model, version, column, metric}` — 0 ok, 1 warning, 2 critical, for every value
   a check judged on a column of the spec (or on the whole window);
 - `vigil_new_columns{model, version}` — columns in the latest window that the spec does not
@@ -78,6 +80,17 @@ class StoreCollector(Collector):
             "band its status was judged with.",
             labels=["model", "version", "metric"],
         )
+        fairness = GaugeMetricFamily(
+            "vigil_fairness",
+            "Fairness measure between the groups of a protected attribute in the latest window.",
+            labels=["model", "version", "attribute", "measure"],
+        )
+        fairness_band = GaugeMetricFamily(
+            "vigil_fairness_standard_error",
+            "Standard error of a fairness measure at the groups' sizes: the noise band its "
+            "status was judged with.",
+            labels=["model", "version", "attribute", "measure"],
+        )
         start = GaugeMetricFamily(
             "vigil_window_start_seconds",
             "Start (Unix time) of the window the values are from.",
@@ -114,6 +127,11 @@ class StoreCollector(Collector):
                     )
                 if p.band is not None and p.metric.startswith("performance."):
                     band.add_metric([model.name, p.version, p.metric.partition(".")[2]], p.band)
+                if p.metric.startswith("fairness.") and p.value is not None:
+                    labels = [model.name, p.version, p.column, p.metric.partition(".")[2]]
+                    fairness.add_metric(labels, p.value)
+                    if p.band is not None:
+                        fairness_band.add_metric(labels, p.band)
                 if p.version not in seen:
                     seen.add(p.version)
                     epoch = (p.start - datetime(1970, 1, 1)).total_seconds()
@@ -122,6 +140,7 @@ class StoreCollector(Collector):
             for version, count in new.items():
                 new_columns.add_metric([model.name, version], float(count))
         yield from (drift, quality, performance, ops, status, band, start, failed, new_columns)
+        yield from (fairness, fairness_band)
         yield from _alert_families(self.store, [m.name for m in models])
 
 

@@ -7,7 +7,9 @@ they never decide one. Every other measured value becomes a point with status "n
 are labelled (performance metrics no check judges, the target's drift measures).
 Metric names are listed in docs/api.md: `drift.<measure>`, `drift.p_value`,
 `drift.share_drifted`; `quality.<measure>`; `schema.<change>`; `performance.<metric>`,
-`performance.label_coverage`, `performance.labelled_rows`; `ops.<figure>`.
+`performance.label_coverage`, `performance.labelled_rows`; `fairness.<measure>` (the column
+is the protected attribute; a label-based measure no check judges is `pending` like
+performance); `ops.<figure>`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from vigil.report.model import Report
+from vigil.spec import LABELLED_FAIRNESS
 from vigil.store.base import MetricPoint, WindowKind
 
 QUALITY_FIELDS = (
@@ -90,6 +93,12 @@ def report_points(
                 add(f"performance.{metric}", "", value, True)
         add("performance.labelled_rows", "", float(p.current.rows if p.current else 0))
         add("performance.label_coverage", "", p.label_coverage)
+    f = report.fairness
+    if f is not None:
+        for attribute in f.attributes:
+            for name, m in attribute.measures.items():
+                if m.value is not None:
+                    add(f"fairness.{name}", attribute.column, m.value, name in LABELLED_FAIRNESS)
     return out
 
 
