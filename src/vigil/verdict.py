@@ -17,7 +17,8 @@ again. The rules, with their reasons, are in docs/statistics.md ("The verdict").
   level (a difference above, a ratio below) *and* the pair of groups attaining it differs
   beyond sampling noise (p-value adjusted for the pairs, below `fairness.alpha`). The
   label-based measures are `pending` below `performance.min_labelled` labelled rows, and any
-  measure with fewer than two groups of `fairness.min_group_size` is `pending`.
+  measure with fewer than two groups of `fairness.min_group_size` is `pending`. An attribute
+  with one group in the set (a window of one of its own segments) has no check.
 """
 
 from __future__ import annotations
@@ -589,6 +590,8 @@ def _fairness_checks(spec: Spec, fairness: FairnessResult) -> list[Check]:
     waiting = fairness.labelled_rows < spec.performance.min_labelled
     out = []
     for attribute in fairness.attributes:
+        if len(attribute.groups) < 2:
+            continue  # one group (a segment's own window): nothing to compare, ever
         for name in o.measures:
             m = attribute.measures[name]
             threshold = o.ratio if name in RATIO_FAIRNESS else o.difference

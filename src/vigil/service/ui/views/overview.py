@@ -26,6 +26,7 @@ from vigil.service.ui.views.cards import (
     CardReader,
     balance_card,
     drift_card,
+    fairness_card,
     latency_card,
     missing_card,
     performance_card,
@@ -111,6 +112,7 @@ def overview(state: AppState, model: ModelInfo, version: str, timerange: TimeRan
     slas = [s for s in state.settings.alerts.slas if s.covers(model.name)]
     with_data = [v for v in versions if reader.series("ops.count", version=v, step_seconds=WHOLE)]
     order = {"critical": 0, "warning": 1}
+    fairness = fairness_card(reader, report, mine)
     return Overview(
         version,
         versions,
@@ -124,6 +126,7 @@ def overview(state: AppState, model: ModelInfo, version: str, timerange: TimeRan
             latency_card(reader, mine, slas),
             sla_card(reader, slas, latest and latest[1]),
             retrain_card(state, model),
+            *([fairness] if fairness is not None else []),
         ),
         tuple(
             AlertLine(a.severity, a.status, a.rule, a.column, a.version, a.message)
