@@ -305,6 +305,12 @@ def test_a_spec_without_protected_columns_has_no_fairness() -> None:
         ),
         ({"role": "segment", "protected": "yes please"}, {}, "columns.group.protected"),
         ({"role": "segment"}, {"measures": ["parity"]}, "fairness.measures"),
+        (
+            {"role": "segment"},
+            {"measures": ["disparate_impact", "disparate_impact"]},
+            "fairness.measures lists disparate_impact more than once",
+        ),
+        ({"role": "segment"}, {"positive_class": ["a"]}, "fairness.positive_class"),
         ({"role": "segment"}, {"difference": [0.3, 0.1]}, "fairness.difference"),
         ({"role": "segment"}, {"ratio": [0.6, 0.8]}, "fairness.ratio"),
         ({"role": "segment"}, {"min_group_size": 0}, "fairness.min_group_size"),

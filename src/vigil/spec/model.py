@@ -397,6 +397,11 @@ def _check_spec(spec: Spec) -> None:
 
 
 def _check_fairness(f: FairnessOptions) -> None:
+    repeated = sorted({name for name in f.measures if f.measures.count(name) > 1})
+    if repeated:
+        raise SpecError(
+            f"fairness.measures lists {', '.join(repeated)} more than once; list each once."
+        )
     for name in f.measures:
         if name not in FAIRNESS_MEASURES:
             raise SpecError(
