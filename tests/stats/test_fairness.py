@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fairlearn.metrics import demographic_parity_difference, demographic_parity_ratio
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vigil.stats import rate_difference, rate_ratio
@@ -26,6 +26,7 @@ def rows_of(successes: np.ndarray, totals: np.ndarray) -> tuple[np.ndarray, np.n
     return selected.astype(int), groups
 
 
+@settings(deadline=None, max_examples=60)  # fairlearn builds a pandas frame per call
 @given(group_counts())
 def test_difference_and_ratio_are_fairlearns(counts: tuple[np.ndarray, np.ndarray]) -> None:
     successes, totals = counts
