@@ -40,5 +40,5 @@ def test_rules_on_fairness_measures_and_family_judge_a_reports_points() -> None:
 
 
 def test_a_misspelt_fairness_metric_is_refused_with_the_close_names() -> None:
-    with pytest.raises(ConfigError, match="fairness.disparate_impact"):
+    with pytest.raises(ConfigError, match=r"did you mean fairness\.disparate_impact"):
         parse_rules([{"name": "x", "metric": "fairness.disparate_impct", "below": {"warning": 1}}])
