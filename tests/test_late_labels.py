@@ -75,9 +75,19 @@ def check(prepared: PreparedReference, before: pa.Table, after: pa.Table) -> tup
     return previous, whole
 
 
+# the shop protected: the fairness measures (label-free and label-based) are judged too, with
+# groups small enough that Hypothesis' batches move them
+FAIR_BINARY = {
+    **BINARY,
+    "columns": {**BINARY["columns"], "shop": {"role": "segment", "protected": True}},
+    "fairness": {"min_group_size": 5, "alpha": 0.05},
+    "performance": {"min_labelled": 20},
+}
+
+
 @pytest.fixture(scope="module")
 def binary() -> PreparedReference:
-    return PreparedReference(binary_set(2000, 1, missing=0.02), spec_from_dict(BINARY))
+    return PreparedReference(binary_set(2000, 1, missing=0.02), spec_from_dict(FAIR_BINARY))
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +199,19 @@ def test_a_class_the_reference_never_had_is_judged_as_evaluate_judges_it(
     assert whole.performance is not None and whole.performance.current is not None
     confusion = whole.performance.current.confusion
     assert confusion is not None and "zebra" in confusion.labels
+
+
+def test_labels_move_the_label_based_fairness_measures(binary: PreparedReference) -> None:
+    before = binary_set(400, 9, labelled=0.0)
+    previous, whole = check(binary, before, binary_set(400, 9, labelled=1.0))
+    assert previous.fairness is not None and whole.fairness is not None
+    old, new = previous.fairness.attribute("shop"), whole.fairness.attribute("shop")
+    assert old is not None and new is not None
+    assert old.measures["equal_opportunity_difference"].value is None
+    assert new.measures["equal_opportunity_difference"].value is not None
+    assert old.measures["disparate_impact"] == new.measures["disparate_impact"]
+    check_ = whole.check("fairness.equalized_odds_difference", "shop")
+    assert check_ is not None and check_.status != "pending"
 
 
 def test_a_previous_report_of_other_rows_is_refused(binary: PreparedReference) -> None:

@@ -47,6 +47,7 @@ from vigil.measure.drift import (
     measure_numeric,
     unevaluated,
 )
+from vigil.measure.fairness import measure_fairness
 from vigil.measure.performance import (
     PerformanceResult,
     SetPerformance,
@@ -333,6 +334,7 @@ def evaluate(
         duplicates = pool.submit(_duplicates, ref, cur.table, hashed)
         performance_job = pool.submit(_performance, spec, ref, cur.table, labels)
         attribution_job = pool.submit(_attribution, spec, ref, cur)
+        fairness_job = pool.submit(measure_fairness, spec, cur.table, labels)
         for name, measured, checked in pool.map(job, columns):
             results[name] = (measured, checked)
             done += 1
@@ -376,6 +378,7 @@ def evaluate(
     )
     performance = performance_job.result()
     attribution = attribution_job.result()
+    fairness = fairness_job.result()
     if ref.profile is not None:
         notes.append(_profile_exactness(spec, drift))
     return Report(
@@ -384,12 +387,13 @@ def evaluate(
         drift=drift,
         quality=quality,
         performance=performance,
-        checks=judge(spec, drift, quality, performance, attribution=attribution),
+        checks=judge(spec, drift, quality, performance, attribution=attribution, fairness=fairness),
         notes=tuple(notes),
         spec=spec.to_dict(),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         vigil_version=_version(),
         attribution=attribution,
+        fairness=fairness,
     )
 
 

@@ -7,10 +7,10 @@ quality, the duplicate-row check (the target is one of the columns a row is hash
 because a report's p-values are adjusted as one family (`vigil.measure.significance`) — every
 adjusted p-value, so every verdict. The feature columns' own measurements do not change: they
 are in the previous report, unadjusted beside adjusted. So this re-measures the target, the
-duplicates and the performance, takes every other column's unadjusted measurement from the
-previous report, and redoes the family and the verdict. The result is the report `evaluate`
-gives on the same data (tests/test_late_labels.py holds it to that, field by field), at the
-cost of the target column rather than of every column.
+duplicates, the performance and the fairness measures, takes every other column's
+unadjusted measurement from the previous report, and redoes the family and the verdict. The
+result is the report `evaluate` gives on the same data (tests/test_late_labels.py holds it to
+that, field by field), at the cost of the target column rather than of every column.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from vigil.evaluation import (
     read_current,
 )
 from vigil.measure.drift import ColumnDrift, unevaluated
+from vigil.measure.fairness import measure_fairness
 from vigil.measure.quality import ColumnQuality, QualityResult, unchecked
 from vigil.measure.significance import adjust_together
 from vigil.report.model import Report, SetSummary
@@ -130,6 +131,10 @@ def evaluate_labels(previous: Report, reference: PreparedReference, current: Any
         spec.drift,
     )
     performance = _performance(spec, ref, table, labels)
+    # fairness is measured again whole: its label-free part is a few group counts of the
+    # window, cheaper to redo than to carry, and a new class among the labels can move the
+    # positive class it reads
+    fairness = measure_fairness(spec, table, labels)
     notes: list[str] = []
     if ref.profile is not None:
         notes += _profile_notes(ref.profile, spec)
@@ -140,10 +145,18 @@ def evaluate_labels(previous: Report, reference: PreparedReference, current: Any
         drift=drift,
         quality=quality,
         performance=performance,
-        checks=judge(spec, drift, quality, performance, attribution=previous.attribution),
+        checks=judge(
+            spec,
+            drift,
+            quality,
+            performance,
+            attribution=previous.attribution,
+            fairness=fairness,
+        ),
         notes=tuple(notes),
         spec=previous.spec,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         vigil_version=_version(),
         attribution=previous.attribution,  # attributions are not labels: carried
+        fairness=fairness,
     )

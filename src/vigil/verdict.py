@@ -17,6 +17,12 @@ again. The rules, with their reasons, are in docs/statistics.md ("The verdict").
   below what unchanged data of the window's size gives; a feature's when its mean
   |attribution| moves by its relative level *and* Welch's t-test, corrected across the
   features, is below `alpha`.
+- A fairness check (per protected attribute) fires when the gap between groups reaches its
+  level (a difference above, a ratio below) *and* the pair of groups attaining it differs
+  beyond sampling noise (p-value adjusted for the pairs, below `fairness.alpha`). The
+  label-based measures are `pending` below `performance.min_labelled` labelled rows, and any
+  measure with fewer than two groups of `fairness.min_group_size` is `pending`. An attribute
+  with one group in the set (a window of one of its own segments) has no check.
 """
 
 from __future__ import annotations
@@ -28,9 +34,10 @@ from typing import Literal
 
 from vigil.measure.attribution import AttributionResult
 from vigil.measure.drift import ColumnDrift, DriftResult
+from vigil.measure.fairness import FairnessMeasure, FairnessResult
 from vigil.measure.performance import CHECKED_METRICS, MetricChange, PerformanceResult
 from vigil.measure.quality import ColumnQuality, QualityResult
-from vigil.spec import DRIFT_METHODS, Spec, Threshold
+from vigil.spec import DRIFT_METHODS, LABELLED_FAIRNESS, RATIO_FAIRNESS, Spec, Threshold
 
 Status = Literal["ok", "pending", "warning", "critical"]
 # `pending` (not enough labelled rows yet) ranks above ok and below warning: a report whose
@@ -126,9 +133,10 @@ def judge(
     performance: PerformanceResult | None,
     *,
     attribution: AttributionResult | None = None,
+    fairness: FairnessResult | None = None,
 ) -> tuple[Check, ...]:
     """Every check of a report, in a stable order: drift, schema, quality, performance,
-    attribution."""
+    attribution, fairness."""
     checks = [*_drift_checks(spec, drift, attribution), *_schema_checks(spec, quality)]
     for q in quality.columns.values():
         checks += _quality_checks(spec, q, quality.current_rows)
@@ -137,6 +145,8 @@ def judge(
         checks += _performance_checks(spec, performance)
     if attribution is not None:
         checks += _attribution_checks(spec, attribution)
+    if fairness is not None:
+        checks += _fairness_checks(spec, fairness)
     return tuple(checks)
 
 
@@ -664,3 +674,79 @@ def _attribution_checks(spec: Spec, result: AttributionResult) -> list[Check]:
             )
         )
     return out
+
+
+# --- fairness -----------------------------------------------------------------------------------
+
+
+def fairness_status(spec: Spec, measure: FairnessMeasure) -> Status:
+    """A measured gap's status: at its level (difference above, ratio below) *and* beyond
+    sampling noise (the attaining pair's adjusted p-value; critical below alpha/50)."""
+    if measure.value is None:
+        return "pending"
+    o = spec.fairness
+    threshold = o.ratio if measure.name in RATIO_FAIRNESS else o.difference
+    return at_most(level(measure.value, threshold), evidence(measure.p_value, o.alpha))
+
+
+def _fairness_checks(spec: Spec, fairness: FairnessResult) -> list[Check]:
+    o = spec.fairness
+    waiting = fairness.labelled_rows < spec.performance.min_labelled
+    out = []
+    for attribute in fairness.attributes:
+        if len(attribute.groups) < 2:
+            continue  # one group (a segment's own window): nothing to compare, ever
+        for name in o.measures:
+            m = attribute.measures[name]
+            threshold = o.ratio if name in RATIO_FAIRNESS else o.difference
+            labelled = name in LABELLED_FAIRNESS
+            if labelled and waiting:
+                status: Status = "pending"
+                message = (
+                    f"{name} of {attribute.column!r}: waiting for "
+                    f"{spec.performance.min_labelled:,} labelled rows (have "
+                    f"{fairness.labelled_rows:,})."
+                )
+            elif m.value is None:
+                status = "pending"
+                message = f"{name} of {attribute.column!r} not judged: {m.reason}."
+            else:
+                status = fairness_status(spec, m)
+                message = _fairness_message(m, m.value, attribute.column, threshold, status)
+            out.append(
+                Check(
+                    f"fairness.{name}",
+                    attribute.column,
+                    f"fairness.{name}",
+                    status,
+                    m.value,
+                    decided_by(status, threshold),
+                    message,
+                    p_value=m.p_value,
+                    standard_error=m.standard_error,
+                )
+            )
+    return out
+
+
+def _fairness_message(
+    m: FairnessMeasure, value: float, column: str, threshold: Threshold, status: Status
+) -> str:
+    """E.g. "disparate_impact of 'sex': 0.62 between 'f' and 'm' (2 groups compared; ±0.05;
+    p = 0.001 for equal rates); warning below 0.8."."""
+    text = (
+        f"{m.name} of {column!r}: {_fmt(value)} between {m.low_group!r} and "
+        f"{m.high_group!r} ({m.groups} groups compared"
+    )
+    if m.standard_error is not None:
+        text += f"; ±{m.standard_error:.2g}"
+    if m.p_value is not None:
+        text += f"; p {_p(m.p_value)} for equal rates"
+    side = "below" if threshold.direction == "below" else "at or above"
+    reached = level(value, threshold)
+    if status == "ok" and reached != "ok":
+        at = _fmt(decided_by(reached, threshold))
+        return text + f"); past the {reached} level {at} but within sampling noise."
+    if status == "ok":
+        return text + f"); ok, a warning {side} {_fmt(threshold.warning)}."
+    return text + f"); {status}: {side} {_fmt(decided_by(status, threshold))}."

@@ -101,6 +101,7 @@ def test_default_rules_judge_score_drift_only_on_the_score() -> None:
         "default.score-drift",
         "default.dataset-drift",
         "default.performance",
+        "default.fairness",
         "default.freshness",
     }
     roles = {"score": "score", "income": "feature"}

@@ -10,6 +10,7 @@ import difflib
 
 from vigil.measure.performance import HIGHER_IS_BETTER
 from vigil.spec.methods import DRIFT_METHODS, KIND_TESTS
+from vigil.spec.types import FAIRNESS_MEASURES
 
 QUALITY_METRICS = (
     "missing_share",
@@ -55,7 +56,8 @@ ATTRIBUTION_DATASET_METRICS = ("attribution.ndcg",)
 
 def column_metrics() -> frozenset[str]:
     """Metrics measured per column (a rule on them names columns, or `*`); for `sla.met` the
-    columns are SLA names, for `sla.objective` `<sla>:<metric>`."""
+    columns are SLA names, for `sla.objective` `<sla>:<metric>`, for `fairness.*` the
+    protected attributes."""
     return frozenset(
         [f"drift.{name}" for name in DRIFT_METHODS]
         + [
@@ -66,6 +68,7 @@ def column_metrics() -> frozenset[str]:
         + ["drift.p_value"]
         + [f"quality.{name}" for name in QUALITY_METRICS]
         + [f"schema.{name}" for name in SCHEMA_CHANGES]
+        + [f"fairness.{name}" for name in FAIRNESS_MEASURES]
         + list(SLA_METRICS)
         + list(ATTRIBUTION_COLUMN_METRICS)
     )

@@ -69,8 +69,9 @@ class AlertSettings:
 def default_rules(model: str, size_seconds: int) -> tuple[Rule, ...]:
     """The rules every model gets unless `alerts.defaults` is false (docs/alerts.md): critical
     drift of the score or prediction, critical drift of the dataset, performance outside its
-    noise band (the verdict layer's own judgement) in two windows in a row, and predictions
-    that stopped coming."""
+    noise band (the verdict layer's own judgement) in two windows in a row, the same for
+    fairness (only a spec with a protected attribute has its points), and predictions that
+    stopped coming."""
     only = Scope(models=(model,))
     return (
         Rule(
@@ -83,6 +84,7 @@ def default_rules(model: str, size_seconds: int) -> tuple[Rule, ...]:
         # one window's performance is one of many tests a week (metrics × windows): a breach
         # must hold in two windows in a row before anyone is told
         Rule(f"{DEFAULT_PREFIX}performance", "performance", Status("warning"), only, Hold(2)),
+        Rule(f"{DEFAULT_PREFIX}fairness", "fairness", Status("warning"), only, Hold(2)),
         Rule(
             f"{DEFAULT_PREFIX}freshness",
             "freshness.prediction_age_s",

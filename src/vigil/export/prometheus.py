@@ -9,6 +9,8 @@ and their labels (docs/api.md):
 - `vigil_ops{model, version, figure}` — count, rate, latency percentiles, error rate, volume;
 - `vigil_attribution{model, version, column, measure}` — feature attribution drift: `ndcg`
   (column ""), and per feature `mean_abs` and `mean_abs_change`;
+- `vigil_fairness{model, version, attribute, measure}` — fairness measures between the groups
+  of each protected attribute, and `vigil_fairness_standard_error{...}` their noise band;
 - `vigil_status{model, version, column, metric}` — 0 ok, 1 warning, 2 critical, for every value
   a check judged on a column of the spec (or on the whole window);
 - `vigil_new_columns{model, version}` — columns in the latest window that the spec does not
@@ -86,6 +88,17 @@ class StoreCollector(Collector):
             "band its status was judged with.",
             labels=["model", "version", "metric"],
         )
+        fairness = GaugeMetricFamily(
+            "vigil_fairness",
+            "Fairness measure between the groups of a protected attribute in the latest window.",
+            labels=["model", "version", "attribute", "measure"],
+        )
+        fairness_band = GaugeMetricFamily(
+            "vigil_fairness_standard_error",
+            "Standard error of a fairness measure at the groups' sizes: the noise band its "
+            "status was judged with.",
+            labels=["model", "version", "attribute", "measure"],
+        )
         start = GaugeMetricFamily(
             "vigil_window_start_seconds",
             "Start (Unix time) of the window the values are from.",
@@ -126,6 +139,11 @@ class StoreCollector(Collector):
                     )
                 if p.band is not None and p.metric.startswith("performance."):
                     band.add_metric([model.name, p.version, p.metric.partition(".")[2]], p.band)
+                if p.metric.startswith("fairness.") and p.value is not None:
+                    labels = [model.name, p.version, p.column, p.metric.partition(".")[2]]
+                    fairness.add_metric(labels, p.value)
+                    if p.band is not None:
+                        fairness_band.add_metric(labels, p.band)
                 if p.version not in seen:
                     seen.add(p.version)
                     epoch = (p.start - datetime(1970, 1, 1)).total_seconds()
@@ -135,6 +153,7 @@ class StoreCollector(Collector):
                 new_columns.add_metric([model.name, version], float(count))
         yield from (drift, quality, performance, ops, attribution, status, band, start, failed)
         yield new_columns
+        yield from (fairness, fairness_band)
         yield from _alert_families(self.store, [m.name for m in models])
 
 

@@ -8,7 +8,9 @@ are labelled (performance metrics no check judges, the target's drift measures).
 Metric names are listed in docs/api.md: `drift.<measure>`, `drift.p_value`,
 `drift.share_drifted`; `quality.<measure>`; `schema.<change>`; `performance.<metric>`,
 `performance.label_coverage`, `performance.labelled_rows`; `attribution.ndcg`,
-`attribution.mean_abs_change` and `attribution.mean_abs` (per feature); `ops.<figure>`.
+`attribution.mean_abs_change` and `attribution.mean_abs` (per feature); `fairness.<measure>`
+(the column is the protected attribute; a label-based measure no check judges is `pending`
+like performance); `ops.<figure>`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from vigil.report.model import Report
+from vigil.spec import LABELLED_FAIRNESS
 from vigil.store.base import MetricPoint, WindowKind
 
 QUALITY_FIELDS = (
@@ -93,8 +96,14 @@ def report_points(
         add("performance.label_coverage", "", p.label_coverage)
     a = report.attribution
     if a is not None:  # each feature's importance in the window, for its chart over time
-        for feature, f in a.features.items():
-            add("attribution.mean_abs", feature, f.current_mean_abs)
+        for feature, fa in a.features.items():
+            add("attribution.mean_abs", feature, fa.current_mean_abs)
+    f = report.fairness
+    if f is not None:
+        for attribute in f.attributes:
+            for name, m in attribute.measures.items():
+                if m.value is not None:
+                    add(f"fairness.{name}", attribute.column, m.value, name in LABELLED_FAIRNESS)
     return out
 
 

@@ -19,6 +19,12 @@ import orjson
 
 from vigil.measure.attribution import AttributionResult, FeatureAttribution
 from vigil.measure.drift import ColumnDrift, Distribution, DriftResult
+from vigil.measure.fairness import (
+    AttributeFairness,
+    FairnessMeasure,
+    FairnessResult,
+    GroupRates,
+)
 from vigil.measure.performance import (
     BOUNDED_BY_ONE,
     ConfusionMatrix,
@@ -135,6 +141,8 @@ def _document(report: Report) -> dict[str, Any]:
     }
     if report.attribution is not None:  # an optional key: reports without attributions as before
         document["attribution"] = _attribution(report)
+    if report.fairness is not None:  # an optional key: reports without it keep their shape
+        document["fairness"] = _fairness_document(report.fairness)
     return document
 
 
@@ -157,6 +165,39 @@ def _attribution(report: Report) -> dict[str, Any]:
                 if field.name != "feature"
             }
             for name, f in a.features.items()
+        },
+    }
+
+
+_GROUP_COUNTS = tuple(f.name for f in dataclasses.fields(GroupRates) if f.name != "group")
+_MEASURE_FIELDS = tuple(f.name for f in dataclasses.fields(FairnessMeasure) if f.name != "name")
+
+
+def _fairness_document(f: FairnessResult) -> dict[str, Any]:
+    """Each attribute's groups (counts and rates) and measures, keyed by name."""
+    return {
+        "positive_class": f.positive_class,
+        "min_group_size": f.min_group_size,
+        "labelled_rows": f.labelled_rows,
+        "reason": f.reason,
+        "attributes": {
+            a.column: {
+                "missing": a.missing,
+                "groups": {
+                    g.group: {
+                        **{name: getattr(g, name) for name in _GROUP_COUNTS},
+                        "selection_rate": g.selection_rate,
+                        "tpr": g.tpr,
+                        "fpr": g.fpr,
+                    }
+                    for g in a.groups
+                },
+                "measures": {
+                    name: {field: getattr(m, field) for field in _MEASURE_FIELDS}
+                    for name, m in a.measures.items()
+                },
+            }
+            for a in f.attributes
         },
     }
 
@@ -238,6 +279,7 @@ def _report(doc: dict[str, Any]) -> Report:
         created=doc["created"],
         vigil_version=doc["vigil_version"],
         attribution=_read_attribution(doc.get("attribution")),
+        fairness=_fairness(doc["fairness"]) if doc.get("fairness") is not None else None,
     )
 
 
@@ -256,6 +298,27 @@ def _read_attribution(a: dict[str, Any] | None) -> AttributionResult | None:
         band_rows=a["band"]["rows"],
         reference_rows=a["rows"]["reference"],
         current_rows=a["rows"]["current"],
+    )
+
+
+def _fairness(f: dict[str, Any]) -> FairnessResult:
+    attributes = tuple(
+        AttributeFairness(
+            column,
+            tuple(
+                GroupRates(group, *(g[name] for name in _GROUP_COUNTS))
+                for group, g in a["groups"].items()
+            ),
+            {
+                name: FairnessMeasure(name, **{k: m[k] for k in _MEASURE_FIELDS})
+                for name, m in a["measures"].items()
+            },
+            a["missing"],
+        )
+        for column, a in f["attributes"].items()
+    )
+    return FairnessResult(
+        f["positive_class"], f["min_group_size"], f["labelled_rows"], attributes, f["reason"]
     )
 
 

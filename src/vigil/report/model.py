@@ -13,6 +13,7 @@ from typing import Any
 
 from vigil.measure.attribution import AttributionResult
 from vigil.measure.drift import DriftResult
+from vigil.measure.fairness import FairnessResult
 from vigil.measure.performance import PerformanceResult
 from vigil.measure.quality import QualityResult
 from vigil.verdict import STATUS_ORDER, Check, Status, worst
@@ -44,6 +45,7 @@ class Report:
     created: str  # ISO-8601 UTC
     vigil_version: str
     attribution: AttributionResult | None = None  # None when a set carries no attributions
+    fairness: FairnessResult | None = None  # None when the spec protects no attribute
 
     @property
     def status(self) -> Status:

@@ -7,6 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from vigil.measure.drift import ColumnDrift
+from vigil.measure.fairness import FairnessResult
 from vigil.report.model import STATUS_ORDER, Report
 
 STYLE = {"ok": "green", "pending": "cyan", "warning": "yellow", "critical": "bold red"}
@@ -42,6 +43,53 @@ def summary_line(report: Report) -> str:
 
 def _status(status: str) -> str:
     return f"[{STYLE[status]}]{status}[/]"
+
+
+def _fairness(report: Report, f: FairnessResult, console: Console) -> None:
+    """Each protected attribute's measures (judged or not), and its groups' rates."""
+    if f.reason is not None:
+        console.print(f"Fairness not measured: {escape(f.reason)}", highlight=False)
+        return
+    for a in f.attributes:
+        positive = escape(str(f.positive_class))
+        t = Table(
+            title=f"Fairness by {escape(a.column)} (positive class {positive})",
+            title_justify="left",
+        )
+        for header in (
+            "measure",
+            "value",
+            "± noise (1 SE)",
+            "p (equal rates)",
+            "lowest vs highest",
+            "status",
+        ):
+            t.add_column(
+                header,
+                justify="right"
+                if header in ("value", "± noise (1 SE)", "p (equal rates)")
+                else "left",
+            )
+        for name, m in a.measures.items():
+            judged = report.check(f"fairness.{name}", a.column)
+            pair = (
+                f"{m.low_group} vs {m.high_group}" if m.low_group is not None else (m.reason or "—")
+            )
+            t.add_row(
+                name,
+                number(m.value),
+                number(m.standard_error),
+                number(m.p_value),
+                escape(pair),
+                _status(judged.status) if judged is not None else "[dim]not judged[/]",
+            )
+        groups = ", ".join(
+            f"{g.group} {number(g.selection_rate)} of {g.rows:,}"
+            + ("" if g.rows >= f.min_group_size else " (too small to compare)")
+            for g in a.groups
+        )
+        t.caption = escape(f"selection rates: {groups}")
+        console.print(t)
 
 
 def render_terminal(report: Report, console: Console) -> None:
@@ -98,7 +146,7 @@ def render_terminal(report: Report, console: Console) -> None:
         for c in report.checks
         if c.status != "ok"
         and c.name not in ("drift", "dataset_drift")
-        and not c.name.startswith(("performance.", "attribution."))
+        and not c.name.startswith(("performance.", "attribution.", "fairness."))
     ]
     if findings:
         q = Table(title="Data quality", title_justify="left")
@@ -143,6 +191,8 @@ def render_terminal(report: Report, console: Console) -> None:
 
     if report.attribution is not None:
         render_attribution(report, console)
+    if report.fairness is not None:
+        _fairness(report, report.fairness, console)
 
     failed = [c for c in report.checks if c.status != "ok"]
     console.print(

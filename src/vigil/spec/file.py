@@ -21,6 +21,7 @@ from vigil.spec.model import (
     AttributionOptions,
     ColumnSpec,
     DriftOptions,
+    FairnessOptions,
     PerformanceOptions,
     QualityOptions,
     Spec,
@@ -66,6 +67,7 @@ def spec_from_dict(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
                 critical=o.critical,
                 bounds=c.bounds,
                 score_class=None if c.class_ is None else str(c.class_),
+                protected=bool(c.protected),
             )
         )
 
@@ -107,6 +109,22 @@ def spec_from_dict(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
     for key in ("relative_change", "standard_errors"):
         if key in attribution:
             attribution[key] = _threshold(attribution[key], f"{source}: attribution.{key}")
+    fairness = _given(parsed.fairness)
+    for key, direction in (("difference", "above"), ("ratio", "below")):
+        if fairness.get(key, "") is None:
+            del fairness[key]
+        elif key in fairness:
+            fairness[key] = _threshold(fairness[key], f"{source}: fairness.{key}", direction)
+    if "measures" in fairness:
+        fairness["measures"] = tuple(fairness["measures"] or ())
+    for key in ("min_group_size",):
+        if fairness.get(key, "") is None:
+            del fairness[key]
+    positive = fairness.get("positive_class")
+    if isinstance(positive, bool):  # YAML's true/false: the class as the target writes it
+        fairness["positive_class"] = str(positive).lower()
+    elif positive is not None:
+        fairness["positive_class"] = str(positive)
     return Spec(
         columns=tuple(columns),
         task=parsed.task,
@@ -114,6 +132,7 @@ def spec_from_dict(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
         quality=replace(QualityOptions(), **quality),
         performance=replace(PerformanceOptions(), **performance),
         attribution=replace(AttributionOptions(), **attribution),
+        fairness=replace(FairnessOptions(), **fairness),
     )
 
 

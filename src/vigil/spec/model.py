@@ -19,7 +19,9 @@ from vigil.spec.methods import (
     drift_method,
 )
 from vigil.spec.types import (
+    CATEGORY_KINDS,
     DRIFT_ROLES,
+    FAIRNESS_MEASURES,
     KINDS,
     ROLES,
     Correction,
@@ -44,6 +46,7 @@ class ColumnSpec:
     critical: float | None = None
     bounds: tuple[float | None, float | None] | None = None  # valid range; None: reference min/max
     score_class: str | None = None  # multiclass score column: the class it is the probability of
+    protected: bool = False  # a segment whose groups the fairness measures compare
 
     @property
     def effective_method(self) -> str:
@@ -174,6 +177,34 @@ class AttributionOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class FairnessOptions:
+    """How the groups of each protected attribute are compared (docs/statistics.md, "Fairness").
+
+    A measure's check fires when it reaches its level (a difference at or above
+    `difference`, a ratio below `ratio`: 0.8 is the four-fifths rule) *and* the gap is beyond
+    sampling noise: the pair of groups attaining it differs at `alpha` (p-value adjusted for
+    the number of pairs). Groups under `min_group_size` rows (for TPR: actual positives; FPR:
+    actual negatives) are reported but not judged. `positive_class` None: the class
+    performance treats as positive (binary); a multiclass model needs one named.
+    """
+
+    measures: tuple[str, ...] = (
+        "demographic_parity_difference",
+        "disparate_impact",
+        "equal_opportunity_difference",
+        "equalized_odds_difference",
+    )
+    difference: Threshold = Threshold(0.1, 0.2)
+    ratio: Threshold = Threshold(0.8, 0.6, "below")
+    positive_class: str | None = None
+    min_group_size: int = 30
+    # each window judges every attribute and measure: at 0.05 a fair model would warn on about
+    # one window in twenty. 0.002 asks about what performance's 3 standard errors ask
+    # (two-sided 0.0027); critical needs alpha/50 (4e-5, about 4.1 standard errors).
+    alpha: float | None = 0.002
+
+
+@dataclass(frozen=True, slots=True)
 class Spec:
     """The columns of a model's data and the rules that judge them."""
 
@@ -183,6 +214,7 @@ class Spec:
     quality: QualityOptions = field(default_factory=QualityOptions)
     performance: PerformanceOptions = field(default_factory=PerformanceOptions)
     attribution: AttributionOptions = field(default_factory=AttributionOptions)
+    fairness: FairnessOptions = field(default_factory=FairnessOptions)
 
     def __post_init__(self) -> None:
         _check_spec(self)
@@ -209,6 +241,11 @@ class Spec:
         return found[0] if found else None
 
     @property
+    def protected(self) -> tuple[ColumnSpec, ...]:
+        """The protected attributes: segment columns the fairness measures compare groups of."""
+        return tuple(c for c in self.columns if c.protected)
+
+    @property
     def drift_columns(self) -> tuple[ColumnSpec, ...]:
         """Columns whose drift is measured: features, predictions, scores and the target."""
         return tuple(c for c in self.columns if c.role in DRIFT_ROLES)
@@ -231,8 +268,25 @@ class Spec:
                 entry["bounds"] = list(c.bounds)
             if c.score_class is not None:
                 entry["class"] = c.score_class
+            if c.protected:
+                entry["protected"] = True
             columns[c.name] = entry
-        q, p, d = self.quality, self.performance, self.drift
+        q, p, d, f = self.quality, self.performance, self.drift, self.fairness
+        # written when it says something: specs without fairness keep their shape
+        fairness = (
+            {
+                "fairness": {
+                    "measures": list(f.measures),
+                    "difference": [f.difference.warning, f.difference.critical],
+                    "ratio": [f.ratio.warning, f.ratio.critical],
+                    "positive_class": f.positive_class,
+                    "min_group_size": f.min_group_size,
+                    "alpha": f.alpha,
+                }
+            }
+            if self.protected or f != FairnessOptions()
+            else {}
+        )
         out: dict[str, Any] = {
             "version": SPEC_VERSION,
             "task": self.task,
@@ -257,6 +311,7 @@ class Spec:
                 "standard_errors": [p.standard_errors.warning, p.standard_errors.critical],
                 "min_labelled": p.min_labelled,
             },
+            **fairness,
         }
         a = self.attribution
         if a != AttributionOptions():  # a spec without it reads (and reports) as before
@@ -312,6 +367,12 @@ def _check_spec(spec: Spec) -> None:
                     f"column {col.name!r}: bounds [{low}, {high}] are reversed; "
                     f"write them as [low, high]."
                 )
+        if col.protected and (col.role != "segment" or col.kind not in CATEGORY_KINDS):
+            raise SpecError(
+                f"column {col.name!r}: only a categorical segment column can be `protected: "
+                f"true`; this one is a {col.kind} {col.role}. Give it `role: segment` "
+                f"(categorical), or drop `protected`."
+            )
     for role in ("target", "prediction", "id", "timestamp"):
         found = [c.name for c in spec.columns if c.role == role]
         if len(found) > 1:
@@ -383,6 +444,7 @@ def _check_spec(spec: Spec) -> None:
     if p.min_labelled < 1:
         raise SpecError(f"performance.min_labelled must be at least 1; got {p.min_labelled!r}.")
     _check_attribution(spec.attribution)
+    _check_fairness(spec.fairness)
 
 
 def _check_attribution(a: AttributionOptions) -> None:
@@ -410,3 +472,33 @@ def _check_attribution(a: AttributionOptions) -> None:
             f"attribution.standard_errors must be [warning, critical] with 0 <= warning <= "
             f"critical; got [{a.standard_errors.warning}, {a.standard_errors.critical}]."
         )
+
+
+def _check_fairness(f: FairnessOptions) -> None:
+    repeated = sorted({name for name in f.measures if f.measures.count(name) > 1})
+    if repeated:
+        raise SpecError(
+            f"fairness.measures lists {', '.join(repeated)} more than once; list each once."
+        )
+    for name in f.measures:
+        if name not in FAIRNESS_MEASURES:
+            raise SpecError(
+                f"fairness.measures: unknown measure {name!r}; use any of "
+                f"{', '.join(FAIRNESS_MEASURES)}."
+            )
+    if not 0 < f.difference.warning <= f.difference.critical <= 1:
+        raise SpecError(
+            f"fairness.difference must be [warning, critical] with 0 < warning <= critical "
+            f"<= 1 (a gap between two rates); got [{f.difference.warning}, "
+            f"{f.difference.critical}]."
+        )
+    if f.ratio.direction != "below" or not 0 < f.ratio.critical <= f.ratio.warning <= 1:
+        raise SpecError(
+            f"fairness.ratio must be [warning, critical] with 1 >= warning >= critical > 0 "
+            f"(a ratio fires below its level, e.g. [0.8, 0.6]); got [{f.ratio.warning}, "
+            f"{f.ratio.critical}]."
+        )
+    if f.min_group_size < 1:
+        raise SpecError(f"fairness.min_group_size must be at least 1; got {f.min_group_size!r}.")
+    if f.alpha is not None and not 0 < f.alpha < 1:
+        raise SpecError(f"fairness.alpha must be between 0 and 1 (or null); got {f.alpha!r}.")

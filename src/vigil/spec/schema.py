@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vigil.errors import SpecError
-from vigil.spec.types import Correction, Kind, Role, Task
+from vigil.spec.types import Correction, FairnessMeasure, Kind, Role, Task
 
 # Every number a spec holds is bounded: a value outside its range is a spec error naming the
 # key and the range, never a window that allocates a billion bins (docs/spec.md).
@@ -73,6 +73,7 @@ class ColumnIn(BaseModel):
     drift: DriftOverride | None = None
     bounds: tuple[Finite | None, Finite | None] | None = None
     class_: str | int | None = Field(default=None, alias="class")
+    protected: bool | None = None
 
 
 class DriftIn(BaseModel):
@@ -128,6 +129,16 @@ class AttributionIn(BaseModel):
     receive: bool | None = None
 
 
+class FairnessIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    measures: Annotated[list[FairnessMeasure], Field(max_length=16)] | None = None
+    difference: SharePair | None = None
+    ratio: SharePair | None = None
+    positive_class: Annotated[str, Field(max_length=MAX_NAME)] | int | bool | None = None
+    min_group_size: Annotated[int, Field(ge=1, le=MAX_MIN_LABELLED)] | None = None
+    alpha: Probability | None = None
+
+
 class SpecFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: int | None = None
@@ -137,6 +148,7 @@ class SpecFile(BaseModel):
     quality: QualityIn = Field(default_factory=QualityIn)
     performance: PerformanceIn = Field(default_factory=PerformanceIn)
     attribution: AttributionIn = Field(default_factory=AttributionIn)
+    fairness: FairnessIn = Field(default_factory=FairnessIn)
 
 
 def _pydantic_message(err: ValidationError, source: str) -> str:

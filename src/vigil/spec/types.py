@@ -15,6 +15,19 @@ Kind = Literal["numeric", "categorical", "boolean", "datetime", "text"]
 Task = Literal["binary", "multiclass", "regression"]
 Correction = Literal["bh", "none"]
 Direction = Literal["above", "below"]
+# fairness measures between the groups of a protected attribute (vigil.measure.fairness)
+FairnessMeasure = Literal[
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "disparate_impact",
+    "equal_opportunity_difference",
+    "equalized_odds_difference",
+]
+FAIRNESS_MEASURES: tuple[str, ...] = get_args(FairnessMeasure)
+# the measures that read labels (the rest read predictions alone), and the ratios (lower is
+# less fair; the rest are differences, higher is less fair)
+LABELLED_FAIRNESS = frozenset({"equal_opportunity_difference", "equalized_odds_difference"})
+RATIO_FAIRNESS = frozenset({"demographic_parity_ratio", "disparate_impact"})
 
 ROLES: tuple[str, ...] = get_args(Role)
 KINDS: tuple[str, ...] = get_args(Kind)

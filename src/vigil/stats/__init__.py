@@ -40,6 +40,7 @@ from vigil.stats.classification import (
 from vigil.stats.cramer_von_mises import cramer_von_mises_test
 from vigil.stats.ecdf import EcdfComparison, SamplePair, compare_ecdfs
 from vigil.stats.energy import energy_distance
+from vigil.stats.fairness import Disparity, rate_difference, rate_ratio
 from vigil.stats.hellinger import hellinger_distance
 from vigil.stats.histogram_measures import HistogramMeasures, histogram_measures
 from vigil.stats.jensen_shannon import jensen_shannon_distance
@@ -73,6 +74,7 @@ from vigil.stats.wasserstein import wasserstein_distance
 
 # One sorted list of every public kernel; a new module adds its import above and names here.
 __all__ = [
+    "Disparity",
     "EcdfComparison",
     "HistogramMeasures",
     "SamplePair",
@@ -118,6 +120,8 @@ __all__ = [
     "quantile_edges",
     "quantiles_of_sorted",
     "r2_score",
+    "rate_difference",
+    "rate_ratio",
     "recall_score",
     "roc_auc_score",
     "roc_auc_score_ovr",

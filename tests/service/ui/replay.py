@@ -36,7 +36,8 @@ SPEC: dict[str, Any] = {
         "pred": {"role": "prediction", "kind": "categorical"},
         "proba": {"role": "score", "kind": "numeric"},
         "y": {"role": "target", "kind": "categorical"},
-        "region": {"role": "segment", "kind": "categorical"},
+        # protected: the fairness page and card have data (the regions are treated alike)
+        "region": {"role": "segment", "kind": "categorical", "protected": True},
     },
 }
 CONFIG: dict[str, Any] = {

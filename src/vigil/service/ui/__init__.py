@@ -17,6 +17,7 @@ from vigil.service.ui.session import Forbidden, SignInNeeded, Viewer, viewer_of
 from vigil.service.ui.views import (
     alerts,
     drift,
+    fairness,
     feature,
     models,
     overview,
@@ -30,6 +31,7 @@ PAGES = (
     models.router,
     overview.router,
     performance.router,
+    fairness.router,
     drift.router,
     feature.router,
     alerts.router,

@@ -18,6 +18,7 @@ from vigil.service.state import AppState
 from vigil.service.ui.charts import line, ms, series_chart
 from vigil.service.ui.render import href, number, worst
 from vigil.service.ui.timerange import TimeRange
+from vigil.spec.types import RATIO_FAIRNESS
 from vigil.store.base import ModelInfo, StoredAlert, utcnow
 from vigil.store.dashboard import SeriesPoint
 
@@ -422,3 +423,74 @@ def retrain_card(state: AppState, model: ModelInfo) -> Card:
     )
     last = "never" if s.last_at is None else f"{s.last_at:%Y-%m-%d %H:%M} UTC ({s.last_trigger})"
     return Card("retrain", "Retraining", "none", f"last: {last}", notes)
+
+
+def protected_columns(model: ModelInfo, version: str) -> list[str]:
+    """The spec's protected attributes (segment columns with `protected: true`)."""
+    columns = model.specs.get(version, {}).get("columns") or {}
+    return [
+        name for name, c in columns.items() if isinstance(c, dict) and c.get("protected") is True
+    ]
+
+
+def fairness_levels(model: ModelInfo, version: str, measure: str) -> list[tuple[str, float, str]]:
+    """The warning and critical levels of a fairness measure, as the spec of `version` sets
+    them (the spec's defaults written by `Spec.to_dict`), for a chart's dashed lines."""
+    options = model.specs.get(version, {}).get("fairness") or {}
+    key = "ratio" if measure in RATIO_FAIRNESS else "difference"
+    levels = options.get(key) or []
+    return [
+        (f"{severity} {'below' if key == 'ratio' else 'at'}", float(value), severity)
+        for severity, value in zip(("warning", "critical"), levels, strict=False)
+        if isinstance(value, (int, float))
+    ]
+
+
+FAIRNESS_CARD_MEASURE = "disparate_impact"  # the four-fifths rule: the figure people know
+
+
+def fairness_card(
+    reader: CardReader, report: dict[str, Any], alerts: list[StoredAlert]
+) -> Card | None:
+    """The fairness of each protected attribute now: the worst judged measure, with the
+    disparate impact of the first attribute over time. None when the spec protects none."""
+    attributes = protected_columns(reader.model, reader.version)
+    if not attributes:
+        return None
+    checks = [
+        c
+        for c in report.get("checks") or []
+        if isinstance(c, dict) and str(c.get("name", "")).startswith("fairness.")
+    ]
+    judged = [c for c in checks if c.get("status") in JUDGED]
+    order = {"critical": 0, "warning": 1, "ok": 2}
+    notes = []
+    for c in sorted(judged, key=lambda c: (order[c["status"]], c["name"]))[:3]:
+        notes.append(
+            f"{c['name'].removeprefix('fairness.')} of {c['column']}: {number(c.get('value'))}"
+            f" ({c['status']})"
+        )
+    reason = (report.get("fairness") or {}).get("reason")
+    if reason:
+        notes.append(f"not measured: {reason}")
+    statuses = [c["status"] for c in checks if c.get("status") in (*JUDGED, "pending")]
+    status = worst([*statuses, *_alert_status(alerts, ("fairness.",))]) if statuses else "pending"
+    first = attributes[0]
+    metric = f"fairness.{FAIRNESS_CARD_MEASURE}"
+    points = reader.series(metric, column=first)
+    now = latest_judged(points)
+    return Card(
+        "fairness",
+        "Fairness",
+        status,
+        f"disparate impact {number(None if now is None else now.value)} ({first})",
+        tuple(notes) or ("no fairness measure judged in the latest window",),
+        series_chart(
+            [line(first, points, band="se")],
+            thresholds=fairness_levels(reader.model, reader.version, FAIRNESS_CARD_MEASURE),
+        ),
+        (
+            href("/models", reader.model.name, "fairness", **reader.timerange.query()),
+            "fairness over time",
+        ),
+    )

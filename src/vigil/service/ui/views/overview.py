@@ -27,6 +27,7 @@ from vigil.service.ui.views.cards import (
     CardReader,
     balance_card,
     drift_card,
+    fairness_card,
     latency_card,
     missing_card,
     performance_card,
@@ -113,6 +114,7 @@ def overview(state: AppState, model: ModelInfo, version: str, timerange: TimeRan
     with_data = [v for v in versions if reader.series("ops.count", version=v, step_seconds=WHOLE)]
     order = {"critical": 0, "warning": 1}
     attribution = attribution_card(reader, report, mine)  # None: no window carries attributions
+    fairness = fairness_card(reader, report, mine)
     return Overview(
         version,
         versions,
@@ -127,6 +129,7 @@ def overview(state: AppState, model: ModelInfo, version: str, timerange: TimeRan
             sla_card(reader, slas, latest and latest[1]),
             retrain_card(state, model),
             *([attribution] if attribution is not None else []),
+            *([fairness] if fairness is not None else []),
         ),
         tuple(
             AlertLine(a.severity, a.status, a.rule, a.column, a.version, a.message)
