@@ -37,6 +37,7 @@ from vigil.measure.drift import (
     measure_numeric,
     unevaluated,
 )
+from vigil.measure.estimation import estimate
 from vigil.measure.performance import (
     PerformanceResult,
     SetPerformance,
@@ -322,6 +323,7 @@ def evaluate(
     with ThreadPoolExecutor(max_workers=n_workers) if n_workers > 1 else _Inline() as pool:
         duplicates = pool.submit(_duplicates, ref, cur.table, hashed)
         performance_job = pool.submit(_performance, spec, ref, cur.table, labels)
+        estimated_job = pool.submit(estimate, spec, ref.table, cur.table, ref.once)
         for name, measured, checked in pool.map(job, columns):
             results[name] = (measured, checked)
             done += 1
@@ -364,6 +366,7 @@ def evaluate(
         spec.drift,
     )
     performance = performance_job.result()
+    estimated = estimated_job.result()
     if ref.profile is not None:
         notes.append(_profile_exactness(spec, drift))
     return Report(
@@ -372,11 +375,12 @@ def evaluate(
         drift=drift,
         quality=quality,
         performance=performance,
-        checks=judge(spec, drift, quality, performance),
+        checks=judge(spec, drift, quality, performance, estimated=estimated),
         notes=tuple(notes),
         spec=spec.to_dict(),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         vigil_version=_version(),
+        estimated=estimated,
     )
 
 

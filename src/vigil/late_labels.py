@@ -31,7 +31,9 @@ from vigil.evaluation import (
     _version,
     read_current,
 )
+from vigil.measure.cbpe import with_realized
 from vigil.measure.drift import ColumnDrift, unevaluated
+from vigil.measure.estimation import estimate
 from vigil.measure.quality import ColumnQuality, QualityResult, unchecked
 from vigil.measure.significance import adjust_together
 from vigil.report.model import Report, SetSummary
@@ -130,6 +132,16 @@ def evaluate_labels(previous: Report, reference: PreparedReference, current: Any
         spec.drift,
     )
     performance = _performance(spec, ref, table, labels)
+    estimated = previous.estimated
+    if (
+        estimated is not None
+        and estimated.method == "cbpe"
+        and estimated.confusion is not None
+        and estimated.confusion.labels == labels
+    ):  # the estimate reads no label: carried, its realized values refreshed
+        estimated = with_realized(estimated, spec, table, labels)
+    else:
+        estimated = estimate(spec, ref.table, table, ref.once)
     notes: list[str] = []
     if ref.profile is not None:
         notes += _profile_notes(ref.profile, spec)
@@ -140,9 +152,10 @@ def evaluate_labels(previous: Report, reference: PreparedReference, current: Any
         drift=drift,
         quality=quality,
         performance=performance,
-        checks=judge(spec, drift, quality, performance),
+        checks=judge(spec, drift, quality, performance, estimated=estimated),
         notes=tuple(notes),
         spec=previous.spec,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         vigil_version=_version(),
+        estimated=estimated,
     )

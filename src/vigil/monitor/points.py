@@ -7,7 +7,8 @@ they never decide one. Every other measured value becomes a point with status "n
 are labelled (performance metrics no check judges, the target's drift measures).
 Metric names are listed in docs/api.md: `drift.<measure>`, `drift.p_value`,
 `drift.share_drifted`; `quality.<measure>`; `schema.<change>`; `performance.<metric>`,
-`performance.label_coverage`, `performance.labelled_rows`; `ops.<figure>`.
+`performance.label_coverage`, `performance.labelled_rows`; `estimated.<metric>` (performance
+estimated before labels, the change's standard error as its band); `ops.<figure>`.
 """
 
 from __future__ import annotations
@@ -90,6 +91,9 @@ def report_points(
                 add(f"performance.{metric}", "", value, True)
         add("performance.labelled_rows", "", float(p.current.rows if p.current else 0))
         add("performance.label_coverage", "", p.label_coverage)
+    if report.estimated is not None:  # those with a reference value are checks, above
+        for metric, found in report.estimated.estimates.items():
+            add(f"estimated.{metric}", "", found.value)
     return out
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from vigil.measure.drift import ColumnDrift, Distribution, DriftResult
+from vigil.measure.estimation import Estimate, EstimatedConfusion, EstimationResult
 from vigil.measure.performance import (
     BOUNDED_BY_ONE,
     ConfusionMatrix,
@@ -128,11 +129,43 @@ def _document(report: Report) -> dict[str, Any]:
             "columns": quality_columns,
         },
         "performance": performance,
+        "estimated": _estimated(report.estimated),
         "checks": report.checks,
         "notes": list(report.notes),
         "spec": report.spec,
     }
     return document
+
+
+def _estimated(e: EstimationResult | None) -> dict[str, Any] | None:
+    """Performance estimated before labels (docs/report-schema.md, `estimated`)."""
+    if e is None:
+        return None
+    return {
+        "method": e.method,
+        "rows": e.rows,
+        "calibrated": e.calibrated,
+        "estimates": {
+            name: {
+                "value": found.value,
+                "standard_error": found.standard_error,
+                "realized": found.realized,
+                "reference": None if found.change is None else found.change.reference,
+                "change_standard_error": (
+                    None if found.change is None else found.change.standard_error
+                ),
+                "relative_worsening": None if found.change is None else found.change.relative,
+                "standard_errors_worse": None if found.change is None else found.change.z,
+            }
+            for name, found in e.estimates.items()
+        },
+        "confusion_matrix": (
+            None
+            if e.confusion is None
+            else {"labels": list(e.confusion.labels), "matrix": e.confusion.matrix}
+        ),
+        "errors": e.errors,
+    }
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
@@ -211,6 +244,35 @@ def _report(doc: dict[str, Any]) -> Report:
         spec=doc["spec"],
         created=doc["created"],
         vigil_version=doc["vigil_version"],
+        estimated=_read_estimated(doc.get("estimated")),
+    )
+
+
+def _read_estimated(e: dict[str, Any] | None) -> EstimationResult | None:
+    if e is None:
+        return None
+    estimates = {}
+    for name, found in e["estimates"].items():
+        change = None
+        if found["reference"] is not None:
+            change = MetricChange(
+                name,
+                found["reference"],
+                math.nan if found["value"] is None else found["value"],
+                found["change_standard_error"],
+                True,
+                True,
+            )
+        value = math.nan if found["value"] is None else found["value"]
+        estimates[name] = Estimate(name, value, found["standard_error"], change, found["realized"])
+    matrix = e["confusion_matrix"]
+    confusion = None
+    if matrix is not None:
+        confusion = EstimatedConfusion(
+            tuple(matrix["labels"]), tuple(tuple(row) for row in matrix["matrix"])
+        )
+    return EstimationResult(
+        e["method"], estimates, e["rows"], e["calibrated"], confusion, dict(e["errors"])
     )
 
 

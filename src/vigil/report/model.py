@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vigil.measure.drift import DriftResult
+from vigil.measure.estimation import EstimationResult
 from vigil.measure.performance import PerformanceResult
 from vigil.measure.quality import QualityResult
 from vigil.verdict import STATUS_ORDER, Check, Status, worst
@@ -42,6 +43,8 @@ class Report:
     spec: dict[str, Any]  # the effective spec as plain data (what was inferred or loaded)
     created: str  # ISO-8601 UTC
     vigil_version: str
+    # performance estimated before the labels (CBPE, DLE); None when not estimated
+    estimated: EstimationResult | None = None
 
     @property
     def status(self) -> Status:

@@ -20,6 +20,7 @@ from vigil.spec.model import (
     SPEC_VERSION,
     ColumnSpec,
     DriftOptions,
+    EstimationOptions,
     PerformanceOptions,
     QualityOptions,
     Spec,
@@ -96,12 +97,22 @@ def spec_from_dict(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
         performance["standard_errors"] = _threshold(
             performance["standard_errors"], f"{source}: performance.standard_errors"
         )
+    estimation = {k: v for k, v in _given(parsed.estimation).items() if v is not None}
+    if "enabled" in _given(parsed.estimation):  # null: auto
+        estimation["enabled"] = parsed.estimation.enabled
+    if "metrics" in estimation:
+        estimation["metrics"] = tuple(estimation["metrics"])
+    if "standard_errors" in estimation:
+        estimation["standard_errors"] = _threshold(
+            estimation["standard_errors"], f"{source}: estimation.standard_errors"
+        )
     return Spec(
         columns=tuple(columns),
         task=parsed.task,
         drift=replace(DriftOptions(), **drift),
         quality=replace(QualityOptions(), **quality),
         performance=replace(PerformanceOptions(), **performance),
+        estimation=replace(EstimationOptions(), **estimation),
     )
 
 
