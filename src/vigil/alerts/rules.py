@@ -46,7 +46,7 @@ _KEYS = {
     "resolve_after",
 }
 # a status rule's metric may be a family: every judged point whose metric starts with it
-FAMILIES = ("drift", "quality", "performance")
+FAMILIES = ("drift", "quality", "performance", "estimated")
 _EXAMPLE = {
     "drift": "drift.psi",
     "quality": "quality.missing_share",

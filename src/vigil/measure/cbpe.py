@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -58,6 +58,9 @@ SPLITS = 10
 TEST_SHARE = 0.1
 ECE_BINS = 10
 SEED = 42
+# the estimate's own sampling noise: seeded resamples of the reference's scores at this size
+RESAMPLE_ROWS = 2000
+RESAMPLES = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,9 @@ class CbpeFit:
     reference: dict[str, float]  # the reference's realized metrics
     reference_errors: dict[str, float]  # their standard errors at the reference's size
     problem: str | None = None  # why nothing can be estimated against this reference
+    # the estimate's own sampling noise: its standard deviation over reference resamples of
+    # `RESAMPLE_ROWS`, times √RESAMPLE_ROWS (so SE at n rows = scale / √n)
+    estimate_scales: dict[str, float] = field(default_factory=dict)
 
     @property
     def calibrated(self) -> bool:
@@ -242,7 +248,7 @@ def _realized(spec: Spec, rows: _Rows) -> dict[str, float]:
 
 
 def _estimated(
-    spec: Spec, fit: CbpeFit, rows: _Rows
+    spec: Spec, fit: CbpeFit, rows: _Rows, *, with_errors: bool = True
 ) -> tuple[dict[str, float], dict[str, float], dict[str, str], NDArray[np.float64]]:
     """Estimates, their standard errors, why any is missing, and the expected confusion."""
     proba = _probabilities(fit, rows.scores)
@@ -252,7 +258,7 @@ def _estimated(
     values = {n: found[_confusion_name(spec, n)] for n in _names(spec) if n != "roc_auc"}
     errors: dict[str, float] = {}
     problems: dict[str, str] = {}
-    if rows.predicted.size >= 2:
+    if with_errors and rows.predicted.size >= 2:
         se = confusion_score_standard_errors(rows.predicted, proba, average=average)
         errors = {n: se[_confusion_name(spec, n)] for n in values}
     positive = proba[:, 1:] if spec.task == "binary" else proba
@@ -265,7 +271,8 @@ def _estimated(
                 ]
             )
         )
-        errors["roc_auc"] = expected_roc_auc_standard_error(rows.scores, positive)
+        if with_errors:
+            errors["roc_auc"] = expected_roc_auc_standard_error(rows.scores, positive)
     except ValueError as err:
         problems["roc_auc"] = str(err)
     return values, errors, problems, matrix
@@ -287,7 +294,30 @@ def fit_cbpe(spec: Spec, reference: pa.Table, labels: tuple[str, ...]) -> CbpeFi
         calibrators.append(fit_isotonic(scores, truth) if wanted else None)
     fit = CbpeFit(labels, tuple(calibrators), _realized(spec, labelled), {})
     _, reference_errors, _, _ = _estimated(spec, fit, labelled)
-    return replace(fit, reference_errors=reference_errors)
+    return replace(
+        fit, reference_errors=reference_errors, estimate_scales=_estimate_scales(spec, fit, rows)
+    )
+
+
+def _estimate_scales(spec: Spec, fit: CbpeFit, rows: _Rows | None) -> dict[str, float]:
+    """How much the estimate itself moves between windows of one population: its standard
+    deviation over seeded resamples of the reference's scored rows, scaled by √rows."""
+    if rows is None or rows.predicted.size < 2:
+        return {}
+    size = min(RESAMPLE_ROWS, int(rows.predicted.size))
+    rng = np.random.default_rng(SEED)
+    draws: dict[str, list[float]] = {}
+    for _ in range(RESAMPLES):
+        pick = rng.integers(0, rows.predicted.size, size)
+        sample = _Rows(rows.predicted[pick], rows.scores[pick], None)
+        values, _, _, _ = _estimated(spec, fit, sample, with_errors=False)
+        for name, value in values.items():
+            draws.setdefault(name, []).append(value)
+    return {
+        name: float(np.std(values, ddof=1)) * math.sqrt(size)
+        for name, values in draws.items()
+        if len(values) == RESAMPLES
+    }
 
 
 def estimate_cbpe(
@@ -316,9 +346,13 @@ def estimate_cbpe(
         se = errors.get(name)
         ref = fit.reference.get(name)
         change = None
+        scale = fit.estimate_scales.get(name)
         if ref is not None:
+            # the verdict's noise: the estimate's own sampling noise at this size, and the
+            # reference value's
+            own = None if scale is None else scale / math.sqrt(rows.predicted.size)
             ref_se = fit.reference_errors.get(name)
-            both = None if se is None or ref_se is None else math.hypot(se, ref_se)
+            both = None if own is None or ref_se is None else math.hypot(own, ref_se)
             change = MetricChange(name, ref, values[name], both, True, True)
         estimates[name] = Estimate(name, values[name], se, change, realized.get(name))
     confusion = EstimatedConfusion(labels, tuple(tuple(float(v) for v in row) for row in matrix))
