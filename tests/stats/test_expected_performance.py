@@ -131,5 +131,5 @@ def test_bad_input_is_refused_with_the_shapes() -> None:
         fit_isotonic(np.array([0.1, 0.2]), np.array([1]))
     with pytest.raises(ValueError, match=r"in \[0, 1\]"):
         expected_confusion_matrix(np.array([0]), np.array([[1.5, -0.5]]))
-    with pytest.raises(ValueError, match="codes must be in 0..1"):
+    with pytest.raises(ValueError, match=r"codes must be in 0\.\.1"):
         expected_confusion_matrix(np.array([2]), np.array([[0.5, 0.5]]))
