@@ -274,3 +274,15 @@ def test_estimation_options_are_read_and_refused_by_key() -> None:
     off = spec_from_dict({**base, "estimation": {"enabled": False}})
     reference = pa.table({"y": ["0", "1"] * 50, "p": [0.2, 0.8] * 50})
     assert estimate(off, reference, reference, Memo()) is None
+
+
+def test_the_multiclass_reference_split_against_itself_is_ok() -> None:
+    reference, _, spec = _set("card_offer")
+    prepared = PreparedReference(reference, spec)
+    for start in (0, 20_000, 40_000):
+        chunk = reference.slice(start, 10_000).drop_columns(["y_true"])
+        found = estimate(spec, prepared.reference.table, chunk, prepared.reference.once)
+        assert found is not None and found.calibrated
+        for name, e in found.estimates.items():
+            assert e.change is not None and e.change.z is not None
+            assert abs(e.change.z) < 3, (start, name, e.change)

@@ -156,6 +156,8 @@ def _estimated(e: EstimationResult | None) -> dict[str, Any] | None:
                 ),
                 "relative_worsening": None if found.change is None else found.change.relative,
                 "standard_errors_worse": None if found.change is None else found.change.z,
+                "higher_is_better": None if found.change is None else found.change.higher_is_better,
+                "bounded": None if found.change is None else found.change.bounded,
             }
             for name, found in e.estimates.items()
         },
@@ -260,8 +262,8 @@ def _read_estimated(e: dict[str, Any] | None) -> EstimationResult | None:
                 found["reference"],
                 math.nan if found["value"] is None else found["value"],
                 found["change_standard_error"],
-                True,
-                True,
+                found.get("higher_is_better", True) is not False,
+                found.get("bounded", True) is not False,
             )
         value = math.nan if found["value"] is None else found["value"]
         estimates[name] = Estimate(name, value, found["standard_error"], change, found["realized"])
