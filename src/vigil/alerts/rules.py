@@ -9,7 +9,8 @@ segments — and says when it is breached, in one of five ways:
 - `control`: outside mean ± k·σ of the last N windows, once `min_history` of them exist;
 - `status`: the verdict layer's own status of the metric reaches warning or critical. A
   status rule may name a family instead of one metric: `drift` (a column's drift verdict,
-  whichever measure decided it), `quality`, `performance` or `estimated` (every judged metric of that kind).
+  whichever measure decided it), `quality`, `performance` or `estimated` (every judged
+  metric of that kind).
 
 `for` delays firing until the breach has held for N evaluations or a duration, as Prometheus
 rules do; `resolve_after` is the hysteresis: the number of clear evaluations in a row before a
