@@ -36,6 +36,18 @@ NANNYML: dict[str, tuple[str, str, str, dict[str, Any]]] = {
             "timestamp": "timestamp",
         },
     ),
+    "work_from_home": (  # binary: NannyML's "synthetic binary classification" set
+        "synthetic_sample_reference.csv",
+        "synthetic_sample_analysis.csv",
+        "synthetic_sample_analysis_gt.csv",
+        {
+            "target": "work_home_actual",
+            "prediction": "y_pred",
+            "scores": ["y_pred_proba"],
+            "id_column": "id",
+            "timestamp": "timestamp",
+        },
+    ),
     "card_offer": (  # multiclass: which credit card to offer
         "mc_reference.csv",
         "mc_analysis.csv",

@@ -243,3 +243,23 @@ def test_a_reference_profile_gives_the_whole_report_too() -> None:
     assert whole.reference.is_profile and whole.notes  # the profile's notes came along
     assert whole.performance is not None and previous.performance is not None
     assert whole.performance.current != previous.performance.current
+
+
+def test_the_estimate_is_carried_and_its_realized_values_refreshed(
+    binary: PreparedReference,
+) -> None:
+    unlabelled = binary_set(600, 9, labelled=0.0)
+    labelled = binary_set(600, 9, labelled=1.0)
+    previous = evaluate(binary, unlabelled, binary.spec)
+    after = evaluate_labels(previous, binary, labelled)
+    same(evaluate(binary, labelled, binary.spec), after)
+    assert previous.estimated is not None and after.estimated is not None
+    for name, found in previous.estimated.estimates.items():
+        assert found.realized is None
+        refreshed = after.estimated.estimates[name]
+        assert refreshed.value == found.value and refreshed.realized is not None
+    performance = after.performance
+    assert performance is not None and performance.current is not None
+    assert after.estimated.estimates["roc_auc"].realized == pytest.approx(
+        performance.current.metrics["roc_auc"]
+    )

@@ -171,10 +171,10 @@ def test_every_check_names_the_metric_point_it_judged() -> None:
     report = evaluate(reference, current, infer_spec(reference, **ROLES))
     for check in report.checks:
         family = check.metric.split(".")[0]
-        assert family in ("drift", "quality", "schema", "performance"), check
+        assert family in ("drift", "quality", "schema", "performance", "estimated"), check
         if check.name == "drift":
             assert check.metric == f"drift.{report.drift.columns[check.column].method}"  # type: ignore[index]
-        if check.name.startswith("performance."):
+        if check.name.startswith(("performance.", "estimated.")):
             assert check.metric == check.name
     drifted = [c for c in report.checks if c.name == "drift" and c.status != "ok"]
     assert {c.column for c in drifted} >= {"x1", "x2"}

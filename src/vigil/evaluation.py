@@ -47,6 +47,7 @@ from vigil.measure.drift import (
     measure_numeric,
     unevaluated,
 )
+from vigil.measure.estimation import estimate
 from vigil.measure.fairness import measure_fairness
 from vigil.measure.performance import (
     PerformanceResult,
@@ -335,6 +336,7 @@ def evaluate(
         performance_job = pool.submit(_performance, spec, ref, cur.table, labels)
         attribution_job = pool.submit(_attribution, spec, ref, cur)
         fairness_job = pool.submit(measure_fairness, spec, cur.table, labels)
+        estimated_job = pool.submit(estimate, spec, ref.table, cur.table, ref.once)
         for name, measured, checked in pool.map(job, columns):
             results[name] = (measured, checked)
             done += 1
@@ -379,6 +381,7 @@ def evaluate(
     performance = performance_job.result()
     attribution = attribution_job.result()
     fairness = fairness_job.result()
+    estimated = estimated_job.result()
     if ref.profile is not None:
         notes.append(_profile_exactness(spec, drift))
     return Report(
@@ -387,13 +390,22 @@ def evaluate(
         drift=drift,
         quality=quality,
         performance=performance,
-        checks=judge(spec, drift, quality, performance, attribution=attribution, fairness=fairness),
+        checks=judge(
+            spec,
+            drift,
+            quality,
+            performance,
+            attribution=attribution,
+            fairness=fairness,
+            estimated=estimated,
+        ),
         notes=tuple(notes),
         spec=spec.to_dict(),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         vigil_version=_version(),
         attribution=attribution,
         fairness=fairness,
+        estimated=estimated,
     )
 
 

@@ -31,7 +31,9 @@ from vigil.evaluation import (
     _version,
     read_current,
 )
+from vigil.measure.cbpe import with_realized
 from vigil.measure.drift import ColumnDrift, unevaluated
+from vigil.measure.estimation import estimate
 from vigil.measure.fairness import measure_fairness
 from vigil.measure.quality import ColumnQuality, QualityResult, unchecked
 from vigil.measure.significance import adjust_together
@@ -135,6 +137,16 @@ def evaluate_labels(previous: Report, reference: PreparedReference, current: Any
     # window, cheaper to redo than to carry, and a new class among the labels can move the
     # positive class it reads
     fairness = measure_fairness(spec, table, labels)
+    estimated = previous.estimated
+    if (
+        estimated is not None
+        and estimated.method == "cbpe"
+        and estimated.confusion is not None
+        and estimated.confusion.labels == labels
+    ):  # the estimate reads no label: carried, its realized values refreshed
+        estimated = with_realized(estimated, spec, table, labels)
+    else:
+        estimated = estimate(spec, ref.table, table, ref.once)
     notes: list[str] = []
     if ref.profile is not None:
         notes += _profile_notes(ref.profile, spec)
@@ -152,6 +164,7 @@ def evaluate_labels(previous: Report, reference: PreparedReference, current: Any
             performance,
             attribution=previous.attribution,
             fairness=fairness,
+            estimated=estimated,
         ),
         notes=tuple(notes),
         spec=previous.spec,
@@ -159,4 +172,5 @@ def evaluate_labels(previous: Report, reference: PreparedReference, current: Any
         vigil_version=_version(),
         attribution=previous.attribution,  # attributions are not labels: carried
         fairness=fairness,
+        estimated=estimated,
     )

@@ -34,6 +34,7 @@ from typing import Literal
 
 from vigil.measure.attribution import AttributionResult
 from vigil.measure.drift import ColumnDrift, DriftResult
+from vigil.measure.estimation import EstimationResult
 from vigil.measure.fairness import FairnessMeasure, FairnessResult
 from vigil.measure.performance import CHECKED_METRICS, MetricChange, PerformanceResult
 from vigil.measure.quality import ColumnQuality, QualityResult
@@ -134,19 +135,24 @@ def judge(
     *,
     attribution: AttributionResult | None = None,
     fairness: FairnessResult | None = None,
+    estimated: EstimationResult | None = None,
 ) -> tuple[Check, ...]:
     """Every check of a report, in a stable order: drift, schema, quality, performance,
-    attribution, fairness."""
+    attribution, fairness, estimated performance."""
     checks = [*_drift_checks(spec, drift, attribution), *_schema_checks(spec, quality)]
+    realized: list[Check] = []
     for q in quality.columns.values():
         checks += _quality_checks(spec, q, quality.current_rows)
     checks += _dataset_quality_checks(spec, quality)
     if performance is not None:
-        checks += _performance_checks(spec, performance)
+        realized = _performance_checks(spec, performance)
+        checks += realized
     if attribution is not None:
         checks += _attribution_checks(spec, attribution)
     if fairness is not None:
         checks += _fairness_checks(spec, fairness)
+    if estimated is not None:
+        checks += _estimated_checks(spec, estimated, realized)
     return tuple(checks)
 
 
@@ -750,3 +756,53 @@ def _fairness_message(
     if status == "ok":
         return text + f"); ok, a warning {side} {_fmt(threshold.warning)}."
     return text + f"); {status}: {side} {_fmt(decided_by(status, threshold))}."
+
+
+# --- performance estimated before labels ----------------------------------------------------
+
+
+def estimated_status(change: MetricChange, spec: Spec) -> Status:
+    """An estimated metric's status: as `change_status`, with `spec.estimation`'s levels."""
+    o = spec.estimation
+    size = level(change.relative, Threshold(o.warning_drop, o.critical_drop))
+    z = change.z
+    if z is None or size == "ok":
+        return size
+    noise = level(z, o.standard_errors)
+    return size if STATUS_ORDER[noise] >= STATUS_ORDER[size] else noise
+
+
+def _estimated_checks(spec: Spec, result: EstimationResult, realized: list[Check]) -> list[Check]:
+    """One `estimated.<metric>` check per estimate with a reference value.
+
+    Once the realized metric is judged (enough labelled rows), it is the authority: the
+    estimate's status is at most the realized check's, and its message gives both values.
+    """
+    judged = {c.name: c for c in realized if c.status != "pending"}
+    out = []
+    for name, found in result.estimates.items():
+        change = found.change
+        if change is None:
+            continue
+        status = estimated_status(change, spec)
+        text = f"estimated ({result.method}) " + _change_message(change)
+        authority = judged.get(f"performance.{name}")
+        if found.realized is not None:
+            text += f" Realized on the labelled rows: {_fmt(found.realized)}"
+            if authority is not None:
+                status = at_most(status, authority.status)
+                text += f" (performance.{name} decides: {authority.status})"
+            text += "."
+        out.append(
+            Check(
+                f"estimated.{name}",
+                None,
+                f"estimated.{name}",
+                status,
+                found.value,
+                None,
+                text,
+                standard_error=change.standard_error,
+            )
+        )
+    return out

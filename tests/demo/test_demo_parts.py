@@ -33,13 +33,14 @@ def _auc(table) -> float:
     )
 
 
-def test_the_model_is_deployed_at_about_0_75_and_falls_to_about_0_68() -> None:
+def test_the_model_is_deployed_at_about_0_75_and_falls_to_about_0_63() -> None:
     before = credit_data(60_000, seed=1)
     shifted = credit_data(60_000, seed=2, inputs=1.0)
     worst = credit_data(60_000, seed=3, inputs=1.0, skill_loss=1.0)
     assert _auc(before) == pytest.approx(0.75, abs=0.015)
-    assert _auc(shifted) == pytest.approx(0.75, abs=0.03)  # the inputs move, not the skill
-    assert _auc(worst) == pytest.approx(0.68, abs=0.015)
+    # the inputs move to where the model is unsure (a covariate shift), its skill unchanged
+    assert _auc(shifted) == pytest.approx(0.69, abs=0.015)
+    assert _auc(worst) == pytest.approx(0.63, abs=0.015)
 
 
 def test_the_inputs_move_on_the_change_and_the_online_region_appears() -> None:

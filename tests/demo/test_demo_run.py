@@ -87,6 +87,23 @@ def test_the_performance_alert_comes_once_the_late_labels_confirm_the_drop(short
     assert outcome["time_to_detect_hours"]["default.performance"] >= 49
 
 
+def test_the_estimated_performance_sees_the_drop_before_the_labels_arrive(short) -> None:
+    outcome = short["outcome"]
+    change = _time(outcome["change_at"])
+    hours = outcome["time_to_detect_hours"]
+    estimated, realized = hours["estimated-performance"], hours["default.performance"]
+    assert estimated is not None and realized is not None
+    # two hourly windows in a row beyond the noise, long before the labels come two days late
+    assert 0 < estimated <= 6 < 48 < realized, (estimated, realized)
+    first = min(
+        (a for a in outcome["alerts"] if a["rule"] == "estimated-performance"),
+        key=lambda a: a["seen_at"],
+    )
+    assert _time(first["window_start"]) >= change
+    assert first["column"] == "" and "estimated.roc_auc" in first["message"]
+    assert "performance, estimated before labels" in short["done"].stdout
+
+
 def test_a_retrain_is_recorded_and_the_receiver_hears_of_it_and_of_the_alerts(short) -> None:
     outcome = short["outcome"]
     taken = [a for a in outcome["actions"] if a["kind"] == "retrain" and a["taken"]]

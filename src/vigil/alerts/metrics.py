@@ -10,6 +10,7 @@ import difflib
 
 from vigil.measure.performance import HIGHER_IS_BETTER
 from vigil.spec.methods import DRIFT_METHODS, KIND_TESTS
+from vigil.spec.model import ESTIMATED_METRICS
 from vigil.spec.types import FAIRNESS_MEASURES
 
 QUALITY_METRICS = (
@@ -80,6 +81,7 @@ def dataset_metrics() -> frozenset[str]:
         ["drift.share_drifted"]
         + [f"quality.{name}" for name in DATASET_QUALITY]
         + [f"performance.{name}" for name in (*HIGHER_IS_BETTER, *PERFORMANCE_EXTRA)]
+        + [f"estimated.{name}" for name in ESTIMATED_METRICS]
         + [f"ops.{name}" for name in OPS_FIGURES]
         + list(CLOCK_METRICS)
         + list(ATTRIBUTION_DATASET_METRICS)

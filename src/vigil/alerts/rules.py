@@ -9,8 +9,8 @@ segments — and says when it is breached, in one of five ways:
 - `control`: outside mean ± k·σ of the last N windows, once `min_history` of them exist;
 - `status`: the verdict layer's own status of the metric reaches warning or critical. A
   status rule may name a family instead of one metric: `drift` (a column's drift verdict,
-  whichever measure decided it), `quality`, `performance` or `fairness` (every judged metric
-  of that kind).
+  whichever measure decided it), `quality`, `performance`, `attribution`, `fairness` or
+  `estimated` (every judged metric of that kind).
 
 `for` delays firing until the breach has held for N evaluations or a duration, as Prometheus
 rules do; `resolve_after` is the hysteresis: the number of clear evaluations in a row before a
@@ -47,7 +47,7 @@ _KEYS = {
     "resolve_after",
 }
 # a status rule's metric may be a family: every judged point whose metric starts with it
-FAMILIES = ("drift", "quality", "performance", "attribution", "fairness")
+FAMILIES = ("drift", "quality", "performance", "attribution", "fairness", "estimated")
 _EXAMPLE = {
     "drift": "drift.psi",
     "quality": "quality.missing_share",

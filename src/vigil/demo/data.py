@@ -2,10 +2,14 @@
 story between the period the model was validated on and the downturn.
 
 `inputs` moves the applicants: incomes fall, debt ratios and late payments rise, more loans are
-for debt consolidation, a new online channel brings a region the model never saw, and
-employment data goes missing more often. The model's score moves with them. `skill_loss`
-makes defaults depend on something the model never saw (the downturn), so its accuracy falls:
-ROC AUC about 0.75 at 0, about 0.68 at 1 (tests/test_demo.py measures both).
+for debt consolidation, a new online channel brings a region the model never saw, employment
+data goes missing more often, and 60% of the applicants are borderline — debt ratios that put
+the model's score near the middle, where it is least sure. The model's score moves with them,
+and its ROC AUC falls from about 0.75 to about 0.69 with no change in how defaults follow
+the inputs (a covariate shift: performance estimated from the scores alone sees it).
+`skill_loss` makes defaults depend on something the model never saw (the downturn, a concept
+shift that no estimate from the scores can see), so its skill falls further: ROC AUC about
+0.63 at 1 (tests/demo/test_demo_parts.py measures each).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ _PURPOSE_BEFORE = np.array([0.22, 0.18, 0.25, 0.12, 0.10, 0.13])
 _PURPOSE_AFTER = np.array([0.15, 0.15, 0.40, 0.10, 0.10, 0.10])
 _REGION_BEFORE = np.array([0.25, 0.25, 0.25, 0.25, 0.0])
 _REGION_AFTER = np.array([0.22, 0.22, 0.22, 0.22, 0.12])
+# Of the downturn's applicants, this share is borderline: the model's score near the middle.
+BORDERLINE_SHARE = 0.6
 TARGET, PREDICTION, SCORE, ID = (
     "default",
     "predicted_default",
@@ -75,10 +81,28 @@ def credit_data(
         - 0.5 * has_cosigner
         + 0.25 * (purpose == "debt_consolidation")
     )
-    score = 1.0 / (1.0 + np.exp(-logit))
     # The world: the same relationship, plus the downturn's driver the model cannot see.
-    true_logit = logit + skill_loss * rng.normal(0.0, 2.0, rows)
-    default = (rng.random(rows) < 1.0 / (1.0 + np.exp(-true_logit))).astype(np.int64)
+    hidden = rng.normal(0.0, 2.0, rows)
+    chance = rng.random(rows)
+    # The downturn's borderline applicants: debt ratios that put the model's score near the
+    # middle, where it is least sure. Drawn after the rest, so the validated period's rows do
+    # not change; their outcomes follow the model's own relationship (a covariate shift).
+    borderline = rng.random(rows) < BORDERLINE_SHARE * inputs
+    near_middle = rng.normal(0.0, 0.35, rows)
+    debt_ratio = np.where(
+        borderline, np.clip(debt_ratio + (near_middle - logit) / (1.4 * 3.0), 0.0, 0.99), debt_ratio
+    )
+    logit = -1.9 + 1.4 * (
+        -0.9 * (np.log(income) - np.log(52_000))
+        + 3.0 * (debt_ratio - 0.25)
+        + 0.45 * late_payments
+        - 0.015 * (age - 41)
+        - 0.5 * has_cosigner
+        + 0.25 * (purpose == "debt_consolidation")
+    )
+    score = 1.0 / (1.0 + np.exp(-logit))
+    true_logit = logit + skill_loss * hidden
+    default = (chance < 1.0 / (1.0 + np.exp(-true_logit))).astype(np.int64)
     decision = (score >= 0.3).astype(np.int64)
     return pa.table(
         {

@@ -85,6 +85,16 @@ class DemoFolder:
                 "credit": {"version": "1", "spec": "spec.yaml", "reference": "reference.parquet"}
             },
             "alerts": {
+                # performance estimated from the scores (CBPE), judged as the default
+                # performance rule judges the realized one: two windows in a row
+                "rules": [
+                    {
+                        "name": "estimated-performance",
+                        "metric": "estimated",
+                        "status": "warning",
+                        "for": 2,
+                    }
+                ],
                 "evaluate_after": "off",
                 "allow": ["127.0.0.1"],
                 "link": f"http://127.0.0.1:{port}",

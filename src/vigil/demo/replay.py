@@ -34,6 +34,7 @@ MODEL, VERSION = "credit", "1"
 KINDS = {
     "default.dataset-drift": "data drift",
     "default.score-drift": "prediction drift",
+    "estimated-performance": "performance, estimated before labels",
     "default.performance": "performance",
 }
 FLUSH_TIMEOUT = 120.0  # seconds for one hour's records to be stored (they take milliseconds)

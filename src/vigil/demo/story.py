@@ -1,6 +1,13 @@
 """The demo's story as a timeline: a credit-scoring model deployed on the 1st, its applicants'
 behaviour changing on the 7th, its skill falling until the 21st, labels two days late.
 
+The change is in two parts. On the 7th the applicants move (`credit_data`'s `inputs`): many
+are borderline, scored near the middle, so the model is less sure and its ROC AUC falls from
+0.75 to about 0.69 at once — a covariate shift, which the performance estimated from the
+scores (CBPE) sees within hours, two days before the labels confirm it. Then the downturn's
+hidden driver grows until the 21st (`skill_loss`, a concept shift the scores cannot show):
+ROC AUC about 0.63, seen only through the labels.
+
 Time here is simulated: the story is replayed hour by hour with back-dated timestamps, and
 every figure of the demo (when the change began, when vigil noticed) is in story time.
 """

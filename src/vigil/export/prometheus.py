@@ -6,6 +6,9 @@ and their labels (docs/api.md):
 - `vigil_drift{model, version, column, measure}` — drift measures of each column;
 - `vigil_quality{model, version, column, check}` — data-quality shares;
 - `vigil_performance{model, version, metric}` — performance on the labels joined so far;
+- `vigil_estimated_performance{model, version, metric}` — performance estimated before the
+  labels (CBPE, DLE), and `vigil_estimated_performance_standard_error{model, version, metric}`
+  the noise band its status was judged with;
 - `vigil_ops{model, version, figure}` — count, rate, latency percentiles, error rate, volume;
 - `vigil_attribution{model, version, column, measure}` — feature attribution drift: `ndcg`
   (column ""), and per feature `mean_abs` and `mean_abs_change`;
@@ -99,6 +102,17 @@ class StoreCollector(Collector):
             "status was judged with.",
             labels=["model", "version", "attribute", "measure"],
         )
+        estimated = GaugeMetricFamily(
+            "vigil_estimated_performance",
+            "Model performance estimated from the scores, before the labels arrive.",
+            labels=["model", "version", "metric"],
+        )
+        estimated_band = GaugeMetricFamily(
+            "vigil_estimated_performance_standard_error",
+            "Standard error of an estimated metric's change against the reference's realized "
+            "value: the noise band its status was judged with.",
+            labels=["model", "version", "metric"],
+        )
         start = GaugeMetricFamily(
             "vigil_window_start_seconds",
             "Start (Unix time) of the window the values are from.",
@@ -144,6 +158,11 @@ class StoreCollector(Collector):
                     fairness.add_metric(labels, p.value)
                     if p.band is not None:
                         fairness_band.add_metric(labels, p.band)
+                if p.metric.startswith("estimated.") and p.value is not None:
+                    label = [model.name, p.version, p.metric.partition(".")[2]]
+                    estimated.add_metric(label, p.value)
+                    if p.band is not None:
+                        estimated_band.add_metric(label, p.band)
                 if p.version not in seen:
                     seen.add(p.version)
                     epoch = (p.start - datetime(1970, 1, 1)).total_seconds()
@@ -153,7 +172,7 @@ class StoreCollector(Collector):
                 new_columns.add_metric([model.name, version], float(count))
         yield from (drift, quality, performance, ops, attribution, status, band, start, failed)
         yield new_columns
-        yield from (fairness, fairness_band)
+        yield from (fairness, fairness_band, estimated, estimated_band)
         yield from _alert_families(self.store, [m.name for m in models])
 
 

@@ -18,10 +18,13 @@ are blind to a change of that relation alone. Numbers only; `vigil.verdict` judg
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, TypeVar
+
+import pyarrow as pa
 
 from vigil.measure.performance import MetricChange
+from vigil.spec import Spec
 
 _T = TypeVar("_T")
 
@@ -65,3 +68,40 @@ class EstimationResult:
     calibrated: bool = False  # CBPE: the scores were recalibrated on the reference
     confusion: EstimatedConfusion | None = None  # CBPE only
     errors: dict[str, str] = field(default_factory=dict)  # metric -> why it was not estimated
+
+
+def is_estimable(spec: Spec) -> bool:
+    """Whether the spec asks for (or, on auto, allows) a performance estimate: a task with a
+    target and, for classification, score columns."""
+    options = spec.estimation
+    if options.enabled is False or spec.task is None or spec.single("target") is None:
+        return False
+    if spec.task == "regression":
+        return spec.single("prediction") is not None
+    return bool(spec.with_role("score"))
+
+
+def estimate(
+    spec: Spec, reference: pa.Table | None, current: pa.Table, once: Once[Any]
+) -> EstimationResult | None:
+    """The performance of `current` estimated without its labels, by the task's estimator:
+    CBPE for binary and multiclass classification, DLE for regression. None when the spec
+    does not allow it or the reference is a profile (the fit needs its labelled rows)."""
+    if reference is None or not is_estimable(spec):
+        return None
+    if spec.task in ("binary", "multiclass"):
+        from vigil.measure.cbpe import estimate_cbpe
+
+        result = estimate_cbpe(spec, reference, current, once)
+        return None if not result.estimates and not result.errors else result
+    from vigil.measure.dle import estimate_dle
+
+    found = estimate_dle(spec, reference, current, once)
+    asked = spec.estimation.metrics
+    if asked:  # the metrics the spec asks for, as CBPE gives them
+        found = replace(
+            found,
+            estimates={k: v for k, v in found.estimates.items() if k in asked},
+            errors={k: v for k, v in found.errors.items() if k in asked},
+        )
+    return None if not found.estimates and not found.errors else found

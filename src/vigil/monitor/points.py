@@ -10,7 +10,8 @@ Metric names are listed in docs/api.md: `drift.<measure>`, `drift.p_value`,
 `performance.label_coverage`, `performance.labelled_rows`; `attribution.ndcg`,
 `attribution.mean_abs_change` and `attribution.mean_abs` (per feature); `fairness.<measure>`
 (the column is the protected attribute; a label-based measure no check judges is `pending`
-like performance); `ops.<figure>`.
+like performance); `estimated.<metric>` (performance estimated before labels, the change's
+standard error as its band); `ops.<figure>`.
 """
 
 from __future__ import annotations
@@ -104,6 +105,9 @@ def report_points(
             for name, m in attribute.measures.items():
                 if m.value is not None:
                     add(f"fairness.{name}", attribute.column, m.value, name in LABELLED_FAIRNESS)
+    if report.estimated is not None:  # those with a reference value are checks, above
+        for metric, found in report.estimated.estimates.items():
+            add(f"estimated.{metric}", "", found.value)
     return out
 
 

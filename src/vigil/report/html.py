@@ -119,6 +119,55 @@ def metric_rows(report: Report, perf: PerformanceResult) -> list[MetricRow]:
     return rows
 
 
+@dataclass(frozen=True, slots=True)
+class EstimateRow:
+    """One line of the estimated-performance table."""
+
+    name: str
+    reference: float | None
+    estimate: float
+    standard_error: float | None  # of the estimate, at the current set's size
+    realized: float | None
+    status: Status | None
+    band: Markup | None
+
+
+def estimate_rows(report: Report) -> list[EstimateRow]:
+    """Each estimated metric beside the reference's realized value and, later, the truth."""
+    e = report.estimated
+    if e is None:
+        return []
+    noise = _noise_level(report)
+    rows = []
+    for name, found in e.estimates.items():
+        check = report.check(f"estimated.{name}")
+        change = found.change
+        band = None
+        if change is not None and change.standard_error is not None and check is not None:
+            band = band_svg(
+                change.reference,
+                change.current,
+                change.standard_error,
+                noise_level=noise,
+                status=check.status,
+                title=f"{name}: reference {number(change.reference)} ± "
+                f"{number(change.standard_error)} (1 standard error; the light band "
+                f"{noise:g}), estimated {number(change.current)}",
+            )
+        rows.append(
+            EstimateRow(
+                name,
+                None if change is None else change.reference,
+                found.value,
+                found.standard_error,
+                found.realized,
+                None if check is None else check.status,
+                band,
+            )
+        )
+    return rows
+
+
 def confusion_rows(side: SetPerformance) -> list[tuple[str, list[ConfusionCell]]]:
     """The confusion matrix of a set, each cell with its share of the true class's rows."""
     if side.confusion is None:
@@ -185,6 +234,8 @@ def render_html(report: Report) -> str:
         findings=findings,
         perf=perf,
         metric_rows=[] if perf is None else metric_rows(report, perf),
+        estimated=report.estimated,
+        estimate_rows=estimate_rows(report),
         noise_level=_noise_level(report),
         confusion=[]
         if perf is None

@@ -19,6 +19,7 @@ import orjson
 
 from vigil.measure.attribution import AttributionResult, FeatureAttribution
 from vigil.measure.drift import ColumnDrift, Distribution, DriftResult
+from vigil.measure.estimation import Estimate, EstimatedConfusion, EstimationResult
 from vigil.measure.fairness import (
     AttributeFairness,
     FairnessMeasure,
@@ -135,6 +136,7 @@ def _document(report: Report) -> dict[str, Any]:
             "columns": quality_columns,
         },
         "performance": performance,
+        "estimated": _estimated(report.estimated),
         "checks": report.checks,
         "notes": list(report.notes),
         "spec": report.spec,
@@ -199,6 +201,39 @@ def _fairness_document(f: FairnessResult) -> dict[str, Any]:
             }
             for a in f.attributes
         },
+    }
+
+
+def _estimated(e: EstimationResult | None) -> dict[str, Any] | None:
+    """Performance estimated before labels (docs/report-schema.md, `estimated`)."""
+    if e is None:
+        return None
+    return {
+        "method": e.method,
+        "rows": e.rows,
+        "calibrated": e.calibrated,
+        "estimates": {
+            name: {
+                "value": found.value,
+                "standard_error": found.standard_error,
+                "realized": found.realized,
+                "reference": None if found.change is None else found.change.reference,
+                "change_standard_error": (
+                    None if found.change is None else found.change.standard_error
+                ),
+                "relative_worsening": None if found.change is None else found.change.relative,
+                "standard_errors_worse": None if found.change is None else found.change.z,
+                "higher_is_better": None if found.change is None else found.change.higher_is_better,
+                "bounded": None if found.change is None else found.change.bounded,
+            }
+            for name, found in e.estimates.items()
+        },
+        "confusion_matrix": (
+            None
+            if e.confusion is None
+            else {"labels": list(e.confusion.labels), "matrix": e.confusion.matrix}
+        ),
+        "errors": e.errors,
     }
 
 
@@ -280,6 +315,7 @@ def _report(doc: dict[str, Any]) -> Report:
         vigil_version=doc["vigil_version"],
         attribution=_read_attribution(doc.get("attribution")),
         fairness=_fairness(doc["fairness"]) if doc.get("fairness") is not None else None,
+        estimated=_read_estimated(doc.get("estimated")),
     )
 
 
@@ -319,6 +355,34 @@ def _fairness(f: dict[str, Any]) -> FairnessResult:
     )
     return FairnessResult(
         f["positive_class"], f["min_group_size"], f["labelled_rows"], attributes, f["reason"]
+    )
+
+
+def _read_estimated(e: dict[str, Any] | None) -> EstimationResult | None:
+    if e is None:
+        return None
+    estimates = {}
+    for name, found in e["estimates"].items():
+        change = None
+        if found["reference"] is not None:
+            change = MetricChange(
+                name,
+                found["reference"],
+                math.nan if found["value"] is None else found["value"],
+                found["change_standard_error"],
+                found.get("higher_is_better", True) is not False,
+                found.get("bounded", True) is not False,
+            )
+        value = math.nan if found["value"] is None else found["value"]
+        estimates[name] = Estimate(name, value, found["standard_error"], change, found["realized"])
+    matrix = e["confusion_matrix"]
+    confusion = None
+    if matrix is not None:
+        confusion = EstimatedConfusion(
+            tuple(matrix["labels"]), tuple(tuple(row) for row in matrix["matrix"])
+        )
+    return EstimationResult(
+        e["method"], estimates, e["rows"], e["calibrated"], confusion, dict(e["errors"])
     )
 
 

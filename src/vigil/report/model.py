@@ -13,6 +13,7 @@ from typing import Any
 
 from vigil.measure.attribution import AttributionResult
 from vigil.measure.drift import DriftResult
+from vigil.measure.estimation import EstimationResult
 from vigil.measure.fairness import FairnessResult
 from vigil.measure.performance import PerformanceResult
 from vigil.measure.quality import QualityResult
@@ -46,6 +47,8 @@ class Report:
     vigil_version: str
     attribution: AttributionResult | None = None  # None when a set carries no attributions
     fairness: FairnessResult | None = None  # None when the spec protects no attribute
+    # performance estimated before the labels (CBPE, DLE); None when not estimated
+    estimated: EstimationResult | None = None
 
     @property
     def status(self) -> Status:

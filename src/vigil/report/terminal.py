@@ -146,7 +146,7 @@ def render_terminal(report: Report, console: Console) -> None:
         for c in report.checks
         if c.status != "ok"
         and c.name not in ("drift", "dataset_drift")
-        and not c.name.startswith(("performance.", "attribution.", "fairness."))
+        and not c.name.startswith(("performance.", "attribution.", "fairness.", "estimated."))
     ]
     if findings:
         q = Table(title="Data quality", title_justify="left")
@@ -193,6 +193,29 @@ def render_terminal(report: Report, console: Console) -> None:
         render_attribution(report, console)
     if report.fairness is not None:
         _fairness(report, report.fairness, console)
+    e = report.estimated
+    if e is not None and (e.estimates or e.errors):
+        calibrated = "scores recalibrated on the reference" if e.calibrated else "scores as given"
+        t = Table(
+            title=f"Performance estimated before labels ({e.method.upper()}, {calibrated})",
+            title_justify="left",
+        )
+        for header in ("metric", "reference", "estimate", "± noise (1 SE)", "realized", "status"):
+            t.add_column(header, justify="left" if header in ("metric", "status") else "right")
+        for name, found in e.estimates.items():
+            judged = report.check(f"estimated.{name}")
+            t.add_row(
+                name,
+                number(found.change.reference if found.change is not None else None),
+                number(found.value),
+                number(found.standard_error),
+                number(found.realized),
+                _status(judged.status) if judged is not None else "[dim]not judged[/]",
+            )
+        for name, why in e.errors.items():
+            t.add_row(name, "—", "—", "—", "—", f"[dim]{escape(why)}[/]")
+        t.caption = f"estimated from {e.rows:,} rows' scores, without their labels"
+        console.print(t)
 
     failed = [c for c in report.checks if c.status != "ok"]
     console.print(

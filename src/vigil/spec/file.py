@@ -21,6 +21,7 @@ from vigil.spec.model import (
     AttributionOptions,
     ColumnSpec,
     DriftOptions,
+    EstimationOptions,
     FairnessOptions,
     PerformanceOptions,
     QualityOptions,
@@ -125,6 +126,15 @@ def spec_from_dict(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
         fairness["positive_class"] = str(positive).lower()
     elif positive is not None:
         fairness["positive_class"] = str(positive)
+    estimation = {k: v for k, v in _given(parsed.estimation).items() if v is not None}
+    if "enabled" in _given(parsed.estimation):  # null: auto
+        estimation["enabled"] = parsed.estimation.enabled
+    if "metrics" in estimation:
+        estimation["metrics"] = tuple(estimation["metrics"])
+    if "standard_errors" in estimation:
+        estimation["standard_errors"] = _threshold(
+            estimation["standard_errors"], f"{source}: estimation.standard_errors"
+        )
     return Spec(
         columns=tuple(columns),
         task=parsed.task,
@@ -133,6 +143,7 @@ def spec_from_dict(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
         performance=replace(PerformanceOptions(), **performance),
         attribution=replace(AttributionOptions(), **attribution),
         fairness=replace(FairnessOptions(), **fairness),
+        estimation=replace(EstimationOptions(), **estimation),
     )
 
 

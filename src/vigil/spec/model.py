@@ -8,7 +8,7 @@ A spec is written in YAML (`vigil.spec.file`, docs/spec.md) or inferred from a r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from vigil.errors import SpecError
 from vigil.spec.methods import (
@@ -204,6 +204,45 @@ class FairnessOptions:
     alpha: float | None = 0.002
 
 
+Calibration = Literal["auto", "always", "never"]
+# every metric an estimator may give (CBPE binary and multiclass, DLE): `estimation.metrics`
+ESTIMATED_METRICS = (
+    "roc_auc",
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "specificity",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "specificity_macro",
+    "mae",
+    "rmse",
+    "mape",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EstimationOptions:
+    """Performance estimated before the labels arrive (CBPE, DLE), and when its drop counts.
+
+    `enabled`: None (auto) estimates when the task is classification with score columns (or
+    regression) and the reference has labels; False never, True whenever it can.
+    `calibration` (CBPE): `auto` recalibrates the scores when the reference shows they are not
+    calibrated (docs/statistics.md), `always` / `never` decide it outright. `metrics`: the
+    estimated metrics to report (empty: all the task has). A drop is judged as performance's
+    is: relative to the reference's realized value, beyond `standard_errors` standard errors.
+    """
+
+    enabled: bool | None = None
+    calibration: Calibration = "auto"
+    metrics: tuple[str, ...] = ()
+    warning_drop: float = 0.05
+    critical_drop: float = 0.10
+    standard_errors: Threshold = Threshold(3.0, 4.0)
+
+
 @dataclass(frozen=True, slots=True)
 class Spec:
     """The columns of a model's data and the rules that judge them."""
@@ -215,6 +254,7 @@ class Spec:
     performance: PerformanceOptions = field(default_factory=PerformanceOptions)
     attribution: AttributionOptions = field(default_factory=AttributionOptions)
     fairness: FairnessOptions = field(default_factory=FairnessOptions)
+    estimation: EstimationOptions = field(default_factory=EstimationOptions)
 
     def __post_init__(self) -> None:
         _check_spec(self)
@@ -312,6 +352,17 @@ class Spec:
                 "min_labelled": p.min_labelled,
             },
             **fairness,
+            "estimation": {
+                "enabled": self.estimation.enabled,
+                "calibration": self.estimation.calibration,
+                "metrics": list(self.estimation.metrics),
+                "warning_drop": self.estimation.warning_drop,
+                "critical_drop": self.estimation.critical_drop,
+                "standard_errors": [
+                    self.estimation.standard_errors.warning,
+                    self.estimation.standard_errors.critical,
+                ],
+            },
         }
         a = self.attribution
         if a != AttributionOptions():  # a spec without it reads (and reports) as before
@@ -445,6 +496,7 @@ def _check_spec(spec: Spec) -> None:
         raise SpecError(f"performance.min_labelled must be at least 1; got {p.min_labelled!r}.")
     _check_attribution(spec.attribution)
     _check_fairness(spec.fairness)
+    _check_estimation(spec.estimation)
 
 
 def _check_attribution(a: AttributionOptions) -> None:
@@ -502,3 +554,27 @@ def _check_fairness(f: FairnessOptions) -> None:
         raise SpecError(f"fairness.min_group_size must be at least 1; got {f.min_group_size!r}.")
     if f.alpha is not None and not 0 < f.alpha < 1:
         raise SpecError(f"fairness.alpha must be between 0 and 1 (or null); got {f.alpha!r}.")
+
+
+def _check_estimation(e: EstimationOptions) -> None:
+    if e.calibration not in get_args(Calibration):
+        raise SpecError(
+            f"estimation.calibration: unknown value {e.calibration!r}; use one of "
+            f"{', '.join(get_args(Calibration))}."
+        )
+    for name in e.metrics:
+        if name not in ESTIMATED_METRICS:
+            raise SpecError(
+                f"estimation.metrics: unknown metric {name!r}; use any of "
+                f"{', '.join(ESTIMATED_METRICS)}."
+            )
+    if not 0 < e.warning_drop <= e.critical_drop:
+        raise SpecError(
+            f"estimation needs 0 < warning_drop <= critical_drop; got "
+            f"{e.warning_drop} and {e.critical_drop}."
+        )
+    if not 0 <= e.standard_errors.warning <= e.standard_errors.critical:
+        raise SpecError(
+            f"estimation.standard_errors must be [warning, critical] with 0 <= warning <= "
+            f"critical; got [{e.standard_errors.warning}, {e.standard_errors.critical}]."
+        )

@@ -8,7 +8,7 @@ with those frozen dataclasses, never with these models.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -111,6 +111,22 @@ class PerformanceIn(BaseModel):
     min_labelled: Annotated[int, Field(ge=1, le=MAX_MIN_LABELLED)] | None = None
 
 
+class EstimationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool | None = None
+    calibration: Literal["auto", "always", "never"] | None = None
+    metrics: Annotated[list[str], Field(max_length=64)] | None = None
+    warning_drop: Level | None = None
+    critical_drop: Level | None = None
+    standard_errors: (
+        tuple[
+            Annotated[float, Field(ge=0, le=MAX_STANDARD_ERRORS)],
+            Annotated[float, Field(ge=0, le=MAX_STANDARD_ERRORS)],
+        ]
+        | None
+    ) = None
+
+
 class AttributionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     prefix: Annotated[str, Field(min_length=1, max_length=64)] | None = None
@@ -149,6 +165,7 @@ class SpecFile(BaseModel):
     performance: PerformanceIn = Field(default_factory=PerformanceIn)
     attribution: AttributionIn = Field(default_factory=AttributionIn)
     fairness: FairnessIn = Field(default_factory=FairnessIn)
+    estimation: EstimationIn = Field(default_factory=EstimationIn)
 
 
 def _pydantic_message(err: ValidationError, source: str) -> str:

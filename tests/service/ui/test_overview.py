@@ -136,3 +136,15 @@ def test_a_reader_sees_the_overview(browser: Any, dashboard: Dashboard) -> None:
     page.goto(f"{dashboard.url}/models/{MODEL}")
     assert page.locator("section[data-card=drift]").count() == 1
     page.context.close()
+
+
+def test_the_performance_card_shows_the_estimate_while_labels_are_out(
+    overview: Any, dashboard: Dashboard
+) -> None:
+    overview.goto(f"{dashboard.url}/models/{MODEL}")
+    charts_drawn(overview)
+    text = overview.locator("section[data-card=performance-1]").inner_text()
+    # the newest windows have no labels yet: the figure is the estimate from the scores
+    assert "≈" in text and "(estimated)" in text
+    assert "estimated from the scores at" in text and "before its labels" in text
+    assert "reference: 0.675" in text

@@ -150,3 +150,21 @@ def test_hostile_parameters_get_a_4xx_page(person: Any, query: str, status: int)
     r = person.get(f"/models/{MODEL}/performance?{query}")
     assert r.status_code == status, r.text[-400:]
     assert "<script>alert" not in r.text and "<img src=x>" not in r.text
+
+
+def test_the_estimate_is_drawn_beside_the_realized_line_and_reaches_past_it(
+    tab: Any, dashboard: Dashboard
+) -> None:
+    tab.goto(f"{dashboard.url}/models/{MODEL}/performance?last=30d&step=window")
+    assert charts_drawn(tab) >= 2
+    realized = [
+        (t, v) for t, v in _line(tab, "chart-metric", "version 1 (current)") if v is not None
+    ]
+    name = "version 1 (current), estimated before labels"
+    estimated = [(t, v) for t, v in _line(tab, "chart-metric", name) if v is not None]
+    assert estimated and all(0.0 <= v <= 1.0 for _, v in estimated)
+    # the labels come two days late; the estimate needs none, so it covers the last windows
+    assert max(t for t, _ in estimated) > max(t for t, _ in realized)
+    band = [(low, height) for _, low, height in _band(tab, "chart-metric", name) if low is not None]
+    assert band and all(height > 0 for _, height in band)
+    assert "estimated before labels" in tab.locator("[data-card=metric] h3").inner_text()

@@ -153,17 +153,31 @@ def performance_card(reader: CardReader, version: str, alerts: list[StoredAlert]
     if waiting:
         notes.append(f"{waiting} recent window(s) still wait for labels")
     status = now.status if now is not None else "pending"
-    status = worst(
-        [status, *_alert_status([a for a in alerts if a.version == version], ("performance.",))]
-    )
+    figure = f"{metric} {number(None if now is None else now.value)}"
+    lines = [line(metric, points, band="se")]
+    # the labels not in yet for the newest windows: the estimate from the scores (CBPE) speaks
+    estimated = reader.series(f"estimated.{metric}", version=version)
+    guess = latest_judged(estimated)
+    if estimated:
+        lines.append(line(f"{metric}, estimated before labels", estimated, band="se"))
+    if guess is not None and (now is None or guess.start > now.start):
+        figure = f"{metric} ≈ {number(guess.value)} (estimated)"
+        status = guess.status
+        notes.insert(
+            0,
+            f"estimated from the scores at {_when(guess.start)}, before its labels "
+            f"(±{number(1.96 * guess.band) if guess.band is not None else '?'} at 95%)",
+        )
+    prefixes = ("performance.", "estimated.")
+    status = worst([status, *_alert_status([a for a in alerts if a.version == version], prefixes)])
     thresholds = [] if baseline is None else [("reference", float(baseline), "none")]
     return Card(
         f"performance-{version}",
         f"Performance · version {version}",
         status,
-        f"{metric} {number(None if now is None else now.value)}",
+        figure,
         tuple(notes),
-        series_chart([line(metric, points, band="se")], thresholds=thresholds),
+        series_chart(lines, thresholds=thresholds),
         (
             href(
                 "/models",

@@ -174,11 +174,13 @@ def performance(
     name = f"performance.{metric}"
     step = timerange.step_seconds
     points = read_series(state, model, name, segment, version, timerange, step)
+    # the same metric estimated from the scores before the labels (CBPE), where measured
+    estimated = read_series(state, model, f"estimated.{metric}", segment, version, timerange, step)
     coverage = read_series(
         state, model, "performance.label_coverage", segment, version, timerange, step
     )
     versions = sorted(
-        {p.version for p in points} | {p.version for p in coverage},
+        {p.version for p in (*points, *coverage, *estimated)},
         key=lambda v: (v != model.current_version, v),
     )
     challenge = _challenge(state, model)
@@ -188,6 +190,9 @@ def performance(
         mine = [p for p in points if p.version == v]
         label = f"version {v}" + (" (current)" if v == model.current_version else "")
         lines.append(line(label, mine, band="se", href=link))
+        guessed = [p for p in estimated if p.version == v]
+        if guessed:
+            lines.append(line(f"{label}, estimated before labels", guessed, band="se", href=link))
         coverage_lines.append(line(label, [p for p in coverage if p.version == v], href=link))
         rows.append(_row(state, model, v, name, segment, timerange, mine, challenge))
     reference = next((r.reference for r in rows if r.version == model.current_version), None)
