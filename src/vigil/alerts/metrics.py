@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 
+from vigil.detect import DETECTORS
 from vigil.measure.performance import HIGHER_IS_BETTER
 from vigil.spec.methods import DRIFT_METHODS, KIND_TESTS
 
@@ -48,11 +49,14 @@ CLOCK_METRICS = (
 # an SLA's judgement of a window (vigil.alerts.sla): the "column" is the SLA's name, or
 # "<sla>:<metric>" for one objective
 SLA_METRICS = ("sla.met", "sla.objective")
+# a change detector's detection on a per-record stream (vigil.monitor.streams): the "column"
+# is the stream (`error`, the score's or a feature's name), the value the stream position
+DETECT_METRICS = tuple(f"detect.{name}" for name in DETECTORS) + ("detect.fresh_start",)
 
 
 def column_metrics() -> frozenset[str]:
     """Metrics measured per column (a rule on them names columns, or `*`); for `sla.met` the
-    columns are SLA names, for `sla.objective` `<sla>:<metric>`."""
+    columns are SLA names, for `sla.objective` `<sla>:<metric>`, for `detect.*` streams."""
     return frozenset(
         [f"drift.{name}" for name in DRIFT_METHODS]
         + [
@@ -64,6 +68,7 @@ def column_metrics() -> frozenset[str]:
         + [f"quality.{name}" for name in QUALITY_METRICS]
         + [f"schema.{name}" for name in SCHEMA_CHANGES]
         + list(SLA_METRICS)
+        + list(DETECT_METRICS)
     )
 
 
