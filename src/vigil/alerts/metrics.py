@@ -51,7 +51,7 @@ CLOCK_METRICS = (
 SLA_METRICS = ("sla.met", "sla.objective")
 # a change detector's detection on a per-record stream (vigil.monitor.streams): the "column"
 # is the stream (`error`, the score's or a feature's name), the value the stream position
-DETECT_METRICS = tuple(f"detect.{name}" for name in DETECTORS) + ("detect.fresh_start",)
+DETECT_METRICS = (*(f"detect.{name}" for name in DETECTORS), "detect.fresh_start")
 
 
 def column_metrics() -> frozenset[str]:
