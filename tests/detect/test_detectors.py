@@ -181,5 +181,7 @@ def test_cusum_and_adwin_find_an_abrupt_2_sigma_shift_and_stay_quiet_when_stable
             false_alarms += len(fired(detector, stable.tolist()))
             hits = fired(detector, shifted.tolist())
             delays.append(hits[0] + 1 if hits else None)
-        assert false_alarms == 0, name
+        # 100,000 stable values: ADWIN none; CUSUM at h = 12 at most one (the harness puts
+        # both near one false alarm per million; h = 5 gives about 200 here, h = 8 about 10)
+        assert false_alarms <= (1 if name == "cusum" else 0), (name, false_alarms)
         assert all(d is not None and d <= 100 for d in delays), (name, delays)
