@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from tests.store.conftest import postgres_url, store_url  # noqa: F401  (fixtures)
 
+from vigil.alerts.judge import judge
 from vigil.alerts.metrics import column_metrics
 from vigil.alerts.rules import parse_rules
 from vigil.detect import DETECTORS, DetectorConfig, check_params, make_detector
@@ -209,6 +210,13 @@ def test_a_detection_goes_with_its_window_and_survives_the_window_being_recomput
     window = next(r for r in summary.computed if r.key.start == HOUR + timedelta(hours=1))
     carried = [p for p in window.points if p.metric == "detect.adwin"]
     assert len(carried) == 1 and carried[0].column == "x" and carried[0].status == "none"
+    # an alert rule on detections judges the window that carries one, and only that one
+    rules = parse_rules(
+        [{"name": "x-changed", "metric": "detect.adwin", "columns": ["x"], "above": {"warning": 1}}]
+    )
+    by_window = {r.key.start: judge(rules, "m", r.points) for r in summary.computed}
+    assert [f.severity for f in by_window[HOUR + timedelta(hours=1)]] == ["warning"]
+    assert by_window[HOUR] == []
     # more rows for that window: it is computed again, the detection stays
     store.write_predictions(
         info,

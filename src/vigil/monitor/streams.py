@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vigil.detect import DETECTORS, DetectorConfig, restore
+from vigil.detect import DETECTORS, DetectorConfig, check_params, restore
 from vigil.errors import ConfigError
 from vigil.monitor.references import read_reference
 from vigil.spec import Spec, spec_from_dict
@@ -70,8 +70,6 @@ class ResolvedStream:
 
 def resolve(spec: Spec, stream: StreamConfig, *, where: str) -> ResolvedStream:
     """The stream of `spec` that `stream` names, with its detector; ConfigError otherwise."""
-    from vigil.detect import check_params
-
     regression = spec.task == "regression"
     if stream.stream == ERROR:
         prediction, target = spec.single("prediction"), spec.single("target")
