@@ -169,3 +169,38 @@ def test_the_config_reads_yaml_1_2_booleans(tmp_path: Path) -> None:
     path.write_text("retention: off\nwindows: {rolling: off}\n")
     settings = load_settings(path)
     assert settings.retention is None and settings.windows.rolling_seconds is None
+
+
+def _model_streams(streams: object) -> dict[str, object]:
+    return {"models": {"credit": {"version": "1", "streams": streams}}}
+
+
+def test_model_streams_are_read(tmp_path: Path) -> None:
+    streams = [
+        {"stream": "error"},
+        {"stream": "income", "detector": "cusum", "params": {"h": 10, "k": 0.25}},
+    ]
+    settings = load_settings(_write(tmp_path, _model_streams(streams)), {})
+    (model,) = settings.models
+    assert [(s.stream, s.detector, dict(s.params)) for s in model.streams] == [
+        ("error", None, {}),
+        ("income", "cusum", {"h": 10, "k": 0.25}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("streams", "words"),
+    [
+        ({"stream": "error"}, "models.credit.streams: expected a list"),
+        (["error"], "models.credit.streams[0]: expected a mapping"),
+        ([{"detector": "adwin"}], "models.credit.streams[0].stream: expected error, score"),
+        ([{"stream": "x", "detector": "adwn"}], "unknown detector 'adwn'; use one of adwin"),
+        ([{"stream": "x", "detector": "adwin", "params": {"delt": 1}}], "has no parameter 'delt'"),
+        ([{"stream": "x", "detector": "cusum", "params": {"h": "big"}}], "cusum.h must be float"),
+        ([{"stream": "x", "detector": "cusum", "params": [1]}], "params: expected a mapping"),
+        ([{"stream": "x", "every": 3}], "every"),
+    ],
+)
+def test_bad_streams_name_the_entry_and_key(tmp_path: Path, streams: object, words: str) -> None:
+    with pytest.raises(ConfigError, match=words.replace("[", r"\[").replace("]", r"\]")):
+        load_settings(_write(tmp_path, _model_streams(streams)), {})

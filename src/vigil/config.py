@@ -13,13 +13,16 @@ import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
 from vigil.alerts.settings import AlertSettings, parse_alert_settings
+from vigil.detect import DETECTORS, STREAMS_EXTRA, check_params
 from vigil.errors import ConfigError
+from vigil.monitor.streams import StreamConfig
 from vigil.monitor.windows import WindowPlan
 from vigil.spec.schema import name_problem
 from vigil.units import parse_duration, parse_size
@@ -56,6 +59,7 @@ class ModelConfig:
     spec: Path | None
     reference: Path | None
     plan: WindowPlan
+    streams: tuple[StreamConfig, ...] = ()  # change detectors on per-record streams
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +321,7 @@ def _models(items: Any, plan: WindowPlan, base: Path) -> list[ModelConfig]:
         where = f"models.{name}"
         if not isinstance(item, dict):
             raise ConfigError(f"{where}: expected a mapping with version, spec and reference.")
-        _only(item, {"version", "spec", "reference", "windows"}, where)
+        _only(item, {"version", "spec", "reference", "windows", "streams"}, where)
         if "version" not in item:
             raise ConfigError(f"{where}: needs a version.")
         for value, what in ((name, "model name"), (str(item["version"]), "version")):
@@ -331,6 +335,40 @@ def _models(items: Any, plan: WindowPlan, base: Path) -> list[ModelConfig]:
                 spec=base / item["spec"] if item.get("spec") else None,
                 reference=base / item["reference"] if item.get("reference") else None,
                 plan=_plan(item.get("windows") or {}, plan, f"{where}.windows"),
+                streams=_streams(item.get("streams") or [], f"{where}.streams"),
             )
         )
     return out
+
+
+def _streams(items: Any, where: str) -> tuple[StreamConfig, ...]:
+    """`streams:` of a model: [{stream: error|score|<column>, detector: ..., params: {...}}]."""
+    if not isinstance(items, list):
+        raise ConfigError(f"{where}: expected a list of {{stream, detector, params}}.")
+    out = []
+    for i, item in enumerate(items):
+        at = f"{where}[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{at}: expected a mapping with stream, detector and params.")
+        _only(item, {"stream", "detector", "params"}, at)
+        stream = item.get("stream")
+        if not isinstance(stream, str) or not stream:
+            raise ConfigError(f"{at}.stream: expected error, score or a numeric column's name.")
+        detector = item.get("detector")
+        if detector is not None and not isinstance(detector, str):
+            raise ConfigError(f"{at}.detector: expected one of {', '.join(sorted(DETECTORS))}.")
+        params = item.get("params") or {}
+        if not isinstance(params, dict):
+            raise ConfigError(f"{at}.params: expected a mapping of parameter to value.")
+        if detector is not None:
+            try:
+                check_params(detector, params, where=at)
+            except ValueError as err:
+                raise ConfigError(str(err)) from None
+            if DETECTORS[detector].river_class is not None and find_spec("river") is None:
+                raise ConfigError(
+                    f"{at}: detector {detector} is River's and River is not installed: "
+                    f"{STREAMS_EXTRA} (cusum runs without it)."
+                )
+        out.append(StreamConfig(stream, detector, dict(params)))
+    return tuple(out)

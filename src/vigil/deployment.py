@@ -26,6 +26,7 @@ from vigil.ingest.layout import layout_for
 from vigil.measure.reading import Dataset
 from vigil.measure.reference import conform_reference
 from vigil.monitor.scheduler import Backoff, Monitor
+from vigil.monitor.streams import StreamDetectors, resolve, window_points
 from vigil.spec import Spec, load_spec
 from vigil.store.base import MetricPoint, ModelInfo, Store
 
@@ -33,8 +34,9 @@ log = logging.getLogger("vigil.service")
 
 
 def build_monitor(settings: Settings, store: Store) -> Monitor:
-    """The window computer the settings describe, over `store`."""
-    return Monitor(
+    """The window computer the settings describe, over `store`, with the models' stream
+    detectors run at the start of each tick and their detections added to the windows."""
+    monitor = Monitor(
         store,
         settings.plans,
         default_plan=settings.windows,
@@ -43,6 +45,14 @@ def build_monitor(settings: Settings, store: Store) -> Monitor:
         # a failed window is first retried one interval later, then ever more rarely
         backoff=Backoff(float(settings.interval), max(86400.0, float(settings.interval))),
     )
+    streams = {m.name: m.streams for m in settings.models if m.streams}
+    if streams:
+        detectors = StreamDetectors(
+            store, streams, size_of=lambda name: monitor.plan_for(name).size_seconds
+        )
+        monitor.before_tick = detectors.run
+        monitor.extra_points = lambda model, points: window_points(store, model, points)
+    return monitor
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +101,13 @@ def build_alerting(settings: Settings, store: Store, monitor: Monitor) -> Alerti
         wake_outbox=outbox.wake,
     )
     if alerts.slas:  # each window's SLA points are stored with its other points
-        monitor.extra_points = lambda model, points: sla_points(alerts.slas, model.name, points)
+        detections = monitor.extra_points
+
+        def extra(model: ModelInfo, points: list[MetricPoint]) -> list[MetricPoint]:
+            found = [] if detections is None else detections(model, points)
+            return found + sla_points(alerts.slas, model.name, points)
+
+        monitor.extra_points = extra
     monitor.after_batch = lambda model, results, now: engine.judge_windows(
         model, [(r.points, r.report) for r in results], now
     )
@@ -134,6 +150,8 @@ def load_config_models(settings: Settings, store: Store, monitor: Monitor) -> No
         has_reference = known is not None and cfg.version in store.reference_versions(known)
         try:
             spec = load_spec(cfg.spec)
+            for i, stream in enumerate(cfg.streams):  # a stream the spec lacks fails the start
+                resolve(spec, stream, where=f"models.{cfg.name}.streams[{i}]")
             stored = None
             if cfg.reference is not None and not has_reference:  # before registering
                 stored = reference_parquet(read_current(str(cfg.reference)), spec)

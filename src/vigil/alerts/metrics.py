@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 
+from vigil.detect import DETECTORS
 from vigil.measure.performance import HIGHER_IS_BETTER
 from vigil.spec.methods import DRIFT_METHODS, KIND_TESTS
 from vigil.spec.model import ESTIMATED_METRICS
@@ -53,12 +54,15 @@ SLA_METRICS = ("sla.met", "sla.objective")
 # feature attribution drift (vigil.measure.attribution): per feature, and the ranking's NDCG
 ATTRIBUTION_COLUMN_METRICS = ("attribution.mean_abs_change", "attribution.mean_abs")
 ATTRIBUTION_DATASET_METRICS = ("attribution.ndcg",)
+# a change detector's detection on a per-record stream (vigil.monitor.streams): the "column"
+# is the stream (`error`, the score's or a feature's name), the value the stream position
+DETECT_METRICS = (*(f"detect.{name}" for name in DETECTORS), "detect.fresh_start")
 
 
 def column_metrics() -> frozenset[str]:
     """Metrics measured per column (a rule on them names columns, or `*`); for `sla.met` the
     columns are SLA names, for `sla.objective` `<sla>:<metric>`, for `fairness.*` the
-    protected attributes."""
+    protected attributes, for `detect.*` streams."""
     return frozenset(
         [f"drift.{name}" for name in DRIFT_METHODS]
         + [
@@ -72,6 +76,7 @@ def column_metrics() -> frozenset[str]:
         + [f"fairness.{name}" for name in FAIRNESS_MEASURES]
         + list(SLA_METRICS)
         + list(ATTRIBUTION_COLUMN_METRICS)
+        + list(DETECT_METRICS)
     )
 
 

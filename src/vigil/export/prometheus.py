@@ -16,6 +16,8 @@ and their labels (docs/api.md):
   of each protected attribute, and `vigil_fairness_standard_error{...}` their noise band;
 - `vigil_status{model, version, column, metric}` — 0 ok, 1 warning, 2 critical, for every value
   a check judged on a column of the spec (or on the whole window);
+- `vigil_detection{model, version, stream, detector}` — a change detector fired on a stream
+  in the latest window: the stream position of its latest detection there;
 - `vigil_new_columns{model, version}` — columns in the latest window that the spec does not
   name (each is a `schema.new_column` finding in the window's report and the metrics API);
 - `vigil_window_start_seconds{model, version}` — which window these values belong to;
@@ -130,6 +132,12 @@ class StoreCollector(Collector):
             "the metrics API names them).",
             labels=["model", "version"],
         )
+        detections = GaugeMetricFamily(
+            "vigil_detection",
+            "A change detector fired on a per-record stream in the latest window: the stream "
+            "position (values fed) of its latest detection there.",
+            labels=["model", "version", "stream", "detector"],
+        )
         models = self.store.list_models()
         for model in models:
             failed.add_metric([model.name], float(self.store.count_failed_windows(model)))
@@ -141,6 +149,11 @@ class StoreCollector(Collector):
                     new[p.version] = new.get(p.version, 0) + 1
                     continue
                 if p.column in unregistered:
+                    continue
+                if p.metric.startswith("detect.") and p.value is not None:
+                    detections.add_metric(
+                        [model.name, p.version, p.column, p.metric.partition(".")[2]], p.value
+                    )
                     continue
                 _add(p, model.name, drift, quality, performance, ops)
                 if p.metric.startswith("attribution.") and p.value is not None:
@@ -172,7 +185,7 @@ class StoreCollector(Collector):
                 new_columns.add_metric([model.name, version], float(count))
         yield from (drift, quality, performance, ops, attribution, status, band, start, failed)
         yield new_columns
-        yield from (fairness, fairness_band, estimated, estimated_band)
+        yield from (fairness, fairness_band, estimated, estimated_band, detections)
         yield from _alert_families(self.store, [m.name for m in models])
 
 

@@ -10,6 +10,7 @@ labels since this process computed it is brought up to date from the reports it 
 change.
 
 Hooks let the layers above act on what a tick did, without the monitor knowing them:
+`before_tick` runs first in each tick (the stream detectors, vigil.monitor.streams),
 `extra_points` adds points to each computed window before it is stored (the SLAs'),
 `after_batch` hears of each stored batch (the alert rules), `after_tick` of each tick's end
 (rules on the scheduler's clock, scheduled actions). A tick `nudged` by new rows (the service
@@ -70,6 +71,7 @@ NUDGE_GROWTH = 1.1  # a nudged tick recomputes an open window once it holds 10% 
 ExtraPoints = Callable[[ModelInfo, list[MetricPoint]], list[MetricPoint]]
 AfterBatch = Callable[[ModelInfo, list[WindowResult], datetime], None]
 AfterTick = Callable[[datetime], None]
+BeforeTick = Callable[[], object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +139,10 @@ class Monitor:
         extra_points: ExtraPoints | None = None,
         after_batch: AfterBatch | None = None,
         after_tick: AfterTick | None = None,
+        before_tick: BeforeTick | None = None,
     ) -> None:
         self.store = store
+        self.before_tick = before_tick
         self.extra_points = extra_points
         self.after_batch = after_batch
         self.after_tick = after_tick
@@ -190,6 +194,11 @@ class Monitor:
         # multi-threaded BLAS under it (numpy's dot products) only wakes threads that fight
         # the pool for the cores — 7x slower per window on 2 busy cores (bench/RESULTS.md).
         with self._lock, threadpool_limits(limits=1, user_api="blas"):
+            if self.before_tick is not None:
+                try:  # the stream detectors: their detections go with this tick's windows
+                    self.before_tick()
+                except Exception:  # they must not stop the windows' computation
+                    log.exception("before the tick")
             for model in self.store.list_models():
                 if models is not None and model.name not in models:
                     continue

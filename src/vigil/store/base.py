@@ -171,6 +171,17 @@ class MetricPoint:
     band: float | None = None  # standard error of the judged change (performance metrics)
 
 
+@dataclass(frozen=True, slots=True)
+class StreamCursor:
+    """Where a change detector has read a stream to (arrival time, id), how many values it
+    was fed, and its state's bytes (None before its first save)."""
+
+    at: datetime
+    id: str
+    position: int
+    state: bytes | None
+
+
 AlertStatus = Literal["pending", "firing", "resolved"]
 # what an alert event records: the lifecycle's changes and what people did to it
 AlertEventKind = Literal[
@@ -496,6 +507,23 @@ class Store(AlertStore, Protocol):
     def latest_report(
         self, model: ModelInfo, version: str | None
     ) -> tuple[WindowKey, str] | None: ...
+    # change detectors on per-record streams (vigil.monitor.streams, store/streams.py)
+    def stream_cursor(self, model: ModelInfo, stream: str, detector: str) -> StreamCursor: ...
+    def stream_rows(
+        self, model: ModelInfo, column: str, *, errors: bool, after: StreamCursor, limit: int
+    ) -> pa.Table: ...
+    def save_stream(
+        self,
+        model: ModelInfo,
+        stream: str,
+        detector: str,
+        before: StreamCursor,
+        after: StreamCursor,
+        detections: Sequence[MetricPoint],
+    ) -> bool: ...
+    def detection_points(
+        self, model: ModelInfo, version: str, start: datetime
+    ) -> list[MetricPoint]: ...
     def read_points(
         self,
         model: ModelInfo,

@@ -197,6 +197,25 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "CREATE INDEX IF NOT EXISTS actions_by_model ON actions (model_id, kind, decided_at)",
         ),
     ),
+    (
+        5,
+        (
+            # a change detector on a per-record stream (vigil.monitor.streams): where it has
+            # read to in arrival order (the cursor), how many values it was fed, and its state,
+            # written in one transaction with the detections it made
+            """CREATE TABLE IF NOT EXISTS detector_streams (
+                model_id INTEGER NOT NULL,
+                stream VARCHAR NOT NULL,
+                detector VARCHAR NOT NULL,
+                cursor_at TIMESTAMP NOT NULL,
+                cursor_id VARCHAR NOT NULL,
+                position {bigint} NOT NULL,
+                state {blob} NOT NULL,
+                updated TIMESTAMP NOT NULL,
+                PRIMARY KEY (model_id, stream, detector)
+            )""",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

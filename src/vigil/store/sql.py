@@ -28,6 +28,7 @@ from vigil.store.clock import Clock
 from vigil.store.dashboard import ColumnReads, Dashboard
 from vigil.store.migrations import MIGRATIONS
 from vigil.store.points import Points
+from vigil.store.streams import Streams
 from vigil.store.windows import Windows
 from vigil.store.writes import Writes
 
@@ -67,6 +68,11 @@ class SqlStore:
         self.versions_with_data = self.windows.versions_with_data
         self.latest_report = self.windows.latest_report
         self.read_points = self.points.read
+        self.streams = Streams(backend, self.points)
+        self.stream_cursor = self.streams.stream_cursor
+        self.stream_rows = self.streams.stream_rows
+        self.save_stream = self.streams.save_stream
+        self.detection_points = self.streams.detection_points
         self.latest_points = self.points.latest
         self.redo_windows = self.windows.redo_windows
         self.received_times = self.clock.received_times

@@ -320,7 +320,9 @@ class Windows:
                     "DELETE FROM metric_points USING vigil_done d "
                     "WHERE metric_points.model_id = ? AND metric_points.version = d.version "
                     "AND metric_points.kind = d.kind AND metric_points.w_start = d.w_start "
-                    "AND d.kind = 'tumbling' AND d.replace_points",
+                    "AND d.kind = 'tumbling' AND d.replace_points "
+                    # the change detectors' points are theirs (vigil.monitor.streams)
+                    "AND metric_points.metric NOT LIKE 'detect.%'",
                     (model.id,),
                 )
             finally:

@@ -19,7 +19,8 @@ from tests.service.ui.replay import replay, start_of_replay
 
 from vigil.alerts.rules import Control, Levels, Rule, Scope
 from vigil.alerts.settings import AlertSettings
-from vigil.config import Settings
+from vigil.config import ModelConfig, Settings
+from vigil.monitor.streams import StreamConfig
 from vigil.monitor.windows import WindowPlan
 from vigil.service.app import create_app
 
@@ -50,14 +51,22 @@ class Dashboard:
         return self.api.get(path, **kwargs)
 
 
+# stream detectors on the error and on the income (both change on CHANGE_DAY): their
+# detections are the marks on the performance and feature pages
+STREAMS = (StreamConfig("error", None, {}), StreamConfig("income", None, {}))
+
+
 def settings_for(tmp: Path) -> Settings:
+    plan = WindowPlan(
+        size_seconds=6 * 3600, rolling_seconds=None, min_rows=20, segments=("region",)
+    )
     return replace(
         Settings(db=str(tmp / "vigil.duckdb")),
         tokens=token_settings(),
         alerts=AlertSettings(rules=(CONTROL_RULE,)),
-        windows=WindowPlan(
-            size_seconds=6 * 3600, rolling_seconds=None, min_rows=20, segments=("region",)
-        ),
+        windows=plan,
+        # the model is registered over the API by the replay; the config adds its streams
+        models=(ModelConfig(MODEL, "1", None, None, plan, streams=STREAMS),),
     )
 
 

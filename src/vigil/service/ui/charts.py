@@ -64,14 +64,17 @@ def series_chart(
     thresholds: Sequence[tuple[str, float, str]] = (),
     limits: Sequence[tuple[str, float, float]] = (),
     zero: bool = False,
+    marks: Sequence[tuple[str, datetime]] = (),
 ) -> dict[str, Any]:
     """A `series` chart: lines over time; `thresholds` as (name, value, severity) dashed lines;
-    `limits` as (name, lower, upper) shaded areas; `zero` keeps 0 on the axis."""
+    `limits` as (name, lower, upper) shaded areas; `zero` keeps 0 on the axis; `marks` as
+    (name, time) vertical lines (where a stream detector fired)."""
     return {
         "kind": "series",
         "unit": unit,
         "zero": zero,
         "lines": list(lines),
+        "marks": [{"name": n, "at": ms(at)} for n, at in marks],
         "thresholds": [
             {"name": n, "value": v, "severity": s}
             for n, v, s in thresholds
@@ -132,3 +135,14 @@ def bars_chart(
         "categories": list(categories),
         "series": [{"name": n, "values": [finite(v) for v in values]} for n, values in series],
     }
+
+
+def detection_marks(series: dict[str, list[SeriesPoint]]) -> list[tuple[str, datetime]]:
+    """Vertical marks for stream detections (the `detect.<detector>` series of a column):
+    one per step and detector, at the step's start, named after the detector."""
+    return sorted(
+        (f"{metric.removeprefix('detect.')} fired", p.start)
+        for metric, points in series.items()
+        if metric.startswith("detect.") and metric != "detect.fresh_start"
+        for p in points
+    )

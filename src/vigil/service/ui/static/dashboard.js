@@ -76,7 +76,14 @@
               lineStyle: { color: STATUS_COLORS[t.severity] || "#555", type: "dashed" },
               label: { formatter: t.name + " " + fmt(t.value), position: "insideEndTop" },
             };
-          }),
+          }).concat(i > 0 ? [] : (spec.marks || []).map(function (m) {
+            // where a stream detector fired: a thin vertical line, drawn once per chart
+            return {
+              xAxis: m.at, name: m.name,
+              lineStyle: { color: "#7b3fb5", type: "solid", width: 1 },
+              label: { formatter: m.name, position: "insideEndTop", color: "#7b3fb5" },
+            };
+          })),
         },
         markArea: {
           silent: true,

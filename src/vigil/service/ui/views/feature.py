@@ -170,6 +170,7 @@ def read_feature(
     series = state.store.column_series(
         model,
         column=column,
+        prefixes=("drift.", "quality.", "detect."),  # detect.*: the stream detectors' marks
         segment=selection.segment,
         version=selection.version,
         since=timerange.since,

@@ -11,7 +11,7 @@ from typing import Any
 
 from vigil.alerts.rules import Control
 from vigil.service.state import AppState
-from vigil.service.ui.charts import bars_chart, line, series_chart
+from vigil.service.ui.charts import bars_chart, detection_marks, line, series_chart
 from vigil.service.ui.selection import Selection
 from vigil.spec import Spec
 from vigil.spec.methods import DRIFT_METHODS
@@ -174,8 +174,15 @@ def drift_charts(
         band = () if metric.endswith("p_value") else limits(metric)
         if band:
             note += f" Shaded: {band[0][0]}."
+        marks = detection_marks(series) if metric == decider else []
+        if marks:
+            note += " Purple lines: windows where a stream detector fired on this column."
         chart = series_chart(
-            _lines(series[metric], link), thresholds=thresholds, limits=band, zero=True
+            _lines(series[metric], link),
+            thresholds=thresholds,
+            limits=band,
+            zero=True,
+            marks=marks,
         )
         chart["levelsInView"] = metric == decider  # both of the spec's levels always drawn
         out.append(MeasureChart(metric, title, chart, note))

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.measure.performance import CHECKED_METRICS, HIGHER_IS_BETTER
 from vigil.service.state import AppState, state_of
-from vigil.service.ui.charts import line, series_chart
+from vigil.service.ui.charts import detection_marks, line, series_chart
 from vigil.service.ui.render import PageError, href, page, page_model
 from vigil.service.ui.session import page_viewer
 from vigil.service.ui.timerange import TimeRange
@@ -185,6 +185,17 @@ def performance(
     )
     challenge = _challenge(state, model)
     link = _window_link(model, timerange)
+    # where a stream detector fired on the model's error stream (docs/config.md)
+    detections = state.store.column_series(
+        model,
+        column="error",
+        prefixes=("detect.",),
+        version=version,
+        since=timerange.since,
+        until=timerange.until,
+        step_seconds=step,
+    )
+    marks = detection_marks(detections) if not segment else []
     lines, coverage_lines, rows = [], [], []
     for v in versions:
         mine = [p for p in points if p.version == v]
@@ -212,7 +223,7 @@ def performance(
         version,
         segment,
         tuple(segments),
-        series_chart(lines, unit=metric, thresholds=thresholds),
+        series_chart(lines, unit=metric, thresholds=thresholds, marks=marks),
         series_chart(coverage_lines, unit="labelled share", zero=True),
         by_segment,
         segment_version,

@@ -1,0 +1,141 @@
+"""One running detector: ``update(x) -> bool``, and its state to bytes and back.
+
+A detector is River's object (or our ``Cusum``) behind one small class. Its state is an
+envelope — one JSON line naming the detector, its parameters, the reference's mean and σ and
+the library that wrote it — then the payload: River's object pickled, CUSUM's sums as JSON.
+A River pickle is read back only by the River version that wrote it; on any mismatch
+(another River, other parameters or reference, River gone) ``restore`` starts the detector
+fresh and says why, and the caller logs it and records it as a point. The bytes come from
+vigil's own store only: unpickling them trusts the store as much as the database itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pickle
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from vigil.detect.cusum import Cusum, CusumParams
+from vigil.detect.registry import STREAMS_EXTRA, ParamValue, StreamKind, detector_kind
+
+ENVELOPE = 1
+
+
+class _Updating(Protocol):
+    def update(self, x: float) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorConfig:
+    """A detector by name with its full parameters, for a stream of a kind."""
+
+    name: str
+    params: Mapping[str, ParamValue]
+    stream: StreamKind
+
+
+class Detector:
+    """A change detector fed one value at a time; ``position`` counts the values fed."""
+
+    __slots__ = ("_impl", "config", "library", "mean", "position", "sigma")
+
+    def __init__(self, config: DetectorConfig, *, mean: float, sigma: float) -> None:
+        self.config = config
+        self.mean = mean
+        self.sigma = sigma
+        self.position = 0
+        kind = detector_kind(config.name, where="detector")
+        if config.stream not in kind.inputs:
+            raise ValueError(
+                f"detector {config.name} reads {' or '.join(kind.inputs)} streams; "
+                f"got a {config.stream} stream. For a stream of any value use adwin, "
+                "page_hinkley or cusum."
+            )
+        if kind.river_class is None:
+            cusum = CusumParams(
+                mean=mean, sigma=sigma, k=float(config.params["k"]), h=float(config.params["h"])
+            )
+            self._impl: Any = Cusum(cusum)
+            self.library = "vigil"
+        else:
+            river = _river(config.name)
+            module, _, cls = kind.river_class.rpartition(".")
+            self._impl = getattr(importlib.import_module(f"river.{module}"), cls)(**config.params)
+            self.library = f"river {river.__version__}"
+
+    def update(self, x: float) -> bool:
+        """Feed one value; True when the detector signals a change at this value."""
+        self.position += 1
+        if isinstance(self._impl, Cusum):
+            return self._impl.update(x)
+        self._impl.update(x)
+        return bool(self._impl.drift_detected)
+
+    def dumps(self) -> bytes:
+        """The envelope line and the payload; ``restore`` reads it back."""
+        payload = self._impl.dumps() if isinstance(self._impl, Cusum) else pickle.dumps(self._impl)
+        return _header(self.config, self.mean, self.sigma, self.library, self.position) + payload
+
+
+def _header(
+    config: DetectorConfig, mean: float, sigma: float, library: str, position: int
+) -> bytes:
+    head = {
+        "envelope": ENVELOPE,
+        "detector": config.name,
+        "params": dict(config.params),
+        "stream": config.stream,
+        "mean": mean,
+        "sigma": sigma,
+        "library": library,
+        "position": position,
+    }
+    return json.dumps(head, sort_keys=True).encode() + b"\n"
+
+
+def _river(name: str) -> Any:
+    try:
+        return importlib.import_module("river")
+    except ImportError:
+        raise ImportError(
+            f"detector {name} is River's; River is not installed: {STREAMS_EXTRA}. "
+            "Without it only cusum runs."
+        ) from None
+
+
+def make_detector(config: DetectorConfig, *, mean: float = 0.0, sigma: float = 1.0) -> Detector:
+    """A fresh detector; ``mean`` and ``sigma`` are the reference's (CUSUM reads them)."""
+    return Detector(config, mean=mean, sigma=sigma)
+
+
+def restore(
+    config: DetectorConfig, state: bytes | None, *, mean: float = 0.0, sigma: float = 1.0
+) -> tuple[Detector, str | None]:
+    """The detector ``state`` holds, or a fresh one and the reason it could not be used."""
+    fresh = Detector(config, mean=mean, sigma=sigma)
+    if state is None:
+        return fresh, None
+    line, _, payload = state.partition(b"\n")
+    try:
+        head = json.loads(line)
+    except ValueError:
+        return fresh, "the stored state is not a detector envelope"
+    expected = json.loads(_header(config, mean, sigma, fresh.library, 0))
+    for key in ("envelope", "detector", "params", "stream", "mean", "sigma", "library"):
+        if head.get(key) != expected[key]:
+            return fresh, (
+                f"the stored state has {key} {head.get(key)!r}, this run {expected[key]!r}: "
+                "the detector starts fresh"
+            )
+    try:
+        if isinstance(fresh._impl, Cusum):
+            fresh._impl.loads(payload)
+        else:
+            fresh._impl = pickle.loads(payload)
+    except Exception as error:  # any unreadable payload: start fresh, never crash the tick
+        return fresh, f"the stored state could not be read ({type(error).__name__}): started fresh"
+    fresh.position = int(head.get("position", 0))
+    return fresh, None
