@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from vigil.evaluation import (
+    MULTIVARIATE_NOTE,
     PreparedReference,
     _check_reference_classes,
     _column,
@@ -134,15 +135,18 @@ def evaluate_labels(previous: Report, reference: PreparedReference, current: Any
     if ref.profile is not None:
         notes += _profile_notes(ref.profile, spec)
         notes.append(_profile_exactness(spec, drift))
+    # the multivariate measures read features only (never the target): carried as they were
+    notes += [n for n in previous.notes if n.startswith(MULTIVARIATE_NOTE)]
     return Report(
         reference=SetSummary(ref.rows, ref.source, ref.profile is not None),
         current=SetSummary(table.num_rows, cur.source, False),
         drift=drift,
         quality=quality,
         performance=performance,
-        checks=judge(spec, drift, quality, performance),
+        checks=judge(spec, drift, quality, performance, multivariate=previous.multivariate),
         notes=tuple(notes),
         spec=previous.spec,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         vigil_version=_version(),
+        multivariate=previous.multivariate,
     )

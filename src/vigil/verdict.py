@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from vigil.measure.drift import ColumnDrift, DriftResult
+from vigil.measure.multivariate import MultivariateResult
 from vigil.measure.performance import CHECKED_METRICS, MetricChange, PerformanceResult
 from vigil.measure.quality import ColumnQuality, QualityResult
 from vigil.spec import DRIFT_METHODS, Spec, Threshold
@@ -115,15 +116,23 @@ def _bound(x: float | None, open_end: str) -> str:
 
 
 def judge(
-    spec: Spec, drift: DriftResult, quality: QualityResult, performance: PerformanceResult | None
+    spec: Spec,
+    drift: DriftResult,
+    quality: QualityResult,
+    performance: PerformanceResult | None,
+    *,
+    multivariate: MultivariateResult | None = None,
 ) -> tuple[Check, ...]:
-    """Every check of a report, in a stable order: drift, schema, quality, performance."""
+    """Every check of a report, in a stable order: drift, schema, quality, performance, then
+    the families measured on request (multivariate)."""
     checks = [*_drift_checks(spec, drift), *_schema_checks(spec, quality)]
     for q in quality.columns.values():
         checks += _quality_checks(spec, q, quality.current_rows)
     checks += _dataset_quality_checks(spec, quality)
     if performance is not None:
         checks += _performance_checks(spec, performance)
+    if multivariate is not None:
+        checks += _multivariate_checks(spec, multivariate)
     return tuple(checks)
 
 
@@ -555,3 +564,77 @@ def _change_message(change: MetricChange) -> str:
     if change.standard_error is not None and z is not None and math.isfinite(z):
         text += f"; {abs(z):.1f} standard errors of ±{change.standard_error:.2g}"
     return text + ")."
+
+
+# --- multivariate ---------------------------------------------------------------------------------
+
+
+def _multivariate_checks(spec: Spec, result: MultivariateResult) -> list[Check]:
+    """Reconstruction error, anomaly share and domain AUC: each practically large *and*
+    beyond its noise (docs/statistics.md, "Multivariate drift")."""
+    o = spec.multivariate
+    r = result.reconstruction
+    # the error a status is reached at: the relative increase's level and the band's width
+    # both passed, so one absolute level per status
+    limits = Threshold(
+        max(
+            r.reference * (1 + o.reconstruction_increase.warning),
+            r.reference + o.standard_errors.warning * r.standard_error,
+        ),
+        max(
+            r.reference * (1 + o.reconstruction_increase.critical),
+            r.reference + o.standard_errors.critical * r.standard_error,
+        ),
+    )
+    status = level(r.value, limits)
+    out = [
+        Check(
+            "multivariate.reconstruction_error",
+            None,
+            "multivariate.reconstruction_error",
+            status,
+            r.value,
+            decided_by(status, limits),
+            f"mean PCA reconstruction error {_fmt(r.value)} against {_fmt(r.reference)} in the "
+            f"reference ({r.relative_increase:+.1%}; band {_fmt(r.lower)}–{_fmt(r.upper)}, "
+            f"{r.standard_errors:+.1f} standard errors; {r.components} components hold "
+            f"{r.explained_variance:.0%} of the variance of {len(result.columns)} columns).",
+            standard_error=r.standard_error,
+        )
+    ]
+    a = result.anomaly
+    status = at_most(level(a.value, o.anomaly_share), evidence(a.p_value, o.alpha))
+    out.append(
+        Check(
+            "multivariate.anomaly_share",
+            None,
+            "multivariate.anomaly_share",
+            status,
+            a.value,
+            decided_by(status, o.anomaly_share),
+            f"{a.rows:,} of {result.current_rows:,} rows ({a.value:.2%}) lie farther from the "
+            f"reference's principal subspace than its {spec.multivariate.anomaly_quantile:.1%} "
+            f"quantile ({a.reference:.2%} of the reference does; p {_p(a.p_value)}).",
+            p_value=a.p_value,
+        )
+    )
+    d = result.domain
+    if d is not None:
+        status = at_most(level(d.auc, o.domain_auc), evidence(d.p_value, o.alpha))
+        top = ", ".join(f"{name} ({share:.0%})" for name, share in d.top_features[:3])
+        out.append(
+            Check(
+                "multivariate.domain_auc",
+                None,
+                "multivariate.domain_auc",
+                status,
+                d.auc,
+                decided_by(status, o.domain_auc),
+                f"a classifier tells current rows from reference rows with ROC AUC "
+                f"{d.auc:.3f} (0.5: indistinguishable; ±{d.standard_error:.3f} by chance, "
+                f"p {_p(d.p_value)})" + (f"; separated most by {top}." if top else "."),
+                p_value=d.p_value,
+                standard_error=d.standard_error,
+            )
+        )
+    return out

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vigil.measure.drift import DriftResult
+from vigil.measure.multivariate import MultivariateResult
 from vigil.measure.performance import PerformanceResult
 from vigil.measure.quality import QualityResult
 from vigil.verdict import STATUS_ORDER, Check, Status, worst
@@ -42,6 +43,7 @@ class Report:
     spec: dict[str, Any]  # the effective spec as plain data (what was inferred or loaded)
     created: str  # ISO-8601 UTC
     vigil_version: str
+    multivariate: MultivariateResult | None = None  # None: not asked for, or not measurable
 
     @property
     def status(self) -> Status:

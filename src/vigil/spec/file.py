@@ -16,10 +16,12 @@ import yaml
 
 from vigil.errors import SpecError
 from vigil.spec.model import (
+    MULTIVARIATE_LEVELS,
     QUALITY_CHECKS,
     SPEC_VERSION,
     ColumnSpec,
     DriftOptions,
+    MultivariateOptions,
     PerformanceOptions,
     QualityOptions,
     Spec,
@@ -96,12 +98,25 @@ def spec_from_dict(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
         performance["standard_errors"] = _threshold(
             performance["standard_errors"], f"{source}: performance.standard_errors"
         )
+    multivariate = _given(parsed.multivariate)
+    if "columns" in multivariate:
+        multivariate["columns"] = tuple(multivariate["columns"] or ())
+    for key in MULTIVARIATE_LEVELS:
+        if key in multivariate:
+            if multivariate[key] is None:
+                del multivariate[key]
+            else:
+                multivariate[key] = _threshold(multivariate[key], f"{source}: multivariate.{key}")
+    for key in ("variance", "anomaly_quantile", "domain_classifier", "reference_cap"):
+        if key in multivariate and multivariate[key] is None:
+            del multivariate[key]
     return Spec(
         columns=tuple(columns),
         task=parsed.task,
         drift=replace(DriftOptions(), **drift),
         quality=replace(QualityOptions(), **quality),
         performance=replace(PerformanceOptions(), **performance),
+        multivariate=replace(MultivariateOptions(), **multivariate),
     )
 
 

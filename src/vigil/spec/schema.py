@@ -23,6 +23,7 @@ MAX_LEVEL = 1e6  # a drift threshold or a performance drop
 MAX_STANDARD_ERRORS = 1000.0
 MAX_COLUMNS = 10_000
 MAX_NAME = 256  # characters in a column name
+MAX_REFERENCE_CAP = 1_000_000  # rows the domain classifier reads each side
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
@@ -110,6 +111,27 @@ class PerformanceIn(BaseModel):
     min_labelled: Annotated[int, Field(ge=1, le=MAX_MIN_LABELLED)] | None = None
 
 
+class MultivariateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool | None = None
+    columns: Annotated[list[str], Field(max_length=MAX_COLUMNS)] | None = None
+    variance: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
+    anomaly_quantile: Annotated[float, Field(ge=0.5, lt=1, allow_inf_nan=False)] | None = None
+    domain_classifier: bool | None = None
+    reference_cap: Annotated[int, Field(ge=100, le=MAX_REFERENCE_CAP)] | None = None
+    reconstruction_increase: tuple[Level, Level] | None = None
+    standard_errors: (
+        tuple[
+            Annotated[float, Field(ge=0, le=MAX_STANDARD_ERRORS)],
+            Annotated[float, Field(ge=0, le=MAX_STANDARD_ERRORS)],
+        ]
+        | None
+    ) = None
+    anomaly_share: SharePair | None = None
+    domain_auc: SharePair | None = None
+    alpha: Probability | None = None
+
+
 class SpecFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: int | None = None
@@ -118,6 +140,7 @@ class SpecFile(BaseModel):
     drift: DriftIn = Field(default_factory=DriftIn)
     quality: QualityIn = Field(default_factory=QualityIn)
     performance: PerformanceIn = Field(default_factory=PerformanceIn)
+    multivariate: MultivariateIn = Field(default_factory=MultivariateIn)
 
 
 def _pydantic_message(err: ValidationError, source: str) -> str:
