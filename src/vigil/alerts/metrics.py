@@ -37,6 +37,16 @@ OPS_FIGURES = (
     "labelled_share",
 )
 PERFORMANCE_EXTRA = ("labelled_rows", "label_coverage")
+# multivariate drift (vigil.measure.multivariate): whole-window measures, and the bands drawn
+# beside the reconstruction error
+MULTIVARIATE_METRICS = (
+    "reconstruction_error",
+    "reconstruction_reference",
+    "reconstruction_lower",
+    "reconstruction_upper",
+    "anomaly_share",
+    "domain_auc",
+)
 # figures of the scheduler's clock (vigil.alerts.clock): whole-model, computed when nothing
 # arrives too, so no window computation makes them
 CLOCK_METRICS = (
@@ -63,6 +73,7 @@ def column_metrics() -> frozenset[str]:
         + ["drift.p_value"]
         + [f"quality.{name}" for name in QUALITY_METRICS]
         + [f"schema.{name}" for name in SCHEMA_CHANGES]
+        + ["multivariate.feature_gain"]  # the domain classifier's gain share of a feature
         + list(SLA_METRICS)
     )
 
@@ -74,6 +85,7 @@ def dataset_metrics() -> frozenset[str]:
         + [f"quality.{name}" for name in DATASET_QUALITY]
         + [f"performance.{name}" for name in (*HIGHER_IS_BETTER, *PERFORMANCE_EXTRA)]
         + [f"ops.{name}" for name in OPS_FIGURES]
+        + [f"multivariate.{name}" for name in MULTIVARIATE_METRICS]
         + list(CLOCK_METRICS)
     )
 

@@ -7,7 +7,8 @@ they never decide one. Every other measured value becomes a point with status "n
 are labelled (performance metrics no check judges, the target's drift measures).
 Metric names are listed in docs/api.md: `drift.<measure>`, `drift.p_value`,
 `drift.share_drifted`; `quality.<measure>`; `schema.<change>`; `performance.<metric>`,
-`performance.label_coverage`, `performance.labelled_rows`; `ops.<figure>`.
+`performance.label_coverage`, `performance.labelled_rows`; `multivariate.<measure>` (and
+`multivariate.feature_gain` per column: the domain classifier's top features); `ops.<figure>`.
 """
 
 from __future__ import annotations
@@ -90,6 +91,18 @@ def report_points(
                 add(f"performance.{metric}", "", value, True)
         add("performance.labelled_rows", "", float(p.current.rows if p.current else 0))
         add("performance.label_coverage", "", p.label_coverage)
+    m = report.multivariate
+    if m is not None:  # the judged values are checks above; these draw their bands
+        r = m.reconstruction
+        add("multivariate.reconstruction_error", "", r.value)
+        add("multivariate.reconstruction_reference", "", r.reference)
+        add("multivariate.reconstruction_lower", "", r.lower)
+        add("multivariate.reconstruction_upper", "", r.upper)
+        add("multivariate.anomaly_share", "", m.anomaly.value)
+        if m.domain is not None:
+            add("multivariate.domain_auc", "", m.domain.auc)
+            for column, share in m.domain.top_features:
+                add("multivariate.feature_gain", column, share)
     return out
 
 

@@ -18,6 +18,12 @@ from typing import Any
 import orjson
 
 from vigil.measure.drift import ColumnDrift, Distribution, DriftResult
+from vigil.measure.multivariate import (
+    AnomalyShare,
+    DomainClassifier,
+    MultivariateResult,
+    ReconstructionError,
+)
 from vigil.measure.performance import (
     BOUNDED_BY_ONE,
     ConfusionMatrix,
@@ -132,7 +138,31 @@ def _document(report: Report) -> dict[str, Any]:
         "notes": list(report.notes),
         "spec": report.spec,
     }
+    if report.multivariate is not None:  # an optional key: absent when not measured
+        document["multivariate"] = _multivariate_document(report.multivariate)
     return document
+
+
+def _multivariate_document(m: MultivariateResult) -> dict[str, Any]:
+    r = m.reconstruction
+    return {
+        "columns": m.columns,
+        "reference_rows": m.reference_rows,
+        "current_rows": m.current_rows,
+        "reconstruction": {
+            **{f.name: getattr(r, f.name) for f in dataclasses.fields(r)},
+            "relative_increase": r.relative_increase,
+            "standard_errors_above": r.standard_errors,
+        },
+        "anomaly": m.anomaly,
+        "domain": None
+        if m.domain is None
+        else {
+            **{f.name: getattr(m.domain, f.name) for f in dataclasses.fields(m.domain)},
+            "top_features": [{"column": c, "share": v} for c, v in m.domain.top_features],
+        },
+        "notes": m.notes,
+    }
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
@@ -211,6 +241,47 @@ def _report(doc: dict[str, Any]) -> Report:
         spec=doc["spec"],
         created=doc["created"],
         vigil_version=doc["vigil_version"],
+        multivariate=_multivariate(doc["multivariate"]) if "multivariate" in doc else None,
+    )
+
+
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
+def _multivariate(m: dict[str, Any]) -> MultivariateResult:
+    r, a, d = m["reconstruction"], m["anomaly"], m["domain"]
+    return MultivariateResult(
+        columns=tuple(m["columns"]),
+        reference_rows=m["reference_rows"],
+        current_rows=m["current_rows"],
+        reconstruction=ReconstructionError(
+            value=_nan(r["value"]),
+            reference=_nan(r["reference"]),
+            lower=_nan(r["lower"]),
+            upper=_nan(r["upper"]),
+            standard_error=_nan(r["standard_error"]),
+            components=r["components"],
+            explained_variance=_nan(r["explained_variance"]),
+        ),
+        anomaly=AnomalyShare(
+            value=_nan(a["value"]),
+            rows=a["rows"],
+            threshold=_nan(a["threshold"]),
+            reference=_nan(a["reference"]),
+            p_value=_nan(a["p_value"]),
+        ),
+        domain=None
+        if d is None
+        else DomainClassifier(
+            auc=_nan(d["auc"]),
+            standard_error=_nan(d["standard_error"]),
+            p_value=_nan(d["p_value"]),
+            reference_rows=d["reference_rows"],
+            current_rows=d["current_rows"],
+            top_features=tuple((t["column"], t["share"]) for t in d["top_features"]),
+        ),
+        notes=tuple(m["notes"]),
     )
 
 
