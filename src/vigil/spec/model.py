@@ -158,7 +158,7 @@ class MultivariateOptions:
     anomaly_quantile: float = 0.999
     domain_classifier: bool = True
     reference_cap: int = 10_000  # rows each side the domain classifier reads (seeded sample)
-    reconstruction_increase: Threshold = Threshold(0.1, 0.25)
+    reconstruction_increase: Threshold = Threshold(0.05, 0.15)
     standard_errors: Threshold = Threshold(3.0, 4.0)
     anomaly_share: Threshold = Threshold(0.01, 0.05)
     domain_auc: Threshold = Threshold(0.55, 0.65)
