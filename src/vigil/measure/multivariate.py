@@ -292,7 +292,7 @@ def measure_multivariate(
     notes: list[str] = []
     domain: DomainClassifier | None = None
     if o.domain_classifier:
-        if importlib.util.find_spec("lightgbm") is None:
+        if not has_lightgbm():
             notes.append(f"Domain classifier not computed: {NO_LIGHTGBM}.")
         elif min(m, fit.sample.shape[0]) < MIN_DOMAIN_ROWS:
             notes.append(
@@ -312,6 +312,11 @@ def measure_multivariate(
         domain=domain,
         notes=tuple(notes),
     )
+
+
+def has_lightgbm() -> bool:
+    """Whether the `ml` extra (LightGBM) is installed."""
+    return importlib.util.find_spec("lightgbm") is not None
 
 
 def stratified_folds(labels: NDArray[np.int64], folds: int, seed: int) -> NDArray[np.int64]:
