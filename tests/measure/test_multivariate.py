@@ -32,9 +32,7 @@ def statuses(report: Report) -> dict[str, str]:
 
 
 def with_options(spec: Spec, **options: Any) -> Spec:
-    return dataclasses.replace(
-        spec, multivariate=dataclasses.replace(spec.multivariate, **options)
-    )
+    return dataclasses.replace(spec, multivariate=dataclasses.replace(spec.multivariate, **options))
 
 
 # NannyML 0.13's "Data Reconstruction with PCA" tutorial (docs/example_notebooks/Tutorial -

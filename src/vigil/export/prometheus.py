@@ -7,6 +7,8 @@ and their labels (docs/api.md):
 - `vigil_quality{model, version, column, check}` — data-quality shares;
 - `vigil_performance{model, version, metric}` — performance on the labels joined so far;
 - `vigil_ops{model, version, figure}` — count, rate, latency percentiles, error rate, volume;
+- `vigil_multivariate{model, version, column, measure}` — multivariate drift of the window
+  (column empty), and the domain classifier's gain share of its top features (column set);
 - `vigil_status{model, version, column, metric}` — 0 ok, 1 warning, 2 critical, for every value
   a check judged on a column of the spec (or on the whole window);
 - `vigil_new_columns{model, version}` — columns in the latest window that the spec does not
@@ -67,6 +69,12 @@ class StoreCollector(Collector):
             "Operational figure of the latest window.",
             labels=["model", "version", "figure"],
         )
+        multivariate = GaugeMetricFamily(
+            "vigil_multivariate",
+            "Multivariate drift of the latest window (column empty), or a feature's share of "
+            "the domain classifier's gain.",
+            labels=["model", "version", "column", "measure"],
+        )
         status = GaugeMetricFamily(
             "vigil_status",
             "Check status: -1 pending (not enough labels yet), 0 ok, 1 warning, 2 critical.",
@@ -108,6 +116,10 @@ class StoreCollector(Collector):
                 if p.column in unregistered:
                     continue
                 _add(p, model.name, drift, quality, performance, ops)
+                if p.value is not None and p.metric.startswith("multivariate."):
+                    multivariate.add_metric(
+                        [model.name, p.version, p.column, p.metric.partition(".")[2]], p.value
+                    )
                 if p.status in STATUS_VALUE:
                     status.add_metric(
                         [model.name, p.version, p.column, p.metric], STATUS_VALUE[p.status]
@@ -121,7 +133,8 @@ class StoreCollector(Collector):
                     new.setdefault(p.version, 0)
             for version, count in new.items():
                 new_columns.add_metric([model.name, version], float(count))
-        yield from (drift, quality, performance, ops, status, band, start, failed, new_columns)
+        yield from (drift, quality, performance, ops, multivariate, status, band, start)
+        yield from (failed, new_columns)
         yield from _alert_families(self.store, [m.name for m in models])
 
 
