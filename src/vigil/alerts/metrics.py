@@ -37,8 +37,8 @@ OPS_FIGURES = (
     "labelled_share",
 )
 PERFORMANCE_EXTRA = ("labelled_rows", "label_coverage")
-# multivariate drift (vigil.measure.multivariate): whole-window measures, and the bands drawn
-# beside the reconstruction error
+# multivariate drift (vigil.measure.multivariate, docs/api.md): whole-window measures, and the
+# bands drawn beside the reconstruction error
 MULTIVARIATE_METRICS = (
     "reconstruction_error",
     "reconstruction_reference",
