@@ -4,13 +4,22 @@ API, exposed on /metrics with bounded labels, and watchable by an alert rule."""
 from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
-from tests.service.conftest import Live, records
+from tests.service.conftest import SPEC, Live, parquet_bytes, records, reference_table
 
 from vigil.alerts.metrics import column_metrics, dataset_metrics
 
 
 def test_a_window_stores_and_serves_the_multivariate_points(live: Live) -> None:
-    live.setup_model()
+    spec = {**SPEC, "multivariate": {"domain_classifier": True}}  # off in windows by default
+    r = live.client.post("/v1/models", json={"name": "credit", "version": "1", "spec": spec})
+    assert r.status_code in (200, 201), r.text
+    r = live.client.put(
+        "/v1/models/credit/reference",
+        params={"version": "1"},
+        content=parquet_bytes(reference_table()),
+        headers={"content-type": "application/vnd.apache.parquet"},
+    )
+    assert r.status_code == 200, r.text
     sent = records(600, shift=15)  # age moved by one and a half standard deviations
     assert live.client.post("/v1/models/credit/predictions", json={"records": sent}).status_code
     live.client.post("/v1/models/credit/evaluate").raise_for_status()
@@ -55,3 +64,15 @@ def test_alert_rules_may_watch_the_multivariate_metrics() -> None:
     for name in ("reconstruction_error", "anomaly_share", "domain_auc"):
         assert f"multivariate.{name}" in dataset_metrics()
     assert "multivariate.feature_gain" in column_metrics()
+
+
+def test_the_domain_classifier_is_off_in_windows_unless_the_spec_turns_it_on(live: Live) -> None:
+    live.setup_model()  # the shared spec says nothing of it
+    live.client.post("/v1/models/credit/predictions", json={"records": records(300, shift=15)})
+    live.client.post("/v1/models/credit/evaluate").raise_for_status()
+    report = live.client.get("/v1/models/credit/windows/latest").json()
+    assert report["multivariate"]["domain"] is None
+    assert report["multivariate"]["reconstruction"]["value"] > 0
+    names = {c["name"] for c in report["checks"]}
+    assert "multivariate.reconstruction_error" in names
+    assert "multivariate.domain_auc" not in names

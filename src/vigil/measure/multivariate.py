@@ -25,6 +25,7 @@ them as missing (LightGBM splits on missingness), so a shift in missingness sepa
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import math
 from collections.abc import Callable, Hashable
@@ -291,7 +292,7 @@ def measure_multivariate(
     )
     notes: list[str] = []
     domain: DomainClassifier | None = None
-    if o.domain_classifier:
+    if o.domain_classifier is not False:  # None: on (the service's windows resolve it off)
         if not has_lightgbm():
             notes.append(f"Domain classifier not computed: {NO_LIGHTGBM}.")
         elif min(m, fit.sample.shape[0]) < MIN_DOMAIN_ROWS:
@@ -393,6 +394,15 @@ def domain_classifier(
         current_rows=int(current.shape[0]),
         top_features=top,
     )
+
+
+def window_spec(spec: Spec) -> Spec:
+    """The spec the service judges its windows with: the domain classifier, on by default in
+    a batch report, off unless the spec turns it on (`domain_classifier: true`)."""
+    if spec.multivariate.domain_classifier is not None:
+        return spec
+    options = dataclasses.replace(spec.multivariate, domain_classifier=False)
+    return dataclasses.replace(spec, multivariate=options)
 
 
 def fitted(once: Once[MultivariateFit], reference: pa.Table, spec: Spec) -> MultivariateFit:

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from vigil.errors import VigilError
 from vigil.evaluation import PreparedReference
+from vigil.measure.multivariate import window_spec
 from vigil.spec import Spec
 
 REFERENCE_VERSIONS_KEPT = 4  # model versions whose prepared reference is kept
@@ -79,6 +80,7 @@ class PreparedVersion:
     """One version's reference table, prepared for its spec: whole and by segment."""
 
     def __init__(self, table: pa.Table, spec: Spec) -> None:
+        spec = window_spec(spec)  # the domain classifier off unless the spec turns it on
         self.table = table
         self.spec = spec
         self._whole = _Outcome(lambda: PreparedReference(table, spec))

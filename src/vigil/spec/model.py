@@ -156,7 +156,9 @@ class MultivariateOptions:
     columns: tuple[str, ...] = ()  # empty: every numeric, categorical or boolean feature
     variance: float = 0.65  # share of the standardized variance the kept components hold
     anomaly_quantile: float = 0.999
-    domain_classifier: bool = True
+    # None: on for `vigil report` and `evaluate`, off in the service's windows (each window and
+    # segment would train one; docs/statistics.md, "Cost"); true or false: everywhere
+    domain_classifier: bool | None = None
     reference_cap: int = 10_000  # rows each side the domain classifier reads (seeded sample)
     reconstruction_increase: Threshold = Threshold(0.05, 0.15)
     standard_errors: Threshold = Threshold(3.0, 4.0)

@@ -38,6 +38,8 @@ SPEC: dict[str, Any] = {
         "y": {"role": "target", "kind": "categorical"},
         "region": {"role": "segment", "kind": "categorical"},
     },
+    # the domain classifier is off in service windows unless the spec turns it on
+    "multivariate": {"domain_classifier": True},
 }
 CONFIG: dict[str, Any] = {
     "windows": {"size": "6h", "rolling": "off", "min_rows": 20, "segments": ["region"]},
