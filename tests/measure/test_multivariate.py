@@ -72,10 +72,13 @@ def test_reconstruction_errors_are_nannymls_published_values(
             "driver_tenure",
         )
         assert m.reconstruction.value == pytest.approx(published, abs=5e-7)
-        assert m.reconstruction.standard_error == pytest.approx(NANNYML_SAMPLING_ERROR, abs=5e-7)
-        # NannyML's band from its reference chunks; ours from the rows' spread: within 0.0015
-        assert m.reconstruction.lower == pytest.approx(1.114261, abs=1.5e-3)
-        assert m.reconstruction.upper == pytest.approx(1.15404, abs=1.5e-3)
+        # the window mean's own noise is NannyML's sampling error (from cross-fitted reference
+        # errors: the same to 2e-6 at 50,000 rows); the difference's adds the reference's
+        assert m.reconstruction.sampling_error == pytest.approx(NANNYML_SAMPLING_ERROR, abs=2e-6)
+        assert m.reconstruction.standard_error > m.reconstruction.sampling_error
+        # NannyML's band from its reference chunks; ours adds the reference mean's noise: 0.003
+        assert m.reconstruction.lower == pytest.approx(1.114261, abs=3e-3)
+        assert m.reconstruction.upper == pytest.approx(1.15404, abs=3e-3)
         found = statuses(report)
         if i < 5:  # before the shift NannyML raises no alert, nor do we
             assert found == dict.fromkeys(MEASURES, "ok"), (i, found)
@@ -107,15 +110,16 @@ def test_the_null_standard_error_is_the_mann_whitney_one_at_the_fold_sizes() -> 
     found = mv.domain_classifier(
         rng.normal(size=(1000, 3)), rng.normal(size=(1000, 3)), ["a", "b", "c"], cap=10_000
     )
-    # 5 folds of 200 + 200 rows: sqrt((401 / (12 * 200 * 200)) / 5)
-    assert found.standard_error == pytest.approx(np.sqrt(401 / (12 * 200 * 200) / 5))
+    # 5 folds of 200 + 200 rows: one fold's sqrt(401 / (12 * 200 * 200)), not over sqrt(5)
+    assert found.standard_error == pytest.approx(np.sqrt(401 / (12 * 200 * 200)))
     assert found.reference_rows == found.current_rows == 1000
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("name", ["wine", "breast_cancer", "digits", "diabetes"])
-def test_scikit_learns_sets_split_at_random_are_not_drifted(name: str) -> None:
+def test_scikit_learns_sets_split_at_random_are_not_drifted(name: str, seed: int) -> None:
     table = sklearn_set(name)
-    order = np.random.default_rng(0).permutation(table.num_rows)
+    order = np.random.default_rng(seed).permutation(table.num_rows)
     half = table.num_rows // 2
     reference, current = table.take(order[:half]), table.take(order[half:])
     spec = infer_spec(reference, target="target")
@@ -133,7 +137,8 @@ def test_a_reference_against_itself_is_not_drifted(
     report = evaluate(reference, reference, infer_spec(reference, **roles))
     assert statuses(report) == dict.fromkeys(MEASURES, "ok")
     assert report.multivariate is not None
-    assert report.multivariate.reconstruction.relative_increase == 0.0
+    # the reference's own errors are out-of-sample: its rows scored in-sample lie below them
+    assert report.multivariate.reconstruction.relative_increase <= 0.0
 
 
 def correlated(n: int, rho: float, seed: int) -> pd.DataFrame:

@@ -3,6 +3,8 @@ invariances (row order, column scale)."""
 
 from __future__ import annotations
 
+from math import comb
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -109,10 +111,26 @@ def test_the_band_from_the_rows_spread_matches_real_reference_chunks(chunk: int)
     assert mean - lower == pytest.approx(upper - mean)
 
 
-@pytest.mark.parametrize(("k", "n", "p"), [(0, 100, 0.001), (5, 1000, 0.001), (40, 2000, 0.01)])
-def test_exceedance_test_is_scipys_one_sided_binomial_test(k: int, n: int, p: float) -> None:
-    expected = binomtest(k, n, p, alternative="greater").pvalue
-    assert exceedance_test(k, n, p) == pytest.approx(expected, rel=1e-9)
+def exchangeable_tail(k: int, m: int, r: int, n: int) -> float:
+    """P(at least k of m new values exceed the (r + 1)-th largest of n reference values), all
+    n + m exchangeable and distinct: count the arrangements of the ranks."""
+    total = comb(n + m, m)
+    return sum(comb(r + x, x) * comb(n - r - 1 + m - x, m - x) for x in range(k, m + 1)) / total
+
+
+@pytest.mark.parametrize(
+    ("k", "m", "r", "n"),
+    [(0, 100, 0, 1000), (3, 50, 0, 200), (5, 1000, 10, 10_000), (9, 899, 0, 898)],
+)
+def test_exceedance_test_is_the_exact_rank_count(k: int, m: int, r: int, n: int) -> None:
+    found = exceedance_test(k, m, reference_above=r, reference_rows=n)
+    assert found == pytest.approx(exchangeable_tail(k, m, r, n), rel=1e-9)
+
+
+def test_exceedance_test_is_wider_than_the_binomial_at_the_same_share() -> None:
+    # 5 of 1,000 new rows above a threshold 10 of 10,000 reference rows exceed
+    wide = exceedance_test(5, 1000, reference_above=10, reference_rows=10_000)
+    assert wide > binomtest(5, 1000, 11 / 10_001, alternative="greater").pvalue
 
 
 def test_bad_input_says_what_was_received() -> None:
@@ -125,5 +143,5 @@ def test_bad_input_says_what_was_received() -> None:
     fit = fit_pca(correlated(10, 3, 0), variance=0.5)
     with pytest.raises(ValueError, match="3 columns"):
         reconstruction_errors(fit, np.zeros((2, 4)))
-    with pytest.raises(ValueError, match="expected_share"):
-        exceedance_test(1, 10, 0.0)
+    with pytest.raises(ValueError, match="reference_above"):
+        exceedance_test(1, 10, reference_above=5, reference_rows=5)

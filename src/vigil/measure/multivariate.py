@@ -43,9 +43,12 @@ from vigil.spec.values import category_strings
 from vigil.stats.classification import roc_auc_score
 from vigil.stats.reconstruction import (
     PCAFit,
+    errors_by_fold,
     exceedance_test,
     fit_pca,
-    mean_error_band,
+    fit_variance,
+    fold_fits,
+    fold_numbers,
     reconstruction_errors,
 )
 
@@ -93,7 +96,9 @@ class MultivariateFit:
 
     encodings: tuple[Encoding, ...]
     pca: PCAFit
-    errors: NDArray[np.float64]  # the reference rows' reconstruction errors
+    errors: NDArray[np.float64]  # the reference rows' errors, each under a fit without it
+    fit_variance: float  # of a mean error, owed to the rows the PCA was fitted on
+    fold_fits: tuple[PCAFit, ...]  # the fits the reference's errors were taken under
     anomaly_threshold: float  # the errors' `anomaly_quantile` quantile
     reference_anomaly_share: float  # the reference's own share above it
     sample: NDArray[np.float64]  # encoded rows (missing as NaN) for the domain classifier
@@ -107,9 +112,10 @@ class ReconstructionError:
     reference: float  # mean error of the reference rows
     lower: float  # the band: reference mean ± width standard errors at the current size
     upper: float
-    standard_error: float  # of a mean of the current set's size, from the reference's spread
+    standard_error: float  # of current − reference: both sets' sampling noise and the fit's
     components: int  # principal components kept
     explained_variance: float  # share of the standardized variance they hold
+    sampling_error: float = math.nan  # s/√m: the current mean's own noise (NannyML's)
 
     @property
     def relative_increase(self) -> float:
@@ -244,8 +250,16 @@ def fit_multivariate(
         raise ValueError(f"the reference has {reference.num_rows} rows; at least 2 are needed")
     encodings = tuple(fit_encoding(reference.column(c.name), c) for c in columns)
     encoded = encode(reference, encodings)
-    pca = fit_pca(impute(encoded, encodings), variance=o.variance)
-    errors = reconstruction_errors(pca, impute(encoded, encodings))
+    filled = impute(encoded, encodings)
+    pca = fit_pca(filled, variance=o.variance)
+    # out-of-sample, as a window's rows are: in-sample errors would make every window worse
+    fits: tuple[PCAFit, ...] = ()
+    if filled.shape[0] >= 2 * FOLDS:
+        fits = fold_fits(filled, variance=o.variance, folds=FOLDS, seed=SEED)
+        errors = errors_by_fold(fits, filled, fold_numbers(filled.shape[0], folds=FOLDS, seed=SEED))
+    else:  # too few rows to hold any out
+        errors = reconstruction_errors(pca, filled)
+    between = fit_variance(errors, fold_numbers(errors.size, folds=FOLDS, seed=SEED))
     threshold = float(np.quantile(errors, o.anomaly_quantile))
     rng = np.random.default_rng(SEED)
     n = encoded.shape[0]
@@ -255,6 +269,8 @@ def fit_multivariate(
         encodings=encodings,
         pca=pca,
         errors=errors,
+        fit_variance=between,
+        fold_fits=fits,
         anomaly_threshold=threshold,
         reference_anomaly_share=float(np.mean(errors > threshold)),
         sample=sample,
@@ -269,26 +285,37 @@ def measure_multivariate(
     encoded = encode(current, fit.encodings)
     errors = reconstruction_errors(fit.pca, impute(encoded, fit.encodings))
     m = errors.size
-    mean, lower, upper = mean_error_band(fit.errors, m, width=o.standard_errors.warning)
-    se = float(fit.errors.std(ddof=1)) / math.sqrt(m)
+    # the window's mean against the reference's: both sets' sampling noise and the fit's own
+    s2, n = float(fit.errors.var(ddof=1)), fit.errors.size
+    sampling = math.sqrt(s2 / m)
+    se = math.sqrt(s2 / m + s2 / n + fit.fit_variance)
+    mean = float(fit.errors.mean())
+    half = o.standard_errors.warning * se
     reconstruction = ReconstructionError(
         value=float(errors.mean()),
         reference=mean,
-        lower=lower,
-        upper=upper,
+        lower=mean - half,
+        upper=mean + half,
         standard_error=se,
         components=int(fit.pca.components.shape[0]),
         explained_variance=fit.pca.explained,
+        sampling_error=sampling,
     )
-    above = int(np.sum(errors > fit.anomaly_threshold))
-    # the reference's own share, floored at one row in its size (a share of 0 tests nothing)
-    expected = min(max(fit.reference_anomaly_share, 1.0 / fit.errors.size), 0.5)
+    # a row is anomalous by the errors of the fits the reference's rows were scored with (each
+    # window row under one fold's fit, dealt seeded), so both sides are scored alike
+    scored = errors
+    if fit.fold_fits:
+        folds = fold_numbers(m, folds=len(fit.fold_fits), seed=SEED)
+        scored = errors_by_fold(fit.fold_fits, impute(encoded, fit.encodings), folds)
+    above = int(np.sum(scored > fit.anomaly_threshold))
     anomaly = AnomalyShare(
         value=above / m,
         rows=above,
         threshold=fit.anomaly_threshold,
         reference=fit.reference_anomaly_share,
-        p_value=exceedance_test(above, m, expected),
+        p_value=exceedance_test(
+            above, m, reference_above=round(fit.reference_anomaly_share * n), reference_rows=n
+        ),
     )
     notes: list[str] = []
     domain: DomainClassifier | None = None
@@ -354,9 +381,9 @@ def domain_classifier(
     """Cross-validated ROC AUC of LightGBM telling `current` rows (1) from `reference` (0).
 
     Each side is capped at `cap` rows (seeded subsample); the folds are stratified; the AUC is
-    the mean of the folds' AUCs, its null standard error the mean of the folds' Mann–Whitney
-    variances over the number of folds (the folds are disjoint), and the features' gain is
-    summed over the folds.
+    the mean of the folds' AUCs, its null standard error the square root of the folds' mean
+    Mann–Whitney variance (not divided by the folds: their AUCs are strongly correlated), and
+    the features' gain is summed over the folds.
     """
     import lightgbm  # the `ml` extra; the caller checked it is there
 
@@ -380,7 +407,9 @@ def domain_classifier(
         variances.append(null_auc_standard_error(n1, n0) ** 2)
         gain += np.asarray(model.feature_importances_, dtype=np.float64)
     auc = float(np.mean(aucs))
-    se = math.sqrt(float(np.mean(variances)) / folds)
+    # the folds' models share most of their training rows, so their AUCs move together: one
+    # fold's null standard error (the bound for fully correlated folds), not it over √k
+    se = math.sqrt(float(np.mean(variances)))
     total = float(gain.sum())
     order = np.argsort(-gain, kind="stable")[:TOP_FEATURES]
     top = tuple((names[i], float(gain[i] / total)) for i in order if total > 0 and gain[i] > 0)

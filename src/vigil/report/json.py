@@ -263,6 +263,7 @@ def _multivariate(m: dict[str, Any]) -> MultivariateResult:
             standard_error=_nan(r["standard_error"]),
             components=r["components"],
             explained_variance=_nan(r["explained_variance"]),
+            sampling_error=_nan(r.get("sampling_error")),
         ),
         anomaly=AnomalyShare(
             value=_nan(a["value"]),

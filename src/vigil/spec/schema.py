@@ -129,7 +129,6 @@ class MultivariateIn(BaseModel):
     ) = None
     anomaly_share: SharePair | None = None
     domain_auc: SharePair | None = None
-    alpha: Probability | None = None
 
 
 class SpecFile(BaseModel):

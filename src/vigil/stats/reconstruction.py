@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.stats import binom
+from scipy.stats import betabinom
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +83,74 @@ def reconstruction_errors(fit: PCAFit, x: NDArray[np.float64]) -> NDArray[np.flo
     return errors
 
 
+def fold_numbers(rows: int, *, folds: int = 5, seed: int = 0) -> NDArray[np.int64]:
+    """A fold number per row: a seeded permutation dealt round-robin (`cross_fitted_errors`)."""
+    fold = np.empty(rows, dtype=np.int64)
+    fold[np.random.default_rng(seed).permutation(rows)] = np.arange(rows) % folds
+    return fold
+
+
+def fit_variance(errors: NDArray[np.float64], fold: NDArray[np.int64]) -> float:
+    """The variance a window's mean error owes to which rows the PCA was fitted on.
+
+    Each fold's mean cross-fitted error varies by its rows' sampling noise (s²/its rows) and
+    by its fit's own subspace; the spread of the fold means beyond the sampling part is the
+    fit's share (0 when sampling explains it all). A window is scored by one fit, so this
+    variance does not shrink with the window's size: it matters for small or wide references.
+    """
+    folds = int(fold.max()) + 1 if fold.size else 0
+    if folds < 2:
+        return 0.0
+    means = np.array([errors[fold == k].mean() for k in range(folds)])
+    sizes = np.array([np.sum(fold == k) for k in range(folds)])
+    sampling = float(np.mean(errors.var(ddof=1) / sizes))
+    return max(float(means.var(ddof=1)) - sampling, 0.0)
+
+
+def cross_fitted_errors(
+    x: NDArray[np.float64], *, variance: float = 0.65, folds: int = 5, seed: int = 0
+) -> NDArray[np.float64]:
+    """Each row's reconstruction error under a fit that did not see it (k-fold).
+
+    A row's error under a PCA fitted on it is too small: the fit bent towards it, by about
+    components / rows of the error, which is large for a small or wide reference. New rows do
+    not get that discount, so a reference's in-sample errors would make every window look
+    worse. Each fold's rows are scored by a fit on the other folds (rows dealt to folds by a
+    seeded permutation); with fewer than 2 rows per fold the in-sample errors are returned.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(500, 6))
+    >>> inside = reconstruction_errors(fit_pca(x, variance=0.65), x).mean()
+    >>> bool(cross_fitted_errors(x, variance=0.65).mean() > inside)
+    True
+    """
+    n = x.shape[0]
+    if n < 2 * folds:
+        return reconstruction_errors(fit_pca(x, variance=variance), x)
+    fold = fold_numbers(n, folds=folds, seed=seed)
+    return errors_by_fold(fold_fits(x, variance=variance, folds=folds, seed=seed), x, fold)
+
+
+def fold_fits(
+    x: NDArray[np.float64], *, variance: float = 0.65, folds: int = 5, seed: int = 0
+) -> tuple[PCAFit, ...]:
+    """The fits of `cross_fitted_errors`: fold k's is fitted on every other fold's rows."""
+    fold = fold_numbers(x.shape[0], folds=folds, seed=seed)
+    return tuple(fit_pca(x[fold != k], variance=variance) for k in range(folds))
+
+
+def errors_by_fold(
+    fits: tuple[PCAFit, ...], x: NDArray[np.float64], fold: NDArray[np.int64]
+) -> NDArray[np.float64]:
+    """Each row's error under the fit of its fold."""
+    out = np.empty(x.shape[0], dtype=np.float64)
+    for k, fit in enumerate(fits):
+        held = fold == k
+        if held.any():
+            out[held] = reconstruction_errors(fit, x[held])
+    return out
+
+
 def mean_error_band(
     errors: NDArray[np.float64], rows: int, *, width: float = 3.0
 ) -> tuple[float, float, float]:
@@ -94,7 +162,7 @@ def mean_error_band(
 
     >>> m, lo, hi = mean_error_band(np.array([1.0, 2.0, 3.0, 2.0]), 4)
     >>> m, round(hi - m, 4)
-    (2.0, 1.0607)
+    (2.0, 1.2247)
     """
     if errors.size < 2 or rows < 1:
         raise ValueError(
@@ -106,16 +174,28 @@ def mean_error_band(
     return mean, mean - half, mean + half
 
 
-def exceedance_test(exceeding: int, rows: int, expected_share: float) -> float:
-    """One-sided binomial p-value of `exceeding` rows out of `rows` or more, at a share.
+def exceedance_test(
+    exceeding: int, rows: int, *, reference_above: int, reference_rows: int
+) -> float:
+    """P-value of `exceeding` or more of `rows` new rows above a threshold that
+    `reference_above` of `reference_rows` reference rows exceed (the threshold one of them).
 
-    >>> round(exceedance_test(5, 1000, 0.001), 4)
-    0.0037
+    Distribution-free for exchangeable rows: a new row exceeds the reference's
+    (r + 1)-th largest value with a probability P ~ Beta(r + 1, n − r), so the count is
+    beta-binomial — wider than a binomial at P's mean, since the threshold is itself a sample
+    quantile (a 99.9th percentile of 1,000 rows is its largest value).
+
+    >>> round(exceedance_test(5, 1000, reference_above=10, reference_rows=10_000), 3)
+    0.009
     """
     if rows < 1 or not 0 <= exceeding <= rows:
         raise ValueError(
             f"exceedance_test needs 0 <= exceeding <= rows >= 1; got {exceeding}, {rows}."
         )
-    if not 0 < expected_share < 1:
-        raise ValueError(f"exceedance_test needs 0 < expected_share < 1; got {expected_share}.")
-    return float(binom.sf(exceeding - 1, rows, expected_share))
+    if not 0 <= reference_above < reference_rows:
+        raise ValueError(
+            f"exceedance_test needs 0 <= reference_above < reference_rows; got "
+            f"{reference_above}, {reference_rows}."
+        )
+    a, b = reference_above + 1, reference_rows - reference_above
+    return float(betabinom.sf(exceeding - 1, rows, a, b))
