@@ -587,11 +587,11 @@ def _multivariate_checks(spec: Spec, result: MultivariateResult) -> list[Check]:
     limits = Threshold(
         max(
             r.reference * (1 + o.reconstruction_increase.warning),
-            r.reference + o.standard_errors.warning * r.standard_error,
+            r.level(o.standard_errors.warning),
         ),
         max(
             r.reference * (1 + o.reconstruction_increase.critical),
-            r.reference + o.standard_errors.critical * r.standard_error,
+            r.level(o.standard_errors.critical),
         ),
     )
     status = level(r.value, limits)

@@ -116,6 +116,11 @@ class ReconstructionError:
     components: int  # principal components kept
     explained_variance: float  # share of the standardized variance they hold
     sampling_error: float = math.nan  # s/√m: the current mean's own noise (NannyML's)
+    skewness: float = 0.0  # of current − reference under no change (the band's correction)
+
+    def level(self, k: float) -> float:
+        """The error k standard errors above the reference's, skewness corrected."""
+        return self.reference + self.standard_error * (k + self.skewness * (k * k - 1) / 6)
 
     @property
     def relative_increase(self) -> float:
@@ -290,16 +295,20 @@ def measure_multivariate(
     sampling = math.sqrt(s2 / m)
     se = math.sqrt(s2 / m + s2 / n + fit.fit_variance)
     mean = float(fit.errors.mean())
-    half = o.standard_errors.warning * se
+    # errors are right-skewed (a distance), so is a small window's mean: the band's ends are
+    # Cornish–Fisher quantiles, k + γ(k² − 1)/6, γ the difference's skewness
+    gamma = _skewness(fit.errors) / math.sqrt(m) * (sampling / se) ** 3 if se > 0 else 0.0
+    w = o.standard_errors.warning
     reconstruction = ReconstructionError(
         value=float(errors.mean()),
         reference=mean,
-        lower=mean - half,
-        upper=mean + half,
+        lower=mean + se * (-w + gamma * (w * w - 1) / 6),
+        upper=mean + se * (w + gamma * (w * w - 1) / 6),
         standard_error=se,
         components=int(fit.pca.components.shape[0]),
         explained_variance=fit.pca.explained,
         sampling_error=sampling,
+        skewness=gamma,
     )
     # a row is anomalous by the errors of the fits the reference's rows were scored with (each
     # window row under one fold's fit, dealt seeded), so both sides are scored alike
@@ -340,6 +349,11 @@ def measure_multivariate(
         domain=domain,
         notes=tuple(notes),
     )
+
+
+def _skewness(x: NDArray[np.float64]) -> float:
+    sd = float(x.std())
+    return float(np.mean(((x - x.mean()) / sd) ** 3)) if sd > 0 else 0.0
 
 
 def has_lightgbm() -> bool:

@@ -264,6 +264,7 @@ def _multivariate(m: dict[str, Any]) -> MultivariateResult:
             components=r["components"],
             explained_variance=_nan(r["explained_variance"]),
             sampling_error=_nan(r.get("sampling_error")),
+            skewness=_nan(r.get("skewness", 0.0)),
         ),
         anomaly=AnomalyShare(
             value=_nan(a["value"]),
