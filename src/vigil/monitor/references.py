@@ -80,9 +80,10 @@ class PreparedVersion:
     """One version's reference table, prepared for its spec: whole and by segment."""
 
     def __init__(self, table: pa.Table, spec: Spec) -> None:
-        spec = window_spec(spec)  # the domain classifier off unless the spec turns it on
         self.table = table
-        self.spec = spec
+        self.spec = spec  # the version's, as registered (the cache compares it)
+        # what windows are judged with: the domain classifier off unless the spec turns it on
+        self.window_spec = spec = window_spec(spec)
         self._whole = _Outcome(lambda: PreparedReference(table, spec))
         self._segments: OrderedDict[Hashable, _Outcome] = OrderedDict()
         self._lock = threading.Lock()
@@ -103,7 +104,7 @@ class PreparedVersion:
             outcome = self._segments.get(key)
             if outcome is None:
                 rows = segment_rows(self.table, column, top, value)
-                outcome = _Outcome(lambda: PreparedReference(rows, self.spec))
+                outcome = _Outcome(lambda: PreparedReference(rows, self.window_spec))
                 self._segments[key] = outcome
                 while len(self._segments) > SEGMENT_PARTS_KEPT:
                     self._segments.popitem(last=False)
