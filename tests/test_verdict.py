@@ -171,7 +171,14 @@ def test_every_check_names_the_metric_point_it_judged() -> None:
     report = evaluate(reference, current, infer_spec(reference, **ROLES))
     for check in report.checks:
         family = check.metric.split(".")[0]
-        assert family in ("drift", "quality", "schema", "performance", "estimated"), check
+        assert family in (
+            "drift",
+            "quality",
+            "schema",
+            "performance",
+            "estimated",
+            "multivariate",
+        ), check
         if check.name == "drift":
             assert check.metric == f"drift.{report.drift.columns[check.column].method}"  # type: ignore[index]
         if check.name.startswith(("performance.", "estimated.")):

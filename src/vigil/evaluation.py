@@ -49,6 +49,13 @@ from vigil.measure.drift import (
 )
 from vigil.measure.estimation import estimate
 from vigil.measure.fairness import measure_fairness
+from vigil.measure.multivariate import (
+    MultivariateResult,
+    fitted,
+    is_multivariate_on,
+    measure_multivariate,
+    multivariate_columns,
+)
 from vigil.measure.performance import (
     PerformanceResult,
     SetPerformance,
@@ -337,6 +344,7 @@ def evaluate(
         attribution_job = pool.submit(_attribution, spec, ref, cur)
         fairness_job = pool.submit(measure_fairness, spec, cur.table, labels)
         estimated_job = pool.submit(estimate, spec, ref.table, cur.table, ref.once)
+        multivariate_job = pool.submit(_multivariate, spec, ref, cur.table)
         for name, measured, checked in pool.map(job, columns):
             results[name] = (measured, checked)
             done += 1
@@ -382,8 +390,11 @@ def evaluate(
     attribution = attribution_job.result()
     fairness = fairness_job.result()
     estimated = estimated_job.result()
+    multivariate, multivariate_note = multivariate_job.result()
     if ref.profile is not None:
         notes.append(_profile_exactness(spec, drift))
+    if multivariate_note is not None:
+        notes.append(multivariate_note)
     return Report(
         reference=SetSummary(ref.rows, ref.source, ref.profile is not None),
         current=SetSummary(cur.table.num_rows, cur.source, False),
@@ -398,6 +409,7 @@ def evaluate(
             attribution=attribution,
             fairness=fairness,
             estimated=estimated,
+            multivariate=multivariate,
         ),
         notes=tuple(notes),
         spec=spec.to_dict(),
@@ -406,7 +418,38 @@ def evaluate(
         attribution=attribution,
         fairness=fairness,
         estimated=estimated,
+        multivariate=multivariate,
     )
+
+
+MULTIVARIATE_NOTE = "Multivariate drift"  # how its notes start (late labels carry them)
+
+
+def _multivariate(
+    spec: Spec, ref: _Reference, current: pa.Table
+) -> tuple[MultivariateResult | None, str | None]:
+    """The multivariate measures when the spec asks and the sets allow, or why not (a note;
+    None when the spec does not ask)."""
+    if not is_multivariate_on(spec):
+        return None, None
+    table = ref.table
+    if table is None:
+        return None, (
+            f"{MULTIVARIATE_NOTE} is not measured against a saved profile: it needs the "
+            "reference's rows. Pass the reference data instead of its profile."
+        )
+    names = [c.name for c in multivariate_columns(spec)]
+    absent = [n for n in names if n not in current.column_names]
+    if absent:
+        return None, (
+            f"{MULTIVARIATE_NOTE} is not measured: the current set lacks "
+            f"{', '.join(map(repr, absent))}."
+        )
+    try:
+        fit = fitted(ref.once, table, spec)
+        return measure_multivariate(fit, current, spec, reference_rows=ref.rows), None
+    except (ValueError, pa.ArrowException) as err:
+        return None, f"{MULTIVARIATE_NOTE} could not be measured: {str(err).rstrip('.')}."
 
 
 # Below this many current rows, against a prepared reference already read once (its columns

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from vigil.evaluation import (
+    MULTIVARIATE_NOTE,
     PreparedReference,
     _check_reference_classes,
     _column,
@@ -151,6 +152,8 @@ def evaluate_labels(previous: Report, reference: PreparedReference, current: Any
     if ref.profile is not None:
         notes += _profile_notes(ref.profile, spec)
         notes.append(_profile_exactness(spec, drift))
+    # the multivariate measures read features only (never the target): carried as they were
+    notes += [n for n in previous.notes if n.startswith(MULTIVARIATE_NOTE)]
     return Report(
         reference=SetSummary(ref.rows, ref.source, ref.profile is not None),
         current=SetSummary(table.num_rows, cur.source, False),
@@ -165,6 +168,7 @@ def evaluate_labels(previous: Report, reference: PreparedReference, current: Any
             attribution=previous.attribution,
             fairness=fairness,
             estimated=estimated,
+            multivariate=previous.multivariate,
         ),
         notes=tuple(notes),
         spec=previous.spec,
@@ -173,4 +177,5 @@ def evaluate_labels(previous: Report, reference: PreparedReference, current: Any
         attribution=previous.attribution,  # attributions are not labels: carried
         fairness=fairness,
         estimated=estimated,
+        multivariate=previous.multivariate,
     )

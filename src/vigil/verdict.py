@@ -30,12 +30,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Literal
 
 from vigil.measure.attribution import AttributionResult
 from vigil.measure.drift import ColumnDrift, DriftResult
 from vigil.measure.estimation import EstimationResult
 from vigil.measure.fairness import FairnessMeasure, FairnessResult
+from vigil.measure.multivariate import MultivariateResult
 from vigil.measure.performance import CHECKED_METRICS, MetricChange, PerformanceResult
 from vigil.measure.quality import ColumnQuality, QualityResult
 from vigil.spec import DRIFT_METHODS, LABELLED_FAIRNESS, RATIO_FAIRNESS, Spec, Threshold
@@ -136,9 +138,10 @@ def judge(
     attribution: AttributionResult | None = None,
     fairness: FairnessResult | None = None,
     estimated: EstimationResult | None = None,
+    multivariate: MultivariateResult | None = None,
 ) -> tuple[Check, ...]:
     """Every check of a report, in a stable order: drift, schema, quality, performance,
-    attribution, fairness, estimated performance."""
+    attribution, fairness, estimated performance, multivariate drift."""
     checks = [*_drift_checks(spec, drift, attribution), *_schema_checks(spec, quality)]
     realized: list[Check] = []
     for q in quality.columns.values():
@@ -153,6 +156,8 @@ def judge(
         checks += _fairness_checks(spec, fairness)
     if estimated is not None:
         checks += _estimated_checks(spec, estimated, realized)
+    if multivariate is not None:
+        checks += _multivariate_checks(spec, multivariate)
     return tuple(checks)
 
 
@@ -803,6 +808,87 @@ def _estimated_checks(spec: Spec, result: EstimationResult, realized: list[Check
                 None,
                 text,
                 standard_error=change.standard_error,
+            )
+        )
+    return out
+
+
+# --- multivariate ---------------------------------------------------------------------------------
+
+
+def _z(p_value: float) -> float:
+    """The one-sided p-value as standard normal deviates (3 for 0.00135), capped at 40."""
+    if not p_value > 1e-300:
+        return 40.0
+    return min(-NormalDist().inv_cdf(min(p_value, 1.0 - 1e-16)), 40.0)
+
+
+def _multivariate_checks(spec: Spec, result: MultivariateResult) -> list[Check]:
+    """Reconstruction error, anomaly share and domain AUC: each practically large *and*
+    beyond its noise (docs/statistics.md, "Multivariate drift")."""
+    o = spec.multivariate
+    r = result.reconstruction
+    # the error a status is reached at: the relative increase's level and the band's width
+    # both passed, so one absolute level per status
+    limits = Threshold(
+        max(
+            r.reference * (1 + o.reconstruction_increase.warning),
+            r.level(o.standard_errors.warning),
+        ),
+        max(
+            r.reference * (1 + o.reconstruction_increase.critical),
+            r.level(o.standard_errors.critical),
+        ),
+    )
+    status = level(r.value, limits)
+    out = [
+        Check(
+            "multivariate.reconstruction_error",
+            None,
+            "multivariate.reconstruction_error",
+            status,
+            r.value,
+            decided_by(status, limits),
+            f"mean PCA reconstruction error {_fmt(r.value)} against {_fmt(r.reference)} in the "
+            f"reference ({r.relative_increase:+.1%}; band {_fmt(r.lower)}–{_fmt(r.upper)}, "
+            f"{r.standard_errors:+.1f} standard errors; {r.components} components hold "
+            f"{r.explained_variance:.0%} of the variance of {len(result.columns)} columns).",
+            standard_error=r.standard_error,
+        )
+    ]
+    a = result.anomaly
+    status = at_most(level(a.value, o.anomaly_share), level(_z(a.p_value), o.standard_errors))
+    out.append(
+        Check(
+            "multivariate.anomaly_share",
+            None,
+            "multivariate.anomaly_share",
+            status,
+            a.value,
+            decided_by(status, o.anomaly_share),
+            f"{a.rows:,} of {result.current_rows:,} rows ({a.value:.2%}) lie farther from the "
+            f"reference's principal subspace than its {spec.multivariate.anomaly_quantile:.1%} "
+            f"quantile ({a.reference:.2%} of the reference does; p {_p(a.p_value)}).",
+            p_value=a.p_value,
+        )
+    )
+    d = result.domain
+    if d is not None:
+        status = at_most(level(d.auc, o.domain_auc), level(_z(d.p_value), o.standard_errors))
+        top = ", ".join(f"{name} ({share:.0%})" for name, share in d.top_features[:3])
+        out.append(
+            Check(
+                "multivariate.domain_auc",
+                None,
+                "multivariate.domain_auc",
+                status,
+                d.auc,
+                decided_by(status, o.domain_auc),
+                f"a classifier tells current rows from reference rows with ROC AUC "
+                f"{d.auc:.3f} (0.5: indistinguishable; ±{d.standard_error:.3f} by chance, "
+                f"p {_p(d.p_value)})" + (f"; separated most by {top}." if top else "."),
+                p_value=d.p_value,
+                standard_error=d.standard_error,
             )
         )
     return out

@@ -17,6 +17,7 @@ import pytest
 from vigil.errors import NotEnoughData, SpecError
 from vigil.evaluation import PreparedReference, evaluate
 from vigil.ingest.layout import layout_for
+from vigil.measure.multivariate import window_spec
 from vigil.monitor.references import PreparedVersion, ReferenceCache, segment_rows
 from vigil.monitor.scheduler import Monitor
 from vigil.monitor.windows import WindowPlan, current_table
@@ -144,9 +145,9 @@ def test_a_prepared_multiclass_reference_gives_the_fresh_report() -> None:
 
 
 def test_a_prepared_version_gives_the_fresh_segment_reports() -> None:
-    spec = spec_from_dict(BINARY)
     reference = binary_set(3000, 3, missing=0.05)
-    version = PreparedVersion(reference, spec)
+    version = PreparedVersion(reference, spec_from_dict(BINARY))
+    spec = version.window_spec  # the service's windows: no domain classifier unless asked
     compared = refused = 0
     for seed, shift in ((30, 0.0), (31, 1.0)):
         current = binary_set(600, seed, shift=shift, missing=0.1, labelled=0.5)
@@ -240,9 +241,9 @@ def test_the_scheduler_prepares_a_replaced_reference_again(tmp_path: Path) -> No
         store.put_reference(model, "1", _parquet(binary_set(1200, 7)), 1200)
         again = monitor.backfill(model, hour, hour + timedelta(hours=1)).computed
         assert [r.report.reference.rows for r in again if r.report] == [1200]
-        reference = PreparedReference(binary_set(1200, 7), spec)
+        reference = PreparedReference(binary_set(1200, 7), window_spec(spec))
         window = current_table(store.read_window(model, "1", hour, hour + timedelta(hours=1)), spec)
-        same_report(evaluate(reference, window, spec), again[0].report)
+        same_report(evaluate(reference, window, window_spec(spec)), again[0].report)
     finally:
         store.close()
 

@@ -40,6 +40,16 @@ OPS_FIGURES = (
     "labelled_share",
 )
 PERFORMANCE_EXTRA = ("labelled_rows", "label_coverage")
+# multivariate drift (vigil.measure.multivariate, docs/api.md): whole-window measures, and the
+# bands drawn beside the reconstruction error
+MULTIVARIATE_METRICS = (
+    "reconstruction_error",
+    "reconstruction_reference",
+    "reconstruction_lower",
+    "reconstruction_upper",
+    "anomaly_share",
+    "domain_auc",
+)
 # figures of the scheduler's clock (vigil.alerts.clock): whole-model, computed when nothing
 # arrives too, so no window computation makes them
 CLOCK_METRICS = (
@@ -74,6 +84,7 @@ def column_metrics() -> frozenset[str]:
         + [f"quality.{name}" for name in QUALITY_METRICS]
         + [f"schema.{name}" for name in SCHEMA_CHANGES]
         + [f"fairness.{name}" for name in FAIRNESS_MEASURES]
+        + ["multivariate.feature_gain"]  # the domain classifier's gain share of a feature
         + list(SLA_METRICS)
         + list(ATTRIBUTION_COLUMN_METRICS)
         + list(DETECT_METRICS)
@@ -88,6 +99,7 @@ def dataset_metrics() -> frozenset[str]:
         + [f"performance.{name}" for name in (*HIGHER_IS_BETTER, *PERFORMANCE_EXTRA)]
         + [f"estimated.{name}" for name in ESTIMATED_METRICS]
         + [f"ops.{name}" for name in OPS_FIGURES]
+        + [f"multivariate.{name}" for name in MULTIVARIATE_METRICS]
         + list(CLOCK_METRICS)
         + list(ATTRIBUTION_DATASET_METRICS)
     )

@@ -14,6 +14,8 @@ and their labels (docs/api.md):
   (column ""), and per feature `mean_abs` and `mean_abs_change`;
 - `vigil_fairness{model, version, attribute, measure}` — fairness measures between the groups
   of each protected attribute, and `vigil_fairness_standard_error{...}` their noise band;
+- `vigil_multivariate{model, version, column, measure}` — multivariate drift of the window
+  (column empty), and the domain classifier's gain share of its top features (column set);
 - `vigil_status{model, version, column, metric}` — 0 ok, 1 warning, 2 critical, for every value
   a check judged on a column of the spec (or on the whole window);
 - `vigil_detection{model, version, stream, detector}` — a change detector fired on a stream
@@ -80,6 +82,12 @@ class StoreCollector(Collector):
             "vigil_attribution",
             "Feature attribution drift of the latest window: the importance ranking's NDCG "
             "(column empty), each feature's mean |attribution| and its relative change.",
+            labels=["model", "version", "column", "measure"],
+        )
+        multivariate = GaugeMetricFamily(
+            "vigil_multivariate",
+            "Multivariate drift of the latest window (column empty), or a feature's share of "
+            "the domain classifier's gain.",
             labels=["model", "version", "column", "measure"],
         )
         status = GaugeMetricFamily(
@@ -160,6 +168,10 @@ class StoreCollector(Collector):
                     attribution.add_metric(
                         [model.name, p.version, p.column, p.metric.partition(".")[2]], p.value
                     )
+                if p.value is not None and p.metric.startswith("multivariate."):
+                    multivariate.add_metric(
+                        [model.name, p.version, p.column, p.metric.partition(".")[2]], p.value
+                    )
                 if p.status in STATUS_VALUE:
                     status.add_metric(
                         [model.name, p.version, p.column, p.metric], STATUS_VALUE[p.status]
@@ -185,7 +197,7 @@ class StoreCollector(Collector):
                 new_columns.add_metric([model.name, version], float(count))
         yield from (drift, quality, performance, ops, attribution, status, band, start, failed)
         yield new_columns
-        yield from (fairness, fairness_band, estimated, estimated_band, detections)
+        yield from (fairness, fairness_band, estimated, estimated_band, detections, multivariate)
         yield from _alert_families(self.store, [m.name for m in models])
 
 

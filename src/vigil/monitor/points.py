@@ -11,7 +11,8 @@ Metric names are listed in docs/api.md: `drift.<measure>`, `drift.p_value`,
 `attribution.mean_abs_change` and `attribution.mean_abs` (per feature); `fairness.<measure>`
 (the column is the protected attribute; a label-based measure no check judges is `pending`
 like performance); `estimated.<metric>` (performance estimated before labels, the change's
-standard error as its band); `ops.<figure>`.
+standard error as its band); `multivariate.<measure>` (and `multivariate.feature_gain` per
+column: the domain classifier's top features); `ops.<figure>`.
 """
 
 from __future__ import annotations
@@ -108,6 +109,18 @@ def report_points(
     if report.estimated is not None:  # those with a reference value are checks, above
         for metric, found in report.estimated.estimates.items():
             add(f"estimated.{metric}", "", found.value)
+    mv = report.multivariate
+    if mv is not None:  # the judged values are checks above; these draw their bands
+        r = mv.reconstruction
+        add("multivariate.reconstruction_error", "", r.value)
+        add("multivariate.reconstruction_reference", "", r.reference)
+        add("multivariate.reconstruction_lower", "", r.lower)
+        add("multivariate.reconstruction_upper", "", r.upper)
+        add("multivariate.anomaly_share", "", mv.anomaly.value)
+        if mv.domain is not None:
+            add("multivariate.domain_auc", "", mv.domain.auc)
+            for column, share in mv.domain.top_features:
+                add("multivariate.feature_gain", column, share)
     return out
 
 

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from vigil.errors import VigilError
 from vigil.evaluation import PreparedReference
+from vigil.measure.multivariate import window_spec
 from vigil.spec import Spec
 
 REFERENCE_VERSIONS_KEPT = 4  # model versions whose prepared reference is kept
@@ -80,7 +81,9 @@ class PreparedVersion:
 
     def __init__(self, table: pa.Table, spec: Spec) -> None:
         self.table = table
-        self.spec = spec
+        self.spec = spec  # the version's, as registered (the cache compares it)
+        # what windows are judged with: the domain classifier off unless the spec turns it on
+        self.window_spec = spec = window_spec(spec)
         self._whole = _Outcome(lambda: PreparedReference(table, spec))
         self._segments: OrderedDict[Hashable, _Outcome] = OrderedDict()
         self._lock = threading.Lock()
@@ -101,7 +104,7 @@ class PreparedVersion:
             outcome = self._segments.get(key)
             if outcome is None:
                 rows = segment_rows(self.table, column, top, value)
-                outcome = _Outcome(lambda: PreparedReference(rows, self.spec))
+                outcome = _Outcome(lambda: PreparedReference(rows, self.window_spec))
                 self._segments[key] = outcome
                 while len(self._segments) > SEGMENT_PARTS_KEPT:
                     self._segments.popitem(last=False)

@@ -172,6 +172,7 @@ def compute_window(
     (its rows are the same); the reports are then brought up to date from them. `history`:
     the earlier windows' figures (read from the store when not given).
     """
+    spec = reference.window_spec  # the domain classifier off unless the spec turns it on
     start = key.start
     end = key.end
     if key.kind == "rolling":

@@ -168,6 +168,79 @@ def estimate_rows(report: Report) -> list[EstimateRow]:
     return rows
 
 
+@dataclass(frozen=True, slots=True)
+class MeasureRow:
+    """One line of the multivariate table, its numbers already formatted."""
+
+    name: str
+    reference: str
+    current: str
+    noise: str
+    band: Markup | None
+    status: Status | None
+
+
+def multivariate_rows(report: Report) -> dict[str, Any] | None:
+    """The multivariate section's rows (None when the report has no multivariate drift)."""
+    m = report.multivariate
+    if m is None:
+        return None
+    levels = report.spec.get("multivariate", {}).get("standard_errors")
+    width = float(levels[0]) if isinstance(levels, list) and levels else NOISE_LEVEL
+
+    def status(name: str) -> Status | None:
+        check = report.check(f"multivariate.{name}")
+        return None if check is None else check.status
+
+    r, a, d = m.reconstruction, m.anomaly, m.domain
+    rows = [
+        MeasureRow(
+            "reconstruction_error",
+            number(r.reference),
+            number(r.value),
+            f"band {number(r.lower)}–{number(r.upper)}",
+            band_svg(
+                r.reference,
+                r.value,
+                r.standard_error,
+                noise_level=width,
+                status=status("reconstruction_error") or "ok",
+                title=f"reconstruction error: reference {number(r.reference)} ± "
+                f"{number(r.standard_error)}, current {number(r.value)}",
+            ),
+            status("reconstruction_error"),
+        ),
+        MeasureRow(
+            "anomaly_share",
+            f"{a.reference:.2%}",
+            f"{a.value:.2%}",
+            f"binomial p = {number(a.p_value)}",
+            None,
+            status("anomaly_share"),
+        ),
+    ]
+    if d is not None:
+        rows.append(
+            MeasureRow(
+                "domain_auc",
+                "0.5",
+                f"{d.auc:.3f}",
+                f"± {d.standard_error:.2g} by chance",
+                band_svg(
+                    0.5,
+                    d.auc,
+                    d.standard_error,
+                    noise_level=width,
+                    status=status("domain_auc") or "ok",
+                    title=f"domain AUC: 0.5 ± {number(d.standard_error)} by chance, "
+                    f"current {d.auc:.3f}",
+                ),
+                status("domain_auc"),
+            )
+        )
+    return {"result": m, "rows": rows, "width": width}
+
+
 def confusion_rows(side: SetPerformance) -> list[tuple[str, list[ConfusionCell]]]:
     """The confusion matrix of a set, each cell with its share of the true class's rows."""
     if side.confusion is None:
@@ -250,6 +323,7 @@ def render_html(report: Report) -> str:
         column_status=column_status,
         drift_status={c.column: report.drift_status(c.column) or "ok" for c in columns},
         dataset=report.check("dataset_drift"),
+        mv=multivariate_rows(report),
         summary=summary_line(report),
         reference_colour=REFERENCE_COLOUR,
         current_colour=CURRENT_COLOUR,

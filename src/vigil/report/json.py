@@ -26,6 +26,12 @@ from vigil.measure.fairness import (
     FairnessResult,
     GroupRates,
 )
+from vigil.measure.multivariate import (
+    AnomalyShare,
+    DomainClassifier,
+    MultivariateResult,
+    ReconstructionError,
+)
 from vigil.measure.performance import (
     BOUNDED_BY_ONE,
     ConfusionMatrix,
@@ -145,7 +151,31 @@ def _document(report: Report) -> dict[str, Any]:
         document["attribution"] = _attribution(report)
     if report.fairness is not None:  # an optional key: reports without it keep their shape
         document["fairness"] = _fairness_document(report.fairness)
+    if report.multivariate is not None:  # an optional key: absent when not measured
+        document["multivariate"] = _multivariate_document(report.multivariate)
     return document
+
+
+def _multivariate_document(m: MultivariateResult) -> dict[str, Any]:
+    r = m.reconstruction
+    return {
+        "columns": m.columns,
+        "reference_rows": m.reference_rows,
+        "current_rows": m.current_rows,
+        "reconstruction": {
+            **{f.name: getattr(r, f.name) for f in dataclasses.fields(r)},
+            "relative_increase": r.relative_increase,
+            "standard_errors_above": r.standard_errors,
+        },
+        "anomaly": m.anomaly,
+        "domain": None
+        if m.domain is None
+        else {
+            **{f.name: getattr(m.domain, f.name) for f in dataclasses.fields(m.domain)},
+            "top_features": [{"column": c, "share": v} for c, v in m.domain.top_features],
+        },
+        "notes": m.notes,
+    }
 
 
 def _attribution(report: Report) -> dict[str, Any]:
@@ -316,6 +346,49 @@ def _report(doc: dict[str, Any]) -> Report:
         attribution=_read_attribution(doc.get("attribution")),
         fairness=_fairness(doc["fairness"]) if doc.get("fairness") is not None else None,
         estimated=_read_estimated(doc.get("estimated")),
+        multivariate=_multivariate(doc["multivariate"]) if "multivariate" in doc else None,
+    )
+
+
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
+def _multivariate(m: dict[str, Any]) -> MultivariateResult:
+    r, a, d = m["reconstruction"], m["anomaly"], m["domain"]
+    return MultivariateResult(
+        columns=tuple(m["columns"]),
+        reference_rows=m["reference_rows"],
+        current_rows=m["current_rows"],
+        reconstruction=ReconstructionError(
+            value=_nan(r["value"]),
+            reference=_nan(r["reference"]),
+            lower=_nan(r["lower"]),
+            upper=_nan(r["upper"]),
+            standard_error=_nan(r["standard_error"]),
+            components=r["components"],
+            explained_variance=_nan(r["explained_variance"]),
+            sampling_error=_nan(r.get("sampling_error")),
+            skewness=_nan(r.get("skewness", 0.0)),
+        ),
+        anomaly=AnomalyShare(
+            value=_nan(a["value"]),
+            rows=a["rows"],
+            threshold=_nan(a["threshold"]),
+            reference=_nan(a["reference"]),
+            p_value=_nan(a["p_value"]),
+        ),
+        domain=None
+        if d is None
+        else DomainClassifier(
+            auc=_nan(d["auc"]),
+            standard_error=_nan(d["standard_error"]),
+            p_value=_nan(d["p_value"]),
+            reference_rows=d["reference_rows"],
+            current_rows=d["current_rows"],
+            top_features=tuple((t["column"], t["share"]) for t in d["top_features"]),
+        ),
+        notes=tuple(m["notes"]),
     )
 
 

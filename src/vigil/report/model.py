@@ -15,6 +15,7 @@ from vigil.measure.attribution import AttributionResult
 from vigil.measure.drift import DriftResult
 from vigil.measure.estimation import EstimationResult
 from vigil.measure.fairness import FairnessResult
+from vigil.measure.multivariate import MultivariateResult
 from vigil.measure.performance import PerformanceResult
 from vigil.measure.quality import QualityResult
 from vigil.verdict import STATUS_ORDER, Check, Status, worst
@@ -49,6 +50,7 @@ class Report:
     fairness: FairnessResult | None = None  # None when the spec protects no attribute
     # performance estimated before the labels (CBPE, DLE); None when not estimated
     estimated: EstimationResult | None = None
+    multivariate: MultivariateResult | None = None  # None: not asked for, or not measurable
 
     @property
     def status(self) -> Status:

@@ -146,7 +146,9 @@ def render_terminal(report: Report, console: Console) -> None:
         for c in report.checks
         if c.status != "ok"
         and c.name not in ("drift", "dataset_drift")
-        and not c.name.startswith(("performance.", "attribution.", "fairness.", "estimated."))
+        and not c.name.startswith(
+            ("performance.", "attribution.", "fairness.", "estimated.", "multivariate.")
+        )
     ]
     if findings:
         q = Table(title="Data quality", title_justify="left")
@@ -216,6 +218,8 @@ def render_terminal(report: Report, console: Console) -> None:
             t.add_row(name, "—", "—", "—", "—", f"[dim]{escape(why)}[/]")
         t.caption = f"estimated from {e.rows:,} rows' scores, without their labels"
         console.print(t)
+    if report.multivariate is not None:
+        _multivariate_table(report, console)
 
     failed = [c for c in report.checks if c.status != "ok"]
     console.print(
@@ -255,4 +259,35 @@ def render_attribution(report: Report, console: Console) -> None:
         f"current {a.current_rows:,}; unchanged data of {a.band_rows:,} rows gives NDCG "
         f"{number(a.band_mean)} ± {number(a.band_sd)}"
     )
+
+
+def _multivariate_table(report: Report, console: Console) -> None:
+    m = report.multivariate
+    assert m is not None
+    t = Table(title=f"Multivariate drift ({len(m.columns)} columns)", title_justify="left")
+    for header in ("measure", "reference", "current", "noise", "status"):
+        t.add_column(header, justify="left" if header in ("measure", "status") else "right")
+    r, a, d = m.reconstruction, m.anomaly, m.domain
+    rows = [
+        (
+            "reconstruction_error",
+            number(r.reference),
+            number(r.value),
+            f"band {number(r.lower)}–{number(r.upper)}",
+        ),
+        ("anomaly_share", f"{a.reference:.2%}", f"{a.value:.2%}", f"p {number(a.p_value)}"),
+    ]
+    if d is not None:
+        rows.append(("domain_auc", "0.5", f"{d.auc:.3f}", f"± {d.standard_error:.3f}"))
+    for name, ref, cur, noise in rows:
+        judged = report.check(f"multivariate.{name}")
+        t.add_row(name, ref, cur, noise, _status(judged.status) if judged else "[dim]—[/]")
+    captions = []
+    if d is not None and d.top_features:
+        captions.append(
+            "separated most by "
+            + ", ".join(f"{escape(c)} ({share:.0%})" for c, share in d.top_features)
+        )
+    captions += [escape(n) for n in m.notes]
+    t.caption = "; ".join(captions) or None
     console.print(t)

@@ -16,6 +16,7 @@ import yaml
 
 from vigil.errors import SpecError
 from vigil.spec.model import (
+    MULTIVARIATE_LEVELS,
     QUALITY_CHECKS,
     SPEC_VERSION,
     AttributionOptions,
@@ -23,6 +24,7 @@ from vigil.spec.model import (
     DriftOptions,
     EstimationOptions,
     FairnessOptions,
+    MultivariateOptions,
     PerformanceOptions,
     QualityOptions,
     Spec,
@@ -135,6 +137,18 @@ def spec_from_dict(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
         estimation["standard_errors"] = _threshold(
             estimation["standard_errors"], f"{source}: estimation.standard_errors"
         )
+    multivariate = _given(parsed.multivariate)
+    if "columns" in multivariate:
+        multivariate["columns"] = tuple(multivariate["columns"] or ())
+    for key in MULTIVARIATE_LEVELS:
+        if key in multivariate:
+            if multivariate[key] is None:
+                del multivariate[key]
+            else:
+                multivariate[key] = _threshold(multivariate[key], f"{source}: multivariate.{key}")
+    for key in ("variance", "anomaly_quantile", "domain_classifier", "reference_cap"):
+        if key in multivariate and multivariate[key] is None:
+            del multivariate[key]
     return Spec(
         columns=tuple(columns),
         task=parsed.task,
@@ -144,6 +158,7 @@ def spec_from_dict(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
         attribution=replace(AttributionOptions(), **attribution),
         fairness=replace(FairnessOptions(), **fairness),
         estimation=replace(EstimationOptions(), **estimation),
+        multivariate=replace(MultivariateOptions(), **multivariate),
     )
 
 

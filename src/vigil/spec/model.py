@@ -244,6 +244,38 @@ class EstimationOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class MultivariateOptions:
+    """Multivariate drift (docs/statistics.md, "Multivariate drift"): what is measured and
+    when a measure counts — practically large *and* beyond its sampling noise.
+
+    - reconstruction error: its relative increase over the reference's mean reaches
+      `reconstruction_increase`, and the current mean is `standard_errors` standard errors
+      above it (the band: NannyML's reference mean ± 3σ of its chunks);
+    - anomaly share: the share of rows beyond the reference's `anomaly_quantile` of errors
+      reaches `anomaly_share`, and its one-sided test against the reference's own share is as
+      unlikely by chance as `standard_errors` normal standard errors (3: p < 0.00135);
+    - domain AUC: the cross-validated AUC reaches `domain_auc`, and its one-sided p-value
+      under no difference is as small.
+
+    Three dataset-level checks a window: each held to NannyML's 3σ band rather than a 5 %
+    level, so a quiet model does not get a false warning from them every few windows.
+    """
+
+    enabled: bool | None = None  # None: on when the spec has two features or more
+    columns: tuple[str, ...] = ()  # empty: every numeric, categorical or boolean feature
+    variance: float = 0.65  # share of the standardized variance the kept components hold
+    anomaly_quantile: float = 0.999
+    # None: on for `vigil report` and `evaluate`, off in the service's windows (each window and
+    # segment would train one; docs/statistics.md, "Cost"); true or false: everywhere
+    domain_classifier: bool | None = None
+    reference_cap: int = 10_000  # rows each side the domain classifier reads (seeded sample)
+    reconstruction_increase: Threshold = Threshold(0.05, 0.15)
+    standard_errors: Threshold = Threshold(3.0, 4.0)
+    anomaly_share: Threshold = Threshold(0.01, 0.05)
+    domain_auc: Threshold = Threshold(0.55, 0.65)
+
+
+@dataclass(frozen=True, slots=True)
 class Spec:
     """The columns of a model's data and the rules that judge them."""
 
@@ -255,6 +287,7 @@ class Spec:
     attribution: AttributionOptions = field(default_factory=AttributionOptions)
     fairness: FairnessOptions = field(default_factory=FairnessOptions)
     estimation: EstimationOptions = field(default_factory=EstimationOptions)
+    multivariate: MultivariateOptions = field(default_factory=MultivariateOptions)
 
     def __post_init__(self) -> None:
         _check_spec(self)
@@ -363,6 +396,7 @@ class Spec:
                     self.estimation.standard_errors.critical,
                 ],
             },
+            "multivariate": _multivariate_dict(self.multivariate),
         }
         a = self.attribution
         if a != AttributionOptions():  # a spec without it reads (and reports) as before
@@ -377,6 +411,29 @@ class Spec:
                 "receive": a.receive,
             }
         return out
+
+
+def _multivariate_dict(m: MultivariateOptions) -> dict[str, Any]:
+    return {
+        "enabled": m.enabled,
+        "columns": list(m.columns),
+        "variance": m.variance,
+        "anomaly_quantile": m.anomaly_quantile,
+        "domain_classifier": m.domain_classifier,
+        "reference_cap": m.reference_cap,
+        **{
+            name: [getattr(m, name).warning, getattr(m, name).critical]
+            for name in MULTIVARIATE_LEVELS
+        },
+    }
+
+
+MULTIVARIATE_LEVELS = (
+    "reconstruction_increase",
+    "standard_errors",
+    "anomaly_share",
+    "domain_auc",
+)
 
 
 def _check_spec(spec: Spec) -> None:
@@ -497,6 +554,7 @@ def _check_spec(spec: Spec) -> None:
     _check_attribution(spec.attribution)
     _check_fairness(spec.fairness)
     _check_estimation(spec.estimation)
+    _check_multivariate(spec)
 
 
 def _check_attribution(a: AttributionOptions) -> None:
@@ -578,3 +636,46 @@ def _check_estimation(e: EstimationOptions) -> None:
             f"estimation.standard_errors must be [warning, critical] with 0 <= warning <= "
             f"critical; got [{e.standard_errors.warning}, {e.standard_errors.critical}]."
         )
+
+
+def _check_multivariate(spec: Spec) -> None:
+    m = spec.multivariate
+    for name in m.columns:
+        col = spec.column(name) if name in spec.names else None
+        if col is None:
+            raise SpecError(
+                f"multivariate.columns names {name!r}, which the spec does not have; its "
+                f"columns are {', '.join(spec.names)}."
+            )
+        if col.kind not in ("numeric", "datetime", "text", "categorical", "boolean"):
+            raise SpecError(f"multivariate.columns: {name!r} is {col.kind}; it cannot be encoded.")
+        if col.role not in ("feature", "prediction", "score"):
+            raise SpecError(
+                f"multivariate.columns: {name!r} is the {col.role} column; only features, "
+                f"predictions and scores are inputs (labels arrive late, ids are unique)."
+            )
+    if len(set(m.columns)) != len(m.columns):
+        raise SpecError("multivariate.columns names a column twice; keep one entry each.")
+    if not 0 < m.variance <= 1:
+        raise SpecError(f"multivariate.variance must be in (0, 1]; got {m.variance!r}.")
+    if not 0.5 <= m.anomaly_quantile < 1:
+        raise SpecError(
+            f"multivariate.anomaly_quantile must be in [0.5, 1); got {m.anomaly_quantile!r}."
+        )
+    if m.reference_cap < 100:
+        raise SpecError(
+            f"multivariate.reference_cap must be at least 100; got {m.reference_cap!r}."
+        )
+    auc = m.domain_auc
+    if not 0.5 < auc.warning <= auc.critical <= 1:
+        raise SpecError(
+            f"multivariate.domain_auc must be [warning, critical] with 0.5 < warning <= "
+            f"critical <= 1; got [{auc.warning}, {auc.critical}]."
+        )
+    for name in ("reconstruction_increase", "standard_errors", "anomaly_share"):
+        level = getattr(m, name)
+        if level.warning < 0:
+            raise SpecError(
+                f"multivariate.{name} must be [warning, critical] with 0 <= warning <= "
+                f"critical; got [{level.warning}, {level.critical}]."
+            )

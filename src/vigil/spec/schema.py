@@ -23,6 +23,7 @@ MAX_LEVEL = 1e6  # a drift threshold or a performance drop
 MAX_STANDARD_ERRORS = 1000.0
 MAX_COLUMNS = 10_000
 MAX_NAME = 256  # characters in a column name
+MAX_REFERENCE_CAP = 1_000_000  # rows the domain classifier reads each side
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
@@ -127,6 +128,26 @@ class EstimationIn(BaseModel):
     ) = None
 
 
+class MultivariateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool | None = None
+    columns: Annotated[list[str], Field(max_length=MAX_COLUMNS)] | None = None
+    variance: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
+    anomaly_quantile: Annotated[float, Field(ge=0.5, lt=1, allow_inf_nan=False)] | None = None
+    domain_classifier: bool | None = None
+    reference_cap: Annotated[int, Field(ge=100, le=MAX_REFERENCE_CAP)] | None = None
+    reconstruction_increase: tuple[Level, Level] | None = None
+    standard_errors: (
+        tuple[
+            Annotated[float, Field(ge=0, le=MAX_STANDARD_ERRORS)],
+            Annotated[float, Field(ge=0, le=MAX_STANDARD_ERRORS)],
+        ]
+        | None
+    ) = None
+    anomaly_share: SharePair | None = None
+    domain_auc: SharePair | None = None
+
+
 class AttributionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     prefix: Annotated[str, Field(min_length=1, max_length=64)] | None = None
@@ -153,6 +174,8 @@ class FairnessIn(BaseModel):
     positive_class: Annotated[str, Field(max_length=MAX_NAME)] | int | bool | None = None
     min_group_size: Annotated[int, Field(ge=1, le=MAX_MIN_LABELLED)] | None = None
     alpha: Probability | None = None
+    anomaly_share: SharePair | None = None
+    domain_auc: SharePair | None = None
 
 
 class SpecFile(BaseModel):
@@ -166,6 +189,7 @@ class SpecFile(BaseModel):
     attribution: AttributionIn = Field(default_factory=AttributionIn)
     fairness: FairnessIn = Field(default_factory=FairnessIn)
     estimation: EstimationIn = Field(default_factory=EstimationIn)
+    multivariate: MultivariateIn = Field(default_factory=MultivariateIn)
 
 
 def _pydantic_message(err: ValidationError, source: str) -> str:

@@ -39,6 +39,8 @@ SPEC: dict[str, Any] = {
         # protected: the fairness page and card have data (the regions are treated alike)
         "region": {"role": "segment", "kind": "categorical", "protected": True},
     },
+    # the domain classifier is off in service windows unless the spec turns it on
+    "multivariate": {"domain_classifier": True},
 }
 CONFIG: dict[str, Any] = {
     "windows": {"size": "6h", "rolling": "off", "min_rows": 20, "segments": ["region"]},

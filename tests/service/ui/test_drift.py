@@ -50,7 +50,7 @@ def test_drifted_features_are_red_after_the_change_and_never_before(
 ) -> None:
     page, dialogs = watched
     page.goto(f"{dashboard.url}/models/{MODEL}/drift?{EVERY_WINDOW}")
-    assert charts_drawn(page) == 1
+    assert charts_drawn(page) == 3  # the heatmap and the two multivariate charts
     spec = chart_spec(page, "drift-heatmap")
     change = ms(dashboard.start + timedelta(days=CHANGE_DAY))
     columns = spec["columns"]
@@ -177,7 +177,7 @@ def test_screenshots_at_both_widths(browser: Any, dashboard: Dashboard) -> None:
         for name, query in (("drift", ""), ("drift-all", f"?{EVERY_WINDOW}"),
                             ("drift-north", "?segment=region%3Dnorth&step=1d")):  # fmt: skip
             page.goto(f"{dashboard.url}/models/{MODEL}/drift{query}")
-            assert charts_drawn(page) == 1
+            assert charts_drawn(page) == 3  # the heatmap and the two multivariate charts
             # the heatmap is as tall as its rows need and as wide as the page's card
             height = page.locator(HEATMAP).bounding_box()["height"]
             assert height >= 24 * 7

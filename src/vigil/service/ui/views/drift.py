@@ -5,6 +5,7 @@ canvas. A cell opens the feature's page on that window (`?window=<the cell's sta
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from vigil.service.ui.render import href, page, page_model
 from vigil.service.ui.selection import Selection, select
 from vigil.service.ui.session import page_viewer
 from vigil.service.ui.views.attribution import AttributionView, read_attribution
+from vigil.service.ui.views.multivariate import MultivariateView, read_multivariate
 from vigil.store.base import ModelInfo
 from vigil.store.dashboard import HeatCell
 
@@ -49,6 +51,7 @@ class DriftView:
     versions: tuple[str, ...]
     segments: tuple[str, ...]
     attribution: AttributionView | None = None  # None: no window carries attributions
+    multivariate: MultivariateView | None = None  # None: no window of the range measured it
 
 
 def iso(moment: datetime) -> str:
@@ -138,7 +141,29 @@ def read_drift(state: AppState, model: ModelInfo, selection: Selection) -> Drift
         tuple(sorted(model.specs)),
         tuple(state.store.segments(model)),
         read_attribution(state, model, selection),
+        _multivariate(state, model, selection),
     )
+
+
+def _multivariate(
+    state: AppState, model: ModelInfo, selection: Selection
+) -> MultivariateView | None:
+    timerange = selection.timerange
+
+    def series(metric: str) -> list[Any]:
+        return state.store.series(
+            model,
+            metric=metric,
+            segment=selection.segment,
+            version=selection.version,
+            since=timerange.since,
+            until=timerange.until,
+            step_seconds=timerange.step_seconds,
+        )
+
+    found = state.store.latest_report(model, selection.version)
+    report = json.loads(found[1]) if found and found[1] else {}
+    return read_multivariate(series, report if isinstance(report, dict) else {})
 
 
 @router.get("/models/{model}/drift", response_class=HTMLResponse)

@@ -36,6 +36,7 @@ from vigil.service.ui.views.cards import (
     volume_card,
     window_report,
 )
+from vigil.service.ui.views.multivariate import multivariate_card
 from vigil.store.base import ModelInfo
 
 router = APIRouter(include_in_schema=False)
@@ -122,6 +123,7 @@ def overview(state: AppState, model: ModelInfo, version: str, timerange: TimeRan
         tuple(performance_card(reader, v, in_range) for v in with_data),
         (
             drift_card(reader, report, mine),
+            *filter(None, [multivariate_card(reader, report, mine)]),
             balance_card(report),
             missing_card(reader, latest and latest[0], mine),
             volume_card(reader, mine),
