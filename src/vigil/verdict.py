@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import NormalDist
 from typing import Literal
 
@@ -823,10 +823,35 @@ def _z(p_value: float) -> float:
     return min(-NormalDist().inv_cdf(min(p_value, 1.0 - 1e-16)), 40.0)
 
 
+def family_errors(errors: Threshold, size: int) -> Threshold:
+    """Standard-error levels asked of each of `size` tests judged as one family: the one-sided
+    tail of each level divided among them (Bonferroni), so the family's false alarms stay at
+    what one test's level allows.
+
+    >>> t = family_errors(Threshold(3.0, 4.0), 3)
+    >>> round(t.warning, 2), round(t.critical, 2), family_errors(Threshold(3.0, 4.0), 1)
+    (3.32, 4.25, Threshold(warning=3.0, critical=4.0, direction='above'))
+    """
+    if size <= 1:
+        return errors
+    normal = NormalDist()
+
+    def each(k: float) -> float:
+        return -normal.inv_cdf((1.0 - normal.cdf(k)) / size)
+
+    return Threshold(each(errors.warning), each(errors.critical), errors.direction)
+
+
 def _multivariate_checks(spec: Spec, result: MultivariateResult) -> list[Check]:
     """Reconstruction error, anomaly share and domain AUC: each practically large *and*
-    beyond its noise (docs/statistics.md, "Multivariate drift")."""
-    o = spec.multivariate
+    beyond its noise, the window's two or three measures judged as one family
+    (docs/statistics.md, "Multivariate drift")."""
+    o = replace(
+        spec.multivariate,
+        standard_errors=family_errors(
+            spec.multivariate.standard_errors, 2 if result.domain is None else 3
+        ),
+    )
     r = result.reconstruction
     # the error a status is reached at: the relative increase's level and the band's width
     # both passed, so one absolute level per status
