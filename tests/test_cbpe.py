@@ -286,3 +286,33 @@ def test_the_multiclass_reference_split_against_itself_is_ok() -> None:
         for name, e in found.estimates.items():
             assert e.change is not None and e.change.z is not None
             assert abs(e.change.z) < 3, (start, name, e.change)
+
+
+def test_a_class_the_reference_lacks_leaves_its_rows_out_not_the_window() -> None:
+    """A stray label and a stray prediction (a client's bad record) in a binary window: the
+    estimate is made from the other rows, and the realized values read only rows of the
+    reference's two classes (the service found this: the window raised IndexError)."""
+    reference, roles = nannyml_reference("car_loan")
+    spec = infer_spec(reference, **roles)
+    target, prediction = roles["target"], roles["prediction"]
+    window = nannyml_analysis("car_loan").slice(0, 2_000)
+    clean = evaluate(reference, window, spec)
+    strays = window.slice(0, 2)
+    strays = strays.set_column(
+        strays.schema.get_field_index(target),
+        target,
+        pa.array(["2", "2"]).cast(strays.schema.field(target).type, safe=False)
+        if pa.types.is_string(strays.schema.field(target).type)
+        else pa.array([2, 2], strays.schema.field(target).type),
+    )
+    strays = strays.set_column(
+        strays.schema.get_field_index(prediction),
+        prediction,
+        pa.array([7, 0], strays.schema.field(prediction).type),
+    )
+    report = evaluate(reference, pa.concat_tables([strays, window.slice(2)]), spec)
+    assert report.estimated is not None and clean.estimated is not None
+    assert report.estimated.rows == window.num_rows - 1  # the stray prediction's row
+    for name, found in report.estimated.estimates.items():
+        assert found.realized is not None, name
+        assert abs(found.value - clean.estimated.estimates[name].value) < 0.01, name

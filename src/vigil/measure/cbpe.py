@@ -326,7 +326,10 @@ def estimate_cbpe(
     """Every CBPE metric of `current` (its labels unread), with standard errors, the change
     from the reference's realized value and, where `current` has labels, the realized value."""
     known: frozenset[str] = once(("classes",), lambda: reference_classes(spec, reference))
-    labels = class_labels(spec, current, known=known)
+    # the reference's classes (and the spec's score classes): what the calibration knows. A
+    # current row whose label or prediction is another class is left out, so one stray
+    # record never costs the window its estimate
+    labels = class_labels(spec, known=known)
     options = spec.estimation
     fit: CbpeFit = once(
         ("cbpe", labels, options.calibration), lambda: fit_cbpe(spec, reference, labels)

@@ -259,6 +259,7 @@ def render_attribution(report: Report, console: Console) -> None:
         f"current {a.current_rows:,}; unchanged data of {a.band_rows:,} rows gives NDCG "
         f"{number(a.band_mean)} ± {number(a.band_sd)}"
     )
+    console.print(t)
 
 
 def _multivariate_table(report: Report, console: Console) -> None:
