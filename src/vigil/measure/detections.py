@@ -134,9 +134,8 @@ def _order(current: pa.Table, spec: Spec) -> tuple[np.ndarray, str | None, int]:
     if ts is None or ts.name not in current.column_names:
         return np.arange(current.num_rows), None, 0
     column = current.column(ts.name)
-    indices = pc.sort_indices(
-        pa.table({"ts": column}), sort_keys=[("ts", "ascending")], null_placement="at_end"
-    )
+    # Arrow's sort is stable and puts nulls at the end by default (pyarrow 15 to 26 alike)
+    indices = pc.sort_indices(pa.table({"ts": column}), sort_keys=[("ts", "ascending")])
     return np.asarray(indices.to_numpy(), np.int64), ts.name, int(column.null_count)
 
 
