@@ -6,11 +6,15 @@ labels."""
 
 from __future__ import annotations
 
+import dataclasses
+import io
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
 from river import drift
@@ -22,13 +26,17 @@ from tests.test_late_labels import relabel, same
 from vigil.detect import Cusum, CusumParams
 from vigil.errors import SpecError
 from vigil.evaluation import PreparedReference, evaluate
+from vigil.ingest.layout import layout_for
 from vigil.late_labels import evaluate_labels
 from vigil.measure.detections import without_detections
 from vigil.monitor.references import PreparedVersion
+from vigil.monitor.scheduler import Monitor
+from vigil.monitor.windows import WindowPlan
 from vigil.report.html import render_html
 from vigil.report.json import read_report, report_to_json
 from vigil.report.terminal import render_terminal
-from vigil.spec import Spec, spec_from_dict
+from vigil.spec import Spec, StreamOptions, spec_from_dict
+from vigil.store import open_store
 
 START = datetime(2026, 1, 1)
 
@@ -373,3 +381,79 @@ def test_late_labels_redo_the_error_stream_as_a_whole_evaluate_would() -> None:
     same(whole, evaluate_labels(previous, prepared, after))
     assert whole.detections is not None and whole.detections.streams[1].records == 3000
     assert whole.detections.streams[1].detections
+
+
+def test_a_window_computed_by_the_monitor_on_a_real_store_runs_none(tmp_path: Path) -> None:
+    """Through the service's path (DuckDB store, Monitor.tick): a model whose spec asks for
+    report-side detectors gets none in its windows' reports, stored or returned; the same
+    rows through `evaluate` get them."""
+    spec = binary_spec([{"stream": "score"}, {"stream": "x", "detector": "cusum"}], timestamp=False)
+    store = open_store(tmp_path / "w.duckdb")
+    model = store.register_model("m", "1", spec.to_dict(), layout_for(spec).stored(), "VARCHAR")
+    reference = binary_set(1000, 1).drop(["ts"])
+    sink = io.BytesIO()
+    pq.write_table(reference, sink)
+    store.put_reference(model, "1", sink.getvalue(), reference.num_rows)
+    rows = binary_set(2000, 2, shift_at=1000)
+    batch = pa.table(
+        {
+            "id": [f"r{i}" for i in range(rows.num_rows)],
+            "timestamp": rows.column("ts"),
+            "model_version": ["1"] * rows.num_rows,
+            "latency_ms": np.full(rows.num_rows, 5.0),
+            "error": pa.nulls(rows.num_rows, pa.string()),
+            "x": rows.column("x"),
+            "score": rows.column("score"),
+            "pred": pa.array([str(v) for v in rows.column("pred").to_pylist()]),
+        }
+    )
+    store.write_predictions(model, [batch], [], window_seconds=86_400)
+    now = START + timedelta(days=3)
+    monitor = Monitor(
+        store, {}, default_plan=WindowPlan(rolling_seconds=None, min_rows=10), clock=lambda: now
+    )
+    computed = monitor.tick().computed
+    assert computed and all(r.report.detections is None for r in computed)
+    for r in computed:
+        stored = store.window_report(model, "1", "tumbling", r.key.start)
+        assert stored is not None and '"detections"' not in stored[1]
+    whole = evaluate(reference, in_time_order(rows).drop(["y", "ts"]), spec).detections
+    assert whole is not None and [s.stream for s in whole.streams] == ["score", "x"]
+    assert whole.streams[0].detections
+    store.close()
+
+
+def test_a_multiclass_spec_skips_the_default_score_stream_and_watches_its_errors() -> None:
+    rng = np.random.default_rng(0)
+
+    def table(n: int) -> pa.Table:
+        p = rng.dirichlet([2, 2, 2], n)
+        y = np.array([rng.choice(3, p=row) for row in p])
+        return pa.table(
+            {
+                "s0": p[:, 0],
+                "s1": p[:, 1],
+                "s2": p[:, 2],
+                "pred": [str(v) for v in p.argmax(1)],
+                "y": [str(v) for v in y],
+            }
+        )
+
+    spec = spec_from_dict(
+        {
+            "version": 1,
+            "task": "multiclass",
+            "columns": {
+                "s0": {"role": "score", "class": "0"},
+                "s1": {"role": "score", "class": "1"},
+                "s2": {"role": "score", "class": "2"},
+                "pred": {"role": "prediction"},
+                "y": {"role": "target"},
+            },
+        }
+    )
+    d = evaluate(table(600), table(600), spec).detections
+    assert d is not None and [s.stream for s in d.streams] == ["error"] and d.skipped == ()
+    named = dataclasses.replace(spec, streams=(StreamOptions("s1"),))
+    d = evaluate(table(600), table(600), named).detections
+    assert d is not None and [s.stream for s in d.streams] == ["s1"]
