@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from river import drift
 from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import train_test_split
+from tests.conftest import model_logs
+from tests.test_cli import run
 from tests.test_late_labels import relabel, same
 
 from vigil.detect import Cusum, CusumParams
@@ -457,3 +460,39 @@ def test_a_multiclass_spec_skips_the_default_score_stream_and_watches_its_errors
     named = dataclasses.replace(spec, streams=(StreamOptions("s1"),))
     d = evaluate(table(600), table(600), named).detections
     assert d is not None and [s.stream for s in d.streams] == ["s1"]
+
+
+def test_vigil_report_prints_writes_and_refuses_streams(tmp_path: Path) -> None:
+    """The command as a user runs it: the table in the terminal, the key in the JSON, and a
+    bad entry refused in one line naming it (exit 2)."""
+    pq.write_table(model_logs(3000, seed=11), tmp_path / "ref.parquet")
+    shifted = pa.concat_tables([model_logs(2000, seed=12), model_logs(2000, seed=13, shift=1.5)])
+    pq.write_table(shifted, tmp_path / "cur.parquet")
+    spec = """version: 1
+task: binary
+columns:
+  x1: {role: feature}
+  score: {role: score}
+  prediction: {role: prediction}
+  target: {role: target}
+streams:
+  - {stream: x1, detector: cusum}
+  - {stream: score}
+"""
+    (tmp_path / "vigil.yaml").write_text(spec)
+    args = ["report", "--reference", str(tmp_path / "ref.parquet"), "--current"]
+    args += [str(tmp_path / "cur.parquet"), "--spec", str(tmp_path / "vigil.yaml")]
+    done = run(*args, "--json", str(tmp_path / "out.json"))
+    assert done.returncode in (0, 1), done.stderr
+    assert "Change detectors over the current set" in done.stdout
+    assert "in row order: the spec has no timestamp column" in done.stdout
+    document = json.loads((tmp_path / "out.json").read_text())
+    streams = document["detections"]["streams"]
+    assert [(s["stream"], s["detector"]) for s in streams] == [("x1", "cusum"), ("score", "adwin")]
+    first = streams[0]["detections"][0]["position"]
+    assert 2000 < first <= 2050, first  # CUSUM on a 1.5σ shift: within tens of records
+    bad = spec.replace("{stream: score}", "{stream: score, bogus: 1}")
+    (tmp_path / "vigil.yaml").write_text(bad)
+    refused = run(*args)
+    assert refused.returncode == 2
+    assert "streams.1.bogus" in refused.stderr and "Traceback" not in refused.stderr
