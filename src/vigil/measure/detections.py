@@ -7,7 +7,8 @@ detectors the service runs on the same streams as records arrive (`vigil.detect`
 none: the result says which). Numbers only: a detection is information — where in the set a
 detector saw a change — and has no status, as the service's `detect.*` points have none; a
 window's drift and performance checks judge whether the set as a whole moved. The service's
-windows do not run them (`without_detections`): it runs them incrementally on its streams.
+windows do not run them (`without_detections`, part of `vigil.measure.multivariate.window_spec`,
+the spec its windows are judged with): it runs them incrementally on its streams.
 """
 
 from __future__ import annotations

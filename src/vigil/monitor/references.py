@@ -29,7 +29,6 @@ import pyarrow.parquet as pq
 
 from vigil.errors import VigilError
 from vigil.evaluation import PreparedReference
-from vigil.measure.detections import without_detections
 from vigil.measure.multivariate import window_spec
 from vigil.spec import Spec
 
@@ -83,9 +82,8 @@ class PreparedVersion:
     def __init__(self, table: pa.Table, spec: Spec) -> None:
         self.table = table
         self.spec = spec  # the version's, as registered (the cache compares it)
-        # what windows are judged with: the domain classifier off unless the spec turns it on,
-        # no report-side stream detectors (the service runs its own on the streams)
-        self.window_spec = spec = without_detections(window_spec(spec))
+        # what windows are judged with: the domain classifier off unless the spec turns it on
+        self.window_spec = spec = window_spec(spec)
         self._whole = _Outcome(lambda: PreparedReference(table, spec))
         self._segments: OrderedDict[Hashable, _Outcome] = OrderedDict()
         self._lock = threading.Lock()
