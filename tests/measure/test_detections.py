@@ -28,7 +28,7 @@ from tests.test_late_labels import relabel, same
 
 from vigil.detect import Cusum, CusumParams
 from vigil.errors import SpecError
-from vigil.evaluation import PreparedReference, evaluate
+from vigil.evaluation import PreparedReference, evaluate, profile_dataset
 from vigil.ingest.layout import layout_for
 from vigil.late_labels import evaluate_labels
 from vigil.measure.detections import without_detections
@@ -496,3 +496,17 @@ streams:
     refused = run(*args)
     assert refused.returncode == 2
     assert "streams.1.bogus" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_against_a_saved_profile_cusum_is_skipped_with_the_reason_and_adwin_runs() -> None:
+    spec = binary_spec(
+        [{"stream": "x", "detector": "cusum"}, {"stream": "x", "detector": "adwin"}],
+        timestamp=False,
+    )
+    profile = profile_dataset(binary_set(1000, 1).drop(["ts"]), spec)
+    current = in_time_order(binary_set(2000, 2, shift_at=1000)).drop(["ts"])
+    d = evaluate(profile, current, spec).detections
+    assert d is not None
+    assert [(s.stream, s.detector) for s in d.streams] == [("x", "adwin")]
+    ((stream, why),) = d.skipped
+    assert stream == "x" and "saved profile" in why
