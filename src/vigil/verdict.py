@@ -40,7 +40,15 @@ from vigil.measure.fairness import FairnessMeasure, FairnessResult
 from vigil.measure.multivariate import MultivariateResult
 from vigil.measure.performance import CHECKED_METRICS, MetricChange, PerformanceResult
 from vigil.measure.quality import ColumnQuality, QualityResult
-from vigil.spec import DRIFT_METHODS, LABELLED_FAIRNESS, RATIO_FAIRNESS, Spec, Threshold
+from vigil.spec import (
+    DRIFT_METHODS,
+    LABELLED_FAIRNESS,
+    RATIO_FAIRNESS,
+    EstimationOptions,
+    PerformanceOptions,
+    Spec,
+    Threshold,
+)
 
 Status = Literal["ok", "pending", "warning", "critical"]
 # `pending` (not enough labelled rows yet) ranks above ok and below warning: a report whose
@@ -515,13 +523,16 @@ def _dataset_quality_checks(spec: Spec, quality: QualityResult) -> list[Check]:
 # --- performance ----------------------------------------------------------------------------------
 
 
-def change_status(change: MetricChange, spec: Spec) -> Status:
-    """A metric's status: practically large *and* beyond its standard errors.
+def change_status(
+    change: MetricChange, spec: Spec, options: PerformanceOptions | EstimationOptions | None = None
+) -> Status:
+    """A metric's status: practically large *and* beyond its standard errors, at the levels
+    of `options` (the spec's `performance` by default; `estimation` for an estimate).
 
     Without a standard error (a rate whose denominator is 0, say) the practical size alone
     decides.
     """
-    o = spec.performance
+    o = spec.performance if options is None else options
     size = level(change.relative, Threshold(o.warning_drop, o.critical_drop))
     z = change.z
     if z is None or size == "ok":
@@ -766,17 +777,6 @@ def _fairness_message(
 # --- performance estimated before labels ----------------------------------------------------
 
 
-def estimated_status(change: MetricChange, spec: Spec) -> Status:
-    """An estimated metric's status: as `change_status`, with `spec.estimation`'s levels."""
-    o = spec.estimation
-    size = level(change.relative, Threshold(o.warning_drop, o.critical_drop))
-    z = change.z
-    if z is None or size == "ok":
-        return size
-    noise = level(z, o.standard_errors)
-    return size if STATUS_ORDER[noise] >= STATUS_ORDER[size] else noise
-
-
 def _estimated_checks(spec: Spec, result: EstimationResult, realized: list[Check]) -> list[Check]:
     """One `estimated.<metric>` check per estimate with a reference value.
 
@@ -789,7 +789,7 @@ def _estimated_checks(spec: Spec, result: EstimationResult, realized: list[Check
         change = found.change
         if change is None:
             continue
-        status = estimated_status(change, spec)
+        status = change_status(change, spec, spec.estimation)
         text = f"estimated ({result.method}) " + _change_message(change)
         authority = judged.get(f"performance.{name}")
         if found.realized is not None:

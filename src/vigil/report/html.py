@@ -9,9 +9,14 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from vigil.measure.performance import HIGHER_IS_BETTER, PerformanceResult, SetPerformance
+from vigil.measure.performance import (
+    HIGHER_IS_BETTER,
+    MetricChange,
+    PerformanceResult,
+    SetPerformance,
+)
 from vigil.report.charts import CURRENT_COLOUR, REFERENCE_COLOUR, band_svg, distribution_svg
-from vigil.report.model import STATUS_ORDER, Report, SetSummary, Status
+from vigil.report.model import STATUS_ORDER, Check, Report, SetSummary, Status
 from vigil.report.terminal import detections_order, drift_columns, number, summary_line
 
 # The names vigil.measure.reading gives data that came from memory rather than a file, with
@@ -82,6 +87,24 @@ def _noise_level(report: Report) -> float:
     return NOISE_LEVEL
 
 
+def _change_band(
+    name: str, change: MetricChange | None, check: Check | None, noise: float, now: str
+) -> Markup | None:
+    """The noise band of a judged change: the reference ± its standard error, and `now`."""
+    if change is None or change.standard_error is None or check is None:
+        return None
+    return band_svg(
+        change.reference,
+        change.current,
+        change.standard_error,
+        noise_level=noise,
+        status=check.status,
+        title=f"{name}: reference {number(change.reference)} ± "
+        f"{number(change.standard_error)} (1 standard error; the light band "
+        f"{noise:g}), {now} {number(change.current)}",
+    )
+
+
 def metric_rows(report: Report, perf: PerformanceResult) -> list[MetricRow]:
     """Every metric of either set; the checked ones with their status and noise band."""
     ref = perf.reference.metrics if perf.reference else {}
@@ -92,18 +115,7 @@ def metric_rows(report: Report, perf: PerformanceResult) -> list[MetricRow]:
         a, b = ref.get(name), cur.get(name)
         check = report.check(f"performance.{name}")
         change = perf.changes.get(name)
-        band = None
-        if change is not None and change.standard_error is not None and check is not None:
-            band = band_svg(
-                change.reference,
-                change.current,
-                change.standard_error,
-                noise_level=noise,
-                status=check.status,
-                title=f"{name}: reference {number(change.reference)} ± "
-                f"{number(change.standard_error)} (1 standard error; the light band "
-                f"{noise:g}), current {number(change.current)}",
-            )
+        band = _change_band(name, change, check, noise, "current")
         rows.append(
             MetricRow(
                 name,
@@ -142,18 +154,7 @@ def estimate_rows(report: Report) -> list[EstimateRow]:
     for name, found in e.estimates.items():
         check = report.check(f"estimated.{name}")
         change = found.change
-        band = None
-        if change is not None and change.standard_error is not None and check is not None:
-            band = band_svg(
-                change.reference,
-                change.current,
-                change.standard_error,
-                noise_level=noise,
-                status=check.status,
-                title=f"{name}: reference {number(change.reference)} ± "
-                f"{number(change.standard_error)} (1 standard error; the light band "
-                f"{noise:g}), estimated {number(change.current)}",
-            )
+        band = _change_band(name, change, check, noise, "estimated")
         rows.append(
             EstimateRow(
                 name,

@@ -32,6 +32,10 @@ Level = Annotated[float, Field(le=MAX_LEVEL, allow_inf_nan=False)]
 Probability = Annotated[float, Field(allow_inf_nan=False)]
 Pair = tuple[Finite, Finite]
 SharePair = tuple[Share, Share]
+ErrorsPair = tuple[  # [warning, critical] in standard errors
+    Annotated[float, Field(ge=0, le=MAX_STANDARD_ERRORS)],
+    Annotated[float, Field(ge=0, le=MAX_STANDARD_ERRORS)],
+]
 
 # Model names and versions appear in URL paths, metric labels and file names.
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
@@ -102,13 +106,7 @@ class PerformanceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     warning_drop: Level | None = None
     critical_drop: Level | None = None
-    standard_errors: (
-        tuple[
-            Annotated[float, Field(ge=0, le=MAX_STANDARD_ERRORS)],
-            Annotated[float, Field(ge=0, le=MAX_STANDARD_ERRORS)],
-        ]
-        | None
-    ) = None
+    standard_errors: ErrorsPair | None = None
     min_labelled: Annotated[int, Field(ge=1, le=MAX_MIN_LABELLED)] | None = None
 
 
@@ -119,13 +117,7 @@ class EstimationIn(BaseModel):
     metrics: Annotated[list[str], Field(max_length=64)] | None = None
     warning_drop: Level | None = None
     critical_drop: Level | None = None
-    standard_errors: (
-        tuple[
-            Annotated[float, Field(ge=0, le=MAX_STANDARD_ERRORS)],
-            Annotated[float, Field(ge=0, le=MAX_STANDARD_ERRORS)],
-        ]
-        | None
-    ) = None
+    standard_errors: ErrorsPair | None = None
 
 
 class MultivariateIn(BaseModel):
@@ -137,13 +129,7 @@ class MultivariateIn(BaseModel):
     domain_classifier: bool | None = None
     reference_cap: Annotated[int, Field(ge=100, le=MAX_REFERENCE_CAP)] | None = None
     reconstruction_increase: tuple[Level, Level] | None = None
-    standard_errors: (
-        tuple[
-            Annotated[float, Field(ge=0, le=MAX_STANDARD_ERRORS)],
-            Annotated[float, Field(ge=0, le=MAX_STANDARD_ERRORS)],
-        ]
-        | None
-    ) = None
+    standard_errors: ErrorsPair | None = None
     anomaly_share: SharePair | None = None
     domain_auc: SharePair | None = None
 
@@ -154,13 +140,7 @@ class AttributionIn(BaseModel):
     k: Annotated[int, Field(ge=1, le=MAX_COLUMNS)] | None = None
     ndcg: SharePair | None = None
     relative_change: tuple[Level, Level] | None = None
-    standard_errors: (
-        tuple[
-            Annotated[float, Field(ge=0, le=MAX_STANDARD_ERRORS)],
-            Annotated[float, Field(ge=0, le=MAX_STANDARD_ERRORS)],
-        ]
-        | None
-    ) = None
+    standard_errors: ErrorsPair | None = None
     alpha: Probability | None = None
     importance_weighted: bool | None = None
     receive: bool | None = None
