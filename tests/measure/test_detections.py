@@ -17,6 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 from river import drift
 from sklearn.datasets import load_breast_cancer, load_diabetes
@@ -510,3 +512,23 @@ def test_against_a_saved_profile_cusum_is_skipped_with_the_reason_and_adwin_runs
     assert [(s.stream, s.detector) for s in d.streams] == [("x", "adwin")]
     ((stream, why),) = d.skipped
     assert stream == "x" and "saved profile" in why
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_with_a_timestamp_the_rows_order_in_the_file_changes_nothing(seed: int) -> None:
+    """Time order is the order: any shuffle of the rows gives the same detections, at the
+    same positions and timestamps, each naming its record's row in the shuffled set."""
+    spec = binary_spec([{"stream": "score"}, {"stream": "x", "detector": "cusum"}])
+    reference, current = binary_set(400, 1), binary_set(1500, 2, shift_at=700, shuffle=False)
+    shuffled = current.take(np.random.default_rng(seed).permutation(current.num_rows))
+    a = evaluate(reference, current, spec).detections
+    b = evaluate(reference, shuffled, spec).detections
+    assert a is not None and b is not None
+    for s, t in zip(a.streams, b.streams, strict=True):
+        assert [(x.position, x.timestamp, x.change_start) for x in s.detections] == [
+            (x.position, x.timestamp, x.change_start) for x in t.detections
+        ]
+        for x in t.detections:
+            assert shuffled.column("ts")[x.row].as_py().isoformat() == x.timestamp
+    assert any(s.detections for s in a.streams)
