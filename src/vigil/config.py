@@ -22,7 +22,7 @@ import yaml
 from vigil.alerts.settings import AlertSettings, parse_alert_settings
 from vigil.detect import DETECTORS, STREAMS_EXTRA, check_params
 from vigil.errors import ConfigError
-from vigil.monitor.streams import StreamConfig
+from vigil.measure.streams import StreamConfig
 from vigil.monitor.windows import WindowPlan
 from vigil.spec.schema import name_problem
 from vigil.units import parse_duration, parse_size

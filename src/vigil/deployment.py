@@ -25,8 +25,9 @@ from vigil.evaluation import read_current
 from vigil.ingest.layout import layout_for
 from vigil.measure.reading import Dataset
 from vigil.measure.reference import conform_reference
+from vigil.measure.streams import resolve
 from vigil.monitor.scheduler import Backoff, Monitor
-from vigil.monitor.streams import StreamDetectors, resolve, window_points
+from vigil.monitor.streams import StreamDetectors, window_points
 from vigil.spec import Spec, load_spec
 from vigil.store.base import MetricPoint, ModelInfo, Store
 

@@ -40,6 +40,7 @@ from vigil.measure.columns import (
     numeric_sample,
     token_profile,
 )
+from vigil.measure.detections import DetectionResult, detect_changes
 from vigil.measure.drift import (
     ColumnDrift,
     DriftResult,
@@ -345,6 +346,7 @@ def evaluate(
         fairness_job = pool.submit(measure_fairness, spec, cur.table, labels)
         estimated_job = pool.submit(estimate, spec, ref.table, cur.table, ref.once)
         multivariate_job = pool.submit(_multivariate, spec, ref, cur.table)
+        detections_job = pool.submit(_detections, spec, ref, cur.table)
         for name, measured, checked in pool.map(job, columns):
             results[name] = (measured, checked)
             done += 1
@@ -419,7 +421,13 @@ def evaluate(
         fairness=fairness,
         estimated=estimated,
         multivariate=multivariate,
+        detections=detections_job.result(),
     )
+
+
+def _detections(spec: Spec, ref: _Reference, current: pa.Table) -> DetectionResult | None:
+    """The stream detectors over the current set in time order (None: none ran)."""
+    return detect_changes(ref.table, current, spec, once=ref.once)
 
 
 MULTIVARIATE_NOTE = "Multivariate drift"  # how its notes start (late labels carry them)

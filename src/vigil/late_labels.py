@@ -33,6 +33,7 @@ from vigil.evaluation import (
     read_current,
 )
 from vigil.measure.cbpe import with_realized
+from vigil.measure.detections import detect_changes
 from vigil.measure.drift import ColumnDrift, unevaluated
 from vigil.measure.estimation import estimate
 from vigil.measure.fairness import measure_fairness
@@ -178,4 +179,6 @@ def evaluate_labels(previous: Report, reference: PreparedReference, current: Any
         fairness=fairness,
         estimated=estimated,
         multivariate=previous.multivariate,
+        # run again whole: the error stream reads the labels, and the others cost one pass
+        detections=detect_changes(ref.table, table, spec, once=ref.once),
     )

@@ -74,6 +74,13 @@ class Detector:
         self._impl.update(x)
         return bool(self._impl.drift_detected)
 
+    def change_start(self) -> int | None:
+        """Where the detector puts the start of the change it just signalled, as a position,
+        when it says: ADWIN's cut (the values it keeps after a detection are those since the
+        cut, to its buckets' resolution). None for the others."""
+        width = getattr(self._impl, "width", None) if self.config.name == "adwin" else None
+        return None if width is None else max(1, self.position - int(width) + 1)
+
     def dumps(self) -> bytes:
         """The envelope line and the payload; ``restore`` reads it back."""
         payload = self._impl.dumps() if isinstance(self._impl, Cusum) else pickle.dumps(self._impl)

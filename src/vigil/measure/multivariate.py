@@ -38,6 +38,7 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from vigil.measure.columns import boolean_column, category_codes, nan_as_null, numeric_array
+from vigil.measure.detections import without_detections
 from vigil.spec import CATEGORY_KINDS, NUMERIC_KINDS, ColumnSpec, Spec
 from vigil.spec.values import category_strings
 from vigil.stats.classification import roc_auc_score
@@ -441,7 +442,10 @@ def domain_classifier(
 
 def window_spec(spec: Spec) -> Spec:
     """The spec the service judges its windows with: the domain classifier, on by default in
-    a batch report, off unless the spec turns it on (`domain_classifier: true`)."""
+    a batch report, off unless the spec turns it on (`domain_classifier: true`); and no
+    report-side stream detectors (`vigil.measure.detections.without_detections`: the service
+    runs its own on the streams, as records arrive)."""
+    spec = without_detections(spec)
     if spec.multivariate.domain_classifier is not None:
         return spec
     options = dataclasses.replace(spec.multivariate, domain_classifier=False)

@@ -17,7 +17,7 @@ from vigil.measure.performance import (
 )
 from vigil.report.charts import CURRENT_COLOUR, REFERENCE_COLOUR, band_svg, distribution_svg
 from vigil.report.model import STATUS_ORDER, Check, Report, SetSummary, Status
-from vigil.report.terminal import drift_columns, number, summary_line
+from vigil.report.terminal import detections_order, drift_columns, number, summary_line
 
 # The names vigil.measure.reading gives data that came from memory rather than a file, with
 # or without the angle brackets.
@@ -325,6 +325,8 @@ def render_html(report: Report) -> str:
         drift_status={c.column: report.drift_status(c.column) or "ok" for c in columns},
         dataset=report.check("dataset_drift"),
         mv=multivariate_rows(report),
+        detections=report.detections,
+        detections_order=None if report.detections is None else detections_order(report),
         summary=summary_line(report),
         reference_colour=REFERENCE_COLOUR,
         current_colour=CURRENT_COLOUR,

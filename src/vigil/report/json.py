@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from vigil.measure.attribution import AttributionResult, FeatureAttribution
+from vigil.measure.detections import Detection, DetectionResult, StreamDetections
 from vigil.measure.drift import ColumnDrift, Distribution, DriftResult
 from vigil.measure.estimation import Estimate, EstimatedConfusion, EstimationResult
 from vigil.measure.fairness import (
@@ -153,7 +154,47 @@ def _document(report: Report) -> dict[str, Any]:
         document["fairness"] = _fairness_document(report.fairness)
     if report.multivariate is not None:  # an optional key: absent when not measured
         document["multivariate"] = _multivariate_document(report.multivariate)
+    if report.detections is not None:  # an optional key: absent when no detector ran
+        document["detections"] = _detections_document(report.detections)
     return document
+
+
+def _detections_document(d: DetectionResult) -> dict[str, Any]:
+    return {
+        "order": d.order,
+        "timestamp_column": d.timestamp_column,
+        "unordered": d.unordered,
+        "streams": [
+            {
+                **{f.name: getattr(s, f.name) for f in dataclasses.fields(s)},
+                "params": dict(s.params),
+            }
+            for s in d.streams
+        ],
+        "skipped": [{"stream": stream, "reason": why} for stream, why in d.skipped],
+    }
+
+
+def _read_detections(d: dict[str, Any]) -> DetectionResult:
+    return DetectionResult(
+        order=d["order"],
+        timestamp_column=d["timestamp_column"],
+        streams=tuple(
+            StreamDetections(
+                stream=s["stream"],
+                detector=s["detector"],
+                params=dict(s["params"]),
+                library=s["library"],
+                records=s["records"],
+                detections=tuple(Detection(**x) for x in s["detections"]),
+                reference_mean=s["reference_mean"],
+                reference_sigma=s["reference_sigma"],
+            )
+            for s in d["streams"]
+        ),
+        skipped=tuple((x["stream"], x["reason"]) for x in d["skipped"]),
+        unordered=d["unordered"],
+    )
 
 
 def _multivariate_document(m: MultivariateResult) -> dict[str, Any]:
@@ -347,6 +388,7 @@ def _report(doc: dict[str, Any]) -> Report:
         fairness=_fairness(doc["fairness"]) if doc.get("fairness") is not None else None,
         estimated=_read_estimated(doc.get("estimated")),
         multivariate=_multivariate(doc["multivariate"]) if "multivariate" in doc else None,
+        detections=_read_detections(doc["detections"]) if "detections" in doc else None,
     )
 
 

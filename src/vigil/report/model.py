@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vigil.measure.attribution import AttributionResult
+from vigil.measure.detections import DetectionResult
 from vigil.measure.drift import DriftResult
 from vigil.measure.estimation import EstimationResult
 from vigil.measure.fairness import FairnessResult
@@ -51,6 +52,9 @@ class Report:
     # performance estimated before the labels (CBPE, DLE); None when not estimated
     estimated: EstimationResult | None = None
     multivariate: MultivariateResult | None = None  # None: not asked for, or not measurable
+    # the stream detectors over the current set in time order; None when none ran. No
+    # status: a detection is information (vigil.measure.detections)
+    detections: DetectionResult | None = None
 
     @property
     def status(self) -> Status:

@@ -220,6 +220,8 @@ def render_terminal(report: Report, console: Console) -> None:
         console.print(t)
     if report.multivariate is not None:
         _multivariate_table(report, console)
+    if report.detections is not None:
+        _detections_table(report, console)
 
     failed = [c for c in report.checks if c.status != "ok"]
     console.print(
@@ -292,3 +294,41 @@ def _multivariate_table(report: Report, console: Console) -> None:
     captions += [escape(n) for n in m.notes]
     t.caption = "; ".join(captions) or None
     console.print(t)
+
+
+def detections_order(report: Report) -> str:
+    """How the detectors read the current set: in time order, or in row order and why."""
+    d = report.detections
+    assert d is not None
+    if d.timestamp_column is None:
+        return "in row order: the spec has no timestamp column in the current set"
+    late = f"; {d.unordered:,} records without a timestamp read last" if d.unordered else ""
+    return f"in time order of {d.timestamp_column!r}{late}"
+
+
+def _detections_table(report: Report, console: Console) -> None:
+    d = report.detections
+    assert d is not None
+    t = Table(title="Change detectors over the current set", title_justify="left")
+    for header in ("stream", "detector", "records", "detections", "first at", "change from"):
+        t.add_column(header, justify="left" if header in ("stream", "detector") else "right")
+    for s in d.streams:
+        first = s.detections[0] if s.detections else None
+        t.add_row(
+            escape(s.stream),
+            escape(s.detector),
+            f"{s.records:,}",
+            f"{len(s.detections):,}",
+            "—" if first is None else escape(_where(first.position, first.row, first.timestamp)),
+            "—" if first is None or first.change_start is None else f"{first.change_start:,}",
+        )
+    for stream, why in d.skipped:
+        t.add_row(escape(stream), "—", "—", "—", "—", f"[dim]{escape(why)}[/]")
+    t.caption = escape(
+        f"values read {detections_order(report)}; a detection is information, not a check"
+    )
+    console.print(t)
+
+
+def _where(position: int, row: int, timestamp: str | None) -> str:
+    return f"#{position:,} (row {row:,}{', ' + timestamp if timestamp else ''})"

@@ -21,6 +21,7 @@ from vigil.spec.model import (
     PerformanceOptions,
     QualityOptions,
     Spec,
+    StreamOptions,
 )
 from vigil.spec.types import (
     CATEGORY_KINDS,
@@ -64,6 +65,7 @@ __all__ = [
     "QualityOptions",
     "Role",
     "Spec",
+    "StreamOptions",
     "Task",
     "Threshold",
     "class_of_score",

@@ -28,6 +28,7 @@ from vigil.spec.model import (
     PerformanceOptions,
     QualityOptions,
     Spec,
+    StreamOptions,
 )
 from vigil.spec.types import Kind, Role, Task, Threshold
 
@@ -149,6 +150,12 @@ def spec_from_dict(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
     for key in ("variance", "anomaly_quantile", "domain_classifier", "reference_cap"):
         if key in multivariate and multivariate[key] is None:
             del multivariate[key]
+    streams = None
+    if parsed.streams is not None:
+        streams = tuple(
+            StreamOptions(s.stream, s.detector, tuple((s.params or {}).items()))
+            for s in parsed.streams
+        )
     return Spec(
         columns=tuple(columns),
         task=parsed.task,
@@ -159,6 +166,7 @@ def spec_from_dict(data: Mapping[str, Any], *, source: str = "spec") -> Spec:
         fairness=replace(FairnessOptions(), **fairness),
         estimation=replace(EstimationOptions(), **estimation),
         multivariate=replace(MultivariateOptions(), **multivariate),
+        streams=streams,
     )
 
 

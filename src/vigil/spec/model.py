@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from vigil.detect.registry import DETECTORS, check_params
 from vigil.errors import SpecError
 from vigil.spec.methods import (
     DEFAULT_METHODS,
@@ -275,6 +276,25 @@ class MultivariateOptions:
     domain_auc: Threshold = Threshold(0.55, 0.65)
 
 
+StreamParam = float | int | str | bool
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOptions:
+    """One change detector over one per-record stream of the current set, in `vigil report`
+    (docs/statistics.md, "Streaming change detectors"): `stream` is `error`, `score` or a
+    numeric column; `detector` None is the service's default (adwin, cusum without River);
+    `params` the detector's parameters over its defaults, checked as the service's are."""
+
+    stream: str
+    detector: str | None = None
+    params: tuple[tuple[str, StreamParam], ...] = ()
+
+
+# the streams a report watches when the spec does not say: the score and the error
+DEFAULT_STREAMS = (StreamOptions("score"), StreamOptions("error"))
+
+
 @dataclass(frozen=True, slots=True)
 class Spec:
     """The columns of a model's data and the rules that judge them."""
@@ -288,6 +308,8 @@ class Spec:
     fairness: FairnessOptions = field(default_factory=FairnessOptions)
     estimation: EstimationOptions = field(default_factory=EstimationOptions)
     multivariate: MultivariateOptions = field(default_factory=MultivariateOptions)
+    # None: DEFAULT_STREAMS where the sets have them; (): no detector (the service's windows)
+    streams: tuple[StreamOptions, ...] | None = None
 
     def __post_init__(self) -> None:
         _check_spec(self)
@@ -398,6 +420,8 @@ class Spec:
             },
             "multivariate": _multivariate_dict(self.multivariate),
         }
+        if self.streams is not None:  # a spec without it reads (and reports) as before
+            out["streams"] = [_stream_dict(s) for s in self.streams]
         a = self.attribution
         if a != AttributionOptions():  # a spec without it reads (and reports) as before
             out["attribution"] = {
@@ -411,6 +435,15 @@ class Spec:
                 "receive": a.receive,
             }
         return out
+
+
+def _stream_dict(s: StreamOptions) -> dict[str, Any]:
+    out: dict[str, Any] = {"stream": s.stream}
+    if s.detector is not None:
+        out["detector"] = s.detector
+    if s.params:
+        out["params"] = dict(s.params)
+    return out
 
 
 def _multivariate_dict(m: MultivariateOptions) -> dict[str, Any]:
@@ -555,6 +588,7 @@ def _check_spec(spec: Spec) -> None:
     _check_fairness(spec.fairness)
     _check_estimation(spec.estimation)
     _check_multivariate(spec)
+    _check_streams(spec)
 
 
 def _check_attribution(a: AttributionOptions) -> None:
@@ -679,3 +713,41 @@ def _check_multivariate(spec: Spec) -> None:
                 f"multivariate.{name} must be [warning, critical] with 0 <= warning <= "
                 f"critical; got [{level.warning}, {level.critical}]."
             )
+
+
+def _check_streams(spec: Spec) -> None:
+    """Each `streams:` entry names a stream the spec has and a detector with valid params."""
+    numeric = [c.name for c in spec.columns if c.kind == "numeric"]
+    seen: set[tuple[str, str | None]] = set()
+    for i, entry in enumerate(spec.streams or ()):
+        where = f"streams[{i}]"
+        if entry.stream not in ("error", "score", *numeric):
+            raise SpecError(
+                f"{where}.stream: {entry.stream!r} is not `error`, `score` or a numeric "
+                f"column of the spec; numeric columns: {', '.join(numeric) or 'none'}."
+            )
+        if entry.detector is not None and entry.detector not in DETECTORS:
+            raise SpecError(
+                f"{where}.detector: unknown detector {entry.detector!r}; use one of "
+                f"{', '.join(sorted(DETECTORS))}."
+            )
+        if entry.detector is not None:
+            try:
+                check_params(entry.detector, dict(entry.params), where=f"{where}.params")
+            except ValueError as err:
+                raise SpecError(str(err)) from None
+            inputs = DETECTORS[entry.detector].inputs
+            binary = entry.stream == "error" and spec.task in ("binary", "multiclass")
+            if not binary and "numeric" not in inputs:
+                raise SpecError(
+                    f"{where}.detector: {entry.detector} reads 0/1 streams and "
+                    f"{entry.stream!r} is numeric; use adwin, page_hinkley or cusum."
+                )
+        elif entry.params:
+            raise SpecError(
+                f"{where}.params: parameters need the detector they are for; name it "
+                "(detector: adwin, cusum, ...)."
+            )
+        if (entry.stream, entry.detector) in seen:
+            raise SpecError(f"{where}: stream {entry.stream!r} with this detector is listed twice.")
+        seen.add((entry.stream, entry.detector))

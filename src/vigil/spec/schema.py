@@ -158,6 +158,19 @@ class FairnessIn(BaseModel):
     domain_auc: SharePair | None = None
 
 
+class StreamIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    stream: Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+    detector: Annotated[str, Field(max_length=64)] | None = None
+    params: (
+        Annotated[
+            dict[Annotated[str, Field(max_length=64)], bool | int | float | str],
+            Field(max_length=16),
+        ]
+        | None
+    ) = None
+
+
 class SpecFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: int | None = None
@@ -170,6 +183,7 @@ class SpecFile(BaseModel):
     fairness: FairnessIn = Field(default_factory=FairnessIn)
     estimation: EstimationIn = Field(default_factory=EstimationIn)
     multivariate: MultivariateIn = Field(default_factory=MultivariateIn)
+    streams: Annotated[list[StreamIn], Field(max_length=64)] | None = None
 
 
 def _pydantic_message(err: ValidationError, source: str) -> str:
