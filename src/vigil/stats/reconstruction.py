@@ -49,8 +49,17 @@ def fit_pca(x: NDArray[np.float64], *, variance: float = 0.65) -> PCAFit:
     scale = x.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)
     z = (x - mean) / scale
-    _, singular, vt = np.linalg.svd(z, full_matrices=False)
-    eig = singular**2
+    if z.shape[0] >= z.shape[1]:
+        # many more rows than columns (a reference): the eigenvectors of the columns' Gram
+        # matrix are the right singular vectors, at a matrix product's cost instead of an
+        # SVD of the whole table (scikit-learn's "covariance_eigh" solver)
+        values, vectors = np.linalg.eigh(z.T @ z)
+        order = np.argsort(values)[::-1]
+        eig = np.clip(values[order], 0.0, None)
+        vt = vectors[:, order].T
+    else:
+        _, singular, vt = np.linalg.svd(z, full_matrices=False)
+        eig = singular**2
     total = float(eig.sum())
     if total == 0.0:  # every column constant: no axis to keep; every row reconstructs itself
         return PCAFit(mean, scale, np.zeros((0, x.shape[1])), 1.0)
