@@ -316,3 +316,31 @@ def test_a_class_the_reference_lacks_leaves_its_rows_out_not_the_window() -> Non
     for name, found in report.estimated.estimates.items():
         assert found.realized is not None, name
         assert abs(found.value - clean.estimated.estimates[name].value) < 0.01, name
+
+
+def test_the_calibration_rule_decides_on_a_seeded_sample_of_a_large_reference(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Beyond DECISION_ROWS labelled rows the rule reads a seeded sample: its decision is the
+    rule's on that sample, and the calibration it asks for is still fitted on every row."""
+    from vigil.measure import cbpe
+
+    reference, roles = nannyml_reference("car_loan")
+    spec = infer_spec(reference, **roles)
+    seen: list[int] = []
+    rule = cbpe.needs_calibration
+
+    def counting(truth: np.ndarray, scores: np.ndarray) -> bool:
+        seen.append(truth.size)
+        return rule(truth, scores)
+
+    monkeypatch.setattr(cbpe, "needs_calibration", counting)
+    monkeypatch.setattr(cbpe, "DECISION_ROWS", 5_000)
+    found = cbpe.fit_cbpe(spec, reference, cbpe.class_labels(spec, reference))
+    assert seen == [5_000]
+    truth = np.arange(12_000) % 2
+    scores = np.linspace(0, 1, 12_000)
+    sampled_truth, sampled_scores = cbpe._decision_rows(truth, scores)
+    assert sampled_truth.size == 5_000
+    np.testing.assert_array_equal(np.sort(sampled_scores), sampled_scores)  # order kept
+    assert found.problem is None and len(found.calibrators) == 1

@@ -245,3 +245,28 @@ def test_a_profile_reference_says_why_there_is_no_multivariate_drift(tmp_path: A
     report = evaluate(path, reference, spec)
     assert report.multivariate is None
     assert any("needs the reference's rows" in note for note in report.notes)
+
+
+def test_a_large_reference_is_fitted_on_a_seeded_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond FIT_ROWS the PCA, its errors and the threshold come from a seeded sample of the
+    reference (the encodings from every row): the fit equals one on that sample, and an
+    unshifted window is still judged ok against it."""
+    monkeypatch.setattr(mv, "FIT_ROWS", 1_000)
+    # numbers without gaps: the encodings (read from every row) are the sample's too
+    frame = correlated(4_000, 0.7, seed=3).drop(columns="shop")
+    reference = pa.Table.from_pandas(frame.iloc[:3_000], preserve_index=False)
+    window = pa.Table.from_pandas(frame.iloc[3_000:], preserve_index=False)
+    spec = infer_spec(reference)
+    columns = mv.multivariate_columns(spec)
+    fit = mv.fit_multivariate(reference, columns, spec)
+    picked = np.sort(np.random.default_rng(mv.SEED).choice(3_000, 1_000, False))
+    monkeypatch.setattr(mv, "FIT_ROWS", 10_000)
+    on_sample = mv.fit_multivariate(reference.take(pa.array(picked)), columns, spec)
+    assert fit.errors.size == 1_000
+    np.testing.assert_allclose(fit.errors, on_sample.errors, rtol=1e-12)
+    np.testing.assert_allclose(fit.pca.components, on_sample.pca.components, rtol=1e-12)
+    assert fit.anomaly_threshold == on_sample.anomaly_threshold
+    monkeypatch.setattr(mv, "FIT_ROWS", 1_000)
+    report = evaluate(reference, window, spec)
+    found = {k: v for k, v in statuses(report).items() if not k.endswith("domain_auc")}
+    assert found and set(found.values()) == {"ok"}, found
