@@ -110,6 +110,47 @@ def _bucket_sql(step_seconds: int | None) -> str:
     return f"CAST(floor(({epoch}) / {step}.0) * {step} AS BIGINT)"
 
 
+def _grouped(
+    db: Backend,
+    model: ModelInfo,
+    *,
+    key: str | None,
+    where: str,
+    params: tuple[Any, ...],
+    version: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    step_seconds: int | None,
+    kind: WindowKind,
+) -> dict[str, list[SeriesPoint]]:
+    """Points matching `where` grouped per `key` column (one group "" when None), version and
+    step (each window when None), oldest first: the one query behind `series`,
+    `column_series` and `metric_by_column`."""
+    bucket = _bucket_sql(step_seconds)
+    head = "" if key is None else f"{key}, "
+    rows = db.run(
+        f"SELECT {head}version, {bucket} AS b, max(w_end), avg(value), min(value), "
+        f"max(value), avg(band), max({RANK}), count(*) FROM metric_points "
+        f"WHERE model_id = ? AND kind = ? AND {where} "
+        "AND (CAST(? AS VARCHAR) IS NULL OR version = ?) AND w_start >= ? AND w_start < ? "
+        f"GROUP BY {head}version, b ORDER BY {head}b, version",
+        (
+            model.id,
+            kind,
+            *params,
+            version,
+            version,
+            since or EPOCH,
+            until or datetime(9999, 1, 1),
+        ),
+    )
+    out: dict[str, list[SeriesPoint]] = {}
+    for row in rows:
+        name, rest = ("", row) if key is None else (str(row[0]), row[1:])
+        out.setdefault(name, []).append(_series_point(rest))
+    return out
+
+
 class Dashboard:
     """Reads grouped for pages (`Store.window_span`, `series`, `heatmap`, `alert_spans`,
     `window_statuses`, `quarantine_between`)."""
@@ -147,26 +188,19 @@ class Dashboard:
     ) -> list[SeriesPoint]:
         """One metric of one column and segment over time, per version, grouped by the step
         (each window when None); oldest first."""
-        bucket = _bucket_sql(step_seconds)
-        rows = self._db.run(
-            f"SELECT version, {bucket} AS b, max(w_end), avg(value), min(value), max(value), "
-            f"avg(band), max({RANK}), count(*) FROM metric_points WHERE model_id = ? "
-            "AND kind = ? AND metric = ? AND col = ? AND segment = ? "
-            "AND (CAST(? AS VARCHAR) IS NULL OR version = ?) AND w_start >= ? AND w_start < ? "
-            "GROUP BY version, b ORDER BY b, version",
-            (
-                model.id,
-                kind,
-                metric,
-                column,
-                segment,
-                version,
-                version,
-                since or EPOCH,
-                until or datetime(9999, 1, 1),
-            ),
+        found = _grouped(
+            self._db,
+            model,
+            key=None,
+            where="metric = ? AND col = ? AND segment = ?",
+            params=(metric, column, segment),
+            version=version,
+            since=since,
+            until=until,
+            step_seconds=step_seconds,
+            kind=kind,
         )
-        return [_series_point(row) for row in rows]
+        return found.get("", [])
 
     def heatmap(
         self,
@@ -351,30 +385,18 @@ class ColumnReads:
     ) -> dict[str, list[SeriesPoint]]:
         """Each metric of `column` starting with one of `prefixes`, over time, per version,
         grouped by the step (each window when None) as `series` groups one; oldest first."""
-        bucket = _bucket_sql(step_seconds)
-        rows = self._db.run(
-            f"SELECT metric, version, {bucket} AS b, max(w_end), avg(value), min(value), "
-            f"max(value), avg(band), max({RANK}), count(*) FROM metric_points "
-            "WHERE model_id = ? AND kind = ? AND col = ? AND segment = ? "
-            f"AND {_prefixes_sql(prefixes)} "
-            "AND (CAST(? AS VARCHAR) IS NULL OR version = ?) AND w_start >= ? AND w_start < ? "
-            "GROUP BY metric, version, b ORDER BY metric, b, version",
-            (
-                model.id,
-                kind,
-                column,
-                segment,
-                *prefixes,
-                version,
-                version,
-                since or EPOCH,
-                until or datetime(9999, 1, 1),
-            ),
+        return _grouped(
+            self._db,
+            model,
+            key="metric",
+            where=f"col = ? AND segment = ? AND {_prefixes_sql(prefixes)}",
+            params=(column, segment, *prefixes),
+            version=version,
+            since=since,
+            until=until,
+            step_seconds=step_seconds,
+            kind=kind,
         )
-        out: dict[str, list[SeriesPoint]] = {}
-        for metric, *row in rows:
-            out.setdefault(str(metric), []).append(_series_point(row))
-        return out
 
     def metric_by_column(
         self,
@@ -390,28 +412,18 @@ class ColumnReads:
     ) -> dict[str, list[SeriesPoint]]:
         """One metric of every column over time (e.g. each feature's mean |attribution|), per
         version, grouped by the step as `series` groups one, in one query; oldest first."""
-        bucket = _bucket_sql(step_seconds)
-        rows = self._db.run(
-            f"SELECT col, version, {bucket} AS b, max(w_end), avg(value), min(value), "
-            f"max(value), avg(band), max({RANK}), count(*) FROM metric_points "
-            "WHERE model_id = ? AND kind = ? AND metric = ? AND segment = ? AND col <> '' "
-            "AND (CAST(? AS VARCHAR) IS NULL OR version = ?) AND w_start >= ? AND w_start < ? "
-            "GROUP BY col, version, b ORDER BY col, b, version",
-            (
-                model.id,
-                kind,
-                metric,
-                segment,
-                version,
-                version,
-                since or EPOCH,
-                until or datetime(9999, 1, 1),
-            ),
+        return _grouped(
+            self._db,
+            model,
+            key="col",
+            where="metric = ? AND segment = ? AND col <> ''",
+            params=(metric, segment),
+            version=version,
+            since=since,
+            until=until,
+            step_seconds=step_seconds,
+            kind=kind,
         )
-        out: dict[str, list[SeriesPoint]] = {}
-        for column, *row in rows:
-            out.setdefault(str(column), []).append(_series_point(row))
-        return out
 
     def column_moments(
         self,
