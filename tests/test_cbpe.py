@@ -14,6 +14,7 @@ inside NannyML's 0.13.1 wheel (tests/published.py): `synthetic_sample_*` and `mc
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
@@ -344,3 +345,24 @@ def test_the_calibration_rule_decides_on_a_seeded_sample_of_a_large_reference(
     assert sampled_truth.size == 5_000
     np.testing.assert_array_equal(np.sort(sampled_scores), sampled_scores)  # order kept
     assert found.problem is None and len(found.calibrators) == 1
+
+
+def test_an_infinite_score_in_the_reference_leaves_its_row_out() -> None:
+    """A reference score of inf or -inf (a hostile or broken export) is left out with the NaN
+    ones: the calibration is fitted on the finite rows instead of the report failing
+    (fit_isotonic raised 'needs finite scores')."""
+    reference, roles = nannyml_reference("car_loan")
+    spec = infer_spec(reference, **roles)
+    score = roles["scores"][0]
+    values = reference.column(score).to_pylist()
+    values[0], values[1] = math.inf, -math.inf
+    broken = reference.set_column(
+        reference.schema.get_field_index(score), score, pa.array(values, pa.float64())
+    )
+    window = nannyml_analysis("car_loan").slice(0, 2_000)
+    clean = evaluate(reference.slice(2), window, spec)
+    report = evaluate(broken, window, spec)
+    assert report.estimated is not None and clean.estimated is not None
+    assert report.estimated.estimates.keys() == clean.estimated.estimates.keys()
+    for name, found in report.estimated.estimates.items():
+        assert found.value == pytest.approx(clean.estimated.estimates[name].value, abs=1e-9)

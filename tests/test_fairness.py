@@ -3,6 +3,7 @@ options, and the verdict on fair models (ok, over many small windows) and unfair
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -316,6 +317,8 @@ def test_a_spec_without_protected_columns_has_no_fairness() -> None:
         ({"role": "segment"}, {"min_group_size": 0}, "fairness.min_group_size"),
         ({"role": "segment"}, {"alpha": 1.5}, "fairness.alpha"),
         ({"role": "segment"}, {"size": 3}, "fairness.size"),
+        # a multivariate key in the fairness section (once accepted, then a TypeError)
+        ({"role": "segment"}, {"anomaly_share": [0.1, 0.2]}, "fairness.anomaly_share"),
     ],
 )
 def test_bad_fairness_options_are_refused_by_name(
@@ -360,3 +363,32 @@ def test_terminal_and_html_show_each_attribute_with_group_names_escaped() -> Non
     page = render_html(report)
     assert "<script>x" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
     assert page.count('data-measure="') == len(MEASURES)
+
+
+def test_a_numeric_coded_attribute_with_nan_counts_those_rows_missing() -> None:
+    """pandas writes a missing value of a number-coded group as NaN: those rows (and rows with
+    no prediction) are left out and counted, not a crash (sorting None among the groups raised
+    TypeError)."""
+    table = model_set(600, seed=4, groups=("1", "2"), weights=(0.5, 0.5))
+    codes = [float(g) for g in table.column("group").to_pylist()]
+    codes[:7] = [math.nan] * 7
+    pred = table.column("pred").to_pylist()
+    pred[7:10] = [None] * 3
+    table = table.set_column(1, "group", pa.array(codes, pa.float64()))
+    table = table.set_column(3, "pred", pa.array(pred, pa.int64()))
+    spec = spec_from_dict(
+        {
+            "task": "binary",
+            "columns": {
+                "x": {"role": "feature"},
+                "group": {"role": "segment", "kind": "categorical", "protected": True},
+                "y": {"role": "target"},
+                "pred": {"role": "prediction"},
+            },
+        }
+    )
+    report = evaluate(table, table, spec)
+    assert report.fairness is not None
+    (attribute,) = report.fairness.attributes
+    assert attribute.missing == 10
+    assert {g.group for g in attribute.groups} == {"1", "2"}

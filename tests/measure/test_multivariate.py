@@ -217,7 +217,7 @@ def test_small_windows_and_no_lightgbm_skip_the_classifier_with_a_note(
     monkeypatch.setattr(mv, "has_lightgbm", lambda: False)
     without = evaluate(prepared, correlated(500, 0.5, seed=2))
     assert without.multivariate is not None and without.multivariate.domain is None
-    assert "pip install 'vigil[ml]'" in without.multivariate.notes[0]
+    assert "pip install 'vigil-monitor[ml]'" in without.multivariate.notes[0]
 
 
 def test_options_turn_it_off_or_narrow_it() -> None:

@@ -108,7 +108,7 @@ def _rows(spec: Spec, table: pa.Table, labels: tuple[str, ...]) -> _Rows | None:
             return None
         columns = [order[label] for label in labels]
     values = np.column_stack([numeric_array(table.column(name), "numeric")[0] for name in columns])
-    keep = ~np.isnan(values).any(axis=1)
+    keep = np.isfinite(values).all(axis=1)  # a NaN or infinite score: the row is left out
     prediction = spec.single("prediction")
     if prediction is not None and prediction.name in table.column_names:
         predicted = category_codes(table.column(prediction.name), labels)

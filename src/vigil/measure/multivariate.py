@@ -81,7 +81,7 @@ LGBM_PARAMS: dict[str, Any] = {
 }
 NO_LIGHTGBM = (
     "the domain classifier needs LightGBM: install the `ml` extra "
-    "(pip install 'vigil[ml]'), or set multivariate.domain_classifier: false"
+    "(pip install 'vigil-monitor[ml]'), or set multivariate.domain_classifier: false"
 )
 
 

@@ -154,8 +154,6 @@ class FairnessIn(BaseModel):
     positive_class: Annotated[str, Field(max_length=MAX_NAME)] | int | bool | None = None
     min_group_size: Annotated[int, Field(ge=1, le=MAX_MIN_LABELLED)] | None = None
     alpha: Probability | None = None
-    anomaly_share: SharePair | None = None
-    domain_auc: SharePair | None = None
 
 
 class StreamIn(BaseModel):

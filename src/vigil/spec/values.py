@@ -37,6 +37,8 @@ def category_strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def distinct_categories(column: pa.ChunkedArray) -> list[str]:
-    """The distinct non-missing values of a column, as category strings, sorted."""
+    """The distinct non-missing values of a column, as category strings, sorted (a float NaN
+    is missing too: `category_strings` makes it null)."""
     distinct = pc.unique(column).drop_null()
-    return sorted(set(category_strings(pa.chunked_array([distinct])).to_pylist()))
+    strings = category_strings(pa.chunked_array([distinct])).to_pylist()
+    return sorted({s for s in strings if s is not None})

@@ -122,6 +122,28 @@ def test_hostile_parameters_get_a_4xx_page(person: Any, query: str, status: int)
     assert r.headers["content-type"].startswith("text/html")
 
 
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("last=forever", 422),
+        ("since=yesterday", 422),
+        ("step=2h", 422),
+        ("version=9", 404),
+        ("version=" + "9" * 5000, 422),
+        ("last=" + "%00", 422),
+        ("version=%3Cscript%3E", 404),
+    ],
+)
+def test_the_fairness_page_gives_hostile_parameters_a_4xx_page(
+    person: Any, query: str, status: int
+) -> None:
+    """The range and version parameters of the fairness page, as the overview's."""
+    r = person.get(f"/models/{MODEL}/fairness?{query}")
+    assert r.status_code == status, r.text[-400:]
+    assert "<script>" not in r.text
+    assert r.headers["content-type"].startswith("text/html")
+
+
 def test_an_unknown_model_is_a_404_page(person: Any) -> None:
     for name in ("nope", "%3Cimg%20src%3Dx%3E", "a%00b"):
         r = person.get(f"/models/{name}")
