@@ -640,20 +640,13 @@ def _change_message(change: MetricChange) -> str:
 # --- attribution --------------------------------------------------------------------------------
 
 
-def _evidence_by_errors(z: float, errors: Threshold) -> Status:
-    """The highest status `z` standard errors of evidence allow."""
-    if z >= errors.critical:
-        return "critical"
-    return "warning" if z >= errors.warning else "ok"
-
-
 def _attribution_checks(spec: Spec, result: AttributionResult) -> list[Check]:
     options = spec.attribution
     errors = options.standard_errors
     fall = result.band_mean - result.ndcg
     # unchanged data of this size always ranking alike (sd 0): any fall is beyond noise
     z = fall / result.band_sd if result.band_sd > 0 else (math.inf if fall > 0 else 0.0)
-    status = at_most(level(result.ndcg, options.ndcg), _evidence_by_errors(z, errors))
+    status = at_most(level(result.ndcg, options.ndcg), level(z, errors))
     ranking = "changed" if status != "ok" else "held"
     out = [
         Check(

@@ -27,7 +27,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from vigil.measure.columns import category_codes, numeric_array
-from vigil.spec import LABELLED_FAIRNESS, Spec
+from vigil.spec import Spec
 from vigil.spec.values import distinct_categories
 from vigil.stats import Disparity, rate_difference, rate_ratio
 
@@ -276,8 +276,3 @@ def _not_missing(column: pa.ChunkedArray) -> NDArray[np.bool_]:
         values = numeric_array(column, "numeric")[0]
         return np.asarray(~np.isnan(values))
     return np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def is_label_based(name: str) -> bool:
-    """Whether the measure reads labels (judged only on enough labelled rows)."""
-    return name in LABELLED_FAIRNESS
