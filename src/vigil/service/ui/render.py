@@ -96,6 +96,19 @@ def worst(statuses: list[str]) -> str:
     return "none"
 
 
+def protected_columns(model: ModelInfo, version: str) -> list[str]:
+    """The spec's protected attributes (segment columns with `protected: true`)."""
+    columns = model.specs.get(version, {}).get("columns") or {}
+    return [
+        name for name, c in columns.items() if isinstance(c, dict) and c.get("protected") is True
+    ]
+
+
+def protects(model: ModelInfo) -> bool:
+    """True when a version's spec names a protected attribute: the Fairness tab shows then."""
+    return any(protected_columns(model, version) for version in model.specs)
+
+
 @cache
 def environment() -> Environment:
     """The templates of `vigil.service.ui` with autoescaping always on."""
@@ -108,7 +121,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(href=href, number=number, moment=moment, static=STATIC)
+    env.globals.update(href=href, number=number, moment=moment, static=STATIC, protects=protects)
     return env
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from vigil.alerts.sla import SLA, budget
 from vigil.service.state import AppState
 from vigil.service.ui.charts import line, ms, series_chart
-from vigil.service.ui.render import href, number, worst
+from vigil.service.ui.render import href, number, protected_columns, worst
 from vigil.service.ui.timerange import TimeRange
 from vigil.spec.types import RATIO_FAIRNESS
 from vigil.store.base import ModelInfo, StoredAlert, utcnow
@@ -437,14 +437,6 @@ def retrain_card(state: AppState, model: ModelInfo) -> Card:
     )
     last = "never" if s.last_at is None else f"{s.last_at:%Y-%m-%d %H:%M} UTC ({s.last_trigger})"
     return Card("retrain", "Retraining", "none", f"last: {last}", notes)
-
-
-def protected_columns(model: ModelInfo, version: str) -> list[str]:
-    """The spec's protected attributes (segment columns with `protected: true`)."""
-    columns = model.specs.get(version, {}).get("columns") or {}
-    return [
-        name for name, c in columns.items() if isinstance(c, dict) and c.get("protected") is True
-    ]
 
 
 def fairness_levels(model: ModelInfo, version: str, measure: str) -> list[tuple[str, float, str]]:

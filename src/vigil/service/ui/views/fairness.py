@@ -12,13 +12,12 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.service.state import AppState, state_of
 from vigil.service.ui.charts import bars_chart, line, series_chart
-from vigil.service.ui.render import PageError, page, page_model
+from vigil.service.ui.render import PageError, page, page_model, protected_columns
 from vigil.service.ui.session import page_viewer
 from vigil.service.ui.timerange import TimeRange
 from vigil.service.ui.views.cards import (
     CardReader,
     fairness_levels,
-    protected_columns,
     window_report,
 )
 from vigil.service.ui.views.overview import checked_param, page_range, page_version
