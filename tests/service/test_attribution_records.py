@@ -210,6 +210,12 @@ def test_the_dashboard_shows_the_attribution_card_and_charts(service: Live) -> N
     start = drift.text.index('id="attribution-ndcg">') + len('id="attribution-ndcg">')
     ndcg = json.loads(drift.text[start : drift.text.index("</script>", start)])
     assert [t["value"] for t in ndcg["thresholds"]] == [0.9, 0.8]
+    # the drift page's section and the overview's card give one status: income's change
+    card = page.text[page.text.index('data-card="attribution"') :]
+    status = card[card.index('data-status="') + 13 :].split('"')[0]
+    assert status in ("warning", "critical")
+    section = drift.text[drift.text.index('<section id="attribution">') :]
+    assert f'<h2>Feature attribution <span class="status {status}">' in section
 
 
 def test_late_labels_keep_the_window_attribution_points(service: Live) -> None:

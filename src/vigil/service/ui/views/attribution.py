@@ -102,13 +102,14 @@ class AttributionView:
     importance: dict[str, Any]
     features: tuple[str, ...]  # on the importance chart, most important first
     latest: float | None
-    latest_status: str
+    latest_status: str  # the worst latest status of the ranking (NDCG) and the features
 
 
 def read_attribution(
     state: AppState, model: ModelInfo, selection: Selection
 ) -> AttributionView | None:
-    """NDCG and every feature's importance over the range: two grouped reads."""
+    """NDCG, every feature's importance and its judged change over the range: three grouped
+    reads."""
     timerange = selection.timerange
     common: dict[str, Any] = {
         "segment": selection.segment,
@@ -128,10 +129,15 @@ def read_attribution(
 
     top = sorted(by_feature, key=lambda c: (-weight(c), c))[:TOP_FEATURES]
     now = latest_judged(ndcg)
+    # the section's status is the overview card's: the ranking's and every feature's change
+    changes = state.store.metric_by_column(model, metric="attribution.mean_abs_change", **common)
+    latest = [latest_judged(points) for points in changes.values()]
+    statuses = [now.status if now is not None else "pending"]
+    statuses += [p.status for p in latest if p is not None]
     return AttributionView(
         series_chart([line("NDCG", ndcg)], thresholds=_thresholds(model, selection.version)),
         series_chart([line(f, by_feature[f]) for f in top], zero=True),
         tuple(top),
         None if now is None else now.value,
-        now.status if now is not None else "pending",
+        worst(statuses),
     )
