@@ -114,7 +114,7 @@
           return out;
         },
       },
-      xAxis: { type: "time" },
+      xAxis: { type: "time", axisLabel: { hideOverlap: true } },  // small cards: no labels run together
       yAxis: { type: "value", name: spec.unit || "", scale: !spec.zero, max: levelsInView(spec) },
       series: series,
     };
