@@ -427,7 +427,7 @@ def evaluate(
 
 def _detections(spec: Spec, ref: _Reference, current: pa.Table) -> DetectionResult | None:
     """The stream detectors over the current set in time order (None: none ran)."""
-    return detect_changes(ref.table, current, spec, once=ref.once)
+    return detect_changes(ref.table, current, spec, once=ref.once, profile=ref.profile)
 
 
 MULTIVARIATE_NOTE = "Multivariate drift"  # how its notes start (late labels carry them)

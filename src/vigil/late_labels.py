@@ -180,5 +180,5 @@ def evaluate_labels(previous: Report, reference: PreparedReference, current: Any
         estimated=estimated,
         multivariate=previous.multivariate,
         # run again whole: the error stream reads the labels, and the others cost one pass
-        detections=detect_changes(ref.table, table, spec, once=ref.once),
+        detections=detect_changes(ref.table, table, spec, once=ref.once, profile=ref.profile),
     )

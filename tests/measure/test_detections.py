@@ -115,11 +115,17 @@ def test_detections_equal_rivers_detectors_run_directly_in_time_order() -> None:
     ordered = in_time_order(current)
     score = ordered.column("score").to_numpy()
     error = (ordered.column("pred").to_numpy() != ordered.column("y").to_numpy()).astype(float)
+
+    def z(column: str, values: np.ndarray) -> np.ndarray:
+        """A numeric stream as the detectors read it: standardised by the reference's."""
+        ref = reference.column(column).to_numpy()
+        return (values - ref.mean()) / ref.std(ddof=1)
+
     expected = {
-        ("score", "adwin"): river_positions(drift.ADWIN(delta=0.002), score),
+        ("score", "adwin"): river_positions(drift.ADWIN(delta=0.002), z("score", score)),
         ("x", "page_hinkley"): river_positions(
             drift.PageHinkley(min_instances=30, delta=0.005, threshold=20.0),
-            ordered.column("x").to_numpy(),
+            z("x", ordered.column("x").to_numpy()),
         ),
         ("error", "ddm"): river_positions(drift.binary.DDM(warm_start=30), error),
         ("error", "adwin"): river_positions(drift.ADWIN(delta=0.01), error),
@@ -135,7 +141,7 @@ def test_detections_equal_rivers_detectors_run_directly_in_time_order() -> None:
             assert x.timestamp == times[x.position - 1].isoformat()
     # ADWIN's estimate of the start is its cut: the width it keeps after the detection
     adwin, starts = drift.ADWIN(delta=0.002), []
-    for i, v in enumerate(score.tolist(), start=1):
+    for i, v in enumerate(z("score", score).tolist(), start=1):
         adwin.update(v)
         if adwin.drift_detected:
             starts.append(i - int(adwin.width) + 1)
@@ -500,18 +506,36 @@ streams:
     assert "streams.1.bogus" in refused.stderr and "Traceback" not in refused.stderr
 
 
-def test_against_a_saved_profile_cusum_is_skipped_with_the_reason_and_adwin_runs() -> None:
+def test_against_a_saved_profile_features_run_as_against_the_rows_and_the_error_is_skipped() -> (
+    None
+):
+    """A numeric stream is standardised by the reference's mean and σ: a feature's or score's
+    column profile keeps them (the same numbers), the regression error's is not in a profile."""
     spec = binary_spec(
-        [{"stream": "x", "detector": "cusum"}, {"stream": "x", "detector": "adwin"}],
+        [
+            {"stream": "x", "detector": "cusum"},
+            {"stream": "x", "detector": "adwin"},
+            {"stream": "score", "detector": "page_hinkley"},
+            {"stream": "error", "detector": "adwin"},
+            {"stream": "error", "detector": "cusum"},
+        ],
         timestamp=False,
     )
-    profile = profile_dataset(binary_set(1000, 1).drop(["ts"]), spec)
+    reference = binary_set(1000, 1).drop(["ts"])
+    profile = profile_dataset(reference, spec)
     current = in_time_order(binary_set(2000, 2, shift_at=1000)).drop(["ts"])
     d = evaluate(profile, current, spec).detections
-    assert d is not None
-    assert [(s.stream, s.detector) for s in d.streams] == [("x", "adwin")]
+    rows = evaluate(reference, current, spec).detections
+    assert d is not None and rows is not None
+    ran = [(s.stream, s.detector) for s in d.streams]
+    assert ran == [("x", "cusum"), ("x", "adwin"), ("score", "page_hinkley"), ("error", "adwin")]
+    by_rows = {(s.stream, s.detector): s for s in rows.streams}
+    for s in d.streams:
+        twin = by_rows[(s.stream, s.detector)]
+        assert [x.position for x in s.detections] == [x.position for x in twin.detections]
+    assert any(s.detections for s in d.streams), "the planted shift is found"
     ((stream, why),) = d.skipped
-    assert stream == "x" and "saved profile" in why
+    assert stream == "error" and "saved profile" in why
 
 
 @settings(max_examples=10, deadline=None)

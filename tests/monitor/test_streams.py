@@ -141,10 +141,9 @@ def test_detectors_continued_chunk_by_chunk_fire_where_one_run_fires(
     whole = pa.concat_tables(tables)
     x, ts = whole.column("x").to_pylist(), whole.column("timestamp").to_pylist()
     ref = pq.read_table(io.BytesIO(reference())).column("x").to_numpy()
-    adwin = expected_points("adwin", {}, x, ts, "x")
-    cusum = expected_points(
-        "cusum", {"h": 8.0}, x, ts, "x", mean=float(ref.mean()), sigma=float(ref.std(ddof=1))
-    )
+    moments = {"mean": float(ref.mean()), "sigma": float(ref.std(ddof=1))}
+    adwin = expected_points("adwin", {}, x, ts, "x", **moments)  # standardised, as CUSUM
+    cusum = expected_points("cusum", {"h": 8.0}, x, ts, "x", **moments)
     assert stored(store, info, "detect.adwin", "x") == adwin
     assert stored(store, info, "detect.cusum", "x") == cusum
     # the shift in the third hour is found there
@@ -179,7 +178,17 @@ def test_the_error_stream_follows_the_order_labels_arrive_in(
         runner.run()
         fed_values += np.abs(yhat[ids] - y).tolist()
         fed_ts += [table.column("timestamp")[int(i)].as_py() for i in ids]
-    expected = expected_points("page_hinkley", {"threshold": 20.0}, fed_values, fed_ts, "error")
+    ref = pq.read_table(io.BytesIO(reference()))
+    ref_error = np.abs(ref.column("yhat").to_numpy() - ref.column("y").to_numpy())
+    expected = expected_points(  # the error standardised by the reference's error
+        "page_hinkley",
+        {"threshold": 20.0},
+        fed_values,
+        fed_ts,
+        "error",
+        mean=float(ref_error.mean()),
+        sigma=float(ref_error.std(ddof=1)),
+    )
     assert expected, "the growing error was detected"
     assert stored(store, info, "detect.page_hinkley", "error") == expected
 

@@ -1,6 +1,12 @@
 """One running detector: ``update(x) -> bool``, and its state to bytes and back.
 
-A detector is River's object (or our ``Cusum``) behind one small class. Its state is an
+A detector is River's object (or our ``Cusum``) behind one small class. A numeric stream is
+fed standardised, z = (x − mean) / σ with the reference's mean and σ, to every detector:
+Page-Hinkley's threshold and ADWIN's bound are in the stream's units, so on raw values one
+setting fits no two columns (on scikit-learn's breast-cancer features, unshifted, Page-Hinkley
+at its default fired on every shuffled stream of a column whose σ is above about 2, and ADWIN
+missed class changes in columns whose σ is about 0.02). A 0/1 stream is fed as it is.
+Its state is an
 envelope — one JSON line naming the detector, its parameters, the reference's mean and σ and
 the library that wrote it — then the payload: River's object pickled, CUSUM's sums as JSON.
 A River pickle is read back only by the River version that wrote it; on any mismatch
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,7 +28,7 @@ from typing import Any, Protocol
 from vigil.detect.cusum import Cusum, CusumParams
 from vigil.detect.registry import STREAMS_EXTRA, ParamValue, StreamKind, detector_kind
 
-ENVELOPE = 1
+ENVELOPE = 2  # 2: numeric streams standardised for every detector (1: CUSUM only)
 
 
 class _Updating(Protocol):
@@ -40,13 +47,15 @@ class DetectorConfig:
 class Detector:
     """A change detector fed one value at a time; ``position`` counts the values fed."""
 
-    __slots__ = ("_impl", "config", "library", "mean", "position", "sigma")
+    __slots__ = ("_impl", "_scale", "config", "library", "mean", "position", "sigma")
 
     def __init__(self, config: DetectorConfig, *, mean: float, sigma: float) -> None:
         self.config = config
         self.mean = mean
         self.sigma = sigma
         self.position = 0
+        # River's detectors read z on a numeric stream (CUSUM standardises by itself)
+        self._scale: tuple[float, float] | None = None
         kind = detector_kind(config.name, where="detector")
         if config.stream not in kind.inputs:
             raise ValueError(
@@ -65,12 +74,21 @@ class Detector:
             module, _, cls = kind.river_class.rpartition(".")
             self._impl = getattr(importlib.import_module(f"river.{module}"), cls)(**config.params)
             self.library = f"river {river.__version__}"
+            if config.stream == "numeric":
+                if not (math.isfinite(mean) and math.isfinite(sigma) and sigma > 0):
+                    raise ValueError(
+                        f"detector {config.name} standardises a numeric stream by the "
+                        f"reference's mean and σ; got mean {mean}, σ {sigma}"
+                    )
+                self._scale = (mean, 1.0 / sigma)
 
     def update(self, x: float) -> bool:
         """Feed one value; True when the detector signals a change at this value."""
         self.position += 1
         if isinstance(self._impl, Cusum):
             return self._impl.update(x)
+        if self._scale is not None:
+            x = (x - self._scale[0]) * self._scale[1]
         self._impl.update(x)
         return bool(self._impl.drift_detected)
 

@@ -31,10 +31,12 @@ from vigil.measure.streams import (
     ERROR,
     ResolvedStream,
     StreamConfig,
+    needs_moments,
     reference_moments,
     resolve,
     stream_values,
 )
+from vigil.profile import DatasetProfile, NumericProfile
 from vigil.spec import Spec
 from vigil.spec.model import DEFAULT_STREAMS
 
@@ -63,7 +65,7 @@ class StreamDetections:
     library: str  # "river 0.26.1", or "vigil" for CUSUM
     records: int  # values fed (records with a value: labelled ones for the error)
     detections: tuple[Detection, ...]
-    reference_mean: float | None = None  # CUSUM's standardisation, from the reference
+    reference_mean: float | None = None  # the standardisation, from the reference
     reference_sigma: float | None = None
 
 
@@ -90,10 +92,14 @@ def detect_changes(
     spec: Spec,
     *,
     once: Once[Any] | None = None,
+    profile: DatasetProfile | None = None,
 ) -> DetectionResult | None:
     """Run the spec's stream detectors over `current` in time order; None when none ran.
 
-    `reference` gives CUSUM its mean and σ (None: a saved profile, and CUSUM cannot run).
+    `reference` gives a numeric stream (and CUSUM on any) its mean and σ; when it is a saved
+    `profile` instead, a score's or feature's column profile gives them, and a stream that
+    needs them from rows (the regression error, CUSUM on the 0/1 error) is skipped with the
+    reason.
     A stream the spec names that it cannot have (`score` without exactly one score column)
     raises SpecError; one the data lacks (no labels for the error) is skipped with the reason.
     The default streams (score and error) are run where they exist, silently skipped where not.
@@ -119,7 +125,7 @@ def detect_changes(
                 skipped.append((stream.stream, why))
             continue
         try:
-            runs.append(_run(stream, reference, current, spec, order, ts, once))
+            runs.append(_run(stream, reference, current, spec, order, ts, once, profile))
         except (ConfigError, ImportError) as err:
             skipped.append((stream.stream, str(err).rstrip(".")))
     if not runs and not skipped:
@@ -150,6 +156,25 @@ def _absent(stream: ResolvedStream, current: pa.Table, spec: Spec) -> str | None
     return None
 
 
+def _profile_moments(stream: ResolvedStream, profile: DatasetProfile | None) -> tuple[float, float]:
+    """A score's or feature's mean and σ from the reference's profile (the finite values, σ
+    with ddof 1, as `reference_moments` reads them from rows)."""
+    column = None if profile is None or stream.errors else profile.columns.get(stream.column)
+    if not isinstance(column, NumericProfile):
+        raise ConfigError(
+            f"{stream.config.name} on this stream reads the reference's mean and σ of the "
+            "error, and the reference is a saved profile, which keeps no errors: pass the "
+            "reference data"
+        )
+    if column.count < 2 or not column.std > 0:
+        raise ConfigError(
+            f"the reference profile's {stream.column!r} has {column.count} values with σ "
+            f"{column.std:g}: a stream that does not vary in the reference cannot be "
+            "standardised"
+        )
+    return column.mean, column.std
+
+
 def _run(
     stream: ResolvedStream,
     reference: pa.Table | None,
@@ -158,15 +183,13 @@ def _run(
     order: np.ndarray,
     ts: pa.ChunkedArray | None,
     once: Once[Any] | None,
+    profile: DatasetProfile | None,
 ) -> StreamDetections:
     mean: float | None = None
     sigma: float | None = None
-    if stream.config.name == "cusum":
-        if reference is None:
-            raise ConfigError(
-                "CUSUM standardises by the reference's mean and σ and the reference is a "
-                "saved profile: pass the reference data, or name another detector"
-            )
+    if needs_moments(stream) and reference is None:
+        mean, sigma = _profile_moments(stream, profile)
+    elif needs_moments(stream):
         table = reference
 
         def moments() -> tuple[float, float]:

@@ -105,10 +105,17 @@ def stream_values(rows: pa.Table, *, errors: bool, regression: bool) -> np.ndarr
     return np.asarray(pc.cast(wrong, pa.float64()).to_numpy(zero_copy_only=False), float)
 
 
+def needs_moments(stream: ResolvedStream) -> bool:
+    """True when the stream's detector reads the reference's mean and σ: every numeric stream
+    (fed standardised, `vigil.detect.detector`) and CUSUM on any stream."""
+    return stream.config.stream == "numeric" or stream.config.name == "cusum"
+
+
 def reference_moments(
     reference: pa.Table, stream: ResolvedStream, spec: Spec
 ) -> tuple[float, float]:
-    """The stream's mean and σ on the reference set (CUSUM standardises by them)."""
+    """The stream's mean and σ on the reference set: a numeric stream is standardised by
+    them, and CUSUM reads them on any stream."""
     if stream.column not in reference.column_names:
         raise ConfigError(
             f"the reference has no column {stream.column!r} for stream {stream.stream}"
@@ -118,8 +125,8 @@ def reference_moments(
         target = spec.single("target")
         if target is None or target.name not in reference.column_names:
             raise ConfigError(
-                f"stream {stream.stream}: CUSUM needs the reference's labels (its target "
-                "column) for the error's reference mean; use another detector or add them."
+                f"stream {stream.stream}: its detector needs the error's mean and σ on the "
+                "reference, and the reference has no labels (its target column); add them."
             )
         rows["label"] = reference.column(target.name)
     values = stream_values(pa.table(rows), errors=stream.errors, regression=stream.regression)
@@ -127,7 +134,7 @@ def reference_moments(
     if values.size < 2 or float(np.std(values)) == 0.0:
         raise ConfigError(
             f"stream {stream.stream}: the reference has {values.size} values with σ "
-            f"{float(np.std(values)) if values.size else math.nan:g}; CUSUM needs a stream "
-            "that varies in the reference. Use another detector."
+            f"{float(np.std(values)) if values.size else math.nan:g}: a stream that does not "
+            "vary in the reference cannot be standardised; watch another stream."
         )
     return float(np.mean(values)), float(np.std(values, ddof=1))

@@ -32,6 +32,7 @@ from vigil.errors import ConfigError
 from vigil.measure.streams import (
     ResolvedStream,
     StreamConfig,
+    needs_moments,
     reference_moments,
     resolve,
     stream_values,
@@ -87,14 +88,14 @@ class StreamDetectors:
     def _moments_of(
         self, model: ModelInfo, spec: Spec, stream: ResolvedStream
     ) -> tuple[float, float]:
-        if stream.config.name != "cusum":
-            return 0.0, 1.0  # only CUSUM reads the reference's moments
+        if not needs_moments(stream):
+            return 0.0, 1.0  # a 0/1 stream is fed as it is, to any detector but CUSUM
         key = (model.id, model.current_version, stream.stream)
         if key not in self._moments:
             data = self.store.get_reference(model, model.current_version)
             if data is None:
                 raise ConfigError(
-                    f"stream {stream.stream} of model {model.name}: CUSUM waits for the "
+                    f"stream {stream.stream} of model {model.name}: its detector waits for the "
                     f"reference of version {model.current_version}"
                 )
             self._moments[key] = reference_moments(read_reference(data), stream, spec)
