@@ -151,6 +151,15 @@ class Vigil:
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
+        seen: set[str] = set()  # every worker answered: none is still starting
+        while workers > 1 and len(seen) < workers:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"only workers {sorted(seen)} answered: {self.log.name}")
+            threads = [threading.Thread(target=self._readyz, args=(seen,)) for _ in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
         with httpx.Client(base_url=self.url, timeout=300) as client:
             body = {"name": MODEL, "version": "1", "spec": spec_dict()}
             client.post("/v1/models", json=body).raise_for_status()
@@ -159,6 +168,12 @@ class Vigil:
                 content=reference,
                 headers={"content-type": "application/vnd.apache.parquet"},
             ).raise_for_status()
+
+    def _readyz(self, seen: set[str]) -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            r = httpx.get(self.url + "/readyz", timeout=10)
+            if r.is_success:
+                seen.add(r.headers["x-vigil-worker"])
 
     def stop(self) -> int:
         self.process.terminate()
@@ -191,6 +206,8 @@ def measure(
     per_proc = int(rate_guess * (args.seconds + args.warmup) / args.rows / args.clients) + 20
     procs, outs = [], []
     control = folder / f"start-{kind}"
+    for stale in (control, *folder.glob(f"ready-{kind}-*")):  # from the previous worker count
+        stale.unlink()
     for p in range(args.clients):
         out, ready = folder / f"load-{kind}-{p}.json", folder / f"ready-{kind}-{p}"
         outs.append(out)
@@ -234,7 +251,9 @@ def measure(
         done += [tuple(d) for d in data["done"]]  # type: ignore[misc]
         refused += data["refused"]
         ran_out |= data["ran_out"]
-    kept = [d for d in done if d[0] >= measure_from and d[1] <= stop + 5]
+    kept = [d for d in done if d[0] >= measure_from]  # started in the measured span
+    if not kept:
+        raise SystemExit(f"no request started in the measured span ({len(done)} in all)")
     latencies = [(e - s) * 1000 for s, e, _ in kept]
     vigil_cores, pg_cores, load_cores = cores(v0, v1), cores(g0, g1), cores(l0, l1)
     return {
