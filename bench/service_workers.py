@@ -207,7 +207,7 @@ def measure(
     procs, outs = [], []
     control = folder / f"start-{kind}"
     for stale in (control, *folder.glob(f"ready-{kind}-*")):  # from the previous worker count
-        stale.unlink()
+        stale.unlink(missing_ok=True)
     for p in range(args.clients):
         out, ready = folder / f"load-{kind}-{p}.json", folder / f"ready-{kind}-{p}"
         outs.append(out)
