@@ -161,7 +161,15 @@ class Supervisor:
             args=(self.settings, self.sock, slot.index),
             name=f"vigil-worker-{slot.index}",
         )
-        process.start()
+        # A worker starts with SIGINT ignored (an ignored signal stays ignored across exec):
+        # a terminal's Ctrl-C reaches the whole process group, and a worker still importing
+        # would die of it with a traceback. The parent's SIGTERM stops it instead; once it
+        # serves, uvicorn's handlers take SIGINT and SIGTERM alike.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            process.start()
+        finally:
+            signal.signal(signal.SIGINT, self._on_signal)
         slot.process, slot.started, slot.due = process, time.monotonic(), None
         self.note(f"worker {slot.index} started (pid {process.pid})")
 
