@@ -2,7 +2,8 @@
 
 Each record is stored once and each window computed once whichever worker answers; a worker
 killed with SIGKILL is started again and nothing it acknowledged is lost; SIGTERM to the
-parent stops every worker and exits 0; DuckDB and bad counts are refused with exit 2.
+parent stops every worker and exits 0; workers whose parent is killed stop by themselves;
+DuckDB and bad counts are refused with exit 2.
 """
 
 from __future__ import annotations
@@ -288,3 +289,27 @@ def test_workers_in_the_config_and_the_environment(tmp_path: Path) -> None:
         path.write_text(f"workers: {bad}\n")
         with pytest.raises(ConfigError, match=r"workers: .* is not a number of processes"):
             load_settings(path, {})
+
+
+def test_workers_stop_by_themselves_when_the_parent_is_killed(pg_url: str, tmp_path: Path) -> None:
+    server = Workers(credit_config(tmp_path, db=pg_url), 2)
+    try:
+        server.wait_ready(2)
+        workers = list(server.pids().values())
+        assert set(workers) <= set(children_of(server.proc.pid))
+        accepted = httpx.post(
+            f"{server.url}/v1/models/credit/predictions", json={"records": records(50)}, timeout=30
+        )
+        assert accepted.status_code == 200
+        server.proc.kill()  # SIGKILL: no chance to stop its workers
+        server.proc.wait(30)
+        deadline = time.monotonic() + 90
+        while not all(map(is_gone, workers)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert all(map(is_gone, workers)), "workers outlived their parent"
+        assert len(set(stored_ids(pg_url))) == 50
+    finally:
+        for pid in server.pids().values():
+            if not is_gone(pid):
+                os.kill(pid, signal.SIGKILL)
+        server.stop()
