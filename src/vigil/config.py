@@ -86,6 +86,7 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = 1  # `vigil serve` processes on the port; more than 1 needs PostgreSQL
     db: str = "vigil.duckdb"
     interval: int = 60
     lease: int = 600
@@ -166,6 +167,7 @@ LIMIT_KEYS = {
 TOP_KEYS = {
     "host",
     "port",
+    "workers",
     "db",
     "interval",
     "lease",
@@ -270,6 +272,7 @@ def _settings(data: dict[str, Any], base: Path, source: str) -> Settings:
     return Settings(
         host=str(data.get("host", "127.0.0.1")),
         port=port,
+        workers=check_workers(data.get("workers", 1), "workers"),
         db=str(data.get("db", "vigil.duckdb")),
         interval=parse_duration(data.get("interval", 60), "interval"),
         lease=parse_duration(data.get("lease", 600), "lease"),
@@ -281,6 +284,24 @@ def _settings(data: dict[str, Any], base: Path, source: str) -> Settings:
         alerts=parse_alert_settings(data.get("alerts")),
         source=source,
     )
+
+
+MAX_WORKERS = 64  # processes of one `vigil serve`; beyond it, run more instances
+
+
+def check_workers(value: Any, where: str) -> int:
+    """A number of `vigil serve` processes, 1 to MAX_WORKERS, or a ConfigError naming `where`."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = -1
+    fraction = isinstance(value, float) and not value.is_integer()
+    if isinstance(value, bool) or fraction or not 1 <= number <= MAX_WORKERS:
+        raise ConfigError(
+            f"{where}: {value!r} is not a number of processes from 1 to {MAX_WORKERS}; use "
+            f"about one per core (docs/scaling.md), and more instances beyond {MAX_WORKERS}."
+        )
+    return number
 
 
 def _tokens(items: Any) -> list[Token]:

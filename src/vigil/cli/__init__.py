@@ -182,6 +182,13 @@ def parser() -> argparse.ArgumentParser:
     _service_options(p)
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8000)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="serve the port from N processes (default 1; N > 1 needs a PostgreSQL store; "
+        "docs/scaling.md)",
+    )
     p.set_defaults(run="service:serve")
 
     p = sub.add_parser("run", help="compute every window that is due, then exit (for cron)")

@@ -19,7 +19,7 @@ import yaml
 from rich.console import Console
 from rich.markup import escape
 
-from vigil.config import SCOPES, Settings, hash_token, load_settings
+from vigil.config import SCOPES, Settings, check_workers, hash_token, load_settings
 from vigil.errors import ConfigError, VigilError
 from vigil.ingest.validate import iso_time
 
@@ -33,7 +33,14 @@ def settings_from(args: argparse.Namespace) -> Settings:
         settings = replace(settings, host=args.host)
     if getattr(args, "port", None) is not None:
         settings = replace(settings, port=args.port)
+    if getattr(args, "workers", None) is not None:
+        settings = replace(settings, workers=check_workers(args.workers, "--workers"))
     return settings
+
+
+def is_postgres(url: str) -> bool:
+    """True for the URLs `vigil.store.open_store` opens on PostgreSQL."""
+    return url.startswith(("postgresql://", "postgres://"))
 
 
 def is_loopback(host: str) -> bool:
@@ -55,31 +62,61 @@ def serve(args: argparse.Namespace, console: Console) -> int:
             f"write and read. Add tokens to the config (`vigil token` makes one) or bind "
             f"127.0.0.1."
         )
+    if settings.workers > 1 and not is_postgres(settings.db):
+        raise ConfigError(
+            f"{settings.workers} workers need a PostgreSQL store: {settings.db} is DuckDB, "
+            f"which one process opens at a time. Serve it with one worker, or point db at "
+            f"postgresql://... (docs/scaling.md)."
+        )
     from vigil.deployment import build_monitor, load_config_models
-    from vigil.service.app import create_app, run
     from vigil.store import open_store
 
     store = open_store(settings.db)
     try:
         load_config_models(settings, store, build_monitor(settings, store))
+        where = f"store {escape(store.url_for_display)}, windows every {settings.interval} s"
         if not settings.tokens:
             console.print(
                 "[yellow]no tokens configured:[/] serving on 127.0.0.1 only; anyone on this "
                 "machine may read and write."
             )
+        if settings.workers == 1:
+            from vigil.service.app import create_app, run
+
+            console.print(
+                f"vigil serving on http://{settings.host}:{settings.port} ({where})",
+                highlight=False,
+            )
+            run(
+                create_app(settings, store=store, load_models=False),
+                host=settings.host,
+                port=settings.port,
+            )
+            return 0
+    finally:
+        store.close()  # the workers open stores of their own
+    return _serve_workers(settings, where, console)
+
+
+def _serve_workers(settings: Settings, where: str, console: Console) -> int:
+    """`vigil serve --workers N` (N > 1): the parent binds the port and supervises."""
+    from vigil.service.workers import Supervisor, bind
+
+    sock = bind(settings.host, settings.port)
+    try:
+        settings = replace(settings, port=sock.getsockname()[1])  # --port 0: the one given
         console.print(
-            f"vigil serving on http://{settings.host}:{settings.port} "
-            f"(store {escape(store.url_for_display)}, windows every {settings.interval} s)",
+            f"vigil serving on http://{settings.host}:{settings.port} with {settings.workers} "
+            f"worker processes ({where})",
             highlight=False,
         )
-        run(
-            create_app(settings, store=store, load_models=False),
-            host=settings.host,
-            port=settings.port,
-        )
+
+        def note(line: str) -> None:
+            console.print(escape(line), highlight=False)
+
+        return Supervisor(settings, sock, note=note).run()
     finally:
-        store.close()
-    return 0
+        sock.close()
 
 
 def _monitor(settings: Settings) -> tuple[Any, Any]:
