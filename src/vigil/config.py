@@ -24,6 +24,7 @@ from vigil.detect import DETECTORS, STREAMS_EXTRA, check_params
 from vigil.errors import ConfigError
 from vigil.measure.streams import StreamConfig
 from vigil.monitor.windows import WindowPlan
+from vigil.sources.settings import SourceConfig, parse_sources
 from vigil.spec.schema import name_problem
 from vigil.units import parse_duration, parse_size
 
@@ -95,6 +96,7 @@ class Settings:
     tokens: tuple[Token, ...] = ()
     models: tuple[ModelConfig, ...] = ()
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    sources: tuple[SourceConfig, ...] = ()  # brokers consumed beside HTTP (docs/sources.md)
     source: str = "defaults"
 
     @property
@@ -175,6 +177,7 @@ TOP_KEYS = {
     "tokens",
     "models",
     "alerts",
+    "sources",
 }
 
 
@@ -227,6 +230,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
             "limits",
             "windows",
             "alerts",
+            "sources",
         }:
             data[name[len("VIGIL_") :].lower()] = value
     return _settings(data, base, source)
@@ -279,6 +283,7 @@ def _settings(data: dict[str, Any], base: Path, source: str) -> Settings:
         tokens=tuple(_tokens(data.get("tokens") or [])),
         models=tuple(_models(data.get("models") or {}, plan, base)),
         alerts=parse_alert_settings(data.get("alerts")),
+        sources=parse_sources(data.get("sources")),
         source=source,
     )
 

@@ -1,0 +1,172 @@
+"""Records from the real brokers into the store: once each, bad messages quarantined and
+acked, duplicates counted once, memory bounded when the store is slow."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pytest
+from tests.service.conftest import records
+from tests.sources.brokers import BROKERS, new_channel
+from tests.sources.conftest import quarantine, serving, stored, wait_for
+
+from vigil.store import open_store
+
+
+def json_body(recs: list[dict[str, Any]]) -> bytes:
+    return orjson.dumps({"records": recs})
+
+
+def arrow_body(recs: list[dict[str, Any]]) -> bytes:
+    table = pa.table(
+        {
+            "id": [r["id"] for r in recs],
+            "timestamp": [r["timestamp"] for r in recs],
+            "age": [r["features"]["age"] for r in recs],
+            "income": [r["features"]["income"] for r in recs],
+            "city": [r["features"]["city"] for r in recs],
+            "pred": [r["prediction"] for r in recs],
+            "proba": [r["score"] for r in recs],
+            "region": [r["segments"]["region"] for r in recs],
+        }
+    )
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+@pytest.fixture(params=BROKERS)
+def channel(request: pytest.FixtureRequest) -> Any:
+    made = new_channel(request.param)
+    yield made
+    made.delete()
+
+
+@pytest.mark.parametrize("fmt", ["json", "arrow"])
+def test_published_records_are_stored_once_even_when_published_twice(
+    tmp_path: Path, channel: Any, fmt: str
+) -> None:
+    encode = json_body if fmt == "json" else arrow_body
+    bodies = [encode(records(50, prefix=f"m{i}-")) for i in range(10)]
+    again = bodies[:3]  # a publisher that retried: the same records twice
+    channel.publish(bodies + again)
+    with serving(tmp_path, channel.source(format=fmt, batch=4)) as run:
+        wait_for(lambda: run.consumer.stats.messages["acked"] >= 13, "13 messages acked")
+        stats = run.consumer.stats
+        assert stats.records["accepted"] == 500
+        assert stats.records["duplicate"] == 150
+        wait_for(lambda: channel.outstanding() == 0, "nothing left on the broker")
+        metrics = run.live.client.get("/metrics").text
+    n, distinct, ids = stored(tmp_path / "vigil.duckdb")
+    assert n == distinct == 500
+    assert set(ids) == {f"m{i}-{j}" for i in range(10) for j in range(50)}
+    assert f'vigil_source_messages_total{{outcome="acked",source="src-{channel.broker}"}} 13.0' in (
+        metrics
+    )
+
+
+def test_bad_messages_go_to_the_quarantine_with_their_reason_and_are_acked(
+    tmp_path: Path, channel: Any
+) -> None:
+    good = records(20, prefix="good-")
+    wrong_type = records(1, prefix="typed-")[0] | {"features": {"age": "old"}}
+    no_id = {k: v for k, v in records(1, prefix="noid-")[0].items() if k != "id"}
+    single = records(1, prefix="single-")[0]
+    bodies = [
+        json_body(good),
+        b"not json at all",
+        json_body(good[:1])[:-7],  # truncated
+        json_body([wrong_type, no_id]),
+        orjson.dumps(single),  # one record per message
+        json_body(records(2000, prefix="huge-")),  # past max_body
+        b"",
+    ]
+    channel.publish(bodies)
+    with serving(tmp_path, channel.source(), max_body=256 * 1024, max_inflight_bytes=2**20) as run:
+        wait_for(lambda: run.consumer.stats.messages["acked"] >= len(bodies), "all acked")
+        wait_for(lambda: channel.outstanding() == 0, "nothing left on the broker")
+        assert run.consumer.stats.messages["quarantined"] == 4
+    n, distinct, ids = stored(tmp_path / "vigil.duckdb")
+    assert sorted(ids) == sorted([r["id"] for r in good] + ["single-0"])
+    rows = quarantine(tmp_path / "vigil.duckdb")
+    reasons = "\n".join(errors for _, errors, _ in rows)
+    prefix = f"source src-{channel.broker}, message "
+    assert all(e.startswith(prefix) for _, errors, _ in rows for e in orjson.loads(errors))
+    assert "not valid JSON" in reasons
+    assert "more than limits.max_body" in reasons
+    assert "id: missing" in reasons
+    assert "features.age: got a string, expected a number" in reasons
+    assert "the body is empty" in reasons
+    by_id = {record_id: errors for record_id, errors, _ in rows}
+    assert "typed-0" in by_id
+    assert len(rows) == 6  # 4 unreadable messages, 2 bad records
+
+
+def test_a_truncated_arrow_message_is_quarantined_and_the_good_one_stored(
+    tmp_path: Path, channel: Any
+) -> None:
+    good = arrow_body(records(30, prefix="a-"))
+    channel.publish([good[: len(good) // 2], good])
+    with serving(tmp_path, channel.source(format="arrow")) as run:
+        wait_for(lambda: run.consumer.stats.messages["acked"] >= 2, "both acked")
+        wait_for(lambda: channel.outstanding() == 0, "nothing left on the broker")
+    n, distinct, _ = stored(tmp_path / "vigil.duckdb")
+    assert n == distinct == 30
+    [(record_id, errors, _)] = quarantine(tmp_path / "vigil.duckdb")
+    assert record_id is None and "arrow" in errors.lower()
+
+
+class SlowStore:
+    """The real DuckDB store, each write of predictions a quarter second slower."""
+
+    def __init__(self, path: Path) -> None:
+        self._store = open_store(path)
+
+    def write_predictions(self, *args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.25)
+        return self._store.write_predictions(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_a_slow_store_stops_the_pulling_and_memory_stays_bounded(
+    tmp_path: Path, channel: Any
+) -> None:
+    channel.publish([json_body(records(100, prefix=f"s{i}-")) for i in range(40)])
+    store = SlowStore(tmp_path / "vigil.duckdb")
+    peaks: list[int] = []
+    held_back: list[int] = []
+    stop = threading.Event()
+    source = channel.source(batch=10, max_inflight=300)
+    try:
+        with serving(tmp_path, source, store=store) as run:  # type: ignore[arg-type]
+
+            def sample() -> None:
+                while not stop.is_set():
+                    peaks.append(run.consumer.stats.inflight)
+                    time.sleep(0.01)
+
+            sampler = threading.Thread(target=sample)
+            sampler.start()
+            wait_for(lambda: run.consumer.stats.records["accepted"] > 0, "a first batch stored")
+            held_back.append(channel.outstanding())
+            wait_for(lambda: run.consumer.stats.records["accepted"] == 4000, "all stored")
+            stop.set()
+            sampler.join()
+            assert run.consumer.stats.peak_inflight <= 300
+    finally:
+        stop.set()
+        store.close()
+    assert max(peaks) <= 300
+    assert max(peaks) > 0
+    assert held_back[0] > 20, "the broker still held most messages while the store was slow"
+    n, distinct, _ = stored(tmp_path / "vigil.duckdb")
+    assert n == distinct == 4000
