@@ -75,9 +75,7 @@ class Channel:
             with _rabbit() as ch:
                 ch.confirm_delivery()
                 for body in bodies:
-                    ch.basic_publish(
-                        "", self.consumer, body, pika.BasicProperties(delivery_mode=2)
-                    )
+                    ch.basic_publish("", self.consumer, body, pika.BasicProperties(delivery_mode=2))
 
     def publish_raw(self, fields: dict[bytes, bytes]) -> None:
         """Redis only: an entry with other fields than `body`."""

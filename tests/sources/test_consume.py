@@ -93,7 +93,7 @@ def test_bad_messages_go_to_the_quarantine_with_their_reason_and_are_acked(
         wait_for(lambda: run.consumer.stats.messages["acked"] >= len(bodies), "all acked")
         wait_for(lambda: channel.outstanding() == 0, "nothing left on the broker")
         assert run.consumer.stats.messages["quarantined"] == 4
-    n, distinct, ids = stored(tmp_path / "vigil.duckdb")
+    _, _, ids = stored(tmp_path / "vigil.duckdb")
     assert sorted(ids) == sorted([r["id"] for r in good] + ["single-0"])
     rows = quarantine(tmp_path / "vigil.duckdb")
     reasons = "\n".join(errors for _, errors, _ in rows)

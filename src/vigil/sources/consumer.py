@@ -279,9 +279,8 @@ class Consumer:
         try:
             if self.config.format == "json":
                 return _Decoded(message, records=_json_records(body))
-            kind = "predictions" if self.kind == "prediction" else "labels"
             if self.config.format == "columns":
-                table = decode_columns(body, layout, kind)
+                table = decode_columns(body, layout, self.config.kind)
             else:
                 table = decode_table(
                     body, "arrow", max_rows=self.config.max_inflight, max_decoded=len(body) * 64

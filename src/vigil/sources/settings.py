@@ -29,7 +29,9 @@ SCHEMES: dict[str, tuple[str, ...]] = {
     "redis": ("redis", "rediss"),
     "rabbitmq": ("amqp", "amqps"),
 }
-COMMON_KEYS = frozenset({"name", "broker", "url", "model", "kind", "format", "batch", "max_inflight"})
+COMMON_KEYS = frozenset(
+    {"name", "broker", "url", "model", "kind", "format", "batch", "max_inflight"}
+)
 KINDS: tuple[SourceKind, ...] = ("predictions", "labels")
 FORMATS: tuple[SourceFormat, ...] = ("json", "columns", "arrow")
 MAX_BATCH = 100_000
@@ -157,9 +159,7 @@ def _source(item: Any, where: str) -> SourceConfig:
         subject=subject,
         batch=batch,
         max_inflight=inflight,
-        redeliver_after=parse_duration(
-            item.get("redeliver_after", 30), f"{where}.redeliver_after"
-        ),
+        redeliver_after=parse_duration(item.get("redeliver_after", 30), f"{where}.redeliver_after"),
     )
 
 
