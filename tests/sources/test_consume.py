@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import orjson
 import pyarrow as pa
 import pytest
@@ -170,3 +171,39 @@ def test_a_slow_store_stops_the_pulling_and_memory_stays_bounded(
     assert held_back[0] > 20, "the broker still held most messages while the store was slow"
     n, distinct, _ = stored(tmp_path / "vigil.duckdb")
     assert n == distinct == 4000
+
+
+def test_a_redis_entry_without_the_body_field_is_quarantined_and_acked(tmp_path: Path) -> None:
+    channel = new_channel("redis")
+    try:
+        channel.publish_raw({b"payload": b"{}"})
+        channel.publish([json_body(records(5, prefix="b-"))])
+        with serving(tmp_path, channel.source()) as run:
+            wait_for(lambda: run.consumer.stats.messages["acked"] >= 2, "both acked")
+            wait_for(lambda: channel.outstanding() == 0, "nothing left on the broker")
+    finally:
+        channel.delete()
+    assert stored(tmp_path / "vigil.duckdb")[:2] == (5, 5)
+    [(_, errors, _)] = quarantine(tmp_path / "vigil.duckdb")
+    assert "the entry has no field 'body' (fields: payload)" in errors
+
+
+def test_labels_from_a_broker_join_the_predictions_once(tmp_path: Path) -> None:
+    channel = new_channel("rabbitmq")
+    preds = records(40, prefix="p-")
+    labels = [{"id": r["id"], "label": r["prediction"]} for r in preds]
+    try:
+        channel.publish([json_body(labels[:25]), json_body(labels[15:]), b"[1, 2"])
+        with serving(tmp_path, channel.source(kind="labels")) as run:
+            posted = run.live.client.post("/v1/models/credit/predictions", json={"records": preds})
+            assert posted.json()["accepted"] == 40
+            wait_for(lambda: run.consumer.stats.messages["acked"] >= 3, "all acked")
+            assert run.consumer.stats.records["accepted"] == 40
+            assert run.consumer.stats.records["duplicate"] == 10
+    finally:
+        channel.delete()
+    with duckdb.connect(str(tmp_path / "vigil.duckdb"), read_only=True) as con:
+        rows = con.execute("SELECT id, label FROM l_1").fetchall()
+    assert sorted(rows) == sorted((x["id"], x["label"]) for x in labels)
+    [(_, errors, _)] = quarantine(tmp_path / "vigil.duckdb")
+    assert "not valid JSON" in errors or "must be a JSON object" in errors

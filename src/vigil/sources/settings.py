@@ -63,8 +63,8 @@ class SourceConfig:
 def masked_url(url: str) -> str:
     """A broker URL fit for a log: `user:***@host`, or `***@host` for a bare token."""
     parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
+    if "@" not in parts.netloc:  # a URL without a scheme has no netloc: hide all before @
+        return f"***@{url.rpartition('@')[2]}" if "@" in url else url
     user, _, host = parts.netloc.rpartition("@")
     shown = f"{user.split(':', 1)[0]}:***" if ":" in user else "***"
     return urlunsplit((parts.scheme, f"{shown}@{host}", parts.path, parts.query, parts.fragment))
