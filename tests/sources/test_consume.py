@@ -17,6 +17,7 @@ from tests.service.conftest import records
 from tests.sources.brokers import BROKERS, new_channel
 from tests.sources.conftest import quarantine, serving, stored, wait_for
 
+from vigil.sources import running
 from vigil.store import open_store
 
 
@@ -207,3 +208,39 @@ def test_labels_from_a_broker_join_the_predictions_once(tmp_path: Path) -> None:
     assert sorted(rows) == sorted((x["id"], x["label"]) for x in labels)
     [(_, errors, _)] = quarantine(tmp_path / "vigil.duckdb")
     assert "not valid JSON" in errors or "must be a JSON object" in errors
+
+
+class AckLostOnce:
+    """The real broker client, whose connection drops once after a batch was stored and
+    before its ack reached the broker."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.dropped = False
+
+    def ack(self, messages: Any) -> None:
+        if not self.dropped:
+            self.dropped = True
+            self.inner.close()
+            raise ConnectionError("the connection dropped before the ack")
+        self.inner.ack(messages)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_a_batch_stored_but_never_acked_is_redelivered_and_counted_once(
+    tmp_path: Path, channel: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = running.broker_for
+    monkeypatch.setattr(running, "broker_for", lambda config: AckLostOnce(real(config)))
+    channel.publish([json_body(records(30, prefix=f"d{i}-")) for i in range(6)])
+    with serving(tmp_path, channel.source(batch=3)) as run:
+        wait_for(lambda: run.consumer.stats.records["accepted"] == 180, "all stored", 90)
+        wait_for(lambda: channel.outstanding() == 0, "nothing left on the broker", 90)
+        stats = run.consumer.stats
+        assert run.consumer.broker.dropped
+        assert stats.messages["redelivered"] >= 3
+        assert stats.records["duplicate"] >= 90  # the first fetch's records, stored again
+    n, distinct, _ = stored(tmp_path / "vigil.duckdb")
+    assert n == distinct == 180

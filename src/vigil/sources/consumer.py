@@ -152,6 +152,10 @@ class Consumer:
         """Start consuming."""
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Ask the thread to stop after the fetch it holds (stop() waits for it)."""
+        self._stop.set()
+
     def stop(self, timeout: float = 30.0) -> None:
         """Stop pulling; the batch being stored is stored and acked first, then close."""
         self._stop.set()
@@ -282,9 +286,7 @@ class Consumer:
             if self.config.format == "columns":
                 table = decode_columns(body, layout, self.config.kind)
             else:
-                table = decode_table(
-                    body, "arrow", max_rows=self.config.max_inflight, max_decoded=len(body) * 64
-                )
+                table = decode_table(body, "arrow", max_decoded=self.limits.max_message)
         except InputError as err:
             return _Decoded(message, error=str(err))
         if table.num_rows == 0:

@@ -69,7 +69,7 @@ class Sources:
     def stop(self, timeout: float = 30.0) -> None:
         """Stop pulling; each consumer stores and acks what it holds, then closes."""
         for consumer in self.consumers:
-            consumer._stop.set()
+            consumer.request_stop()
         for consumer in self.consumers:
             consumer.stop(timeout)
             if consumer.is_alive:
