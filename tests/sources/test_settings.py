@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +99,14 @@ def test_secrets_in_urls_are_masked_for_the_logs(url: str, shown: str) -> None:
     with pytest.raises(ConfigError) as err:
         parse_sources([NATS | {"url": url.replace("://", "-//")}])
     assert "secret" not in str(err.value) and "s3cr3t" not in str(err.value)
+
+
+def test_the_examples_of_docs_sources_md_are_accepted() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "sources.md").read_text()
+    (block,) = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    sources = parse_sources(yaml.safe_load(block)["sources"])
+    assert [(s.name, s.broker, s.kind, s.format) for s in sources] == [
+        ("credit-preds", "nats", "predictions", "json"),
+        ("credit-labels", "redis", "labels", "json"),
+        ("credit-arrow", "rabbitmq", "predictions", "arrow"),
+    ]
