@@ -17,6 +17,7 @@ from tests.service.conftest import records
 from tests.sources.brokers import BROKERS, new_channel
 from tests.sources.conftest import quarantine, serving, stored, wait_for
 
+from vigil.errors import StoreError
 from vigil.sources import running
 from vigil.store import open_store
 
@@ -244,3 +245,43 @@ def test_a_batch_stored_but_never_acked_is_redelivered_and_counted_once(
         assert stats.records["duplicate"] >= 90  # the first fetch's records, stored again
     n, distinct, _ = stored(tmp_path / "vigil.duckdb")
     assert n == distinct == 180
+
+
+class DownStore:
+    """The real DuckDB store, down (every write fails) until `up` is set."""
+
+    def __init__(self, path: Path) -> None:
+        self._store = open_store(path)
+        self.up = threading.Event()
+        self.refused = 0
+
+    def write_predictions(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.up.is_set():
+            self.refused += 1
+            raise StoreError("the database is unreachable")
+        return self._store.write_predictions(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_while_the_store_is_down_nothing_is_acked_and_all_is_stored_once_it_is_back(
+    tmp_path: Path, channel: Any
+) -> None:
+    channel.publish([json_body(records(50, prefix=f"u{i}-")) for i in range(4)])
+    store = DownStore(tmp_path / "vigil.duckdb")
+    try:
+        with serving(tmp_path, channel.source(batch=2), store=store) as run:  # type: ignore[arg-type]
+            wait_for(lambda: store.refused >= 2, "two refused writes")
+            assert run.consumer.stats.messages["acked"] == 0
+            # RabbitMQ counts ready messages: the 2 of the prefetch window are out, unacked
+            assert channel.outstanding() == (2 if channel.broker == "rabbitmq" else 4)
+            store.up.set()
+            wait_for(lambda: run.consumer.stats.messages["acked"] == 4, "all acked")
+            wait_for(lambda: channel.outstanding() == 0, "nothing left on the broker")
+            assert run.consumer.stats.retries >= 2
+            assert "the store failed: StoreError" in (run.consumer.stats.last_error or "")
+    finally:
+        store.close()
+    n, distinct, _ = stored(tmp_path / "vigil.duckdb")
+    assert n == distinct == 200
