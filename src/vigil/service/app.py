@@ -170,7 +170,8 @@ def create_app(
         time_rules=state.time_rules,
         window_seconds=lambda name: monitor.plan_for(name).size_seconds,
     )
-    counters.registry.register(SourcesCollector(sources.consumers))
+    if sources.consumers:
+        counters.registry.register(SourcesCollector(sources.consumers))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
