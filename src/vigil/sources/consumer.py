@@ -119,6 +119,28 @@ class _Decoded:
         return int(self.table.num_rows) if self.table is not None else 1
 
 
+@dataclass(slots=True)
+class _Job:
+    """Messages decoded and validated as one writer job, and its future once submitted."""
+
+    chunk: list[_Decoded]
+    model: ModelInfo
+    checked: Validated
+    future: Future[WriteResult] | None = None
+
+    @property
+    def size(self) -> int:
+        return sum(d.size for d in self.chunk)
+
+    @property
+    def messages(self) -> list[Message]:
+        return [d.message for d in self.chunk]
+
+
+def _messages(job: _Job | None) -> list[Message]:
+    return job.messages if job is not None else []
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     """The service's bounds that the consumer applies as HTTP ingest does."""
@@ -168,10 +190,12 @@ class Consumer:
         return self._thread.is_alive()
 
     def _run(self) -> None:
-        held: list[Message] = []
+        held: list[Message] = []  # fetched, not yet decoded
+        job: _Job | None = None  # handed to the writer, not yet acked
         connected = False
         backoff = 0.5
-        while not self._stop.is_set():
+        while not self._stop.is_set() or job is not None:
+            prepared: _Job | None = None
             try:
                 if not connected:
                     self.broker.connect()
@@ -182,29 +206,39 @@ class Consumer:
                         self.config.display_url,
                         self.config.model,
                     )
-                if not held:
-                    held = self.broker.fetch(self.config.batch, 1.0)
+                if not held and not self._stop.is_set():
+                    # while a job is stored, only a short look: its ack should not wait
+                    held = self.broker.fetch(self.config.batch, 0.05 if job else 1.0)
                     self.stats.messages["consumed"] += len(held)
                     self.stats.messages["redelivered"] += sum(m.redelivered for m in held)
-                while held:
-                    chunk, rest = self._take(held)
-                    self._store(chunk)
-                    self.broker.ack([d.message for d in chunk])
-                    self.stats.messages["acked"] += len(chunk)
-                    held = rest
-                self.stats.lag = self.broker.lag()
+                if held and not self._stop.is_set():
+                    # the next batch is decoded and validated while the writer stores the last
+                    try:
+                        prepared, held = self._prepare(held, job)
+                    except Retry:
+                        self._finish(job)
+                        job = None
+                        raise
+                self._finish(job)
+                job = None
+                if prepared is not None:
+                    job, prepared = self._submit(prepared), None
+                if not held and job is None:
+                    self.stats.lag = self.broker.lag()
                 backoff = 0.5
-            except Retry as err:
+            except Retry as err:  # nothing more acked: the same messages again, in order
+                held = [*_messages(job), *_messages(prepared), *held]
+                job = None
                 self._pause(str(err), backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
             except Exception as err:  # the broker's connection: reconnect, unacked come back
                 self._pause(f"{type(err).__name__}: {err}", backoff, broken=True)
                 backoff = min(backoff * 2, MAX_BACKOFF)
-                held = []
+                held, job = [], None
                 connected = False
                 self._close()
             finally:
-                self.stats.inflight = 0
+                self.stats.inflight = job.size if job is not None else 0
         self._close()
 
     def _pause(self, reason: str, seconds: float, *, broken: bool = False) -> None:
@@ -255,20 +289,38 @@ class Consumer:
             )
         return model, layout
 
-    def _take(self, held: list[Message]) -> tuple[list[_Decoded], list[Message]]:
-        """Decode messages until `max_inflight` records; a first message larger goes alone."""
-        _, layout = self._model()
+    def _prepare(self, held: list[Message], job: _Job | None) -> tuple[_Job | None, list[Message]]:
+        """The next messages decoded and validated, within `max_inflight` beside `job`."""
+        model, layout = self._model()
+        budget = self.config.max_inflight - (job.size if job is not None else 0)
         chunk: list[_Decoded] = []
         total = 0
         for i, message in enumerate(held):
             decoded = self._decode(message, layout)
-            if chunk and total + decoded.size > self.config.max_inflight:
-                return chunk, held[i:]
+            # a first message larger than max_inflight goes alone, once nothing else is held
+            if total + decoded.size > budget and (chunk or job is not None):
+                held = held[i:]
+                break
             chunk.append(decoded)
             total += decoded.size
-            self.stats.inflight = total
-            self.stats.peak_inflight = max(self.stats.peak_inflight, total)
-        return chunk, []
+            self._held(total + self.config.max_inflight - budget)
+        else:
+            held = []
+        if not chunk:
+            return None, held
+        checked = self._validate(chunk, layout, model)
+        if checked.extras:
+            limit = self.limits.max_extra_columns
+            model = self.store.add_extra_columns(model, checked.extras, limit)
+            refused = [name for name in checked.extras if model.column(name) is None]
+            if refused:
+                prefix = "features." if self.config.format == "json" else ""
+                refuse_columns(checked, refused, self.kind, limit, prefix)
+        return _Job(chunk, model, checked), held
+
+    def _held(self, records: int) -> None:
+        self.stats.inflight = records
+        self.stats.peak_inflight = max(self.stats.peak_inflight, records)
 
     def _decode(self, message: Message, layout: Layout) -> _Decoded:
         if message.problem is not None:
@@ -353,39 +405,55 @@ class Consumer:
             payload=json.dumps(text)[:MAX_PAYLOAD_KEPT],
         )
 
-    def _store(self, chunk: list[_Decoded]) -> None:
-        model, layout = self._model()
-        checked = self._validate(chunk, layout, model)
-        if checked.extras:
-            limit = self.limits.max_extra_columns
-            model = self.store.add_extra_columns(model, checked.extras, limit)
-            refused = [name for name in checked.extras if model.column(name) is None]
-            if refused:
-                prefix = "features." if self.config.format == "json" else ""
-                refuse_columns(checked, refused, self.kind, limit, prefix)
+    def _submit(self, job: _Job) -> _Job:
+        """Hand the job to the writer; Retry (nothing acked) when it refuses."""
         try:
-            future = self.sink.submit(
-                model,
+            job.future = self.sink.submit(
+                job.model,
                 self.kind,
-                checked.table,
-                checked.quarantined,
-                window_seconds=self.limits.window_seconds(model.name),
+                job.checked.table,
+                job.checked.quarantined,
+                window_seconds=self.limits.window_seconds(job.model.name),
             )
         except Exception as err:  # the writer is full or stopping: pause, keep the messages
             raise Retry(f"the writer refused the batch ({err})") from err
+        return job
+
+    def _finish(self, job: _Job | None) -> None:
+        """Wait until the job is committed, then ack its messages; Retry if it failed."""
+        if job is None:
+            return
+        future = job.future
+        assert future is not None
         while not future.done():
             self.broker.wait(0.05)  # heartbeats go on while the store works
         error = future.exception()
-        if isinstance(error, InputError) and len(chunk) > 1:
-            for item in chunk:  # the store refused a value: find the message at fault
-                self._store([item])
-            return
-        if isinstance(error, InputError):
-            self._store([replace(chunk[0], records=None, table=None, error=str(error))])
-            return
-        if error is not None:
+        if isinstance(error, InputError):  # the store refused a value: find the message
+            for item in job.chunk:
+                self._store_alone(item, str(error) if len(job.chunk) == 1 else None)
+        elif error is not None:
             raise Retry(f"the store failed: {type(error).__name__}: {error}")
-        self._count(future.result(), checked, chunk)
+        else:
+            self._count(future.result(), job.checked, job.chunk)
+        self.broker.ack(job.messages)
+        self.stats.messages["acked"] += len(job.chunk)
+
+    def _store_alone(self, item: _Decoded, refused: str | None) -> None:
+        """One message written by itself; quarantined whole when the store refuses it."""
+        if refused is not None:
+            item = replace(item, records=None, table=None, error=refused)
+        model, layout = self._model()
+        job = self._submit(_Job([item], model, self._validate([item], layout, model)))
+        assert job.future is not None
+        while not job.future.done():
+            self.broker.wait(0.05)
+        error = job.future.exception()
+        if isinstance(error, InputError) and refused is None:
+            self._store_alone(item, str(error))
+        elif error is not None:
+            raise Retry(f"the store failed: {type(error).__name__}: {error}")
+        else:
+            self._count(job.future.result(), job.checked, job.chunk)
 
     def _count(self, result: WriteResult, checked: Validated, chunk: list[_Decoded]) -> None:
         records = self.stats.records

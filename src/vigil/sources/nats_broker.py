@@ -62,7 +62,7 @@ class NatsBroker:
 
         try:
             msgs = self._run(self._sub.fetch(limit, timeout=timeout))
-        except nats.errors.TimeoutError:
+        except (nats.errors.TimeoutError, TimeoutError):  # a short wait may end in either
             return []
         out = []
         for msg in msgs:
