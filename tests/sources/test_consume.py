@@ -285,3 +285,41 @@ def test_while_the_store_is_down_nothing_is_acked_and_all_is_stored_once_it_is_b
         store.close()
     n, distinct, _ = stored(tmp_path / "vigil.duckdb")
     assert n == distinct == 200
+
+
+def columns_body(recs: list[dict[str, Any]]) -> bytes:
+    return orjson.dumps(
+        {
+            "columns": {
+                "id": [r["id"] for r in recs],
+                "timestamp": [r["timestamp"] for r in recs],
+                "prediction": [r["prediction"] for r in recs],
+                "score": [r["score"] for r in recs],
+                "latency_ms": [r["latency_ms"] for r in recs],
+            },
+            "features": {f: [r["features"][f] for r in recs] for f in ("age", "income", "city")},
+            "segments": {"region": [r["segments"]["region"] for r in recs]},
+        }
+    )
+
+
+def test_the_sdk_columns_format_is_stored_as_over_http(tmp_path: Path) -> None:
+    channel = new_channel("nats")
+    recs = records(40, prefix="c-")
+    bad = columns_body(recs[:2])[:-3]  # truncated
+    try:
+        channel.publish([columns_body(recs[:25]), bad, columns_body(recs[25:])])
+        with serving(tmp_path, channel.source(format="columns")) as run:
+            wait_for(lambda: run.consumer.stats.messages["acked"] >= 3, "all acked")
+            wait_for(lambda: channel.outstanding() == 0, "nothing left on the broker")
+            # the same records over HTTP as JSON records: the same values were stored
+            answer = run.live.client.post("/v1/models/credit/predictions", json={"records": recs})
+            assert (answer.json()["duplicates"], answer.json()["conflicts"]) == (40, 0)
+    finally:
+        channel.delete()
+    with duckdb.connect(str(tmp_path / "vigil.duckdb"), read_only=True) as con:
+        n, distinct = con.execute("SELECT count(*), count(DISTINCT id) FROM p_1").fetchone()
+    assert n == distinct == 40
+    [(record_id, errors, _)] = quarantine(tmp_path / "vigil.duckdb")
+    assert record_id is None
+    assert "message VIGILTEST_" in errors and "not readable as columnar JSON" in errors
