@@ -24,6 +24,7 @@ from vigil.detect import DETECTORS, STREAMS_EXTRA, check_params
 from vigil.errors import ConfigError
 from vigil.measure.streams import StreamConfig
 from vigil.monitor.windows import WindowPlan
+from vigil.sources.settings import SourceConfig, parse_sources
 from vigil.spec.schema import name_problem
 from vigil.units import parse_duration, parse_size
 
@@ -96,6 +97,7 @@ class Settings:
     tokens: tuple[Token, ...] = ()
     models: tuple[ModelConfig, ...] = ()
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    sources: tuple[SourceConfig, ...] = ()  # brokers consumed beside HTTP (docs/sources.md)
     source: str = "defaults"
 
     @property
@@ -177,6 +179,7 @@ TOP_KEYS = {
     "tokens",
     "models",
     "alerts",
+    "sources",
 }
 
 
@@ -229,6 +232,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
             "limits",
             "windows",
             "alerts",
+            "sources",
         }:
             data[name[len("VIGIL_") :].lower()] = value
     return _settings(data, base, source)
@@ -282,6 +286,7 @@ def _settings(data: dict[str, Any], base: Path, source: str) -> Settings:
         tokens=tuple(_tokens(data.get("tokens") or [])),
         models=tuple(_models(data.get("models") or {}, plan, base)),
         alerts=parse_alert_settings(data.get("alerts")),
+        sources=parse_sources(data.get("sources")),
         source=source,
     )
 

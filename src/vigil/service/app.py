@@ -36,6 +36,8 @@ from vigil.service.routes import actions, alerts, ingest, models, query, slas
 from vigil.service.state import ApiError, AppState, state_of
 from vigil.service.ui import add_dashboard
 from vigil.service.writer import Writer
+from vigil.sources.metrics import SourcesCollector
+from vigil.sources.running import Sources
 from vigil.store import open_store
 from vigil.store.base import Store
 
@@ -159,6 +161,17 @@ def create_app(
         counters=counters,
         owns_store=owns_store,
     )
+    sources = Sources(
+        settings.sources,
+        state.writer,
+        the_store,
+        max_message=settings.limits.max_body,
+        max_extra_columns=settings.limits.max_extra_columns,
+        time_rules=state.time_rules,
+        window_seconds=lambda name: monitor.plan_for(name).size_seconds,
+    )
+    if sources.consumers:
+        counters.registry.register(SourcesCollector(sources.consumers))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -172,9 +185,11 @@ def create_app(
             )
             state.writer.on_commit = state.scheduler.nudge
             state.scheduler.start()
+        sources.start()  # after the writer: a consumer acks only what the writer stored
         try:
             yield
         finally:
+            sources.stop()  # before the writer, which stores what the consumers still hold
             if state.scheduler is not None:
                 state.scheduler.stop()
             state.writer.stop()
@@ -191,6 +206,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.vigil = state
+    app.state.sources = sources
     app.add_middleware(Admission, state=state)
     app.mount(DOCS_ASSETS, StaticFiles(directory=docs_assets()), name="docs-assets")
 
