@@ -150,14 +150,16 @@ def raw_copy(url: str, query: str) -> int:
     return total
 
 
-def timed(action: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
-    seconds = []
+def timed(action: Callable[[], Any], repeat: int) -> tuple[list[float], list[float], Any]:
+    """Wall seconds and this process's CPU seconds of each of `repeat` calls; the last result."""
+    seconds, cpu = [], []
     result = None
     for _ in range(repeat):
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         result = action()
         seconds.append(time.perf_counter() - began)
-    return seconds, result
+        cpu.append(time.process_time() - began_cpu)
+    return seconds, cpu, result
 
 
 def window_query(store: SqlStore, model: ModelInfo) -> str:
@@ -213,17 +215,23 @@ def main() -> None:
         }
         expected = None
         for name, action in cases.items():
-            seconds, table = timed(action, args.repeat)
+            seconds, cpu, table = timed(action, args.repeat)
             if isinstance(table, pa.Table):
                 assert table.num_rows == args.rows, (name, table.num_rows)
                 if expected is None:
                     expected = table
                 else:
                     assert table.equals(expected), f"{name} differs from DuckDB"
-            results[name] = {"seconds": seconds, "median": statistics.median(seconds)}
+            results[name] = {
+                "seconds": seconds,
+                "median": statistics.median(seconds),
+                "client_cpu_seconds": cpu,
+                "load_average": os.getloadavg()[0],
+            }
             print(
                 f"{name}: median {statistics.median(seconds):.2f} s "
-                f"(runs {', '.join(f'{s:.2f}' for s in seconds)})",
+                f"(runs {', '.join(f'{s:.2f}' for s in seconds)}; client CPU "
+                f"{', '.join(f'{c:.2f}' for c in cpu)} s; load {os.getloadavg()[0]:.1f})",
                 flush=True,
             )
         results["raw_copy"]["bytes"] = raw_copy(url, query)
