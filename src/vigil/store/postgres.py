@@ -5,8 +5,8 @@ One connection per thread, in autocommit outside `transaction()`. Arrow tables t
 Python tuple per row is three times slower for a window of a million rows, and the server
 prints and parses CSV two and four times slower than binary (measured on 1M rows x 30 columns).
 A read copies each row's message into one buffer per block of rows as it arrives, and gathers
-short text a value at a time; ADBC's PostgreSQL driver (binary COPY decoded in C) was measured
-and read the same window no faster, so it is not used (bench/pg_read.py, issue 12).
+short text a value at a time. ADBC's PostgreSQL driver (binary COPY decoded in C) read a 1M-row
+window in about the same time, so it is not used (bench/RESULTS.md, issue 12).
 """
 
 from __future__ import annotations
