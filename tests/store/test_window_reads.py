@@ -299,8 +299,10 @@ def test_a_table_of_every_read_type_decodes_like_the_server_prints_it(
             "repeat('é', g % 50)::varchar AS v, lpad('x', g % 5)::char(6) AS c "
             "FROM generate_series(0, 9999) AS g ORDER BY g"
         )
+        jit = backend.run("SHOW jit")
         table = backend.arrow(query)
         rows = backend.run(query)
+        assert backend.run("SHOW jit") == jit  # the read's `SET LOCAL` ended with it
     finally:
         backend.close()
     assert table.num_rows == len(rows) == 10_000

@@ -33,10 +33,11 @@ Buffer = bytes | bytearray | memoryview
 
 # Any fixed number will do: every vigil migrating a database takes the same lock.
 MIGRATION_LOCK_KEY = 0x7669_6769_6C  # "vigil"
-# whatever the server's defaults: text in UTF-8 for COPY, dates as psycopg parses them; no JIT
-# compilation, which costs a quarter of a second at the read of a 1M-row window (its plan's
-# cost passes `jit_above_cost`) and saves nothing on queries this simple
-SESSION = "SET client_encoding = 'UTF8'; SET DateStyle = 'ISO'; SET jit = off"
+# whatever the server's defaults: text in UTF-8 for COPY, dates as psycopg parses them
+SESSION = "SET client_encoding = 'UTF8'; SET DateStyle = 'ISO'"
+# for a COPY read only: JIT compilation cost a quarter of a second of the read of a 1M-row
+# window (its plan's cost passes `jit_above_cost`) and saved nothing on a scan this simple
+NO_JIT = "SET LOCAL jit = off"
 CONNECT_TIMEOUT = 10  # seconds, unless the URL says otherwise
 
 # "Binary Format" in https://www.postgresql.org/docs/current/sql-copy.html
@@ -186,8 +187,10 @@ class PostgresBackend:
                     for i, oid in enumerate(oids)
                 ]
                 return pa.Table.from_arrays(arrays, names=names)
-            with cur.copy(f"COPY ({query}) TO STDOUT (FORMAT binary)".encode()) as copy:
-                batches = _read_copy(copy, [READ_TYPES[oid] for oid in oids])
+            with conn.transaction():  # SET LOCAL ends with it (or with the caller's)
+                cur.execute(NO_JIT)
+                with cur.copy(f"COPY ({query}) TO STDOUT (FORMAT binary)".encode()) as copy:
+                    batches = _read_copy(copy, [READ_TYPES[oid] for oid in oids])
         schema = pa.schema([pa.field(f"f{i}", READ_TYPES[oid][0]) for i, oid in enumerate(oids)])
         return pa.Table.from_batches(batches, schema).rename_columns(names)
 
