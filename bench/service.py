@@ -15,6 +15,8 @@ Writes bench/service_results.json and prints markdown tables.
     .venv/bin/python bench/service.py --seconds 20
     .venv/bin/python bench/service.py --seconds 20 --profile /tmp/profiles  # + py-spy runs
     .venv/bin/python bench/service.py --only json --concurrency 4 --runs 1   # one case
+    .venv/bin/python bench/service.py --only window \
+        --postgres postgresql://postgres@127.0.0.1:5432/test --out /tmp/window_pg.json
 """
 
 from __future__ import annotations
@@ -102,14 +104,15 @@ def free_port() -> int:
 class Server:
     """A `vigil serve` child with the bench model registered and its reference stored."""
 
-    def __init__(self, folder: Path, reference: bytes) -> None:
+    def __init__(self, folder: Path, reference: bytes, db: str | None = None) -> None:
         self.folder = folder
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         (folder / "vigil.yaml").write_text(CONFIG)
         env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
         self.log = (folder / "serve.log").open("wb")
-        command = [str(VENV_BIN / "vigil"), "serve", "--db", str(folder / "bench.duckdb")]
+        store = db or str(folder / "bench.duckdb")
+        command = [str(VENV_BIN / "vigil"), "serve", "--db", store]
         command += ["--port", str(self.port), "--config", str(folder / "vigil.yaml")]
         self.process = subprocess.Popen(
             command,
@@ -153,12 +156,35 @@ class Server:
 
 @contextlib.contextmanager
 def serving(reference: bytes) -> Iterator[Server]:
-    with tempfile.TemporaryDirectory(prefix="vigil-bench-") as folder:
-        server = Server(Path(folder), reference)
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-") as folder, postgres_schema() as db:
+        server = Server(Path(folder), reference, db)
         try:
             yield server
         finally:
             server.stop()
+
+
+POSTGRES: list[str] = []  # --postgres: the database each server's store gets a schema in
+QUIET_WAIT: list[float] = []  # --quiet-wait: the longest wait for a quiet machine
+
+
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[str | None]:
+    """With --postgres, the URL of a fresh schema there (dropped afterwards); else None."""
+    if not POSTGRES:
+        yield None
+        return
+    import psycopg
+
+    url = POSTGRES[0]
+    name = f"vigil_bench_{os.getpid()}_{int(time.time() * 1000)}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {name}")
+        try:
+            separator = "&" if "?" in url else "?"
+            yield f"{url}{separator}options=-csearch_path%3D{name}"
+        finally:
+            admin.execute(f"DROP SCHEMA {name} CASCADE")
 
 
 def busy_cores(seconds: float = 2.0) -> float:
@@ -182,7 +208,7 @@ def wait_for_quiet(limit: float = 180.0, quiet: float = 0.3) -> float:
 
 def load(mode: str, *options: object) -> dict[str, Any]:
     """Run one measurement of bench/service_load.py in its own process; its JSON result."""
-    waited = wait_for_quiet()
+    waited = wait_for_quiet(*QUIET_WAIT)
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         command = [str(VENV_BIN / "python"), str(LOAD), mode, "--out", out.name]
         subprocess.run(command + [str(o) for o in options], check=True)
@@ -686,8 +712,22 @@ def main() -> None:
     parser.add_argument(
         "--profile-cases", nargs="+", default=["json_c4", "arrow_c2"], help="with --profile"
     )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="servers store in a fresh schema of this PostgreSQL database, not a DuckDB file",
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=180.0,
+        help="seconds to wait at most for a quiet machine before each measurement",
+    )
     parser.add_argument("--out", type=Path, default=BENCH / "service_results.json")
     args = parser.parse_args()
+    if args.postgres:
+        POSTGRES.append(args.postgres)
+    QUIET_WAIT.append(args.quiet_wait)
     if args.profile and shutil.which("py-spy", path=str(VENV_BIN)) is None:
         raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
 

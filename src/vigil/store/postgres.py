@@ -4,6 +4,9 @@ One connection per thread, in autocommit outside `transaction()`. Arrow tables t
 `COPY` in PostgreSQL's binary format, encoded and decoded a column at a time with numpy: a
 Python tuple per row is three times slower for a window of a million rows, and the server
 prints and parses CSV two and four times slower than binary (measured on 1M rows x 30 columns).
+A read copies each row's message into one buffer per block of rows as it arrives, and gathers
+short text a value at a time. ADBC's PostgreSQL driver (binary COPY decoded in C) read a 1M-row
+window in about the same time, so it is not used (bench/RESULTS.md, issue 12).
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ Buffer = bytes | bytearray | memoryview
 MIGRATION_LOCK_KEY = 0x7669_6769_6C  # "vigil"
 # whatever the server's defaults: text in UTF-8 for COPY, dates as psycopg parses them
 SESSION = "SET client_encoding = 'UTF8'; SET DateStyle = 'ISO'"
+# for a COPY read only: JIT compilation cost a quarter of a second of the read of a 1M-row
+# window (its plan's cost passes `jit_above_cost`) and saved nothing on a scan this simple
+NO_JIT = "SET LOCAL jit = off"
 CONNECT_TIMEOUT = 10  # seconds, unless the URL says otherwise
 
 # "Binary Format" in https://www.postgresql.org/docs/current/sql-copy.html
@@ -39,6 +45,9 @@ COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 EPOCH_MICROS = 946_684_800_000_000  # PostgreSQL counts from 2000-01-01, Arrow from 1970
 EPOCH_DAYS = 10_957
 BLOCK_ROWS = 16_384  # rows encoded or decoded at a time: their bytes stay in the CPU's cache
+# zero bytes after a block of rows read: fixed-width reads past the last value stay inside,
+# and text of at most this many bytes is gathered a value (not a byte) at a time
+PADDING = 32
 
 # Result column type OID (fixed in pg_type since 7.x) -> Arrow type and big-endian layout;
 # "" marks variable-length bytes. Other types (numeric, uuid, ...) take the slow path.
@@ -178,8 +187,10 @@ class PostgresBackend:
                     for i, oid in enumerate(oids)
                 ]
                 return pa.Table.from_arrays(arrays, names=names)
-            with cur.copy(f"COPY ({query}) TO STDOUT (FORMAT binary)".encode()) as copy:
-                batches = _read_copy(copy, [READ_TYPES[oid] for oid in oids])
+            with conn.transaction():  # SET LOCAL ends with it (or with the caller's)
+                cur.execute(NO_JIT)
+                with cur.copy(f"COPY ({query}) TO STDOUT (FORMAT binary)".encode()) as copy:
+                    batches = _read_copy(copy, [READ_TYPES[oid] for oid in oids])
         schema = pa.schema([pa.field(f"f{i}", READ_TYPES[oid][0]) for i, oid in enumerate(oids)])
         return pa.Table.from_batches(batches, schema).rename_columns(names)
 
@@ -310,32 +321,49 @@ def _spans(starts: Ints, lengths: Ints) -> Ints:
 
 
 def _read_copy(copy: psycopg.Copy, layouts: list[tuple[pa.DataType, str]]) -> list[pa.RecordBatch]:
-    """Arrow batches from a `COPY ... TO STDOUT (FORMAT binary)`, decoded as the rows arrive."""
+    """Arrow batches from a `COPY ... TO STDOUT (FORMAT binary)`, decoded as the rows arrive.
+
+    PostgreSQL sends one message per row, then a trailer. Each message is copied into one
+    growing buffer at once and let go: a million messages kept alive until a block is joined
+    cost twice the time of reading them.
+    """
     batches = []
-    block: list[Buffer] = []
+    read = copy.read
+    block = bytearray()
+    sizes: list[int] = []
+    size = sizes.append
     first = True
-    while message := copy.read():  # PostgreSQL sends one message per row, then a trailer
-        block.append(message)
-        if len(block) > BLOCK_ROWS:
-            batches.append(_decode(block[:-1], layouts, first=first))
-            block, first = block[-1:], False
-    trailer = bytes(block.pop()) if block else b""
-    if first and not block:  # no rows: the header came with the trailer
+    while message := read():
+        if len(sizes) == BLOCK_ROWS:
+            batches.append(_decode(block, sizes, layouts, first=first))
+            block, sizes, first = bytearray(), [], False
+            size = sizes.append
+        block += message
+        size(len(message))
+    if not sizes:
+        raise StoreError("PostgreSQL ended a COPY without its trailer; please report it.")
+    # the trailer is the last message; with no rows, the header came with it
+    trailer = bytes(block[len(block) - sizes.pop() :])
+    del block[len(block) - len(trailer) :]
+    if first and not sizes:
         trailer = trailer[len(COPY_HEADER) :]
     if trailer != b"\xff\xff":
         raise StoreError("PostgreSQL ended a COPY in an unexpected way; please report it.")
-    if block:
-        batches.append(_decode(block, layouts, first=first))
+    if sizes:
+        batches.append(_decode(block, sizes, layouts, first=first))
     return batches
 
 
 def _decode(
-    messages: list[Buffer], layouts: list[tuple[pa.DataType, str]], *, first: bool
+    block: bytearray, sizes: list[int], layouts: list[tuple[pa.DataType, str]], *, first: bool
 ) -> pa.RecordBatch:
-    """Arrow columns from rows in PostgreSQL's binary COPY format, one message per row."""
-    sizes = np.fromiter(map(len, messages), np.int64, len(messages))
-    data = np.frombuffer(b"".join([*messages, bytes(8)]), np.uint8)  # padding: see below
-    rows = np.cumsum(sizes) - sizes
+    """Arrow columns from rows in PostgreSQL's binary COPY format, the rows' bytes one after
+    the other in `block` (which gets padding: a NULL's bytes are read from past it)."""
+    lengths_of_rows = np.array(sizes, np.int64)
+    ends = np.cumsum(lengths_of_rows)
+    rows = ends - lengths_of_rows
+    block += bytes(PADDING)
+    data = np.frombuffer(block, np.uint8)
     if first:
         if data[:11].tobytes() != COPY_HEADER[:11]:
             raise StoreError("PostgreSQL sent COPY data without its header; please report it.")
@@ -359,16 +387,44 @@ def _decode(
             native = values.astype(values.dtype.newbyteorder("="))
             arrays.append(pa.array(native, arrow_type, mask=None if everywhere else ~valid))
         else:
-            offsets = np.concatenate([[0], np.cumsum(used)])
-            content = data[_spans(at, used)]
-            bitmap = None if everywhere else pa.array(valid).buffers()[1]
-            buffers = [bitmap, pa.py_buffer(offsets), pa.py_buffer(content)]
-            large = pa.large_binary() if arrow_type == pa.binary() else pa.large_string()
-            arrays.append(pa.Array.from_buffers(large, len(rows), buffers).cast(arrow_type))
+            arrays.append(_varlen(data, at, used, valid, arrow_type, everywhere=everywhere))
         at = at + used
-    if np.any(at != np.cumsum(sizes)):
+    if np.any(at != ends):
         raise StoreError("PostgreSQL sent COPY rows of unexpected lengths; please report it.")
     return pa.RecordBatch.from_arrays(arrays, [f"f{i}" for i in range(len(arrays))])
+
+
+def _varlen(
+    data: NDArray[np.uint8],
+    at: Ints,
+    used: Ints,
+    valid: NDArray[np.bool_],
+    arrow_type: pa.DataType,
+    *,
+    everywhere: bool,
+) -> pa.Array:
+    """A text or bytes column from the values of `used` bytes at offsets `at` of `data`."""
+    offsets = np.zeros(len(at) + 1, np.int64)
+    np.cumsum(used, out=offsets[1:])
+    widest = int(used.max()) if len(used) else 0
+    if widest <= PADDING:
+        # short values (categories, ids): each row's first `widest` bytes in one gather of
+        # fixed-width items, then the bytes past each value's length dropped; an index per
+        # value rather than one per byte
+        items = _unaligned(data, f"V{widest}")[at] if widest else np.zeros(0, np.uint8)
+        square = items.view(np.uint8).reshape(len(at), widest)
+        content = square[np.arange(widest) < used[:, None]]
+    else:
+        content = data[_spans(at, used)]
+    bitmap = None if everywhere else pa.array(valid).buffers()[1]
+    small = offsets[-1] < 2**31
+    if arrow_type == pa.binary():
+        kind = pa.binary() if small else pa.large_binary()
+    else:
+        kind = pa.string() if small else pa.large_string()
+    index = offsets.astype(np.int32) if small else offsets
+    buffers = [bitmap, pa.py_buffer(index), pa.py_buffer(content)]
+    return pa.Array.from_buffers(kind, len(at), buffers).cast(arrow_type)
 
 
 def _encode(columns: list[pa.Array], layouts: list[str]) -> Iterator[Buffer]:

@@ -1,0 +1,316 @@
+"""A window read from PostgreSQL is the table DuckDB reads for the same records (issue 12).
+
+PostgreSQL sends a window as binary COPY, decoded in blocks of rows with numpy
+(`vigil.store.postgres`); DuckDB hands Arrow over itself, so it is the reference here. Both
+stores get the same batches through `write_predictions` / `write_labels`, and every column
+of the two reads must agree: types, order, values, NULLs, NaN and infinities.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import vigil.store.postgres as postgres
+from vigil.errors import StoreError
+from vigil.store import SqlStore, open_store
+from vigil.store.base import Storage
+
+from .records import HOUR, T0, labels, predictions
+from .test_backends import assert_same
+
+COLUMNS: list[tuple[str, str, Storage]] = [
+    ("x", "feature", "DOUBLE"),
+    ("colour", "feature", "VARCHAR"),
+    ("flag", "feature", "BOOLEAN"),
+    ("seen", "feature", "TIMESTAMP"),
+    ("note", "feature", "VARCHAR"),
+    ("score", "score", "DOUBLE"),
+    ("prediction", "prediction", "VARCHAR"),
+]
+SPEC: dict[str, Any] = {"version": 1, "task": "binary", "columns": {}}
+END = T0 + timedelta(seconds=HOUR)
+names = (f"m{i}" for i in itertools.count())  # a model of its own per case
+
+# text at the edges of the decoder: empty, the widest gathered a value at a time
+# (`postgres.PADDING` bytes) and one byte past it, multi-byte characters across that edge,
+# very long, and what COPY's text format would have to escape
+EDGE_TEXT = [
+    "",
+    "a" * postgres.PADDING,
+    "b" * (postgres.PADDING + 1),
+    "é" * (postgres.PADDING // 2) + "z",
+    "🙂" * 9,
+    "x" * 200_000,
+    "\\.\n\t\\N,\"'",
+    "ünïcode 列",
+    None,
+]
+SPECIAL = [np.nan, np.inf, -np.inf, -0.0, 5e-324, 1.7976931348623157e308, None]
+
+
+class Pair:
+    """The same model in a DuckDB store and a PostgreSQL store."""
+
+    def __init__(self, duck: SqlStore, pg: SqlStore, columns: list[tuple[str, str, Storage]]):
+        self.duck, self.pg = duck, pg
+        name = next(names)
+        self.models = [s.register_model(name, "v1", SPEC, columns, "DOUBLE") for s in (duck, pg)]
+
+    def write(self, table: pa.Table) -> None:
+        for store, model in zip((self.duck, self.pg), self.models, strict=True):
+            store.write_predictions(model, [table], [], window_seconds=HOUR)
+
+    def label(self, table: pa.Table) -> None:
+        for store, model in zip((self.duck, self.pg), self.models, strict=True):
+            store.write_labels(model, [table], [], window_seconds=HOUR)
+
+    def extras(self, extra: list[str]) -> None:
+        self.models = [
+            store.add_extra_columns(model, extra)
+            for store, model in zip((self.duck, self.pg), self.models, strict=True)
+        ]
+
+    def read(self, start: datetime = T0, end: datetime = END) -> tuple[pa.Table, pa.Table]:
+        """DuckDB's read and PostgreSQL's, checked alike; both returned."""
+        duck = self.duck.read_window(self.models[0], "v1", start, end)
+        pg = self.pg.read_window(self.models[1], "v1", start, end)
+        assert pg.schema == duck.schema
+        assert pg.num_rows == duck.num_rows
+        assert pg.column("__id").to_pylist() == duck.column("__id").to_pylist()  # the order
+        assert_same(pg, duck)
+        return duck, pg
+
+
+@pytest.fixture(scope="module")
+def stores(module_postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    duck = open_store(tmp_path_factory.mktemp("reads") / "vigil.duckdb")
+    pg = open_store(module_postgres_url)
+    try:
+        yield duck, pg
+    finally:
+        duck.close()
+        pg.close()
+
+
+@pytest.fixture
+def pair(stores: tuple[SqlStore, SqlStore]) -> Pair:
+    return Pair(*stores, COLUMNS)
+
+
+def batch(n: int, *, first: int = 0, seed: int = 0) -> pa.Table:
+    """`n` rows over the hour with every column type, NULLs, edge text and special floats."""
+    rng = np.random.default_rng(seed)
+    ids = [f"r{first + i:07d}" for i in range(n)]
+    at = [T0 + timedelta(microseconds=int(u)) for u in rng.integers(0, HOUR * 10**6, n)]
+    x = rng.normal(size=n).tolist()
+    for i in range(min(n, len(SPECIAL))):
+        x[i] = SPECIAL[i]
+    seen = [
+        None if i % 7 == 3 else datetime(1900 + i % 200, 1 + i % 12, 28, 23, 59) for i in range(n)
+    ]
+    return predictions(
+        ids,
+        at=at,
+        x=x,
+        colour=pa.array([["red", "grün", "", None][i % 4] for i in range(n)], pa.string()),
+        flag=pa.array([[True, False, None][i % 3] for i in range(n)], pa.bool_()),
+        seen=pa.array(seen, pa.timestamp("us")),
+        note=pa.array([EDGE_TEXT[i % len(EDGE_TEXT)] for i in range(n)], pa.string()),
+        score=pa.array(rng.random(n)),
+        prediction=pa.array([["yes", "no"][i % 2] for i in range(n)], pa.string()),
+    )
+
+
+def test_every_column_type_reads_the_same_from_both_stores(pair: Pair) -> None:
+    pair.write(batch(300))
+    duck, _ = pair.read()
+    assert duck.num_rows == 300
+    notes = set(duck.column("note").to_pylist())
+    assert notes == set(EDGE_TEXT)  # every edge value came through, long text included
+
+
+def test_labels_present_absent_and_late_read_the_same(pair: Pair) -> None:
+    pair.write(batch(50))
+    before, _ = pair.read()
+    assert before.column("__label").null_count == 50  # absent
+    pair.label(labels([f"r{i:07d}" for i in range(0, 50, 3)], [float(i % 2) for i in range(17)]))
+    pair.label(labels(["r0000001"], [np.nan]))  # a NaN label is a value, not NULL
+    after, _ = pair.read()
+    assert after.column("__label").null_count == 50 - 18  # late labels joined on the next read
+
+
+def test_extra_columns_read_the_same(pair: Pair) -> None:
+    pair.extras(["browser", "os; --", "ünï"])
+    table = batch(20).append_column(
+        "browser", pa.array([None if i % 2 else "firefox" for i in range(20)], pa.string())
+    )
+    pair.write(table.append_column("ünï", pa.array(["🙂"] * 20, pa.string())))
+    duck, _ = pair.read()
+    assert duck.column("os; --").null_count == 20
+
+
+def test_a_window_without_rows_reads_the_same(pair: Pair) -> None:
+    pair.write(batch(5))
+    duck, pg = pair.read(T0 + timedelta(hours=3), T0 + timedelta(hours=4))
+    assert pg.num_rows == 0 and duck.num_rows == 0
+
+
+def test_rows_that_tie_on_time_come_in_id_order(pair: Pair) -> None:
+    ids = ["b", "a", "B", "a-b", "ab", "é", "A", "10", "9"]
+    pair.write(predictions(ids, at=T0 + timedelta(minutes=1)))
+    duck, _ = pair.read()
+    assert duck.column("__id").to_pylist() == sorted(ids, key=lambda s: s.encode())
+
+
+def test_a_window_across_many_blocks_reads_the_same(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a block of 16 384 rows and its remainder, then blocks of 7 rows: a block boundary falls
+    # everywhere, right before the trailer too (7 x 10 rows)
+    pair.write(batch(postgres.BLOCK_ROWS + 70, seed=1))
+    pair.read()
+    monkeypatch.setattr(postgres, "BLOCK_ROWS", 7)
+    small = Pair(pair.duck, pair.pg, COLUMNS)
+    small.write(batch(70, seed=2))
+    small.read()
+    pair.read()
+
+
+def test_a_block_of_nothing_but_nulls_or_empty_text_reads_the_same(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(postgres, "BLOCK_ROWS", 4)
+    n = 12
+    pair.write(
+        predictions(
+            [f"r{i:02d}" for i in range(n)],
+            at=[T0 + timedelta(seconds=i) for i in range(n)],
+            x=[None] * n,
+            colour=pa.array([None] * 4 + [""] * 4 + ["z"] * 4, pa.string()),
+            note=pa.array([""] * 8 + ["x" * 1000] * 4, pa.string()),
+        )
+    )
+    pair.read()
+
+
+def test_a_cut_or_altered_copy_stream_is_an_error_not_a_table() -> None:
+    layouts = [postgres.READ_TYPES[25], postgres.READ_TYPES[701]]
+    row = b"\x00\x02" + b"\x00\x00\x00\x02hi" + b"\x00\x00\x00\x08" + bytes(8)
+
+    class Stream:
+        def __init__(self, *messages: bytes) -> None:
+            self.messages = list(messages)
+
+        def read(self) -> bytes:
+            return self.messages.pop(0) if self.messages else b""
+
+    good = Stream(postgres.COPY_HEADER + row, row, b"\xff\xff")
+    (decoded,) = postgres._read_copy(good, layouts)  # type: ignore[arg-type]
+    assert decoded.column(0).to_pylist() == ["hi", "hi"]
+    assert decoded.column(1).to_pylist() == [0.0, 0.0]
+    broken = {
+        "no trailer": Stream(postgres.COPY_HEADER + row, row),
+        "nothing": Stream(),
+        "no header": Stream(row, row, b"\xff\xff"),
+        "short row": Stream(postgres.COPY_HEADER + row, row[:-3], b"\xff\xff"),
+        "long row": Stream(postgres.COPY_HEADER + row, row + b"!", b"\xff\xff"),
+    }
+    for case, stream in broken.items():
+        with pytest.raises(StoreError, match="COPY"):
+            postgres._read_copy(stream, layouts)  # type: ignore[arg-type]
+            pytest.fail(case)
+
+
+# -- hypothesis: any records the validator could let through ---------------------------------
+
+TEXT = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)))
+RECORD = st.fixed_dictionaries(
+    {
+        "micros": st.integers(0, HOUR * 10**6 - 1),
+        "x": st.none() | st.floats(allow_nan=True, allow_infinity=True),
+        "colour": st.none() | TEXT | st.sampled_from(EDGE_TEXT[:5]),
+        "flag": st.none() | st.booleans(),
+        "seen": st.none() | st.datetimes(datetime(1, 1, 1), datetime(9999, 12, 31)),
+        "label": st.none() | st.floats(allow_nan=True, allow_infinity=True),
+    }
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(records=st.lists(RECORD, max_size=40), block=st.integers(1, 50))
+def test_any_records_read_the_same_from_both_stores(
+    stores: tuple[SqlStore, SqlStore], records: list[dict[str, Any]], block: int
+) -> None:
+    pair = Pair(*stores, COLUMNS[:4])
+    n = len(records)
+    ids = [f"h{i}" for i in range(n)]
+    pair.write(
+        predictions(
+            ids,
+            at=[T0 + timedelta(microseconds=r["micros"]) for r in records],
+            x=[r["x"] for r in records],
+            colour=pa.array([r["colour"] for r in records], pa.string()),
+            flag=pa.array([r["flag"] for r in records], pa.bool_()),
+            seen=pa.array([r["seen"] for r in records], pa.timestamp("us")),
+        )
+    )
+    labelled = [
+        (i, r["label"]) for i, r in zip(ids, records, strict=True) if r["label"] is not None
+    ]
+    if labelled:
+        pair.label(labels([i for i, _ in labelled], [v for _, v in labelled]))
+    saved = postgres.BLOCK_ROWS
+    postgres.BLOCK_ROWS = block  # hypothesis runs the examples one after the other
+    try:
+        duck, _ = pair.read()
+    finally:
+        postgres.BLOCK_ROWS = saved
+    assert duck.num_rows == n
+
+
+def test_text_with_nul_never_reaches_postgres(pair: Pair) -> None:
+    with pytest.raises(StoreError, match="NUL"):
+        pair.pg.write_predictions(
+            pair.models[1], [predictions(["a"], colour=["a\x00b"])], [], window_seconds=HOUR
+        )
+
+
+def test_a_table_of_every_read_type_decodes_like_the_server_prints_it(
+    postgres_url: str,
+) -> None:
+    """Types the window never has (bytes, small ints, dates, time zones) through `arrow`,
+    against psycopg's own reading of the same query."""
+    backend = postgres.PostgresBackend(postgres_url)
+    try:
+        query = (
+            "SELECT g, g::int2 AS s, g::int4 AS i, g::float4 AS f, "
+            "CASE WHEN g % 3 = 0 THEN NULL ELSE decode(repeat('00ff', g % 40), 'hex') END AS b, "
+            "DATE '2000-01-01' + g - 5000 AS d, "
+            "TIMESTAMPTZ '2024-05-01 00:00+00' + g * INTERVAL '1 second' AS tz, "
+            "repeat('é', g % 50)::varchar AS v, lpad('x', g % 5)::char(6) AS c "
+            "FROM generate_series(0, 9999) AS g ORDER BY g"
+        )
+        jit = backend.run("SHOW jit")
+        table = backend.arrow(query)
+        rows = backend.run(query)
+        assert backend.run("SHOW jit") == jit  # the read's `SET LOCAL` ended with it
+    finally:
+        backend.close()
+    assert table.num_rows == len(rows) == 10_000
+    for i, name in enumerate(table.column_names):
+        expected = [r[i] for r in rows]
+        got = table.column(name).to_pylist()
+        if name == "b":
+            expected = [None if v is None else bytes(v) for v in expected]
+        if name == "f":
+            expected = [float(np.float32(v)) for v in expected]
+        assert got == expected, name
