@@ -27,13 +27,15 @@ import base64
 import binascii
 import json
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, TypeAlias
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc as paipc
 from numpy.typing import NDArray
 
@@ -44,9 +46,12 @@ from vigil.evaluation import (
     _Reference,
     _schema,
     _version,
+    infer_spec,
     performance_to_store,
+    profile_roles_refused,
     stored_performance,
 )
+from vigil.measure.batches import DEFAULT_BATCH_ROWS, read_batches
 from vigil.measure.columns import (
     boolean_column,
     category_profile,
@@ -75,6 +80,8 @@ from vigil.profile import (
     CategoricalProfile,
     DatasetProfile,
     NumericProfile,
+    is_profile_file,
+    load_profile,
     merge_categorical,
     merge_numeric,
     merge_sketches,
@@ -86,8 +93,16 @@ from vigil.profile.file import column_document, column_from_document
 from vigil.profile.numeric import N_FINE_BINS, QUANTILE_LEVELS, iqr_fences
 from vigil.profile.quantiles import sketch_count
 from vigil.report.model import Report, SetSummary
-from vigil.spec import CATEGORY_KINDS, DRIFT_ROLES, NUMERIC_KINDS, ColumnSpec, Spec, spec_from_dict
-from vigil.spec.values import distinct_categories
+from vigil.spec import (
+    CATEGORY_KINDS,
+    DRIFT_ROLES,
+    NUMERIC_KINDS,
+    ColumnSpec,
+    Spec,
+    load_spec,
+    spec_from_dict,
+)
+from vigil.spec.values import category_strings
 from vigil.stats import (
     binomial_standard_error,
     precision_recall_f1,
@@ -237,8 +252,9 @@ class ReferenceSketch:
         """The sketch of no rows yet."""
         return cls(spec, {}, {}, 0, None, max_categories)
 
-    def add(self, batch: Batch) -> None:
-        """Fold the rows of one batch in, each column read as its kind in the spec."""
+    def add(self, batch: Batch, *, type_mismatches: Mapping[str, int] | None = None) -> None:
+        """Fold the rows of one batch in, each column read as its kind in the spec;
+        `type_mismatches` adds cells a reader could not read (left missing), per column."""
         table = _table(batch)
         self.schema = _schema_of(table, self.schema)
         absent = [n for n in self.spec.names if n not in table.column_names]
@@ -260,7 +276,7 @@ class ReferenceSketch:
                     found.sketch = merge_sketches(found.sketch, sketch)
                 found.missing += read.missing
                 found.infinite += read.infinite
-                found.mismatches += read.mismatches
+                found.mismatches += read.mismatches + int((type_mismatches or {}).get(col.name, 0))
             else:
                 counts, _ = _categories(column, col.kind)
                 before = self.categories.get(col.name)
@@ -761,26 +777,25 @@ def _add_performance(perf: _Performance, spec: Spec, table: pa.Table) -> None:
             sums.setdefault(name, _Moments()).add(values)
         perf.r2.add(np.column_stack([y, np.square(y), squared]))
         return
-    # classification: strings of the target and prediction, and the scores
-    target_col = table.column(target.name)
-    perf.classes.update(distinct_categories(target_col))
-    pred_col = table.column(prediction.name) if has_pred and prediction is not None else None
-    if pred_col is not None:
-        perf.classes.update(distinct_categories(pred_col))
-    true = _strings(target_col)
-    keep = true != None  # noqa: E711 (element-wise)
-    predicted: NDArray[np.object_] | None = None
-    if pred_col is not None:
-        predicted = _strings(pred_col)
-        keep &= predicted != None  # noqa: E711
-    score_missing = np.zeros(len(true), dtype=bool)
+    # classification: the target and prediction as codes into their category strings
+    true, true_names = _coded(table.column(target.name))
+    perf.classes.update(true_names)
+    keep = true >= 0
+    predicted: NDArray[np.int64] | None = None
+    predicted_names: list[str] = []
+    if has_pred and prediction is not None:
+        predicted, predicted_names = _coded(table.column(prediction.name))
+        perf.classes.update(predicted_names)
+        keep &= predicted >= 0
+    score_missing = np.zeros(true.size, dtype=bool)
     binary_score: NDArray[np.float64] | None = None
     if scores and spec.task == "binary":
         binary_score = numeric_array(table.column(scores[0].name), "numeric")[0]
         score_missing = np.isnan(binary_score)
         keep &= ~score_missing
         if predicted is None:
-            predicted = np.where(binary_score >= 0.5, _FROM_SCORES + "1", _FROM_SCORES + "0")
+            predicted = (binary_score >= 0.5).astype(np.int64)
+            predicted_names = [_FROM_SCORES + "0", _FROM_SCORES + "1"]
     matrix: NDArray[np.float64] | None = None
     classes: list[str] = []
     if scores and spec.task == "multiclass" and all(c.score_class is not None for c in scores):
@@ -792,37 +807,36 @@ def _add_performance(perf: _Performance, spec: Spec, table: pa.Table) -> None:
         score_missing = np.asarray(np.isnan(matrix).any(axis=1), dtype=bool)
         if predicted is None:
             chosen = np.argmax(np.where(np.isnan(matrix), -np.inf, matrix), axis=1)
-            predicted = np.array(classes, dtype=object)[chosen]
-    if predicted is not None:
-        rows = keep.copy()
-        for t, p, nan in zip(
-            true[rows].tolist(), predicted[rows].tolist(), score_missing[rows].tolist(), strict=True
-        ):
-            key = (str(t), str(p), bool(nan))
-            perf.pairs[key] = perf.pairs.get(key, 0) + 1
-    else:  # no prediction: the rows are still counted (labelled_rows keeps them)
-        for t, nan in zip(true[keep].tolist(), score_missing[keep].tolist(), strict=True):
-            key = (str(t), "", bool(nan))
-            perf.pairs[key] = perf.pairs.get(key, 0) + 1
+            predicted, predicted_names = chosen.astype(np.int64), classes
+    # (true, predicted, a score missing) counted at once; no prediction is "" (the rows are
+    # still labelled rows)
+    width = len(predicted_names) + 1
+    guess = np.full(true.size, width - 1, dtype=np.int64) if predicted is None else predicted
+    keys = (true[keep] * width + guess[keep]) * 2 + score_missing[keep]
+    found, counts = np.unique(keys, return_counts=True)
+    names = [*predicted_names, ""]
+    for key, n in zip(found.tolist(), counts.tolist(), strict=True):
+        pair = (true_names[key // 2 // width], names[key // 2 % width], bool(key % 2))
+        perf.pairs[pair] = perf.pairs.get(pair, 0) + n
     if binary_score is not None:
         p = binary_score[keep]
         t = true[keep]
-        perf.bad_scores += int(np.count_nonzero(~((p >= 0.0) & (p <= 1.0))))
-        clipped = np.clip(p, EPS, 1.0 - EPS)
         valid = (p >= 0.0) & (p <= 1.0)
-        for cls_ in set(t.tolist()):
-            mine = p[t == cls_]
-            c = clipped[t == cls_]
-            inside = mine[valid[t == cls_]]
-            _add_counts(perf.histograms, str(cls_), _score_bins(inside), SCORE_BINS)
+        perf.bad_scores += int(np.count_nonzero(~valid))
+        clipped = np.clip(p, EPS, 1.0 - EPS)
+        for code in np.unique(t).tolist():
+            cls_ = true_names[code]
+            here = t == code
+            mine, c = p[here], clipped[here]
+            inside = mine[valid[here]]
+            _add_counts(perf.histograms, cls_, _score_bins(inside), SCORE_BINS)
             calibration = np.searchsorted(_CALIBRATION_EDGES, inside, side="right")
-            _add_counts(perf.calibration_counts, str(cls_), calibration, CALIBRATION_BINS)
-            sums_of = np.bincount(calibration, weights=inside, minlength=CALIBRATION_BINS).astype(
-                np.float64
-            )
-            before = perf.calibration_sums.get(str(cls_))
-            perf.calibration_sums[str(cls_)] = sums_of if before is None else before + sums_of
-            sums = perf.losses.setdefault(str(cls_), {})
+            _add_counts(perf.calibration_counts, cls_, calibration, CALIBRATION_BINS)
+            sums_of = np.bincount(calibration, weights=inside, minlength=CALIBRATION_BINS)
+            before = perf.calibration_sums.get(cls_)
+            summed = sums_of.astype(np.float64)
+            perf.calibration_sums[cls_] = summed if before is None else before + summed
+            sums = perf.losses.setdefault(cls_, {})
             for name, values in (
                 ("log_loss_pos", -np.log(c)),
                 ("log_loss_neg", -np.log(1.0 - c)),
@@ -837,16 +851,28 @@ def _add_performance(perf: _Performance, spec: Spec, table: pa.Table) -> None:
         perf.scored_rows += int(m.shape[0])
         perf.bad_scores += int(np.count_nonzero(~((m >= 0.0) & (m <= 1.0)).all(axis=1)))
         position = {c: i for i, c in enumerate(classes)}
-        for cls_ in set(t.tolist()):
+        for code in np.unique(t).tolist():
+            cls_ = true_names[code]
             if cls_ not in position:
                 continue  # a class without a score column: no multiclass scores at the end
-            part = m[t == cls_]
+            part = m[t == code]
             p_true = part[:, position[cls_]]
             clipped = np.clip(p_true, EPS, 1.0 - EPS)
             brier = np.sum(np.square(part), axis=1) - np.square(p_true) + np.square(1.0 - p_true)
-            sums = perf.losses.setdefault(str(cls_), {})
+            sums = perf.losses.setdefault(cls_, {})
             sums.setdefault("log_loss", _Moments()).add(-np.log(clipped))
             sums.setdefault("brier", _Moments()).add(brier)
+
+
+def _coded(column: pa.ChunkedArray) -> tuple[NDArray[np.int64], list[str]]:
+    """The column's values as codes into its distinct category strings (-1: missing), as
+    `category_codes` reads them: 1.0 and 1 are one class, NaN is missing."""
+    encoded = pc.dictionary_encode(category_strings(column).combine_chunks())
+    names: list[str] = encoded.dictionary.to_pylist()
+    codes = np.asarray(
+        pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64
+    )
+    return codes, names
 
 
 def _score_bins(p: NDArray[np.float64]) -> NDArray[np.intp]:
@@ -859,13 +885,6 @@ def _add_counts(
     counts = np.bincount(bins, minlength=size).astype(np.int64)
     before = into.get(key)
     into[key] = counts if before is None else before + counts
-
-
-def _strings(column: pa.ChunkedArray) -> NDArray[np.object_]:
-    """The column's values as category strings (None for missing), as an object array."""
-    from vigil.spec.values import category_strings
-
-    return np.array(category_strings(column).to_pylist(), dtype=object)
 
 
 def _labels(spec: Spec, perf: _Performance) -> tuple[str, ...]:
@@ -1857,3 +1876,115 @@ def _float_from(value: Any) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     raise ValueError(f"{value!r} is not a number")
+
+
+# --- the stream engine ---------------------------------------------------------------------------
+
+
+def evaluate_stream(
+    reference: Any,
+    current: str | Path,
+    spec: Spec | str | Path | None = None,
+    *,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    target: str | None = None,
+    prediction: str | None = None,
+    scores: Sequence[str] = (),
+    id_column: str | None = None,
+    timestamp: str | None = None,
+    segments: Iterable[str] = (),
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    """`evaluate` for sets larger than memory: both read as record batches of at most
+    `batch_rows` rows (`vigil.measure.batches`), never as one table.
+
+    `reference` is a path (file, glob or folder) or a profile (`DatasetProfile`, or a file
+    saved by `vigil profile`); a reference given as data is read twice (a quantile sketch for
+    its bin edges, then its summary on them). `current` is a path. Without a spec, one is
+    inferred from the reference's first batch with the role arguments, as `infer_spec` does.
+    Peak memory is about a few batches plus the summaries (docs/profile-format.md).
+    `on_progress(rows read, rows to read)` is called after each batch (the total is the rows
+    read so far when the files do not say).
+    """
+    roles = {
+        "target": target,
+        "prediction": prediction,
+        "scores": tuple(scores),
+        "id_column": id_column,
+        "timestamp": timestamp,
+        "segments": tuple(segments),
+    }
+    given = [name for name, value in roles.items() if value]
+    if spec is not None and given:
+        raise SpecError(
+            f"give either a spec or the role arguments ({', '.join(given)}), not both: the "
+            "spec already says which column is which."
+        )
+    if isinstance(current, (str, Path)) and Path(current).is_file() and is_profile_file(current):
+        raise InputError(
+            f"{str(current)!r} is a profile; the current set must be data (a file or a "
+            "folder). Profiles are for the reference."
+        )
+    if isinstance(spec, (str, Path)):
+        spec = load_spec(spec)
+    cur = read_batches(current, batch_rows=batch_rows)
+    profile: DatasetProfile | None = None
+    if isinstance(reference, DatasetProfile):
+        profile = reference
+    elif (
+        isinstance(reference, (str, Path))
+        and Path(reference).is_file()
+        and is_profile_file(reference)
+    ):
+        profile = load_profile(reference)
+    notes: list[str] = []
+    ref = None if profile is not None else read_batches(reference, batch_rows=batch_rows)
+    totals = [cur.rows] + ([] if ref is None else [ref.rows, ref.rows])
+    total = sum(t for t in totals if t is not None) if None not in totals else None
+    done = 0
+
+    def read(batch_rows_read: int) -> None:
+        nonlocal done
+        done += batch_rows_read
+        if on_progress is not None:
+            on_progress(done, total if total is not None else done)
+
+    if profile is not None:
+        if spec is None:
+            if given:
+                raise profile_roles_refused(profile.source)
+            spec = spec_from_dict(profile.spec, source=f"the spec inside {profile.source}")
+    else:
+        assert ref is not None
+        if spec is None:
+            first = next(iter(ref), None)
+            if first is None:
+                raise NotEnoughData(f"the reference {ref.source} has no rows; nothing to compare.")
+            head = pa.Table.from_batches([first.batch])
+            spec = infer_spec(head, **roles)  # type: ignore[arg-type]
+            skipped = [n for n in head.column_names if n not in spec.names]
+            if skipped:
+                notes.append(
+                    f"Columns of types vigil cannot judge were left out: {', '.join(skipped)}."
+                )
+            notes.append(
+                f"No spec was given: it was inferred from the reference's first "
+                f"{head.num_rows:,} rows (rules in docs/spec.md); write it out with `vigil "
+                "init` to review and pin it."
+            )
+        sketch = ReferenceSketch.empty(spec)
+        for part in ref:
+            sketch.add(part.batch, type_mismatches=part.type_mismatches)
+            read(part.batch.num_rows)
+        layout = sketch.layout()
+        summary = Summary.empty(layout, spec)
+        for part in ref:
+            summary.add(part.batch, type_mismatches=part.type_mismatches)
+            read(part.batch.num_rows)
+        profile = reference_profile(sketch, summary, spec, source=ref.source)
+    current_summary = Summary.empty(profile, spec)
+    for part in cur:
+        current_summary.add(part.batch, type_mismatches=part.type_mismatches)
+        read(part.batch.num_rows)
+    report = evaluate_summary(profile, current_summary, spec, source=cur.source)
+    return replace(report, notes=(*notes, *report.notes))
