@@ -97,8 +97,9 @@ reference, current = sys.argv[1], sys.argv[2]
 numeric = [f"num_{i}" for i in range(8)]
 categorical = ["cat_0", "cat_1", "cat_2", "cat_3"]
 first = next(pq.ParquetFile(reference).iter_batches(batch_size=65536))
+levels = np.arange(1, 10) / 10
 edges = {
-    n: np.unique(np.nanquantile(first.column(n).to_numpy(zero_copy_only=False), np.arange(1, 10) / 10))
+    n: np.unique(np.nanquantile(first.column(n).to_numpy(zero_copy_only=False), levels))
     for n in numeric
 }
 for path in (reference, current):
@@ -130,7 +131,7 @@ def run(command: list[str], limit_bytes: int | None) -> dict[str, object]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=limit,  # noqa: PLW1509 (the child only sets its own limit)
+        preexec_fn=limit,  # the child sets its own limit, nothing else
     )
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
@@ -149,7 +150,7 @@ def vigil(reference: Path, current: Path, engine: str, batch_rows: int) -> list[
     command = [str(Path(sys.executable).parent / "vigil"), "report", "--reference", str(reference)]
     command += ["--current", str(current), "--target", "target", "--prediction", "prediction"]
     command += ["--score", "score", "--quiet", "--engine", engine]
-    return command + ["--batch-rows", str(batch_rows)] if engine == "stream" else command
+    return [*command, "--batch-rows", str(batch_rows)] if engine == "stream" else command
 
 
 def main() -> None:
