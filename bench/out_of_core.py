@@ -22,12 +22,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -118,32 +115,37 @@ print(sum(int(c.sum()) for c in counts.values()))
 """
 
 
+# The child is started by a small launcher that sets the limit and reads the child's own peak
+# (ru_maxrss of RUSAGE_CHILDREN): Linux keeps a process's peak RSS across exec, so a child
+# forked straight from this (larger) process would report this process's size as its peak.
+LAUNCH = """
+import json, os, resource, subprocess, sys, time
+limit = int(sys.argv[1])
+if limit:
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+started = time.perf_counter()
+done = subprocess.run(sys.argv[2:], capture_output=True, text=True)
+seconds = time.perf_counter() - started
+lines = (done.stdout.strip().splitlines() or done.stderr.strip().splitlines() or [""])
+print(json.dumps({
+    "seconds": round(seconds, 2),
+    "peak_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+    "exit": done.returncode,
+    "last_line": lines[-1],
+}))
+"""
+
+
 def run(command: list[str], limit_bytes: int | None) -> dict[str, object]:
-    """Run a child; its wall time, its own peak RSS, and its exit code."""
-
-    def limit() -> None:
-        if limit_bytes is not None:
-            resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
-
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    """Run a child under an optional address-space limit: wall time, its peak RSS, exit code."""
+    out = subprocess.run(
+        [sys.executable, "-c", LAUNCH, str(limit_bytes or 0), *command],
+        check=True,
+        capture_output=True,
         text=True,
-        preexec_fn=limit,  # the child sets its own limit, nothing else
     )
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    stdout = proc.stdout.read() if proc.stdout else ""
-    stderr = proc.stderr.read() if proc.stderr else ""
-    code = os.waitstatus_to_exitcode(status)
-    return {
-        "seconds": round(seconds, 2),
-        "peak_mib": round(usage.ru_maxrss / 1024),
-        "exit": code,
-        "last_line": (stdout.strip().splitlines() or stderr.strip().splitlines() or [""])[-1],
-    }
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def vigil(reference: Path, current: Path, engine: str, batch_rows: int) -> list[str]:

@@ -79,8 +79,14 @@ class Batches:
 
     def _file(self, path: str) -> Iterator[ReadBatch]:
         if self.format == "parquet":
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=self.batch_rows):
-                yield ReadBatch(batch)
+            # one row group at a time: a reader over the whole file reads ahead into the
+            # following row groups, and its memory grows with the file
+            with pq.ParquetFile(path) as parquet:
+                for group in range(parquet.metadata.num_row_groups):
+                    for batch in parquet.iter_batches(
+                        batch_size=self.batch_rows, row_groups=[group]
+                    ):
+                        yield ReadBatch(batch)
         elif self.format == "ipc":
             yield from self._ipc(path)
         elif self.format == "jsonl":
