@@ -17,7 +17,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.ipc as paipc
-import pyarrow.json as pajson
 import pyarrow.parquet as pq
 import pytest
 from tests.conftest import model_logs
@@ -179,9 +178,9 @@ def test_the_stream_engine_gives_the_memory_engine_s_checks(fmt: str, tmp_path: 
     assert main(["profile", data, "-o", profile, *ROLES]) == 0
     memory, stream = tmp_path / "memory.json", tmp_path / "stream.json"
     assert main(["report", "--reference", profile, "--current", cur, "--json", str(memory)]) == 0
+    stream_options = ["--engine", "stream", "--batch-rows", "700", "--quiet"]
     code = main(
-        ["report", "--engine", "stream", "--batch-rows", "700"]
-        + ["--reference", profile, "--current", cur, "--json", str(stream), "--quiet"]
+        ["report", *stream_options, "--reference", profile, "--current", cur, "--json", str(stream)]
     )
     assert code == 0
     mine, theirs = _statuses(stream), _statuses(memory)
@@ -299,11 +298,10 @@ def test_peak_memory_does_not_grow_with_the_rows(tmp_path: Path) -> None:
             tmp_path / f"current-{rows}.parquet",
         )
         sizes[rows] = _arrow_mib(reference) + _arrow_mib(current)
-        peaks[rows] = _peak_mib(
-            [vigil, "report", "--engine", "stream", "--batch-rows", "50000"]
-            + ["--reference", str(reference), "--current", str(current)]
-            + ["--target", "target", "--score", "score", "--quiet"]
-        )
+        sets = ["--reference", str(reference), "--current", str(current)]
+        options = ["--engine", "stream", "--batch-rows", "50000", "--quiet"]
+        roles = ["--target", "target", "--score", "score"]
+        peaks[rows] = _peak_mib([vigil, "report", *options, *sets, *roles])
     grown = peaks[800_000] - peaks[200_000]
     # four times the rows (about 48 MiB more as Arrow tables) cost at most a few MiB more
     assert sizes[800_000] - sizes[200_000] > 40
