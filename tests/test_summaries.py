@@ -472,6 +472,37 @@ def test_hostile_bytes_are_refused_with_a_clear_error(data: bytes) -> None:
     assert "summary" in str(err.value)
 
 
+@settings(max_examples=200, deadline=None)
+@given(at=st.integers(0, len(GOOD) - 1), value=st.integers(0, 255), cut=st.booleans())
+def test_any_damaged_byte_is_read_or_refused_never_a_crash(at: int, value: int, cut: bool) -> None:
+    data = GOOD[:at] if cut else GOOD[:at] + bytes([value]) + GOOD[at + 1 :]
+    try:
+        summary = Summary.from_bytes(data)
+    except InputError as err:
+        assert "summary" in str(err)
+    else:  # a change the format cannot tell (a digit of a float): still a whole summary
+        assert summary.rows == 600
+
+
+def _sketch_bytes() -> bytes:
+    sketch = ReferenceSketch.empty(SPEC)
+    sketch.add(ROWS)
+    return sketch.to_bytes()
+
+
+SKETCH = _sketch_bytes()
+
+
+@settings(max_examples=100, deadline=None)
+@given(at=st.integers(0, len(SKETCH) - 1), value=st.integers(0, 255))
+def test_any_damaged_sketch_byte_is_read_or_refused_never_a_crash(at: int, value: int) -> None:
+    data = SKETCH[:at] + bytes([value]) + SKETCH[at + 1 :]
+    try:
+        ReferenceSketch.from_bytes(data)
+    except InputError as err:
+        assert "sketch" in str(err)
+
+
 def test_a_summary_whose_counts_disagree_with_its_rows_is_refused() -> None:
     tampered = GOOD.replace(b'"rows":600', b'"rows":601', 1)
     assert tampered != GOOD

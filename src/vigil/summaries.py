@@ -397,7 +397,7 @@ class ReferenceSketch:
                 _schema_from(_get(document, "schema", str, where)),
                 _whole(document, "max_categories", where),
             )
-        except (ValueError, TypeError, KeyError) as err:
+        except (ValueError, TypeError, KeyError, SpecError) as err:
             raise _damaged(where, err) from None
 
 
@@ -1427,7 +1427,7 @@ class Summary:
                 ),
                 max_categories=_whole(document, "max_categories", where),
             )
-        except (ValueError, TypeError, KeyError, InputError) as err:
+        except (ValueError, TypeError, KeyError, InputError, SpecError) as err:
             raise _damaged(where, err) from None
         summary._check()
         return summary
@@ -1957,7 +1957,9 @@ def evaluate_stream(
     else:
         assert ref is not None
         if spec is None:
-            first = next(iter(ref), None)
+            passes = iter(ref)
+            first = next(passes, None)
+            passes.close()  # type: ignore[attr-defined]
             if first is None:
                 raise NotEnoughData(f"the reference {ref.source} has no rows; nothing to compare.")
             head = pa.Table.from_batches([first.batch])
