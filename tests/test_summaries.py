@@ -316,6 +316,41 @@ def test_unshifted_split_of_model_logs_raises_no_drift_alarm() -> None:
     assert any("Not measured from a summary" in note for note in report.notes)
 
 
+def test_a_current_set_without_the_prediction_column_has_no_performance_metrics() -> None:
+    table, spec = diabetes()
+    reference, current = _split(table, seed=3)
+    profile = profile_dataset(reference, spec)
+    current = current.drop_columns(["prediction"])
+    rows = evaluate(profile, current, spec)
+    summary = evaluate_summary(profile, summary_of(current, profile, spec), spec, source="c")
+    assert rows.performance is not None and summary.performance is not None
+    assert rows.performance.current is not None and summary.performance.current is not None
+    assert summary.performance.current.errors == rows.performance.current.errors
+    assert summary.performance.current.rows == rows.performance.current.rows
+    assert summary.performance.changes == {} == rows.performance.changes
+    assert [c for c in summary.quality.schema.missing_columns] == ["prediction"]
+
+
+def test_scores_that_are_not_probabilities_are_said_so_not_guessed() -> None:
+    reference, current = model_logs(3000, seed=1), model_logs(3000, seed=2)
+    logits = np.log(np.asarray(current.column("score")) / (1 - np.asarray(current.column("score"))))
+    current = current.set_column(current.schema.get_field_index("score"), "score", pa.array(logits))
+    spec = infer_spec(reference, target="target", prediction="prediction", scores=["score"])
+    profile = profile_dataset(reference, spec)
+    rows = evaluate(profile, current, spec)
+    summary = evaluate_summary(profile, summary_of(current, profile, spec), spec, source="c")
+    assert rows.performance is not None and summary.performance is not None
+    mine, theirs = summary.performance.current, rows.performance.current
+    assert mine is not None and theirs is not None
+    assert mine.metrics["log_loss"] is None and theirs.metrics["log_loss"] is None
+    assert "outside [0, 1]" in mine.errors["log_loss"]
+    assert mine.metrics["roc_auc"] is None and mine.errors["roc_auc"] == NOT_FROM_SUMMARY
+    assert theirs.metrics["roc_auc"] is not None  # any finite score ranks: the rows have it
+    names = {c.name for c in summary.checks}
+    assert "performance.roc_auc" not in names and "performance.log_loss" in names
+    assert mine.metrics["accuracy"] == theirs.metrics["accuracy"]
+
+
 def test_quality_from_summary_sees_missing_infinite_mismatched_and_out_of_range_values() -> None:
     reference = pa.table({"x": np.arange(1000.0), "c": ["a", "b"] * 500, "f": ["true"] * 1000})
     spec = spec_from_dict(

@@ -951,7 +951,7 @@ def _set_performance(spec: Spec, perf: _Performance) -> SetPerformance | None:
             return SetPerformance(
                 0, {}, {"rows": "no row carries both a target and a prediction"}, None
             )
-        if not perf.regression and spec.single("prediction") is None:
+        if not perf.regression:  # no batch held the prediction column
             return SetPerformance(n, {}, {"prediction": "no prediction column"}, None)
         if perf.not_finite:
             reason = (
