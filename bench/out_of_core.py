@@ -93,7 +93,11 @@ import pyarrow.parquet as pq
 reference, current = sys.argv[1], sys.argv[2]
 numeric = [f"num_{i}" for i in range(8)]
 categorical = ["cat_0", "cat_1", "cat_2", "cat_3"]
-first = next(pq.ParquetFile(reference).iter_batches(batch_size=65536))
+def batches(path):
+    with pq.ParquetFile(path) as f:  # a row group at a time, as vigil reads
+        for g in range(f.metadata.num_row_groups):
+            yield from f.iter_batches(batch_size=65536, row_groups=[g])
+first = next(batches(reference))
 levels = np.arange(1, 10) / 10
 edges = {
     n: np.unique(np.nanquantile(first.column(n).to_numpy(zero_copy_only=False), levels))
@@ -102,7 +106,7 @@ edges = {
 for path in (reference, current):
     counts = {n: np.zeros(edges[n].size + 1, dtype=np.int64) for n in numeric}
     cats = {n: {} for n in categorical}
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=65536):
+    for batch in batches(path):
         for n in numeric:
             v = batch.column(n).to_numpy(zero_copy_only=False)
             v = v[np.isfinite(v)]

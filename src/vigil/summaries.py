@@ -11,7 +11,7 @@ reference profile and a current summary into the report `evaluate` gives:
 - a current set is one pass: `Summary.empty(reference_profile, spec)`, `add` each batch,
   `merge` the parts.
 
-What is exact and what approximate is in docs/profile-format.md ("Summaries"). Memory: a
+What is exact and what approximate is in docs/profile-format.md ("Sets larger than memory"). Memory: a
 numeric column holds two histograms (the spec's bins and 1000 fine bins) and a KLL sketch
 (a few KB); a category column one count per distinct value, at most `max_categories` (a
 column with more is refused: it is an id or free text, not a category).
@@ -126,7 +126,7 @@ _CALIBRATION_EDGES = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)[
 ]  # a binary prediction read from the score: "\x00score:1" positive
 
 Batch: TypeAlias = pa.RecordBatch | pa.Table
-Layout = Mapping[str, NumericProfile | CategoricalProfile]
+Layout: TypeAlias = Mapping[str, NumericProfile | CategoricalProfile]
 
 
 # --- reading a batch ---------------------------------------------------------------------------
