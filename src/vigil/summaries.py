@@ -11,9 +11,9 @@ reference profile and a current summary into the report `evaluate` gives:
 - a current set is one pass: `Summary.empty(reference_profile, spec)`, `add` each batch,
   `merge` the parts.
 
-What is exact and what approximate is in docs/profile-format.md ("Sets larger than memory"). Memory: a
-numeric column holds two histograms (the spec's bins and 1000 fine bins) and a KLL sketch
-(a few KB); a category column one count per distinct value, at most `max_categories` (a
+What is exact and what approximate is in docs/profile-format.md ("Sets larger than memory").
+Memory: a numeric column holds two histograms (the spec's bins and 1000 fine bins) and a KLL
+sketch (a few KB); a category column one count per distinct value, at most `max_categories` (a
 column with more is refused: it is an id or free text, not a category).
 
 The bytes of `to_bytes` are a small explicit format (a header line with the format version,
