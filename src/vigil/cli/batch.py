@@ -111,13 +111,11 @@ def init(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _run_report(args: argparse.Namespace, console: Console) -> Report:
+def _evaluate_in_memory(args: argparse.Namespace, console: Console) -> Report:
     reading = _start_reading(args.reference, args.current)
     spec = _given_spec(args)
     from vigil.evaluation import evaluate  # imported while the files load
     from vigil.measure.reading import Dataset
-    from vigil.report import render_terminal, write_html, write_json
-    from vigil.report.terminal import summary_line
 
     roles = {} if spec is not None else _roles(args)
     with progress(console, "evaluating columns") as update:
@@ -125,7 +123,34 @@ def _run_report(args: argparse.Namespace, console: Console) -> Report:
             Dataset(*read) if isinstance(read, tuple) else read
             for read in (future.result() for future in reading)
         )
-        report = evaluate(reference, current, spec, on_progress=update, **roles)
+        return evaluate(reference, current, spec, on_progress=update, **roles)
+
+
+def _evaluate_stream(args: argparse.Namespace, console: Console) -> Report:
+    """--engine stream: both sets read as record batches into summaries (vigil.summaries)."""
+    spec = _given_spec(args)
+    from vigil.summaries import evaluate_stream
+
+    roles = {} if spec is not None else _roles(args)
+    with progress(console, "reading rows") as update:
+        return evaluate_stream(
+            args.reference,
+            args.current,
+            spec,
+            batch_rows=args.batch_rows,
+            on_progress=update,
+            **roles,
+        )
+
+
+def _run_report(args: argparse.Namespace, console: Console) -> Report:
+    if args.engine == "stream":
+        report = _evaluate_stream(args, console)
+    else:
+        report = _evaluate_in_memory(args, console)
+    from vigil.report import render_terminal, write_html, write_json
+    from vigil.report.terminal import summary_line
+
     if args.quiet:
         console.print(f"status: {report.status}; {summary_line(report)}", highlight=False)
     else:
