@@ -194,6 +194,39 @@ def test_the_stream_engine_gives_the_memory_engine_s_checks(fmt: str, tmp_path: 
     assert any("read in batches" in note for note in notes)
 
 
+def test_dictionary_encoded_columns_read_as_their_values_in_both_engines(tmp_path: Path) -> None:
+    """pandas categories come back from Parquet dictionary-encoded: both readers hand out the
+    plain columns, and both engines judge them as the plain files (an internal error before:
+    Arrow's string kernels have no dictionary version)."""
+    reference, current = model_logs(3000, seed=1), model_logs(3000, seed=2, shift=0.4)
+    for name, table in (("reference", reference), ("current", current)):
+        encoded = table
+        for column in ("colour", "size"):
+            i = encoded.schema.get_field_index(column)
+            encoded = encoded.set_column(i, column, encoded.column(column).dictionary_encode())
+        pq.write_table(encoded, tmp_path / f"{name}.parquet", row_group_size=700)
+        pq.write_table(table, tmp_path / f"{name}-plain.parquet", row_group_size=700)
+    path = str(tmp_path / "current.parquet")
+    assert pa.types.is_dictionary(pq.read_table(path).schema.field("colour").type)
+    read, plain = (
+        read_dataset(path).table,
+        read_dataset(str(tmp_path / "current-plain.parquet")).table,
+    )
+    assert read.schema.types == plain.schema.types
+    assert all(read.column(c).equals(plain.column(c)) for c in ("colour", "size"))
+    for read in read_batches(path, batch_rows=500):
+        assert not any(pa.types.is_dictionary(f.type) for f in read.batch.schema)
+    for engine in ("memory", "stream"):
+        reports = []
+        for suffix in ("", "-plain"):
+            out = tmp_path / f"{engine}{suffix}.json"
+            args = ["report", "--engine", engine, "--quiet", "--json", str(out), *ROLES]
+            args += ["--reference", str(tmp_path / f"reference{suffix}.parquet")]
+            assert main([*args, "--current", str(tmp_path / f"current{suffix}.parquet")]) == 0
+            reports.append(_statuses(out))
+        assert reports[0] == reports[1] and "critical" in reports[0].values()
+
+
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_check_passes_an_unshifted_split_and_fails_a_shifted_one(fmt: str, tmp_path: Path) -> None:
     table = model_logs(12_000, seed=4)

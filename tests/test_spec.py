@@ -7,6 +7,7 @@ import pyarrow as pa
 import pytest
 
 from vigil.errors import SpecError
+from vigil.evaluation import evaluate
 from vigil.spec import (
     DRIFT_METHODS,
     ColumnSpec,
@@ -54,6 +55,27 @@ def test_inference_follows_the_documented_rules(table: pa.Table) -> None:
     assert kinds["y"] == ("target", "categorical")
     assert kinds["proba"] == ("score", "numeric")
     assert spec.task == "binary"
+
+
+def test_dictionary_encoded_columns_are_inferred_as_their_values(table: pa.Table) -> None:
+    """pandas categories and Parquet's dictionary pages arrive dictionary-encoded: the same
+    kinds as the plain columns (utf8_length has no dictionary kernel: an internal error before)."""
+    plain = spec_of_table(table, target="y", prediction="pred", scores=["proba"])
+    encoded = table
+    for name in ("children", "visits", "city", "note", "y"):
+        i = encoded.schema.get_field_index(name)
+        encoded = encoded.set_column(i, name, encoded.column(name).dictionary_encode())
+    assert pa.types.is_dictionary(encoded.schema.field("note").type)
+    spec = spec_of_table(encoded, target="y", prediction="pred", scores=["proba"])
+    assert spec.to_dict() == plain.to_dict()
+    # and judged as the plain columns are, without a spec given (it is inferred)
+    roles = {"target": "y", "prediction": "pred", "scores": ["proba"]}
+    half = table.num_rows // 2
+    a = evaluate(table.slice(0, half), table.slice(half), **roles)
+    b = evaluate(encoded.slice(0, half), encoded.slice(half), **roles)
+    assert [(c.name, c.column, c.status, c.value) for c in a.checks] == [
+        (c.name, c.column, c.status, c.value) for c in b.checks
+    ]
 
 
 def test_regression_task_is_inferred_from_a_continuous_target() -> None:

@@ -26,7 +26,13 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from vigil.errors import InputError
-from vigil.measure.reading import data_files, file_format, first_line, retype_text_columns
+from vigil.measure.reading import (
+    data_files,
+    file_format,
+    first_line,
+    plain_columns,
+    retype_text_columns,
+)
 
 DEFAULT_BATCH_ROWS = 65_536
 MIN_BATCH_ROWS = 1
@@ -69,7 +75,8 @@ class Batches:
     def __iter__(self) -> Iterator[ReadBatch]:
         for path in self.files:
             try:
-                yield from self._file(path)
+                for read in self._file(path):  # dictionary columns as their values
+                    yield ReadBatch(plain_columns(read.batch), read.type_mismatches)
             except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as err:
                 kind = _KINDS[self.format]
                 raise InputError(

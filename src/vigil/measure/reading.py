@@ -8,7 +8,7 @@ import glob
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -47,6 +47,8 @@ class Dataset:
 def read_dataset(source: Any) -> Dataset:
     """Read `source` (a path, glob, directory, DataFrame or Arrow table) as one table."""
     data = _read(source)
+    if any(pa.types.is_dictionary(f.type) for f in data.table.schema):
+        data = Dataset(plain_columns(data.table), data.source, data.type_mismatches)
     names = data.table.column_names
     if len(set(names)) != len(names):
         twice = sorted({n for n in names if names.count(n) > 1})
@@ -55,6 +57,23 @@ def read_dataset(source: Any) -> Dataset:
             f"give every column its own name."
         )
     return data
+
+
+_Tabular = TypeVar("_Tabular", pa.Table, pa.RecordBatch)
+
+
+def plain_columns(table: _Tabular) -> _Tabular:
+    """Dictionary-encoded columns (pandas categories, Parquet's dictionary pages, polars'
+    categoricals) as their values: every measure reads them as the plain columns they stand
+    for, and several Arrow kernels have no dictionary version."""
+    schema = pa.schema(
+        [
+            f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f
+            for f in table.schema
+        ],
+        metadata=table.schema.metadata,
+    )
+    return table.cast(schema) if schema != table.schema else table
 
 
 def _read(source: Any) -> Dataset:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,11 +28,13 @@ REGRESSION_MIN_DISTINCT = 20  # a numeric target with more distinct values than 
 _SEPARATOR = re.compile(r"[^0-9A-Za-z]")
 
 
+_Column = TypeVar("_Column", pa.ChunkedArray, pa.Array)
+
+
 def infer_kind(column: pa.ChunkedArray | pa.Array) -> Kind | None:
     """The kind a column of this type and content is, or None if vigil cannot judge it."""
+    column = _decoded(column)
     t = column.type
-    if pa.types.is_dictionary(t):
-        t = t.value_type
     if pa.types.is_boolean(t):
         return "boolean"
     if pa.types.is_integer(t):
@@ -144,7 +147,15 @@ def spec_of_table(
     return Spec(columns=tuple(columns), task=task)
 
 
+def _decoded(column: _Column) -> _Column:
+    """A dictionary-encoded column (pandas categories, Parquet's dictionary pages) as its
+    values: count_distinct and the string kernels have no dictionary kernel."""
+    t = column.type
+    return column.cast(t.value_type) if pa.types.is_dictionary(t) else column
+
+
 def _infer_task(column: pa.ChunkedArray) -> Task:
+    column = _decoded(column)
     t = column.type
     distinct = pc.count_distinct(column).as_py()
     if (pa.types.is_floating(t) or pa.types.is_integer(t)) and distinct > REGRESSION_MIN_DISTINCT:
