@@ -125,6 +125,26 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
         p.add_argument("--json", metavar="FILE", help="write the JSON report")
         p.add_argument("--quiet", action="store_true", help="print only the summary line")
+        p.add_argument(
+            "--engine",
+            choices=("memory", "spark"),
+            default="memory",
+            help="memory: read both sets into memory (default); spark: summarise them on "
+            "Spark, partition by partition (the `spark` extra; --spec or a profile as "
+            "--reference; docs/spark.md)",
+        )
+        p.add_argument(
+            "--spark-master",
+            metavar="URL",
+            help="with --engine spark: the Spark master (default local[*], every core here)",
+        )
+        if name == "report":
+            p.add_argument(
+                "--window",
+                metavar="DURATION",
+                help="with --engine spark: one report per window of this length (1h, 1d, "
+                "7d) on the spec's timestamp, and per segment; --json writes them as a list",
+            )
         if name == "check":
             p.add_argument(
                 "--fail-on",

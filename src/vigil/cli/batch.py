@@ -112,12 +112,19 @@ def init(args: argparse.Namespace, console: Console) -> int:
 
 
 def _run_report(args: argparse.Namespace, console: Console) -> Report:
+    if args.engine == "spark":
+        from vigil.cli.spark import spark_report
+
+        return _show_report(args, console, spark_report(args, console, _given_spec(args)))
+    if args.spark_master or getattr(args, "window", None):
+        raise VigilError(
+            "--spark-master and --window go with --engine spark; add it, or drop them for "
+            "the in-memory report."
+        )
     reading = _start_reading(args.reference, args.current)
     spec = _given_spec(args)
     from vigil.evaluation import evaluate  # imported while the files load
     from vigil.measure.reading import Dataset
-    from vigil.report import render_terminal, write_html, write_json
-    from vigil.report.terminal import summary_line
 
     roles = {} if spec is not None else _roles(args)
     with progress(console, "evaluating columns") as update:
@@ -126,6 +133,14 @@ def _run_report(args: argparse.Namespace, console: Console) -> Report:
             for read in (future.result() for future in reading)
         )
         report = evaluate(reference, current, spec, on_progress=update, **roles)
+    return _show_report(args, console, report)
+
+
+def _show_report(args: argparse.Namespace, console: Console, report: Report) -> Report:
+    """The report printed, and written to the files asked for."""
+    from vigil.report import render_terminal, write_html, write_json
+    from vigil.report.terminal import summary_line
+
     if args.quiet:
         console.print(f"status: {report.status}; {summary_line(report)}", highlight=False)
     else:
@@ -153,6 +168,10 @@ def _write(path: str, write: Callable[[], None]) -> None:
 
 def report(args: argparse.Namespace, console: Console) -> int:
     """`vigil report`: evaluate, print, write the files asked for."""
+    if args.engine == "spark" and args.window:
+        from vigil.cli.spark import spark_windows
+
+        return spark_windows(args, console, _given_spec(args))
     _run_report(args, console)
     return 0
 
