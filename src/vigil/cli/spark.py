@@ -124,15 +124,20 @@ def _inputs(session: Any, args: argparse.Namespace) -> tuple[Any, Any]:
 
 @contextmanager
 def _session(args: argparse.Namespace, console: Console) -> Iterator[Any]:
+    from pyspark.sql import SparkSession
+
     from vigil.spark import spark_session
 
+    started = SparkSession.getActiveSession() is None
     with progress(console, "starting Spark"):
         session = spark_session(args.spark_master)
-        session.sparkContext.setLogLevel("ERROR")
+        if started:
+            session.sparkContext.setLogLevel("ERROR")
     try:
         yield session
     finally:
-        session.stop()
+        if started:  # a session someone else started (a notebook, a test) stays theirs
+            session.stop()
 
 
 def _save(path: str, text: str) -> None:

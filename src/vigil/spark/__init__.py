@@ -6,13 +6,15 @@
 DataFrame, or a profile saved by `vigil profile`) and returns the same `Report` as
 `vigil.summaries.evaluate_summary` gives for the same rows: each partition's Arrow batches
 feed mergeable summaries where they lie (`mapInArrow`), and only the summaries reach the
-driver. `evaluate_windows` gives every time window's report, whole and per segment, from one
-pass over the current DataFrame. `spark_session` starts a session (`local[*]` by default) and
-`read_files` reads Parquet, CSV or JSON Lines files. Needs the `spark` extra
-(`pip install 'vigil-monitor[spark]'`) and Java 17 or later; docs/spark.md says more.
+driver. `profile` builds a reference profile from a DataFrame the same way (save it with
+`vigil.profile.save_profile`). `evaluate_windows` gives every time window's report, whole
+and per segment, from one pass over the current DataFrame. `spark_session` starts a session
+(`local[*]` by default) and `read_files` reads Parquet, CSV or JSON Lines files. Needs the
+`spark` extra (`pip install 'vigil-monitor[spark]'`) and Java 17 or later; docs/spark.md
+says more.
 """
 
-from vigil.spark.engine import TOP_SEGMENTS, WindowReport, evaluate, evaluate_windows
+from vigil.spark.engine import TOP_SEGMENTS, WindowReport, evaluate, evaluate_windows, profile
 from vigil.spark.session import read_files, spark_session
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "WindowReport",
     "evaluate",
     "evaluate_windows",
+    "profile",
     "read_files",
     "spark_session",
 ]

@@ -10,7 +10,6 @@ first).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -35,7 +34,7 @@ from vigil.spark.partitions import (
     merge,
     summarise,
 )
-from vigil.spark.session import spark_errors
+from vigil.spark.session import quiet_pandas_warning, spark_errors
 from vigil.spec import Spec, load_spec, spec_from_dict
 from vigil.summaries import ReferenceSketch, Summary, evaluate_summary, reference_profile
 from vigil.units import parse_duration
@@ -77,6 +76,7 @@ class _Reference:
     refused: dict[tuple[str, str], str] = field(default_factory=dict)  # why a segment has none
     tops: dict[str, tuple[str, ...]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    per_segment: bool = True  # False: a saved profile, which judges every segment whole
 
 
 def evaluate(
@@ -105,6 +105,16 @@ def evaluate(
         )
     report = evaluate_summary(ref.whole, summary[0], spec, source=sources[1])
     return _with_notes(report, [*ref.notes, _spark_note(current)])
+
+
+def profile(
+    reference: DataFrame, spec: Spec | str | Path, *, source: str = DATAFRAME
+) -> DatasetProfile:
+    """The reference profile of a Spark DataFrame, built in two passes on the executors
+    (its bin edges from the merged quantile sketches, then every count on those edges):
+    save it with `vigil.profile.save_profile` and pass it as the reference later."""
+    spec = _spec(reference, spec)
+    return _reference(reference, spec, source, segments=(), current=reference).whole
 
 
 def evaluate_windows(
@@ -161,7 +171,11 @@ def evaluate_windows(
         assert window is not None
         start = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=window)
         label = "" if segment == WHOLE else f"{segment}={value}"
-        reference_of = ref.whole if segment == WHOLE else ref.segments.get((segment, value))
+        reference_of = (
+            ref.whole
+            if segment == WHOLE or not ref.per_segment
+            else ref.segments.get((segment, value))
+        )
         if reference_of is None:
             reason = ref.refused.get(
                 (segment, value), f"the reference has no rows in the segment {label}"
@@ -238,7 +252,7 @@ def _reference(
                 f"the spec names {', '.join(map(repr, absent))}, which the reference profile "
                 f"{profile.source} does not hold; rebuild it with this spec."
             )
-        ref = _Reference(profile, profile.source)
+        ref = _Reference(profile, profile.source, per_segment=False)
         ref.tops = _top_values(current, segments, top)
         if ref.tops:
             ref.notes.append(
@@ -254,13 +268,23 @@ def _reference(
     whole = sketches.get((None, WHOLE, WHOLE))
     if whole is None or whole[1] == 0:
         raise NotEnoughData(f"the reference {source} has no rows; give a reference with rows.")
-    layouts: dict[tuple[str, str], Layout] = {}
+    assert isinstance(whole[0], ReferenceSketch)
+    layouts: dict[tuple[str, str], Layout] = {(WHOLE, WHOLE): whole[0].layout()}
+    refused: dict[tuple[str, str], str] = {}
     for (_, segment, value), (sketch, _rows) in sketches.items():
         assert isinstance(sketch, ReferenceSketch)
-        layouts[(segment, value)] = sketch.layout()
+        if segment == WHOLE:
+            continue
+        try:  # a segment whose rows leave a column without a value has no reference
+            layouts[(segment, value)] = sketch.layout()
+        except VigilError as err:
+            refused[(segment, value)] = _segment_refusal(segment, value, err)
     summaries, _ = _run(df, Plan("summary", spec, layouts, tops=tops), shuffle=False)
     ref = _Reference(
-        whole=_profile(sketches, summaries, (WHOLE, WHOLE), spec, source), source=source, tops=tops
+        whole=_profile(sketches, summaries, (WHOLE, WHOLE), spec, source),
+        source=source,
+        tops=tops,
+        refused=refused,
     )
     for key in layouts:
         if key == (WHOLE, WHOLE):
@@ -270,8 +294,12 @@ def _reference(
                 sketches, summaries, key, spec, f"{source} ({key[0]}={key[1]})"
             )
         except VigilError as err:
-            ref.refused[key] = str(err)
+            ref.refused[key] = _segment_refusal(*key, err)
     return ref
+
+
+def _segment_refusal(segment: str, value: str, err: VigilError) -> str:
+    return f"not judged: the reference rows of {segment}={value} cannot be a reference ({err})"
 
 
 def _profile(
@@ -311,9 +339,7 @@ def _run(
     def per_key(batches: Any) -> Any:
         return merge(batches, stage)
 
-    with spark_errors(f"summarising the rows ({stage})"), warnings.catch_warnings():
-        # pyspark 4 warns on every Arrow UDF when pandas is 3.x; mapInArrow uses no pandas
-        warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas")
+    with spark_errors(f"summarising the rows ({stage})"), quiet_pandas_warning():
         out = df.mapInArrow(per_partition, SPARK_SCHEMA)
         if shuffle:
             out = out.repartition("window", "segment", "value").mapInArrow(per_key, SPARK_SCHEMA)

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,7 +46,8 @@ def spark_session(master: str | None = None, *, app: str = "vigil") -> SparkSess
     they import this vigil.
     """
     require_pyspark()
-    from pyspark.sql import SparkSession
+    with quiet_pandas_warning():
+        from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
     if active is not None and master is None:
@@ -63,8 +65,17 @@ def spark_session(master: str | None = None, *, app: str = "vigil") -> SparkSess
         # pyspark starts the Python workers with $PYSPARK_PYTHON, else `python3` on the PATH,
         # which may not have vigil; a local master's workers are this interpreter's
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    with spark_errors("starting Spark"):
+    with spark_errors("starting Spark"), quiet_pandas_warning():
         return builder.getOrCreate()
+
+
+@contextmanager
+def quiet_pandas_warning() -> Iterator[None]:
+    """pyspark 4 warns at start-up and on every Arrow UDF when pandas is 3.x; vigil passes
+    Arrow batches only, never pandas frames, so the warning says nothing to its users."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas")
+        yield
 
 
 def check_java() -> None:
@@ -90,11 +101,7 @@ def read_files(session: SparkSession, path: str) -> DataFrame:
             return reader.parquet(path)
         if fmt in ("csv", "tsv"):
             return reader.csv(
-                path,
-                header=True,
-                inferSchema=True,
-                sep="\t" if fmt == "tsv" else ",",
-                timestampFormat="yyyy-MM-dd'T'HH:mm:ss[.SSSSSS][XXX]",
+                path, header=True, inferSchema=True, sep="\t" if fmt == "tsv" else ","
             )
         return reader.json(path)
 
