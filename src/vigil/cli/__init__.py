@@ -25,6 +25,7 @@ from vigil.errors import VigilError
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 SCOPES = ("read", "write", "admin")  # token scopes; vigil.config.SCOPES is the same tuple
+ENGINES = ("memory", "stream", "spark")  # how `vigil report` and `vigil check` read the sets
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,6 +79,17 @@ def _columns(value: str | None) -> int:
     return width if width > 0 else 200
 
 
+def _positive(text: str) -> int:
+    """An argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
+    return value
+
+
 def _escape(text: str) -> str:
     from rich.markup import escape
 
@@ -127,11 +139,21 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--quiet", action="store_true", help="print only the summary line")
         p.add_argument(
             "--engine",
-            choices=("memory", "spark"),
+            choices=ENGINES,
             default="memory",
-            help="memory: read both sets into memory (default); spark: summarise them on "
-            "Spark, partition by partition (the `spark` extra; --spec or a profile as "
-            "--reference; docs/spark.md)",
+            help="memory: read both sets as tables (default; every measure exact); stream: "
+            "read them as record batches into mergeable summaries, for sets larger than "
+            "memory (docs/profile-format.md says what is exact and what approximate); spark: "
+            "summarise them on Spark, partition by partition (the `spark` extra; --spec or a "
+            "profile as --reference; docs/spark.md)",
+        )
+        p.add_argument(
+            "--batch-rows",
+            type=_positive,
+            default=65_536,
+            metavar="N",
+            help="--engine stream: rows per batch (default 65536); peak memory is about a "
+            "few batches plus the summaries",
         )
         p.add_argument(
             "--spark-master",

@@ -111,16 +111,7 @@ def init(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _run_report(args: argparse.Namespace, console: Console) -> Report:
-    if args.engine == "spark":
-        from vigil.cli.spark import spark_report
-
-        return _show_report(args, console, spark_report(args, console, _given_spec(args)))
-    if args.spark_master or getattr(args, "window", None):
-        raise VigilError(
-            "--spark-master and --window go with --engine spark; add it, or drop them for "
-            "the in-memory report."
-        )
+def _evaluate_in_memory(args: argparse.Namespace, console: Console) -> Report:
     reading = _start_reading(args.reference, args.current)
     spec = _given_spec(args)
     from vigil.evaluation import evaluate  # imported while the files load
@@ -132,12 +123,40 @@ def _run_report(args: argparse.Namespace, console: Console) -> Report:
             Dataset(*read) if isinstance(read, tuple) else read
             for read in (future.result() for future in reading)
         )
-        report = evaluate(reference, current, spec, on_progress=update, **roles)
-    return _show_report(args, console, report)
+        return evaluate(reference, current, spec, on_progress=update, **roles)
 
 
-def _show_report(args: argparse.Namespace, console: Console, report: Report) -> Report:
-    """The report printed, and written to the files asked for."""
+def _evaluate_stream(args: argparse.Namespace, console: Console) -> Report:
+    """--engine stream: both sets read as record batches into summaries (vigil.summaries)."""
+    spec = _given_spec(args)
+    from vigil.summaries import evaluate_stream
+
+    roles = {} if spec is not None else _roles(args)
+    with progress(console, "reading rows") as update:
+        return evaluate_stream(
+            args.reference,
+            args.current,
+            spec,
+            batch_rows=args.batch_rows,
+            on_progress=update,
+            **roles,
+        )
+
+
+def _run_report(args: argparse.Namespace, console: Console) -> Report:
+    if args.engine != "spark" and (args.spark_master or getattr(args, "window", None)):
+        raise VigilError(
+            "--spark-master and --window go with --engine spark; add it, or drop them for "
+            f"the {args.engine} engine's one report."
+        )
+    if args.engine == "spark":
+        from vigil.cli.spark import spark_report
+
+        report = spark_report(args, console, _given_spec(args))
+    elif args.engine == "stream":
+        report = _evaluate_stream(args, console)
+    else:
+        report = _evaluate_in_memory(args, console)
     from vigil.report import render_terminal, write_html, write_json
     from vigil.report.terminal import summary_line
 

@@ -130,17 +130,28 @@ def _measured(
 def measure_numeric(
     column: ColumnSpec,
     reference: NumericSample | NumericProfile,
-    current: NumericSample,
+    current: NumericSample | NumericProfile,
     *,
     n_bins: int,
     extras: Sequence[str] = (),
 ) -> ColumnDrift:
     """Every numeric measure of one column: exact from raw data; from a reference profile the
-    sample methods use their approximate kernels (docs/profile-format.md gives the bounds)."""
+    sample methods use their approximate kernels (docs/profile-format.md gives the bounds).
+
+    The current set may be a profile too (`vigil.summaries`), built like the reference
+    profile (on its edges): the count measures are then exact and the sample measures are
+    the same approximations as from its rows."""
     raw = isinstance(reference, NumericSample)
     n_ref = reference.values.size if isinstance(reference, NumericSample) else reference.count
     if n_ref == 0:
         return unevaluated(column, "the reference has no finite value in this column")
+    if isinstance(current, NumericProfile):
+        if isinstance(reference, NumericSample):
+            raise ValueError(
+                "a current profile is measured against a reference profile on the same edges; "
+                "profile the reference first"
+            )
+        return _measure_profiles(column, reference, current, extras)
     cur = current.values
     if cur.size == 0:
         return unevaluated(
@@ -197,6 +208,45 @@ def measure_numeric(
         else _chart(edges, ref_counts)
     )
     distribution = Distribution(labels, ref_shares, _shares(cur_counts), (lo, *inner, hi))
+    return _measured(column, metrics, tuple(approximate), distribution)
+
+
+def _measure_profiles(
+    column: ColumnSpec,
+    reference: NumericProfile,
+    current: NumericProfile,
+    extras: Sequence[str],
+) -> ColumnDrift:
+    """`measure_numeric` of a current profile against the reference profile it was built like."""
+    if current.count == 0:
+        return unevaluated(
+            column,
+            "the current set has no finite value in this column "
+            f"({current.missing} missing, {current.infinite} infinite)",
+        )
+    if not np.array_equal(reference.edges, current.edges):
+        raise ValueError(
+            "the current profile was not built on the reference's bin edges; build it like "
+            "the reference profile"
+        )
+    requested = tuple(extras)
+    if column.effective_method not in requested:
+        requested += (column.effective_method,)
+    metrics: dict[str, float | None] = {}
+    approximate: list[str] = []
+    counts = CountPair(reference.counts, current.counts)
+    for method in methods_for(column.kind, requested):
+        value: Measure | None = None
+        if method.input == "counts":
+            value = method.kernel(counts)
+        elif method.approximate is not None:
+            value = method.approximate(reference, current)
+            approximate.append(method.name)
+        _record(metrics, method, value)
+    approximate += [f"{name}_p_value" for name in approximate if f"{name}_p_value" in metrics]
+    labels, ref_shares, inner = _chart(reference.edges, reference.counts)
+    lo, hi = min(reference.min, current.min), max(reference.max, current.max)
+    distribution = Distribution(labels, ref_shares, _shares(current.counts), (lo, *inner, hi))
     return _measured(column, metrics, tuple(approximate), distribution)
 
 

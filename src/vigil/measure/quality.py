@@ -107,6 +107,22 @@ class QualityResult:
     duplicate_rows_p_value_adjusted: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CurrentNumeric:
+    """A current numeric column as a summary keeps it instead of its values (`vigil.summaries`).
+
+    `profile` is built like the reference profile (its edges and fences, so `outliers` counts
+    the values outside the reference's fences); `outside` maps a range (low, high) to the
+    number of finite values below low or above high, for the ranges the checks ask about
+    (the reference's [min, max] and the spec's bounds, open ends as ∓inf).
+    """
+
+    profile: NumericProfile
+    rows: int
+    type_mismatches: int
+    outside: dict[tuple[float, float], int]
+
+
 # --- checking -------------------------------------------------------------------------------
 
 UNSEEN_LISTED = 20  # unseen categories named in the report; the rest are counted
@@ -164,7 +180,7 @@ def _outside(values: NDArray[np.float64], low: float, high: float) -> int:
 def numeric_quality(
     column: ColumnSpec,
     reference: NumericSample | NumericProfile,
-    current: NumericSample,
+    current: NumericSample | CurrentNumeric,
     *,
     reference_mismatches: int = 0,
 ) -> ColumnQuality:
@@ -172,8 +188,11 @@ def numeric_quality(
 
     A reference profile keeps its IQR fences and how many of its values lie outside them;
     `reference_mismatches` is how many of its cells could not be read (a sample counts its
-    own), so the checks against a profile are those against its rows.
+    own), so the checks against a profile are those against its rows. A `CurrentNumeric`
+    (a summary of the current set) gives the same checks without the current values.
     """
+    if isinstance(current, CurrentNumeric):
+        return _summary_quality(column, reference, current, reference_mismatches)
     cur = current.values
     ref_outlier_count: int | None = None
     if isinstance(reference, NumericSample):
@@ -267,6 +286,70 @@ def numeric_quality(
         reference_stats=ref_stats,
         current_stats=_numeric_stats(current.sorted),
         error=None,
+        p_values=p_values,
+    )
+
+
+def _summary_quality(
+    column: ColumnSpec,
+    reference: NumericSample | NumericProfile,
+    current: CurrentNumeric,
+    reference_mismatches: int,
+) -> ColumnQuality:
+    """`numeric_quality` of a current summary against a reference profile."""
+    if not isinstance(reference, NumericProfile):
+        raise ValueError("a current summary is checked against a reference profile")
+    profile = current.profile
+    missing = profile.missing
+    # the numbers numeric_quality reads of the values, from the summary
+    sample = NumericSample(
+        np.empty(0), current.rows, missing, profile.infinite, current.type_mismatches
+    )
+    quality = numeric_quality(column, reference, sample, reference_mismatches=reference_mismatches)
+    p_values = dict(quality.p_values)
+    n = profile.count
+    low, high = quality.range_low, quality.range_high
+    out_of_range = None
+    if n and (low is not None or high is not None):
+        key = (-math.inf if low is None else float(low), math.inf if high is None else float(high))
+        if key not in current.outside:
+            raise ValueError(
+                f"the current summary did not count the values outside [{key[0]}, {key[1]}]; "
+                "build it like this reference profile and spec"
+            )
+        n_out = current.outside[key]
+        out_of_range = _share(n_out, n)
+        if quality.range_source == "reference":
+            p_values["out_of_range"] = beyond_range_test(reference.count, n, n_out).p_value
+    outliers = None
+    if (
+        n
+        and reference.count
+        and not math.isnan(reference.fences[0])
+        and profile.outliers is not None
+    ):
+        if profile.fences != reference.fences:
+            raise ValueError(
+                "the current summary was built on other outlier fences than the reference's"
+            )
+        outliers = _share(profile.outliers, n)
+        if reference.outliers is not None:
+            p_values["outlier_increase"] = share_increase_test(
+                reference.outliers, reference.count, profile.outliers, n
+            ).p_value
+    stats: dict[str, float | str | None] = {
+        "min": profile.min if n else None,
+        "max": profile.max if n else None,
+        "mean": profile.mean if n else None,
+        "std": profile.std if n > 1 else None,
+        "median": profile.quantiles["median"] if n else None,
+    }
+    return replace(
+        quality,
+        out_of_range_share=out_of_range,
+        is_constant=n > 0 and profile.min == profile.max,
+        outlier_share=outliers,
+        current_stats=stats,
         p_values=p_values,
     )
 

@@ -89,29 +89,39 @@ def format_of(path: str) -> str:
 
 
 def _read_path(path: str) -> Dataset:
+    return _read_files(data_files(path), path)
+
+
+def data_files(path: str) -> list[str]:
+    """The files a path names: itself, a glob's matches or a folder's data files (sorted)."""
     if _GLOB_CHARS.search(path):
         files = sorted(glob.glob(path, recursive=True))
         if not files:
             raise InputError(f"no file matches {path!r}; check the pattern and the folder.")
-        return _read_files(files, path)
+        return files
     p = Path(path)
     if p.is_dir():
         files = sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in FORMATS)
         if not files:
             raise InputError(f"folder {path!r} holds no data file ({', '.join(sorted(FORMATS))}).")
-        return _read_files(files, path)
+        return files
     if not p.exists():
         raise InputError(f"file {path!r} does not exist; check the path.")
-    return _read_files([path], path)
+    return [path]
 
 
-def _read_files(files: list[str], label: str) -> Dataset:
+def file_format(files: list[str], label: str) -> str:
+    """The one format of `files` (InputError when they mix formats)."""
     formats = {format_of(f) for f in files}
     if len(formats) > 1:
         raise InputError(
             f"{label!r} mixes formats ({', '.join(sorted(formats))}); point at files of one format."
         )
-    fmt = formats.pop()
+    return formats.pop()
+
+
+def _read_files(files: list[str], label: str) -> Dataset:
+    fmt = file_format(files, label)
     if fmt == "parquet":
         return Dataset(_read_parquet(files, label), label)
     parts = [_read_one(f, fmt) for f in files]
@@ -138,7 +148,7 @@ def _read_parquet(files: list[str], label: str) -> pa.Table:
         return pads.dataset(files, format="parquet").to_table()
     except (pa.ArrowInvalid, OSError) as err:
         raise InputError(
-            f"cannot read {label!r} as Parquet ({_first_line(err)}); is it a Parquet "
+            f"cannot read {label!r} as Parquet ({first_line(err)}); is it a Parquet "
             f"file? Rename it to match its format."
         ) from None
 
@@ -154,7 +164,7 @@ def _read_one(path: str, fmt: str) -> Dataset:
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as err:
         kind = {"ipc": "Arrow IPC", "jsonl": "JSON Lines", "csv": "CSV", "tsv": "TSV"}[fmt]
         raise InputError(
-            f"cannot read {path!r} as {kind} ({_first_line(err)}); check that the "
+            f"cannot read {path!r} as {kind} ({first_line(err)}); check that the "
             f"file is {kind} or rename it to match its format."
         ) from None
 
@@ -186,10 +196,10 @@ def _read_csv(path: str, delimiter: str) -> Dataset:
         table = pacsv.read_csv(path, parse_options=parse, convert_options=as_text)
     # A mostly numeric column with a few words in it reads as text: give it back its numbers
     # and count the words as type mismatches.
-    return _retype_text_columns(table, path)
+    return retype_text_columns(table, path)
 
 
-def _retype_text_columns(table: pa.Table, source: str) -> Dataset:
+def retype_text_columns(table: pa.Table, source: str) -> Dataset:
     columns, mismatches = [], {}
     for name in table.column_names:
         col = table.column(name)
@@ -228,6 +238,6 @@ def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 
 
-def _first_line(err: BaseException) -> str:
+def first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__

@@ -196,6 +196,19 @@ def _profile_from(document: Any, name: str) -> DatasetProfile:
     )
 
 
+def column_document(column: NumericProfile | CategoricalProfile) -> dict[str, Any]:
+    """One column's profile as the profile file writes it (plain JSON data)."""
+    return _column_document(column)
+
+
+def column_from_document(entry: Any, where: str) -> NumericProfile | CategoricalProfile:
+    """A column's profile from `column_document`'s data; ValueError naming what is wrong."""
+    try:
+        return _column_from(entry, where, PROFILE_FORMAT_VERSION)
+    except _Damaged as err:
+        raise ValueError(str(err)) from None
+
+
 def _column_document(column: NumericProfile | CategoricalProfile) -> dict[str, Any]:
     if isinstance(column, CategoricalProfile):
         return {
