@@ -135,16 +135,19 @@ def merge(batches: Iterable[pa.RecordBatch], stage: Stage) -> Iterator[pa.Record
             [_error_dict(message) for message in sorted(set(errors))], schema=SCHEMA
         )
         return
-    kind: type[Accumulator] = ReferenceSketch if stage == "sketch" else Summary
     try:
-        merged = {
-            key: reduce(lambda a, b: a.merge(b), (kind.from_bytes(d) for d in data))
-            for key, data in parts.items()
-        }
+        merged = {key: merged_bytes(data, stage) for key, data in parts.items()}
     except VigilError as err:
         yield _error_row(err)
         return
     yield _rows(merged, counts, untimed)
+
+
+def merged_bytes(parts: Iterable[bytes], stage: Stage) -> Accumulator:
+    """The serialized summaries of one group key, read back and merged into one."""
+    if stage == "sketch":
+        return reduce(ReferenceSketch.merge, (ReferenceSketch.from_bytes(d) for d in parts))
+    return reduce(Summary.merge, (Summary.from_bytes(d) for d in parts))
 
 
 def groups(batch: pa.RecordBatch, plan: Plan) -> Iterator[tuple[Key, pa.RecordBatch]]:
