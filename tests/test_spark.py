@@ -248,7 +248,7 @@ def test_a_reference_dataframe_gives_the_in_memory_profile(spark: Any, tmp_path:
     assert_close(comparable(found), comparable(in_memory_report(expected, moved, spec)))
 
 
-@pytest.mark.parametrize("partitions", [1, 3, 7])
+@pytest.mark.parametrize("partitions", [1, 3, 7, 12])  # 12: merged on the executors
 def test_partitions_do_not_change_the_exact_numbers(
     spark: Any, tmp_path: Path, partitions: int
 ) -> None:

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 ReferenceInput = Union["DataFrame", DatasetProfile, str, Path]
 TOP_SEGMENTS = 10  # segment values judged on their own; the rest is `other`, as the service does
 DATAFRAME = "<Spark DataFrame>"
+MERGE_ON_DRIVER = 8  # partitions whose summaries the driver merges; past it, the executors
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +265,7 @@ def _reference(
     _check_columns(df, spec, "reference", source)
     tops = _top_values(df, segments, top)
     sketch_plan = Plan("sketch", spec, tops=tops)
-    sketches, _ = _run(df, sketch_plan, shuffle=False)
+    sketches, _ = _run(df, sketch_plan)
     whole = sketches.get((None, WHOLE, WHOLE))
     if whole is None or whole[1] == 0:
         raise NotEnoughData(f"the reference {source} has no rows; give a reference with rows.")
@@ -279,7 +280,7 @@ def _reference(
             layouts[(segment, value)] = sketch.layout()
         except VigilError as err:
             refused[(segment, value)] = _segment_refusal(segment, value, err)
-    summaries, _ = _run(df, Plan("summary", spec, layouts, tops=tops), shuffle=False)
+    summaries, _ = _run(df, Plan("summary", spec, layouts, tops=tops))
     ref = _Reference(
         whole=_profile(sketches, summaries, (WHOLE, WHOLE), spec, source),
         source=source,
@@ -318,7 +319,7 @@ def _current_summaries(
     current: DataFrame, plan: Plan
 ) -> tuple[dict[Key, tuple[Summary, int]], int]:
     _check_columns(current, plan.spec, "current", DATAFRAME, required=False)
-    found, untimed = _run(current, plan, shuffle=plan.every_us is not None)
+    found, untimed = _run(current, plan)
     out: dict[Key, tuple[Summary, int]] = {}
     for key, (acc, rows) in found.items():
         assert isinstance(acc, Summary)
@@ -326,12 +327,16 @@ def _current_summaries(
     return out, untimed
 
 
-def _run(
-    df: DataFrame, plan: Plan, *, shuffle: bool
-) -> tuple[dict[Key, tuple[Accumulator, int]], int]:
-    """One Spark job: each partition summarised per group key; the small rows merged by key
-    (on the executors after a shuffle when there are many keys, else on the driver)."""
+def _run(df: DataFrame, plan: Plan) -> tuple[dict[Key, tuple[Accumulator, int]], int]:
+    """One Spark job: each partition summarised per group key, the small rows merged by key.
+
+    With windows, or more than `MERGE_ON_DRIVER` partitions, Spark shuffles the rows by key
+    and merges each key's summaries on the executors, so the driver receives one summary
+    per key; else the driver merges the partitions' few summaries itself.
+    """
     stage = plan.stage
+    with spark_errors("counting partitions"):
+        shuffle = plan.every_us is not None or df.rdd.getNumPartitions() > MERGE_ON_DRIVER
 
     def per_partition(batches: Any) -> Any:
         return summarise(batches, plan)
