@@ -399,6 +399,31 @@ def test_a_reference_lacking_a_spec_column_is_refused(
         vigil.spark.evaluate(ref_df, frame(spark, current, tmp_path, "cur"), spec)
 
 
+def test_wrong_types_missing_columns_and_nulls_are_judged_as_in_memory(
+    spark: Any, tmp_path: Path, wine_spec: Any
+) -> None:
+    reference, current, spec = wine_spec
+    profile = in_memory_profile(reference, spec)
+    n = current.num_rows
+    text = pa.array(
+        [f"{v}" if i % 7 else "n/a" for i, v in enumerate(current["alcohol"].to_pylist())]
+    )
+    hostile = (
+        current.drop_columns(["hue"])  # a spec column the current set lacks
+        .set_column(current.column_names.index("alcohol"), "alcohol", text)  # numbers as text
+        .set_column(
+            current.column_names.index("malic_acid"), "malic_acid", pa.nulls(n, pa.float64())
+        )  # every value missing
+    )
+    found = vigil.spark.evaluate(profile, frame(spark, hostile, tmp_path, "cur", 3), spec)
+    expected = in_memory_report(profile, hostile, spec)
+    assert_close(comparable(found), comparable(expected))
+    assert found.quality.columns["alcohol"].type_mismatches == len(range(0, n, 7))
+    assert found.quality.columns["malic_acid"].missing_share == 1.0
+    assert found.drift.columns["hue"].statistic is None  # not measured, and said so
+    assert found.drift.columns["hue"].error
+
+
 def test_an_empty_current_set_is_not_enough_data(
     spark: Any, tmp_path: Path, wine_spec: Any
 ) -> None:
