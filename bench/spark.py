@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -60,24 +59,28 @@ def write(rows: int, current: bool, path: Path, seed: int = 12) -> None:
 
 
 def timed(command: list[str], label: str) -> dict[str, Any]:
-    """A command's wall time and exit code; the peak RSS of the largest process it waited
-    for (the Python process; for Spark, the JVM the driver starts is counted apart)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """A command's wall time, exit code and peak RSS (`wait4`: the process's own, with the
+    largest of the children it waited for; Spark's JVM is the driver's child)."""
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen(command, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
     result = {
         "label": label,
         "command": " ".join(command),
         "seconds": round(seconds, 2),
-        "exit": done.returncode,
-        "peak_rss_mib": round(peak / 1024, 1) if peak > before else None,
-        "last_line": (done.stdout.strip().splitlines() or [""])[-1][:300],
+        "exit": child.returncode,
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        "last_line": (stdout.strip().splitlines() or [""])[-1][:300],
     }
-    if done.returncode != 0:
-        result["stderr"] = done.stderr[-2000:]
-    print(f"  {label}: {result['seconds']} s (exit {done.returncode})", flush=True)
+    if child.returncode != 0:
+        result["stderr"] = stderr[-2000:]
+    print(f"  {label}: {result['seconds']} s (exit {child.returncode})", flush=True)
     return result
 
 
@@ -216,7 +219,11 @@ def main() -> None:
         "runs": runs,
         "sweep": sweep,
     }
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    text = json.dumps(result, indent=2) + "\n"
+    # no machine paths in the committed results: the interpreter, the data and temp folders
+    for path, name in ((sys.executable, "python"), (str(args.data), "<data>"), (tmp, "<tmp>")):
+        text = text.replace(path, name)
+    args.out.write_text(text, encoding="utf-8")
     print(f"wrote {args.out}")
 
 
