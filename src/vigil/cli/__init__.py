@@ -25,7 +25,7 @@ from vigil.errors import VigilError
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 SCOPES = ("read", "write", "admin")  # token scopes; vigil.config.SCOPES is the same tuple
-ENGINES = ("memory", "stream")  # how `vigil report` and `vigil check` read the sets
+ENGINES = ("memory", "stream", "spark")  # how `vigil report` and `vigil check` read the sets
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -143,7 +143,9 @@ def parser() -> argparse.ArgumentParser:
             default="memory",
             help="memory: read both sets as tables (default; every measure exact); stream: "
             "read them as record batches into mergeable summaries, for sets larger than "
-            "memory (docs/profile-format.md says what is exact and what approximate)",
+            "memory (docs/profile-format.md says what is exact and what approximate); spark: "
+            "summarise them on Spark, partition by partition (the `spark` extra; --spec or a "
+            "profile as --reference; docs/spark.md)",
         )
         p.add_argument(
             "--batch-rows",
@@ -153,6 +155,18 @@ def parser() -> argparse.ArgumentParser:
             help="--engine stream: rows per batch (default 65536); peak memory is about a "
             "few batches plus the summaries",
         )
+        p.add_argument(
+            "--spark-master",
+            metavar="URL",
+            help="with --engine spark: the Spark master (default local[*], every core here)",
+        )
+        if name == "report":
+            p.add_argument(
+                "--window",
+                metavar="DURATION",
+                help="with --engine spark: one report per window of this length (1h, 1d, "
+                "7d) on the spec's timestamp, and per segment; --json writes them as a list",
+            )
         if name == "check":
             p.add_argument(
                 "--fail-on",

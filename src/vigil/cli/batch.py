@@ -144,7 +144,16 @@ def _evaluate_stream(args: argparse.Namespace, console: Console) -> Report:
 
 
 def _run_report(args: argparse.Namespace, console: Console) -> Report:
-    if args.engine == "stream":
+    if args.engine != "spark" and (args.spark_master or getattr(args, "window", None)):
+        raise VigilError(
+            "--spark-master and --window go with --engine spark; add it, or drop them for "
+            f"the {args.engine} engine's one report."
+        )
+    if args.engine == "spark":
+        from vigil.cli.spark import spark_report
+
+        report = spark_report(args, console, _given_spec(args))
+    elif args.engine == "stream":
         report = _evaluate_stream(args, console)
     else:
         report = _evaluate_in_memory(args, console)
@@ -178,6 +187,10 @@ def _write(path: str, write: Callable[[], None]) -> None:
 
 def report(args: argparse.Namespace, console: Console) -> int:
     """`vigil report`: evaluate, print, write the files asked for."""
+    if args.engine == "spark" and args.window:
+        from vigil.cli.spark import spark_windows
+
+        return spark_windows(args, console, _given_spec(args))
     _run_report(args, console)
     return 0
 
