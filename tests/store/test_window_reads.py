@@ -207,26 +207,44 @@ def test_a_cut_or_altered_copy_stream_is_an_error_not_a_table() -> None:
     row = b"\x00\x02" + b"\x00\x00\x00\x02hi" + b"\x00\x00\x00\x08" + bytes(8)
 
     class Stream:
+        """A COPY whose messages come half from libpq's buffer (`pgconn.get_copy_data`), half
+        from waiting for them (`Copy.read`), as they do from a real server."""
+
         def __init__(self, *messages: bytes) -> None:
             self.messages = list(messages)
+            self.pgconn = self
+            self.turn = 0
+
+        def get_copy_data(self, _: int) -> tuple[int, bytes]:
+            self.turn += 1
+            if not self.messages:
+                return -1, b""  # libpq: the COPY is over
+            if self.turn % 2:
+                return 0, b""  # libpq: nothing received yet
+            message = self.messages.pop(0)
+            return len(message), message
 
         def read(self) -> bytes:
             return self.messages.pop(0) if self.messages else b""
 
-    good = Stream(postgres.COPY_HEADER + row, row, b"\xff\xff")
-    (decoded,) = postgres._read_copy(good, layouts)  # type: ignore[arg-type]
-    assert decoded.column(0).to_pylist() == ["hi", "hi"]
-    assert decoded.column(1).to_pylist() == [0.0, 0.0]
+    good = Stream(postgres.COPY_HEADER + row, row, row, b"\xff\xff")
+    (decoded,) = postgres._read_copy(good, good, layouts)  # type: ignore[arg-type]
+    assert decoded.column(0).to_pylist() == ["hi", "hi", "hi"]
+    assert decoded.column(1).to_pylist() == [0.0, 0.0, 0.0]
+    empty = Stream(postgres.COPY_HEADER + b"\xff\xff")
+    assert postgres._read_copy(empty, empty, layouts) == []  # type: ignore[arg-type]
     broken = {
         "no trailer": Stream(postgres.COPY_HEADER + row, row),
+        "no trailer, ended by libpq": Stream(postgres.COPY_HEADER + row, row, row),
         "nothing": Stream(),
         "no header": Stream(row, row, b"\xff\xff"),
         "short row": Stream(postgres.COPY_HEADER + row, row[:-3], b"\xff\xff"),
         "long row": Stream(postgres.COPY_HEADER + row, row + b"!", b"\xff\xff"),
+        "data after the trailer": Stream(postgres.COPY_HEADER + row, b"\xff\xff", row),
     }
     for case, stream in broken.items():
         with pytest.raises(StoreError, match="COPY"):
-            postgres._read_copy(stream, layouts)  # type: ignore[arg-type]
+            postgres._read_copy(stream, stream, layouts)  # type: ignore[arg-type]
             pytest.fail(case)
 
 
