@@ -23,7 +23,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
-from psycopg import sql
+from psycopg import pq, sql
 from psycopg.pq import TransactionStatus
 
 from vigil.errors import StoreError
@@ -253,26 +253,25 @@ class PostgresBackend:
     ) -> list[pa.RecordBatch]:
         """The COPY of two queries at once, on `conn` and on this thread's second connection,
         in one snapshot: rows committed meanwhile are in neither half, never in one only."""
-        helper = self._helper()
         results: list[list[pa.RecordBatch]] = [[], []]
         errors: list[BaseException] = []
-
-        def second() -> None:
-            try:
-                with helper.cursor() as cur:
-                    results[1] = _copy_out(cur, helper, halves[1], oids)
-            except BaseException as err:  # handed to the caller's thread
-                errors.append(err)
-
         conn.execute(SNAPSHOT_READ)
         try:
             conn.execute(NO_JIT)
             row = conn.execute("SELECT pg_export_snapshot()").fetchone()
             assert row is not None  # the function returns one row
-            helper.execute(SNAPSHOT_READ)
+            helper = self._begin_helper()
             try:
                 helper.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(row[0]))
                 helper.execute(NO_JIT)
+
+                def second() -> None:
+                    try:
+                        with helper.cursor() as cur:
+                            results[1] = _copy_out(cur, helper, halves[1], oids)
+                    except BaseException as err:  # handed to the caller's thread
+                        errors.append(err)
+
                 thread = threading.Thread(target=second, name="vigil-pg-read", daemon=True)
                 thread.start()
                 try:
@@ -288,12 +287,19 @@ class PostgresBackend:
             raise errors[0]
         return results[0] + results[1]
 
-    def _helper(self) -> Connection:
-        """This thread's second connection, for the second half of a split read."""
+    def _begin_helper(self) -> Connection:
+        """This thread's second connection, for the second half of a split read, in the
+        read's transaction; made again once if the server dropped it since its last read."""
         helper: Connection | None = getattr(self._local, "helper", None)
-        if helper is None or helper.closed:
-            helper = self._connect()
-            self._local.helper = helper
+        if helper is not None and not helper.closed:
+            try:
+                helper.execute(SNAPSHOT_READ)
+                return helper
+            except psycopg.OperationalError:
+                helper.close()
+        helper = self._connect()
+        self._local.helper = helper
+        helper.execute(SNAPSHOT_READ)
         return helper
 
     def load(self, name: str, table: pa.Table) -> None:
@@ -481,8 +487,8 @@ def _read_copy(
     while True:
         got, message = take(1)
         if got <= 0:
-            if got < 0:  # the end without a trailer; `Copy.read` cannot see it any more
-                raise StoreError("PostgreSQL ended a COPY without its trailer; please report it.")
+            if got < 0:  # the end before the trailer: the server failed, and said why
+                _raise_copy_end(conn)
             message = wait()  # nothing received yet: wait for it
             if not message:
                 break
@@ -510,6 +516,19 @@ def _read_copy(
     if sizes:
         batches.append(_decode(block, sizes, layouts, first=first))
     return batches
+
+
+def _raise_copy_end(conn: Connection) -> None:
+    """Raise the error a COPY ended with before its trailer (a query that failed midway),
+    read from the connection's results as `Copy.read` would have: libpq said the COPY ended,
+    so `Copy.read` cannot be asked again."""
+    failed = None
+    while (result := conn.pgconn.get_result()) is not None:
+        if failed is None and result.status == pq.ExecStatus.FATAL_ERROR:
+            failed = result
+    if failed is not None:
+        raise psycopg.errors.error_from_result(failed, encoding=conn.info.encoding)
+    raise StoreError("PostgreSQL ended a COPY without its trailer; please report it.")
 
 
 def _decode(
