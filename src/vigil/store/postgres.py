@@ -1,12 +1,15 @@
 """The PostgreSQL backend: several `vigil serve` instances can share one database.
 
-One connection per thread, in autocommit outside `transaction()`. Arrow tables travel through
-`COPY` in PostgreSQL's binary format, encoded and decoded a column at a time with numpy: a
-Python tuple per row is three times slower for a window of a million rows, and the server
-prints and parses CSV two and four times slower than binary (measured on 1M rows x 30 columns).
-A read copies each row's message into one buffer per block of rows as it arrives, and gathers
-short text a value at a time. ADBC's PostgreSQL driver (binary COPY decoded in C) read a 1M-row
-window in about the same time, so it is not used (bench/RESULTS.md, issue 12).
+One connection per thread, in autocommit outside `transaction()` (and a second one, made at a
+thread's first big window read, for the second half of such reads: `arrow_ordered`). Arrow
+tables travel through `COPY` in PostgreSQL's binary format, encoded and decoded a column at a
+time with numpy: a Python tuple per row is three times slower for a window of a million rows,
+and the server prints and parses CSV two and four times slower than binary (measured on 1M
+rows x 30 columns).
+A read takes each row's message from libpq's buffer, copies it into one buffer per block of
+rows as it arrives, and gathers short text a value at a time. ADBC's PostgreSQL driver (binary
+COPY decoded in C) read a 1M-row window in about the same time as round 1 of this code, so it
+is not used (bench/RESULTS.md, issue 12).
 """
 
 from __future__ import annotations
