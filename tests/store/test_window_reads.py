@@ -513,3 +513,23 @@ def test_a_failing_query_in_a_split_read_leaves_no_transaction_open(
     assert backend._conn().info.transaction_status == 0
     assert helper_of(pair.pg).info.transaction_status == 0
     pair.read()
+
+
+def test_the_planners_estimate_decides_the_split(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(postgres_url)
+    try:
+        model = store.register_model("estimated", "v1", SPEC, COLUMNS, "DOUBLE")
+        store.write_predictions(model, [batch(300, seed=8)], [], window_seconds=HOUR)
+        store._db.run(f"ANALYZE p_{model.id}")  # type: ignore[attr-defined]
+        monkeypatch.setattr(postgres, "SPLIT_ROWS", 3_000)  # ten times the window
+        whole = store.read_window(model, "v1", T0, END)
+        assert helper_of(store) is None
+        monkeypatch.setattr(postgres, "SPLIT_ROWS", 30)  # a tenth of it
+        halves = store.read_window(model, "v1", T0, END)
+        assert helper_of(store) is not None
+        assert halves.column("__id").to_pylist() == whole.column("__id").to_pylist()
+        assert_same(halves, whole)
+    finally:
+        store.close()
