@@ -6,7 +6,10 @@ window, written through the store into a DuckDB file and into a throwaway Postgr
 (dropped afterwards). Then, `--repeat` times each, in one run:
 
 - `duckdb`: `read_window` on the DuckDB store;
-- `postgres`: `read_window` on the PostgreSQL store, with this checkout's backend;
+- `postgres`: `read_window` on the PostgreSQL store, with this checkout's backend (a window
+  this big is read in two time halves at once, on two connections sharing a snapshot);
+- `postgres_one_connection`: the same with the split turned off (`SPLIT_ROWS` above the
+  window's rows): one connection, one COPY;
 - `postgres_before`: the same with the backend of git revision `--before` (default `main`),
   loaded from `git show`, so before and after run side by side;
 - `raw_copy`: the window's query as `COPY ... TO STDOUT (FORMAT binary)` read into bytes by
@@ -40,6 +43,7 @@ import numpy as np
 import psycopg
 import pyarrow as pa
 
+import vigil.store.postgres as postgres
 from vigil.store import SqlStore, open_store
 from vigil.store.base import ModelInfo, Storage
 
@@ -203,6 +207,14 @@ def main() -> None:
         def read_pg() -> pa.Table:
             return pg.read_window(pg_model, "v1", START, end)
 
+        def read_one() -> pa.Table:
+            saved = postgres.SPLIT_ROWS
+            postgres.SPLIT_ROWS = args.rows * 10
+            try:
+                return pg.read_window(pg_model, "v1", START, end)
+            finally:
+                postgres.SPLIT_ROWS = saved
+
         def read_old() -> pa.Table:
             return old.read_window(pg_model_old, "v1", START, end)
 
@@ -211,6 +223,7 @@ def main() -> None:
             "duckdb": read_duck,
             "postgres_before": read_old,
             "postgres": read_pg,
+            "postgres_one_connection": read_one,
             "raw_copy": lambda: raw_copy(url, query),
         }
         expected = None

@@ -9,11 +9,13 @@ of the two reads must agree: types, order, values, NULLs, NaN and infinities.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+import psycopg
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -207,26 +209,47 @@ def test_a_cut_or_altered_copy_stream_is_an_error_not_a_table() -> None:
     row = b"\x00\x02" + b"\x00\x00\x00\x02hi" + b"\x00\x00\x00\x08" + bytes(8)
 
     class Stream:
+        """A COPY whose messages come half from libpq's buffer (`pgconn.get_copy_data`), half
+        from waiting for them (`Copy.read`), as they do from a real server."""
+
         def __init__(self, *messages: bytes) -> None:
             self.messages = list(messages)
+            self.pgconn = self
+            self.turn = 0
+
+        def get_copy_data(self, _: int) -> tuple[int, bytes]:
+            self.turn += 1
+            if not self.messages:
+                return -1, b""  # libpq: the COPY is over
+            if self.turn % 2:
+                return 0, b""  # libpq: nothing received yet
+            message = self.messages.pop(0)
+            return len(message), message
 
         def read(self) -> bytes:
             return self.messages.pop(0) if self.messages else b""
 
-    good = Stream(postgres.COPY_HEADER + row, row, b"\xff\xff")
-    (decoded,) = postgres._read_copy(good, layouts)  # type: ignore[arg-type]
-    assert decoded.column(0).to_pylist() == ["hi", "hi"]
-    assert decoded.column(1).to_pylist() == [0.0, 0.0]
+        def get_result(self) -> None:
+            return None  # libpq: no result (a server error would be one)
+
+    good = Stream(postgres.COPY_HEADER + row, row, row, b"\xff\xff")
+    (decoded,) = postgres._read_copy(good, good, layouts)  # type: ignore[arg-type]
+    assert decoded.column(0).to_pylist() == ["hi", "hi", "hi"]
+    assert decoded.column(1).to_pylist() == [0.0, 0.0, 0.0]
+    empty = Stream(postgres.COPY_HEADER + b"\xff\xff")
+    assert postgres._read_copy(empty, empty, layouts) == []  # type: ignore[arg-type]
     broken = {
         "no trailer": Stream(postgres.COPY_HEADER + row, row),
+        "no trailer, ended by libpq": Stream(postgres.COPY_HEADER + row, row, row),
         "nothing": Stream(),
         "no header": Stream(row, row, b"\xff\xff"),
         "short row": Stream(postgres.COPY_HEADER + row, row[:-3], b"\xff\xff"),
         "long row": Stream(postgres.COPY_HEADER + row, row + b"!", b"\xff\xff"),
+        "data after the trailer": Stream(postgres.COPY_HEADER + row, b"\xff\xff", row),
     }
     for case, stream in broken.items():
         with pytest.raises(StoreError, match="COPY"):
-            postgres._read_copy(stream, layouts)  # type: ignore[arg-type]
+            postgres._read_copy(stream, stream, layouts)  # type: ignore[arg-type]
             pytest.fail(case)
 
 
@@ -246,9 +269,9 @@ RECORD = st.fixed_dictionaries(
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(records=st.lists(RECORD, max_size=40), block=st.integers(1, 50))
+@given(records=st.lists(RECORD, max_size=40), block=st.integers(1, 50), halves=st.booleans())
 def test_any_records_read_the_same_from_both_stores(
-    stores: tuple[SqlStore, SqlStore], records: list[dict[str, Any]], block: int
+    stores: tuple[SqlStore, SqlStore], records: list[dict[str, Any]], block: int, halves: bool
 ) -> None:
     pair = Pair(*stores, COLUMNS[:4])
     n = len(records)
@@ -268,12 +291,13 @@ def test_any_records_read_the_same_from_both_stores(
     ]
     if labelled:
         pair.label(labels([i for i, _ in labelled], [v for _, v in labelled]))
-    saved = postgres.BLOCK_ROWS
+    saved = postgres.BLOCK_ROWS, postgres.SPLIT_ROWS
     postgres.BLOCK_ROWS = block  # hypothesis runs the examples one after the other
+    postgres.SPLIT_ROWS = -1 if halves else saved[1]  # in two halves, or (this small) not
     try:
         duck, _ = pair.read()
     finally:
-        postgres.BLOCK_ROWS = saved
+        postgres.BLOCK_ROWS, postgres.SPLIT_ROWS = saved
     assert duck.num_rows == n
 
 
@@ -314,3 +338,198 @@ def test_a_table_of_every_read_type_decodes_like_the_server_prints_it(
         if name == "f":
             expected = [float(np.float32(v)) for v in expected]
         assert got == expected, name
+
+
+# -- a big window: two time halves at once on two connections, one snapshot -------------------
+
+MIDDLE = T0 + timedelta(seconds=HOUR / 2)  # where `arrow_ordered` splits the window [T0, END)
+
+
+@pytest.fixture
+def split(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every window read in two halves, whatever its size."""
+    monkeypatch.setattr(postgres, "SPLIT_ROWS", -1)
+
+
+def helper_of(store: SqlStore) -> Any:
+    """The second connection of this thread of a PostgreSQL store, or None."""
+    return getattr(store._db._local, "helper", None)  # type: ignore[attr-defined]
+
+
+def test_a_window_in_two_halves_reads_the_same(pair: Pair, split: None) -> None:
+    pair.write(batch(300, seed=3))
+    pair.label(labels([f"r{i:07d}" for i in range(0, 300, 4)], [1.0] * 75))
+    duck, _ = pair.read()
+    assert duck.column("__label").null_count == 300 - 75
+    helper = helper_of(pair.pg)
+    assert helper is not None and not helper.closed  # it was read in two halves
+    assert helper.info.transaction_status == 0  # idle again: its transaction ended
+    assert pair.pg._db._conn().info.transaction_status == 0  # type: ignore[attr-defined]
+
+
+def test_rows_at_the_split_and_ties_on_either_side_keep_their_order(
+    pair: Pair, split: None
+) -> None:
+    tick = timedelta(microseconds=1)
+    at = {
+        T0: ["z", "a"],
+        MIDDLE - tick: ["é", "b", "B", "10", "9"],  # the last instant of the first half
+        MIDDLE: ["é", "b", "B", "10", "9", "a-b"],  # the first of the second half
+        MIDDLE + tick: ["x"],
+        END - tick: ["y", "c"],
+    }
+    rows = [(t, f"{i}{name}") for i, (t, names) in enumerate(at.items()) for name in names]
+    pair.write(predictions([i for _, i in rows], at=[t for t, _ in rows]))
+    duck, pg = pair.read()
+    expected = sorted(rows, key=lambda r: (r[0], r[1].encode()))
+    assert pg.column("__id").to_pylist() == [i for _, i in expected]
+    assert pg.column("__ts").to_pylist() == [t for t, _ in expected]
+    assert duck.num_rows == len(rows)
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        [T0, T0 + timedelta(minutes=29)],  # the second half empty
+        [MIDDLE, END - timedelta(microseconds=1)],  # the first half empty
+        [MIDDLE],  # one row
+        [],  # no row at all
+    ],
+)
+def test_a_window_with_an_empty_half_reads_the_same(
+    pair: Pair, split: None, where: list[datetime]
+) -> None:
+    if where:
+        pair.write(predictions([f"e{i}" for i in range(len(where))], at=where))
+    pair.write(predictions(["outside"], at=END))  # the next window's, read by neither half
+    duck, _ = pair.read()
+    assert duck.num_rows == len(where)
+
+
+def test_rows_committed_during_a_split_read_are_in_neither_half(
+    pair: Pair, split: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows in both halves are committed after the halves' transactions began and before
+    either COPY runs: the second connection sees the first's snapshot, so neither half has
+    them; the next read has them all."""
+    first = predictions(["a1", "b1"], at=[T0 + timedelta(minutes=5), MIDDLE])
+    late = predictions(["a2", "b2"], at=[T0 + timedelta(minutes=6), END - timedelta(seconds=1)])
+    pair.write(first)
+    writer = open_store(pair.pg._db._url)  # type: ignore[attr-defined]
+    model = writer.get_model(pair.models[1].name)
+    assert model is not None
+    copy_out = postgres._copy_out
+    lock = threading.Lock()
+    written: list[str] = []
+
+    def write_then_copy(*args: Any) -> Any:
+        with lock:  # both COPYs wait for the commit
+            if not written:
+                writer.write_predictions(model, [late], [], window_seconds=HOUR)
+                written.append(threading.current_thread().name)
+        return copy_out(*args)
+
+    monkeypatch.setattr(postgres, "_copy_out", write_then_copy)
+    try:
+        during = pair.pg.read_window(pair.models[1], "v1", T0, END)
+    finally:
+        writer.close()
+    assert written  # the rows were committed while the read ran
+    assert during.column("__id").to_pylist() == ["a1", "b1"]
+    monkeypatch.setattr(postgres, "_copy_out", copy_out)
+    pair.duck.write_predictions(pair.models[0], [late], [], window_seconds=HOUR)
+    after, _ = pair.read()
+    assert after.column("__id").to_pylist() == ["a1", "a2", "b1", "b2"]
+
+
+def test_a_read_inside_a_transaction_takes_one_connection(
+    stores: tuple[SqlStore, SqlStore], split: None
+) -> None:
+    duck, pg = stores
+    pair = Pair(duck, pg, COLUMNS)
+    pair.write(batch(40, seed=4))
+    old = helper_of(pg)
+    with pg._db.transaction():  # type: ignore[attr-defined]
+        inside = pg.read_window(pair.models[1], "v1", T0, END)
+    assert helper_of(pg) is old  # not made, not used
+    expected = duck.read_window(pair.models[0], "v1", T0, END)
+    assert inside.column("__id").to_pylist() == expected.column("__id").to_pylist()
+    assert_same(inside, expected)
+
+
+def test_a_small_window_takes_one_connection(postgres_url: str) -> None:
+    store = open_store(postgres_url)
+    try:
+        model = store.register_model("small", "v1", SPEC, COLUMNS, "DOUBLE")
+        store.write_predictions(model, [batch(100)], [], window_seconds=HOUR)
+        assert store.read_window(model, "v1", T0, END).num_rows == 100
+        assert helper_of(store) is None
+    finally:
+        store.close()
+
+
+def test_a_failed_half_is_an_error_and_the_next_read_works(
+    pair: Pair, split: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pair.write(batch(60, seed=5))
+    copy_out = postgres._copy_out
+
+    def fail_second(*args: Any) -> Any:
+        if threading.current_thread().name == "vigil-pg-read":
+            raise StoreError("PostgreSQL sent COPY rows of unexpected lengths; please report it.")
+        return copy_out(*args)
+
+    monkeypatch.setattr(postgres, "_copy_out", fail_second)
+    with pytest.raises(StoreError, match="COPY"):
+        pair.pg.read_window(pair.models[1], "v1", T0, END)
+    monkeypatch.setattr(postgres, "_copy_out", copy_out)
+    pair.read()  # both connections back out of the failed read's transaction
+
+
+def test_a_second_connection_the_server_dropped_is_made_again(pair: Pair, split: None) -> None:
+    pair.write(batch(60, seed=6))
+    pair.read()
+    dropped = helper_of(pair.pg)
+    pair.pg._db.run(  # type: ignore[attr-defined]
+        "SELECT pg_terminate_backend(?)", (dropped.info.backend_pid,)
+    )
+    pair.read()
+    assert helper_of(pair.pg) is not dropped and dropped.closed
+
+
+def test_a_failing_query_in_a_split_read_leaves_no_transaction_open(
+    pair: Pair, split: None
+) -> None:
+    pair.write(batch(10, seed=7))
+    backend = pair.pg._db
+    with pytest.raises(psycopg.Error, match="division by zero"):
+        backend.arrow_ordered(  # type: ignore[attr-defined]
+            f"SELECT p.id, p.ts, 1 / (length(p.id) * 0) AS boom FROM p_{pair.models[1].id} p "
+            "WHERE p.version = ?",
+            ("v1",),
+            order=("p.ts", "p.id"),
+            between=(T0, END),
+        )
+    assert backend._conn().info.transaction_status == 0
+    assert helper_of(pair.pg).info.transaction_status == 0
+    pair.read()
+
+
+def test_the_planners_estimate_decides_the_split(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(postgres_url)
+    try:
+        model = store.register_model("estimated", "v1", SPEC, COLUMNS, "DOUBLE")
+        store.write_predictions(model, [batch(300, seed=8)], [], window_seconds=HOUR)
+        store._db.run(f"ANALYZE p_{model.id}")  # type: ignore[attr-defined]
+        monkeypatch.setattr(postgres, "SPLIT_ROWS", 3_000)  # ten times the window
+        whole = store.read_window(model, "v1", T0, END)
+        assert helper_of(store) is None
+        monkeypatch.setattr(postgres, "SPLIT_ROWS", 30)  # a tenth of it
+        halves = store.read_window(model, "v1", T0, END)
+        assert helper_of(store) is not None
+        assert halves.column("__id").to_pylist() == whole.column("__id").to_pylist()
+        assert_same(halves, whole)
+    finally:
+        store.close()

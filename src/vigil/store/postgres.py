@@ -1,12 +1,15 @@
 """The PostgreSQL backend: several `vigil serve` instances can share one database.
 
-One connection per thread, in autocommit outside `transaction()`. Arrow tables travel through
-`COPY` in PostgreSQL's binary format, encoded and decoded a column at a time with numpy: a
-Python tuple per row is three times slower for a window of a million rows, and the server
-prints and parses CSV two and four times slower than binary (measured on 1M rows x 30 columns).
-A read copies each row's message into one buffer per block of rows as it arrives, and gathers
-short text a value at a time. ADBC's PostgreSQL driver (binary COPY decoded in C) read a 1M-row
-window in about the same time, so it is not used (bench/RESULTS.md, issue 12).
+One connection per thread, in autocommit outside `transaction()` (and a second one, made at a
+thread's first big window read, for the second half of such reads: `arrow_ordered`). Arrow
+tables travel through `COPY` in PostgreSQL's binary format, encoded and decoded a column at a
+time with numpy: a Python tuple per row is three times slower for a window of a million rows,
+and the server prints and parses CSV two and four times slower than binary (measured on 1M
+rows x 30 columns).
+A read takes each row's message from libpq's buffer, copies it into one buffer per block of
+rows as it arrives, and gathers short text a value at a time. ADBC's PostgreSQL driver (binary
+COPY decoded in C) read a 1M-row window in about the same time as round 1 of this code, so it
+is not used (bench/RESULTS.md, issue 12).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -22,7 +26,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
-from psycopg import sql
+from psycopg import pq, sql
 from psycopg.pq import TransactionStatus
 
 from vigil.errors import StoreError
@@ -40,8 +44,14 @@ SESSION = "SET client_encoding = 'UTF8'; SET DateStyle = 'ISO'"
 NO_JIT = "SET LOCAL jit = off"
 CONNECT_TIMEOUT = 10  # seconds, unless the URL says otherwise
 
+# a window read in two halves at once, over two connections, above this many rows (planned)
+SPLIT_ROWS = 100_000
+# the halves' transactions: one snapshot, exported by the first to the second
+SNAPSHOT_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+
 # "Binary Format" in https://www.postgresql.org/docs/current/sql-copy.html
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+TRAILED_HEADER = len(COPY_HEADER) + 2  # the one message of a COPY without rows
 EPOCH_MICROS = 946_684_800_000_000  # PostgreSQL counts from 2000-01-01, Arrow from 1970
 EPOCH_DAYS = 10_957
 BLOCK_ROWS = 16_384  # rows encoded or decoded at a time: their bytes stay in the CPU's cache
@@ -142,6 +152,12 @@ class PostgresBackend:
                 f"lost the connection to {self.url_for_display} inside a transaction; "
                 f"the transaction was rolled back, try again."
             )
+        conn = self._connect()
+        self._local.conn = conn
+        return conn
+
+    def _connect(self) -> Connection:
+        """A new connection in autocommit with the session's settings, closed with the store."""
         try:
             # prepare_threshold=None: poolers in transaction mode (pgbouncer) lose prepared
             # statements, and the temp tables of `load` come and go under the same names.
@@ -160,7 +176,6 @@ class PostgresBackend:
             # a connection the server dropped is replaced, not kept
             self._connections = [c for c in self._connections if not c.closed]
             self._connections.append(conn)
-        self._local.conn = conn
         return conn
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -173,13 +188,10 @@ class PostgresBackend:
     def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
         """Run a query and read its result as Arrow, typed from the result's column types."""
         conn = self._conn()
-        # COPY takes no parameters: psycopg itself quotes them as literals
-        query = psycopg.ClientCursor(conn).mogrify(placeholders(sql), params) if params else sql
+        query = _literal(conn, sql, params)
         with conn.cursor() as cur:
             cur.execute(f"SELECT * FROM ({query}) AS q LIMIT 0".encode())
-            assert cur.description is not None  # a SELECT always describes its columns
-            names = [d.name for d in cur.description]
-            oids = [d.type_code for d in cur.description]
+            names, oids = _described(cur)
             if not all(oid in READ_TYPES for oid in oids):
                 rows = cur.execute(query.encode()).fetchall()
                 arrays = [
@@ -189,10 +201,109 @@ class PostgresBackend:
                 return pa.Table.from_arrays(arrays, names=names)
             with conn.transaction():  # SET LOCAL ends with it (or with the caller's)
                 cur.execute(NO_JIT)
-                with cur.copy(f"COPY ({query}) TO STDOUT (FORMAT binary)".encode()) as copy:
-                    batches = _read_copy(copy, [READ_TYPES[oid] for oid in oids])
-        schema = pa.schema([pa.field(f"f{i}", READ_TYPES[oid][0]) for i, oid in enumerate(oids)])
-        return pa.Table.from_batches(batches, schema).rename_columns(names)
+                batches = _copy_out(cur, conn, query, oids)
+        return _table(batches, names, oids)
+
+    def arrow_ordered(
+        self,
+        sql: str,
+        params: Sequence[Any],
+        *,
+        order: tuple[str, str],
+        between: tuple[datetime, datetime],
+    ) -> pa.Table:
+        """A query's rows in the order of a timestamp column, then a text column in byte order
+        (`order`: two SQL expressions), as `arrow` reads them; for a query whose text ends
+        inside its `WHERE` clause and whose rows' timestamps are all in `between` [low, high).
+
+        A result the planner expects to hold more than `SPLIT_ROWS` rows is read in two halves,
+        [low, middle) and [middle, high), at once: over this thread's connection and a second
+        one sharing its snapshot (`pg_export_snapshot`), so two backends scan, sort and make
+        COPY data at the same time. The first half's rows all come before the second's, so the
+        halves read one after the other are in order. Smaller results, and reads inside a
+        transaction (whose snapshot a second connection could not share), take one COPY.
+        """
+        ts, key = order
+        by = f' ORDER BY {ts}, {key} COLLATE "C"'
+        conn = self._conn()
+        if conn.info.transaction_status != TransactionStatus.IDLE:
+            return self.arrow(sql + by, params)
+        query = _literal(conn, sql, params)
+        with conn.cursor() as cur:
+            # one round trip: the columns, and how many rows the planner expects
+            cur.execute(
+                f"SELECT * FROM ({query}) AS q LIMIT 0; EXPLAIN (FORMAT JSON) {query}".encode()
+            )
+            names, oids = _described(cur)
+            cur.nextset()
+            planned = cur.fetchone()
+            if not all(oid in READ_TYPES for oid in oids):
+                return self.arrow(sql + by, params)
+            if not planned or float(planned[0][0]["Plan"]["Plan Rows"]) <= SPLIT_ROWS:
+                with conn.transaction():  # SET LOCAL ends with it
+                    cur.execute(NO_JIT)
+                    return _table(_copy_out(cur, conn, query + by, oids), names, oids)
+        low, high = between
+        middle = low + (high - low) / 2
+        halves = [
+            _literal(conn, f"{sql} AND {ts} < ?{by}", [*params, middle]),
+            _literal(conn, f"{sql} AND {ts} >= ?{by}", [*params, middle]),
+        ]
+        return _table(self._read_halves(conn, halves, oids), names, oids)
+
+    def _read_halves(
+        self, conn: Connection, halves: list[str], oids: list[int]
+    ) -> list[pa.RecordBatch]:
+        """The COPY of two queries at once, on `conn` and on this thread's second connection,
+        in one snapshot: rows committed meanwhile are in neither half, never in one only."""
+        results: list[list[pa.RecordBatch]] = [[], []]
+        errors: list[BaseException] = []
+        conn.execute(SNAPSHOT_READ)
+        try:
+            conn.execute(NO_JIT)
+            row = conn.execute("SELECT pg_export_snapshot()").fetchone()
+            assert row is not None  # the function returns one row
+            helper = self._begin_helper()
+            try:
+                helper.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(row[0]))
+                helper.execute(NO_JIT)
+
+                def second() -> None:
+                    try:
+                        with helper.cursor() as cur:
+                            results[1] = _copy_out(cur, helper, halves[1], oids)
+                    except BaseException as err:  # handed to the caller's thread
+                        errors.append(err)
+
+                thread = threading.Thread(target=second, name="vigil-pg-read", daemon=True)
+                thread.start()
+                try:
+                    with conn.cursor() as cur:
+                        results[0] = _copy_out(cur, conn, halves[0], oids)
+                finally:
+                    thread.join()
+            finally:
+                _end_read(helper)
+        finally:
+            _end_read(conn)
+        if errors:
+            raise errors[0]
+        return results[0] + results[1]
+
+    def _begin_helper(self) -> Connection:
+        """This thread's second connection, for the second half of a split read, in the
+        read's transaction; made again once if the server dropped it since its last read."""
+        helper: Connection | None = getattr(self._local, "helper", None)
+        if helper is not None and not helper.closed:
+            try:
+                helper.execute(SNAPSHOT_READ)
+                return helper
+            except psycopg.OperationalError:
+                helper.close()
+        helper = self._connect()
+        self._local.helper = helper
+        helper.execute(SNAPSHOT_READ)
+        return helper
 
     def load(self, name: str, table: pa.Table) -> None:
         """Copy an Arrow table into a temporary table `name` on this thread's connection."""
@@ -283,6 +394,42 @@ class PostgresBackend:
             self._connections.clear()
 
 
+def _literal(conn: Connection, query: str, params: Sequence[Any]) -> str:
+    """The shared SQL with its parameters as literals: COPY takes no parameters."""
+    if not params:
+        return query
+    return psycopg.ClientCursor(conn).mogrify(placeholders(query), params)
+
+
+def _described(cur: psycopg.Cursor[Any]) -> tuple[list[str], list[int]]:
+    """The names and type OIDs of the columns of the cursor's result."""
+    assert cur.description is not None  # a SELECT always describes its columns
+    return [d.name for d in cur.description], [d.type_code for d in cur.description]
+
+
+def _copy_out(
+    cur: psycopg.Cursor[Any], conn: Connection, query: str, oids: list[int]
+) -> list[pa.RecordBatch]:
+    """A query's rows, of types `READ_TYPES` knows, read through binary COPY."""
+    with cur.copy(f"COPY ({query}) TO STDOUT (FORMAT binary)".encode()) as copy:
+        return _read_copy(copy, conn, [READ_TYPES[oid] for oid in oids])
+
+
+def _table(batches: list[pa.RecordBatch], names: list[str], oids: list[int]) -> pa.Table:
+    schema = pa.schema([pa.field(f"f{i}", READ_TYPES[oid][0]) for i, oid in enumerate(oids)])
+    return pa.Table.from_batches(batches, schema).rename_columns(names)
+
+
+def _end_read(conn: Connection) -> None:
+    """End a read's transaction (it wrote nothing); a broken connection is left to be
+    replaced at its next use."""
+    if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+        try:
+            conn.execute("ROLLBACK")
+        except psycopg.Error:
+            conn.close()
+
+
 def _timestamp_type(arrow_type: pa.DataType) -> tuple[str, str]:
     if pa.types.is_timestamp(arrow_type):
         return ("TIMESTAMP" if arrow_type.tz is None else "TIMESTAMPTZ"), ">i8"
@@ -320,26 +467,46 @@ def _spans(starts: Ints, lengths: Ints) -> Ints:
     return np.repeat(starts - (ends - lengths), lengths) + np.arange(ends[-1] if len(ends) else 0)
 
 
-def _read_copy(copy: psycopg.Copy, layouts: list[tuple[pa.DataType, str]]) -> list[pa.RecordBatch]:
+def _read_copy(
+    copy: psycopg.Copy, conn: Connection, layouts: list[tuple[pa.DataType, str]]
+) -> list[pa.RecordBatch]:
     """Arrow batches from a `COPY ... TO STDOUT (FORMAT binary)`, decoded as the rows arrive.
 
-    PostgreSQL sends one message per row, then a trailer. Each message is copied into one
-    growing buffer at once and let go: a million messages kept alive until a block is joined
-    cost twice the time of reading them.
+    PostgreSQL sends one message per row, then a trailer. Messages already received are taken
+    straight from libpq (`PGconn.get_copy_data`), half the CPU of psycopg's `Copy.read` per
+    row; only when none is waiting does `Copy.read` wait for the socket (and, after the
+    trailer, read the COPY's result). Each message is copied into one growing buffer at once
+    and let go: a million messages kept alive until a block is joined cost twice the time of
+    reading them.
     """
     batches = []
-    read = copy.read
+    take = conn.pgconn.get_copy_data
+    wait = copy.read
     block = bytearray()
     sizes: list[int] = []
     size = sizes.append
     first = True
-    while message := read():
+    message: Buffer
+    while True:
+        got, message = take(1)
+        if got <= 0:
+            if got < 0:  # the end before the trailer: the server failed, and said why
+                _raise_copy_end(conn)
+            message = wait()  # nothing received yet: wait for it
+            if not message:
+                break
         if len(sizes) == BLOCK_ROWS:
             batches.append(_decode(block, sizes, layouts, first=first))
             block, sizes, first = bytearray(), [], False
             size = sizes.append
         block += message
         size(len(message))
+        # a row holds at least one field (6 bytes); 2 bytes are the trailer, which the
+        # header joins when there are no rows
+        if len(message) == 2 or (first and len(sizes) == 1 and len(message) == TRAILED_HEADER):
+            if wait():  # the COPY's end and its result
+                raise StoreError("PostgreSQL sent COPY data after its trailer; please report it.")
+            break
     if not sizes:
         raise StoreError("PostgreSQL ended a COPY without its trailer; please report it.")
     # the trailer is the last message; with no rows, the header came with it
@@ -352,6 +519,19 @@ def _read_copy(copy: psycopg.Copy, layouts: list[tuple[pa.DataType, str]]) -> li
     if sizes:
         batches.append(_decode(block, sizes, layouts, first=first))
     return batches
+
+
+def _raise_copy_end(conn: Connection) -> None:
+    """Raise the error a COPY ended with before its trailer (a query that failed midway),
+    read from the connection's results as `Copy.read` would have: libpq said the COPY ended,
+    so `Copy.read` cannot be asked again."""
+    failed = None
+    while (result := conn.pgconn.get_result()) is not None:
+        if failed is None and result.status == pq.ExecStatus.FATAL_ERROR:
+            failed = result
+    if failed is not None:
+        raise psycopg.errors.error_from_result(failed, encoding=conn.info.encoding)
+    raise StoreError("PostgreSQL ended a COPY without its trailer; please report it.")
 
 
 def _decode(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
 
@@ -53,6 +53,21 @@ MARK = (
     "DO UPDATE SET generation = windows.generation + 1, retry_at = NULL"
 )
 ROWS_TOO = ", data_generation = windows.generation + 1"
+
+
+@runtime_checkable
+class OrderedReader(Protocol):
+    """A backend that reads a window's rows in (ts, id) order in a way of its own
+    (`vigil.store.postgres.PostgresBackend.arrow_ordered`)."""
+
+    def arrow_ordered(
+        self,
+        sql: str,
+        params: Sequence[Any],
+        *,
+        order: tuple[str, str],
+        between: tuple[datetime, datetime],
+    ) -> pa.Table: ...
 
 
 class Windows:
@@ -363,12 +378,21 @@ class Windows:
             join = f" LEFT JOIN l_{model.id} l ON l.id = p.id"
         # in a fixed order: a join returns rows in whatever order its threads finish, and the
         # seeded bootstrap of the performance standard errors sees the order (two reads of
-        # the same rows must give the same report)
-        table = self._db.arrow(
+        # the same rows must give the same report); ids in byte order, as DuckDB's
+        query = (
             f"SELECT {', '.join(cols)} FROM p_{model.id} p{join} "
-            "WHERE p.version = ? AND p.ts >= ? AND p.ts < ? ORDER BY p.ts, p.id",
-            (version, start, end),
+            "WHERE p.version = ? AND p.ts >= ? AND p.ts < ?"
         )
+        if isinstance(self._db, OrderedReader):
+            # PostgreSQL: a big window in two halves at once, ordered by the client
+            table = self._db.arrow_ordered(
+                query,
+                (version, start, end),
+                order=("p.ts", "p.id"),
+                between=(start, end),
+            )
+        else:
+            table = self._db.arrow(f"{query} ORDER BY p.ts, p.id", (version, start, end))
         table = table.rename_columns(names)
         schema = pa.schema(
             [
