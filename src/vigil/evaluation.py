@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -353,17 +353,7 @@ def evaluate(
             if on_progress is not None:
                 on_progress(done, total)
 
-    reason = "absent from the current set"
-    measured_columns = []
-    for c in spec.drift_columns:
-        if c.name in results:
-            found = results[c.name][0]
-            if found is not None:
-                measured_columns.append(found)
-        else:
-            measured_columns.append(unevaluated(c, reason))
-    quality_columns = {c.name: results[c.name][1] for c in columns}
-    quality_columns.update({c.name: unchecked(c, reason) for c in missing})
+    measured_columns, quality_columns = gathered(spec, results, missing)
     id_col = spec.single("id")
     n_dups, share, ref_share, test = duplicates.result()
     if isinstance(reference, PreparedReference):
@@ -423,6 +413,28 @@ def evaluate(
         multivariate=multivariate,
         detections=detections_job.result(),
     )
+
+
+def gathered(
+    spec: Spec,
+    results: Mapping[str, tuple[ColumnDrift | None, ColumnQuality]],
+    missing: Iterable[ColumnSpec],
+) -> tuple[list[ColumnDrift], dict[str, ColumnQuality]]:
+    """The drift of every drift column in the spec's order and the quality of every column,
+    from the measured columns' `results`; `missing` columns (absent from the current set)
+    are unevaluated and unchecked with that reason."""
+    reason = "absent from the current set"
+    measured: list[ColumnDrift] = []
+    for c in spec.drift_columns:
+        if c.name in results:
+            found = results[c.name][0]
+            if found is not None:
+                measured.append(found)
+        else:
+            measured.append(unevaluated(c, reason))
+    quality = {name: checked for name, (_, checked) in results.items()}
+    quality.update({c.name: unchecked(c, reason) for c in missing})
+    return measured, quality
 
 
 def _detections(spec: Spec, ref: _Reference, current: pa.Table) -> DetectionResult | None:
@@ -858,19 +870,30 @@ def _performance(
     elif ref.profile is not None and ref.profile.performance:
         reference_perf = stored_performance(ref.profile.performance)
     current_perf = _set_performance(spec, current, labels)
-    if current_perf is not None and current_perf.rows == 0:
-        current_perf = None
+    return performance_result(spec, reference_perf, current_perf, current.num_rows)
+
+
+def performance_result(
+    spec: Spec,
+    reference: SetPerformance | None,
+    current: SetPerformance | None,
+    current_rows: int,
+) -> PerformanceResult:
+    """The two sets' performance side by side with its changes (a current set without a
+    labelled row has none); the spec has a target and a task."""
+    target, task = spec.single("target"), spec.task
+    assert target is not None and task is not None
+    if current is not None and current.rows == 0:
+        current = None
     changes = (
-        compare(spec.task, reference_perf, current_perf)
-        if reference_perf is not None and current_perf is not None
-        else {}
+        compare(task, reference, current) if reference is not None and current is not None else {}
     )
     return PerformanceResult(
-        task=spec.task,
+        task=task,
         target=target.name,
-        reference=reference_perf,
-        current=current_perf,
-        current_rows=current.num_rows,
+        reference=reference,
+        current=current,
+        current_rows=current_rows,
         changes=changes,
     )
 

@@ -46,7 +46,9 @@ from vigil.evaluation import (
     _Reference,
     _schema,
     _version,
+    gathered,
     infer_spec,
+    performance_result,
     performance_to_store,
     profile_roles_refused,
     stored_performance,
@@ -65,7 +67,6 @@ from vigil.measure.performance import (
     ConfusionMatrix,
     PerformanceResult,
     SetPerformance,
-    compare,
 )
 from vigil.measure.quality import (
     ColumnQuality,
@@ -1675,17 +1676,7 @@ def evaluate_summary(
                 unevaluated_drift(col, reason) if col.role in DRIFT_ROLES else None,
                 unchecked(col, reason),
             )
-    reason = "absent from the current set"
-    measured_columns = []
-    for c in spec.drift_columns:
-        if c.name in results:
-            found = results[c.name][0]
-            if found is not None:
-                measured_columns.append(found)
-        else:
-            measured_columns.append(unevaluated_drift(c, reason))
-    quality_columns = {c.name: results[c.name][1] for c in columns}
-    quality_columns.update({c.name: unchecked(c, reason) for c in missing})
+    measured_columns, quality_columns = gathered(spec, results, missing)
     drift, quality = adjust_together(
         measured_columns,
         QualityResult(
@@ -1746,21 +1737,7 @@ def _performance(
         return None
     reference_perf = stored_performance(reference.performance) if reference.performance else None
     current_perf = _set_performance(spec, current.performance)
-    if current_perf is not None and current_perf.rows == 0:
-        current_perf = None
-    changes = (
-        compare(spec.task, reference_perf, current_perf)
-        if reference_perf is not None and current_perf is not None
-        else {}
-    )
-    return PerformanceResult(
-        task=spec.task,
-        target=target.name,
-        reference=reference_perf,
-        current=current_perf,
-        current_rows=current.rows,
-        changes=changes,
-    )
+    return performance_result(spec, reference_perf, current_perf, current.rows)
 
 
 # --- the byte format -----------------------------------------------------------------------------
