@@ -194,6 +194,35 @@ def test_the_stream_engine_gives_the_memory_engine_s_checks(fmt: str, tmp_path: 
     assert any("read in batches" in note for note in notes)
 
 
+def test_an_id_column_is_not_counted_and_the_report_says_so(tmp_path: Path) -> None:
+    """One id a row would outgrow any bound on categories (the demo's spec names its id): the
+    stream engine leaves the id's values uncounted, says so, and judges the rest as the
+    memory engine does."""
+    paths = {}
+    for name, seed, shift in (("reference", 1, 0.0), ("current", 2, 0.4)):
+        table = model_logs(4000, seed=seed, shift=shift)
+        ids = pa.array([f"{name}-{i:06d}" for i in range(table.num_rows)])
+        paths[name] = tmp_path / f"{name}.parquet"
+        pq.write_table(table.append_column("row_id", ids), paths[name], row_group_size=900)
+    spec = infer_spec(
+        paths["reference"],
+        target="target",
+        prediction="prediction",
+        scores=["score"],
+        id_column="row_id",
+    )
+    stream = evaluate_stream(str(paths["reference"]), str(paths["current"]), spec, batch_rows=500)
+    memory = evaluate(str(paths["reference"]), str(paths["current"]), spec)
+    assert "not counted" in str(stream.quality.columns["row_id"].error)
+    assert any("the id column's missing share" in note for note in stream.notes)
+    mine = {(c.name, c.column): c.status for c in stream.checks}
+    theirs = {(c.name, c.column): c.status for c in memory.checks}
+    assert ("missing_share", "row_id") in theirs and ("missing_share", "row_id") not in mine
+    same = {k: v for k, v in mine.items() if k[0] not in DIFFERENT}
+    assert same == {k: theirs[k] for k in same}
+    assert "critical" in same.values()
+
+
 def test_dictionary_encoded_columns_read_as_their_values_in_both_engines(tmp_path: Path) -> None:
     """pandas categories come back from Parquet dictionary-encoded: both readers hand out the
     plain columns, and both engines judge them as the plain files (an internal error before:

@@ -203,11 +203,12 @@ def _schema_of(table: pa.Table, previous: pa.Schema | None) -> pa.Schema:
 
 
 def _spec_columns(spec: Spec, table: pa.Table) -> list[ColumnSpec]:
-    return [
-        c
-        for c in spec.columns
-        if c.name in table.column_names and c.kind in NUMERIC_KINDS | CATEGORY_KINDS
-    ]
+    return [c for c in spec.columns if c.name in table.column_names and _is_profiled(spec, c.name)]
+
+
+# An id column holds one value a row: its values are not counted in bounded memory (the
+# in-memory report checks only its missing share and its duplicates).
+ID_NOT_COUNTED = "an id column's values are not counted in a summary (one a row)"
 
 
 # --- pass 1 over a reference ---------------------------------------------------------------------
@@ -1244,9 +1245,7 @@ class Summary:
         columns: dict[str, NumericProfile | CategoricalProfile] = {}
         outside: dict[str, dict[tuple[float, float], int]] = {}
         absent = [
-            c.name
-            for c in spec.columns
-            if c.kind in NUMERIC_KINDS | CATEGORY_KINDS and c.name not in profiles
+            c.name for c in spec.columns if _is_profiled(spec, c.name) and c.name not in profiles
         ]
         if absent:
             raise SpecError(
@@ -1255,6 +1254,8 @@ class Summary:
                 "the profile with this spec (`vigil profile DATA --spec SPEC -o FILE`)."
             )
         for col in spec.columns:
+            if not _is_profiled(spec, col.name):
+                continue
             if col.kind in NUMERIC_KINDS:
                 base = profiles[col.name]
                 if not isinstance(base, NumericProfile):
@@ -1437,7 +1438,7 @@ class Summary:
         """Refuse a decoded summary whose parts disagree with each other or with its spec."""
         for col in self.spec.columns:
             found = self.columns.get(col.name)
-            if col.kind in NUMERIC_KINDS | CATEGORY_KINDS and found is None:
+            if _is_profiled(self.spec, col.name) and found is None:
                 raise InputError(
                     f"the summary is damaged: it holds no column {col.name!r} of its spec."
                 )
@@ -1614,6 +1615,8 @@ def _summary_exactness(spec: Spec, drift: DriftResult, ties: float | None) -> st
             "the standard error of R² is the delta method's (the in-memory report bootstraps it)"
         )
     lacking = ["duplicate rows and duplicate ids (they need every row)"]
+    if spec.with_role("id"):
+        lacking.append("the id column's missing share (ids are not counted, one a row)")
     if any(c.kind in NUMERIC_KINDS for c in spec.columns):
         lacking.append("the chance test of a numeric column that turns constant")
     if any(c.kind == "text" for c in spec.columns):
@@ -1671,7 +1674,7 @@ def evaluate_summary(
         if col.name in current.columns:
             results[col.name] = _column(col, reference, current, spec)
         else:
-            reason = f"kind {col.kind!r} is not measured"
+            reason = ID_NOT_COUNTED if col.role == "id" else f"kind {col.kind!r} is not measured"
             results[col.name] = (
                 unevaluated_drift(col, reason) if col.role in DRIFT_ROLES else None,
                 unchecked(col, reason),
@@ -1726,7 +1729,9 @@ def evaluate_summary(
 
 
 def _is_profiled(spec: Spec, name: str) -> bool:
-    return spec.column(name).kind in NUMERIC_KINDS | CATEGORY_KINDS
+    """True for the columns a summary counts: numeric and category kinds, but not ids."""
+    column = spec.column(name)
+    return column.kind in NUMERIC_KINDS | CATEGORY_KINDS and column.role != "id"
 
 
 def _performance(
