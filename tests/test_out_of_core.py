@@ -214,6 +214,10 @@ def test_an_id_column_is_not_counted_and_the_report_says_so(tmp_path: Path) -> N
     stream = evaluate_stream(str(paths["reference"]), str(paths["current"]), spec, batch_rows=500)
     memory = evaluate(str(paths["reference"]), str(paths["current"]), spec)
     assert "not counted" in str(stream.quality.columns["row_id"].error)
+    assert not stream.reference.is_profile  # rows, summarised for this report: not "saved"
+    profile = profile_dataset(str(paths["reference"]), spec)
+    against = evaluate_stream(profile, str(paths["current"]), spec, batch_rows=500)
+    assert against.reference.is_profile
     assert any("the id column's missing share" in note for note in stream.notes)
     mine = {(c.name, c.column): c.status for c in stream.checks}
     theirs = {(c.name, c.column): c.status for c in memory.checks}

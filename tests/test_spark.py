@@ -99,10 +99,14 @@ def in_memory_profile(table: pa.Table, spec: Spec, batch_rows: int = 50) -> Data
     return reference_profile(sketch, summary, spec, source="reference")
 
 
-def in_memory_report(reference: DatasetProfile, table: pa.Table, spec: Spec) -> Report:
+def in_memory_report(
+    reference: DatasetProfile, table: pa.Table, spec: Spec, *, saved: bool = True
+) -> Report:
+    """The report from the same rows in memory; `saved`: the reference is a saved profile
+    (False: rows summarised for the report, a Spark DataFrame)."""
     summary = Summary.empty(reference, spec)
     summary.add(table)
-    return evaluate_summary(reference, summary, spec, source="current")
+    return evaluate_summary(reference, summary, spec, source="current", reference_is_profile=saved)
 
 
 def comparable(report: Report) -> dict[str, Any]:
@@ -245,7 +249,10 @@ def test_a_reference_dataframe_gives_the_in_memory_profile(spark: Any, tmp_path:
     for name in spec.names:
         assert_same_profile(built.columns[name], expected.columns[name], name)
     found = vigil.spark.evaluate(ref_df, frame(spark, moved, tmp_path, "cur", 2), spec)
-    assert_close(comparable(found), comparable(in_memory_report(expected, moved, spec)))
+    assert not found.reference.is_profile  # rows, summarised on the executors: not "saved"
+    assert_close(
+        comparable(found), comparable(in_memory_report(expected, moved, spec, saved=False))
+    )
 
 
 @pytest.mark.parametrize("partitions", [1, 3, 7, 12])  # 12: merged on the executors
@@ -257,6 +264,7 @@ def test_partitions_do_not_change_the_exact_numbers(
     profile = in_memory_profile(reference, spec, batch_rows=1000)
     found = vigil.spark.evaluate(profile, frame(spark, current, tmp_path, "cur", partitions), spec)
     expected = in_memory_report(profile, current, spec)
+    assert found.reference.is_profile
     assert exact_measures(found) == exact_measures(expected)
     assert statuses(found) == statuses(expected)
     assert_close(comparable(found), comparable(expected))
@@ -360,7 +368,7 @@ def test_segments_of_a_reference_dataframe_have_their_own_reference(
         rows = window_rows(current, w.start)
         rows = rows if value is None else segment_rows(rows, value, top)
         assert w.report is not None, w.reason
-        expected = in_memory_report(in_memory_profile(ref_rows, spec), rows, spec)
+        expected = in_memory_report(in_memory_profile(ref_rows, spec), rows, spec, saved=False)
         assert_close(comparable(w.report), comparable(expected), f"{w.start} {w.segment}")
 
 

@@ -1637,7 +1637,12 @@ def _summary_exactness(spec: Spec, drift: DriftResult, ties: float | None) -> st
 
 
 def evaluate_summary(
-    reference: DatasetProfile, current: Summary, spec: Spec, *, source: str
+    reference: DatasetProfile,
+    current: Summary,
+    spec: Spec,
+    *,
+    source: str,
+    reference_is_profile: bool = True,
 ) -> Report:
     """The report `evaluate(reference, current_rows, spec)` gives, from a reference profile and
     a summary of the current set built like it (`Summary.empty(reference, spec)`).
@@ -1645,7 +1650,9 @@ def evaluate_summary(
     The histogram and category measures, the quality shares and the performance from the
     confusion matrix and loss sums are the ones the rows give; KS and Wasserstein are the
     profile approximations `evaluate` uses against a profile; the report's notes say what is
-    approximate and what is not measured without rows.
+    approximate and what is not measured without rows. `reference_is_profile` says whether the
+    reference was a saved profile (False: rows summarised for this report), as the report's
+    header shows.
     """
     if current.spec != spec:
         raise SpecError("the current summary was built with another spec; build it with this one.")
@@ -1715,7 +1722,7 @@ def evaluate_summary(
         }
     checks = tuple(c for c in judge(spec, drift, quality, performance) if c.name not in unmeasured)
     return Report(
-        reference=SetSummary(reference.rows, reference.source, True),
+        reference=SetSummary(reference.rows, reference.source, reference_is_profile),
         current=SetSummary(current.rows, source, False),
         drift=drift,
         quality=quality,
@@ -1970,5 +1977,7 @@ def evaluate_stream(
     for part in cur:
         current_summary.add(part.batch, type_mismatches=part.type_mismatches)
         read(part.batch.num_rows)
-    report = evaluate_summary(profile, current_summary, spec, source=cur.source)
+    report = evaluate_summary(
+        profile, current_summary, spec, source=cur.source, reference_is_profile=ref is None
+    )
     return replace(report, notes=(*notes, *report.notes))

@@ -104,7 +104,9 @@ def evaluate(
             f"the current set {sources[1]} has no rows; nothing to compare. Check the files "
             f"or the filter that made the DataFrame."
         )
-    report = evaluate_summary(ref.whole, summary[0], spec, source=sources[1])
+    report = evaluate_summary(
+        ref.whole, summary[0], spec, source=sources[1], reference_is_profile=not ref.per_segment
+    )
     return _with_notes(report, [*ref.notes, _spark_note(current)])
 
 
@@ -188,7 +190,13 @@ def evaluate_windows(
             )
             continue
         try:
-            report = evaluate_summary(reference_of, summary, spec, source=sources[1])
+            report = evaluate_summary(
+                reference_of,
+                summary,
+                spec,
+                source=sources[1],
+                reference_is_profile=not ref.per_segment,
+            )
         except VigilError as err:  # too few rows, a column without values
             results.append(
                 WindowReport(
