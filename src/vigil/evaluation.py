@@ -280,20 +280,15 @@ def evaluate(
     conformed to the spec as the service conforms an uploaded one (`conform_reference`): a
     column that cannot be read as its kind, or has no value, is refused with its name.
     """
-    roles = {
-        "target": target,
-        "prediction": prediction,
-        "scores": tuple(scores),
-        "id_column": id_column,
-        "timestamp": timestamp,
-        "segments": tuple(segments),
-    }
-    given = [name for name, value in roles.items() if value]
-    if spec is not None and given:
-        raise SpecError(
-            f"give either a spec or the role arguments ({', '.join(given)}), not both: the "
-            "spec already says which column is which."
-        )
+    roles = role_arguments(
+        spec,
+        target=target,
+        prediction=prediction,
+        scores=scores,
+        id_column=id_column,
+        timestamp=timestamp,
+        segments=segments,
+    )
     cur = read_current(current)
     if isinstance(spec, (str, Path)):
         spec = load_spec(spec)
@@ -435,6 +430,35 @@ def gathered(
     quality = {name: checked for name, (_, checked) in results.items()}
     quality.update({c.name: unchecked(c, reason) for c in missing})
     return measured, quality
+
+
+def role_arguments(
+    spec: object,
+    *,
+    target: str | None,
+    prediction: str | None,
+    scores: Sequence[str],
+    id_column: str | None,
+    timestamp: str | None,
+    segments: Iterable[str],
+) -> dict[str, Any]:
+    """The role arguments of `evaluate` (and the stream engine) as `infer_spec` takes them;
+    a SpecError when a spec is given too (it already says which column is which)."""
+    roles = {
+        "target": target,
+        "prediction": prediction,
+        "scores": tuple(scores),
+        "id_column": id_column,
+        "timestamp": timestamp,
+        "segments": tuple(segments),
+    }
+    given = [name for name, value in roles.items() if value]
+    if spec is not None and given:
+        raise SpecError(
+            f"give either a spec or the role arguments ({', '.join(given)}), not both: the "
+            "spec already says which column is which."
+        )
+    return roles
 
 
 def _detections(spec: Spec, ref: _Reference, current: pa.Table) -> DetectionResult | None:

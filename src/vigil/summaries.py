@@ -51,6 +51,7 @@ from vigil.evaluation import (
     performance_result,
     performance_to_store,
     profile_roles_refused,
+    role_arguments,
     stored_performance,
 )
 from vigil.measure.batches import DEFAULT_BATCH_ROWS, read_batches
@@ -63,10 +64,10 @@ from vigil.measure.drift import ColumnDrift, DriftResult, measure_categorical, m
 from vigil.measure.drift import unevaluated as unevaluated_drift
 from vigil.measure.performance import (
     BOOTSTRAP_DRAWS,
-    POSITIVE_LABELS,
     ConfusionMatrix,
     PerformanceResult,
     SetPerformance,
+    class_labels,
 )
 from vigil.measure.quality import (
     ColumnQuality,
@@ -891,15 +892,7 @@ def _add_counts(
 
 def _labels(spec: Spec, perf: _Performance) -> tuple[str, ...]:
     """`class_labels` from the classes a summary saw."""
-    seen = set(perf.classes)
-    if spec.task == "multiclass":
-        seen.update(c.score_class for c in spec.with_role("score") if c.score_class is not None)
-    labels = sorted(seen)
-    if spec.task == "binary" and len(labels) == 2:
-        positive = [v for v in labels if v.lower() in POSITIVE_LABELS]
-        if positive:
-            labels = [v for v in labels if v != positive[0]] + [positive[0]]
-    return tuple(labels)
+    return class_labels(spec, known=frozenset(perf.classes))
 
 
 def _f1_standard_error(cm: NDArray[np.int64], average: str) -> float | None:
@@ -1895,20 +1888,15 @@ def evaluate_stream(
     `on_progress(rows read, rows to read)` is called after each batch (the total is the rows
     read so far when the files do not say).
     """
-    roles = {
-        "target": target,
-        "prediction": prediction,
-        "scores": tuple(scores),
-        "id_column": id_column,
-        "timestamp": timestamp,
-        "segments": tuple(segments),
-    }
-    given = [name for name, value in roles.items() if value]
-    if spec is not None and given:
-        raise SpecError(
-            f"give either a spec or the role arguments ({', '.join(given)}), not both: the "
-            "spec already says which column is which."
-        )
+    roles = role_arguments(
+        spec,
+        target=target,
+        prediction=prediction,
+        scores=scores,
+        id_column=id_column,
+        timestamp=timestamp,
+        segments=segments,
+    )
     if isinstance(current, (str, Path)) and Path(current).is_file() and is_profile_file(current):
         raise InputError(
             f"{str(current)!r} is a profile; the current set must be data (a file or a "
@@ -1940,7 +1928,7 @@ def evaluate_stream(
 
     if profile is not None:
         if spec is None:
-            if given:
+            if any(roles.values()):
                 raise profile_roles_refused(profile.source)
             spec = spec_from_dict(profile.spec, source=f"the spec inside {profile.source}")
     else:
