@@ -1,19 +1,27 @@
-"""Time reading a 1M-row window (issue 12): DuckDB, PostgreSQL before and after, the raw COPY.
+"""Time reading a 1M-row window (issue 12): DuckDB, PostgreSQL's blocks and COPY, the raw COPY.
 
 One model of a realistic shape (by default 20 features, 14 numeric and 6 categorical, a score,
 a prediction and labels for a third of the rows) gets the same `--rows` rows in one hourly
 window, written through the store into a DuckDB file and into a throwaway PostgreSQL schema
-(dropped afterwards). Then, `--repeat` times each, in one run:
+(dropped afterwards), and once more into a second schema with column blocks turned off (the
+write's cost of the blocks: `fill_seconds`). Then, `--repeat` times each, in one run:
 
 - `duckdb`: `read_window` on the DuckDB store;
-- `postgres`: `read_window` on the PostgreSQL store, with this checkout's backend (a window
-  this big is read in two time halves at once, on two connections sharing a snapshot);
-- `postgres_one_connection`: the same with the split turned off (`SPLIT_ROWS` above the
-  window's rows): one connection, one COPY;
-- `postgres_before`: the same with the backend of git revision `--before` (default `main`),
-  loaded from `git show`, so before and after run side by side;
+- `postgres`: `read_window` on the PostgreSQL store: from the window's column blocks
+  (`vigil.store.blocks`), the labels joined from the label table;
+- `postgres_copy`: the same with blocks turned off: the rows and their labels in one query,
+  sorted by the server, through binary COPY decoded by this checkout's backend;
+- `postgres_before`: the COPY read with the backend of git revision `--before` (default
+  `main`), loaded from `git show`, so the decoders run side by side;
 - `raw_copy`: the window's query as `COPY ... TO STDOUT (FORMAT binary)` read into bytes by
-  psycopg without decoding: what the server and the connection cost at least.
+  psycopg without decoding: what the server and the connection cost at least;
+- `raw_copy_unordered`: the same without `ORDER BY` (the server's sort left out);
+- `sql_profile`: the window summarised by the server instead of sent, the least the "profile
+  in SQL" route would run: per numeric column its count, NULLs, sum, sum of squares, min, max
+  and out-of-range count, and its counts on 1,000 fine and 10 coarse bins (`width_bucket` on
+  edge arrays, as a reference profile's); per category column its value counts; the labelled
+  rows' confusion counts and 10,000 score bins; the latency percentiles. No quantile sketch
+  (SQL has none to merge), so this is a lower bound of that route.
 
 Each PostgreSQL table read is checked equal to DuckDB's. Run:
 
@@ -43,7 +51,6 @@ import numpy as np
 import psycopg
 import pyarrow as pa
 
-import vigil.store.postgres as postgres
 from vigil.store import SqlStore, open_store
 from vigil.store.base import ModelInfo, Storage
 
@@ -154,6 +161,55 @@ def raw_copy(url: str, query: str) -> int:
     return total
 
 
+def raw_copy_unordered(url: str, query: str) -> int:
+    """`raw_copy` of the query without its `ORDER BY`."""
+    return raw_copy(url, query.rsplit(" ORDER BY ", 1)[0])
+
+
+def profile_queries(model: ModelInfo) -> list[str]:
+    """The aggregate queries of `sql_profile` (module docstring) over the bench's window."""
+    window = f"p.version = 'v1' AND p.ts >= '{START}' AND p.ts < '{START + timedelta(hours=1)}'"
+    where = f"FROM p_{model.id} p WHERE {window}"
+    numeric = [c.key for c in model.columns if c.storage == "DOUBLE"]
+    text = [c.key for c in model.columns if c.storage == "VARCHAR"]
+    score = next(c.key for c in model.columns if c.name == "score")
+    prediction = next(c.key for c in model.columns if c.name == "prediction")
+
+    def edges(n: int) -> str:
+        return "ARRAY[" + ",".join(f"{-4 + 8 * i / n:g}" for i in range(n + 1)) + "]::float8[]"
+
+    moments = ", ".join(
+        f"count({c}), sum({c}), sum({c} * {c}), min({c}), max({c}), "
+        f"count(*) FILTER (WHERE {c} < -3 OR {c} > 3)"
+        for c in numeric
+    )
+    which = ", ".join(str(i) for i in range(len(numeric)))
+    fine = ", ".join(f"width_bucket({c}, {edges(1000)})" for c in numeric)
+    coarse = ", ".join(f"width_bucket({c}, {edges(10)})" for c in numeric)
+    return [
+        f"SELECT count(*), {moments} {where}",
+        f"SELECT g, b, s, count(*) FROM (SELECT unnest(ARRAY[{which}]) g, unnest(ARRAY[{fine}]) b,"
+        f" unnest(ARRAY[{coarse}]) s {where}) q GROUP BY GROUPING SETS ((g, b), (g, s))",
+        f"SELECT g, v, count(*) FROM (SELECT unnest(ARRAY[{', '.join(map(str, range(len(text))))}])"
+        f" g, unnest(ARRAY[{', '.join(text)}]) v {where}) q GROUP BY g, v",
+        f"SELECT l.label, p.{prediction}, width_bucket(p.{score}, 0, 1, 10000), count(*) "
+        f"FROM p_{model.id} p JOIN l_{model.id} l ON l.id = p.id WHERE {window} "
+        "GROUP BY 1, 2, 3",
+        f"SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY p.latency_ms) "
+        f"{where}",
+    ]
+
+
+def sql_profile(url: str, queries: list[str]) -> int:
+    """Run the profile's queries, JIT off as the store's reads; the result rows."""
+    rows = 0
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET jit = off")
+        for query in queries:
+            rows += len(conn.execute(query.encode()).fetchall())
+    return rows
+
+
 def timed(action: Callable[[], Any], repeat: int) -> tuple[list[float], list[float], Any]:
     """Wall seconds and this process's CPU seconds of each of `repeat` calls; the last result."""
     seconds, cpu = [], []
@@ -195,9 +251,20 @@ def main() -> None:
         began = time.perf_counter()
         pg = open_store(url)
         pg_model = fill(pg, args.rows, args.features)
-        pg._db.run("ANALYZE")
+        results["fill_seconds"] = {"postgres": time.perf_counter() - began}
         print(f"postgres filled in {time.perf_counter() - began:.1f} s", flush=True)
-        old = SqlStore(backend_at(args.before).PostgresBackend(url))
+        pg._db.run("ANALYZE")
+        with schema_url() as other:
+            began = time.perf_counter()
+            plain = open_store(other)
+            plain._db.blocks = False  # type: ignore[attr-defined]
+            fill(plain, args.rows, args.features)
+            results["fill_seconds"]["postgres_without_blocks"] = time.perf_counter() - began
+            plain.close()
+        print(f"postgres without blocks filled in {time.perf_counter() - began:.1f} s")
+        old_backend = backend_at(args.before).PostgresBackend(url)
+        old_backend.blocks = False  # its COPY read, whatever that revision did with windows
+        old = SqlStore(old_backend)
         pg_model_old = old.get_model("bench")
         assert pg_model_old is not None
 
@@ -207,13 +274,12 @@ def main() -> None:
         def read_pg() -> pa.Table:
             return pg.read_window(pg_model, "v1", START, end)
 
-        def read_one() -> pa.Table:
-            saved = postgres.SPLIT_ROWS
-            postgres.SPLIT_ROWS = args.rows * 10
+        def read_copy() -> pa.Table:
+            pg._db.blocks = False  # type: ignore[attr-defined]
             try:
                 return pg.read_window(pg_model, "v1", START, end)
             finally:
-                postgres.SPLIT_ROWS = saved
+                pg._db.blocks = True  # type: ignore[attr-defined]
 
         def read_old() -> pa.Table:
             return old.read_window(pg_model_old, "v1", START, end)
@@ -223,8 +289,10 @@ def main() -> None:
             "duckdb": read_duck,
             "postgres_before": read_old,
             "postgres": read_pg,
-            "postgres_one_connection": read_one,
+            "postgres_copy": read_copy,
             "raw_copy": lambda: raw_copy(url, query),
+            "raw_copy_unordered": lambda: raw_copy_unordered(url, query),
+            "sql_profile": lambda: sql_profile(url, profile_queries(pg_model)),
         }
         expected = None
         for name, action in cases.items():

@@ -1,9 +1,11 @@
 """A window read from PostgreSQL is the table DuckDB reads for the same records (issue 12).
 
-PostgreSQL sends a window as binary COPY, decoded in blocks of rows with numpy
-(`vigil.store.postgres`); DuckDB hands Arrow over itself, so it is the reference here. Both
-stores get the same batches through `write_predictions` / `write_labels`, and every column
-of the two reads must agree: types, order, values, NULLs, NaN and infinities.
+PostgreSQL reads a window from column blocks (`vigil.store.blocks`), and every other query
+through binary COPY, decoded in blocks of rows with numpy (`vigil.store.postgres`); DuckDB
+hands Arrow over itself, so it is the reference here. Both stores get the same batches
+through `write_predictions` / `write_labels`, and every window is read from PostgreSQL both
+ways: from its blocks and, with blocks turned off, through COPY. Every column of the reads
+must agree: types, order, values, NULLs, NaN and infinities.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import vigil.store.blocks as blocks
 import vigil.store.postgres as postgres
 from vigil.errors import StoreError
 from vigil.store import SqlStore, open_store
@@ -85,10 +88,16 @@ class Pair:
         """DuckDB's read and PostgreSQL's, checked alike; both returned."""
         duck = self.duck.read_window(self.models[0], "v1", start, end)
         pg = self.pg.read_window(self.models[1], "v1", start, end)
-        assert pg.schema == duck.schema
-        assert pg.num_rows == duck.num_rows
-        assert pg.column("__id").to_pylist() == duck.column("__id").to_pylist()  # the order
-        assert_same(pg, duck)
+        self.pg._db.blocks = False  # type: ignore[attr-defined]
+        try:
+            copied = self.pg.read_window(self.models[1], "v1", start, end)
+        finally:
+            self.pg._db.blocks = True  # type: ignore[attr-defined]
+        for read in (pg, copied):
+            assert read.schema == duck.schema
+            assert read.num_rows == duck.num_rows
+            assert read.column("__id").to_pylist() == duck.column("__id").to_pylist()  # order
+            assert_same(read, duck)
         return duck, pg
 
 
@@ -269,35 +278,45 @@ RECORD = st.fixed_dictionaries(
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(records=st.lists(RECORD, max_size=40), block=st.integers(1, 50), halves=st.booleans())
+@given(
+    records=st.lists(RECORD, max_size=40),
+    block=st.integers(1, 50),
+    writes=st.integers(1, 5),
+    compact=st.booleans(),
+)
 def test_any_records_read_the_same_from_both_stores(
-    stores: tuple[SqlStore, SqlStore], records: list[dict[str, Any]], block: int, halves: bool
+    stores: tuple[SqlStore, SqlStore],
+    records: list[dict[str, Any]],
+    block: int,
+    writes: int,
+    compact: bool,
 ) -> None:
     pair = Pair(*stores, COLUMNS[:4])
     n = len(records)
     ids = [f"h{i}" for i in range(n)]
-    pair.write(
-        predictions(
-            ids,
-            at=[T0 + timedelta(microseconds=r["micros"]) for r in records],
-            x=[r["x"] for r in records],
-            colour=pa.array([r["colour"] for r in records], pa.string()),
-            flag=pa.array([r["flag"] for r in records], pa.bool_()),
-            seen=pa.array([r["seen"] for r in records], pa.timestamp("us")),
-        )
+    rows = predictions(
+        ids,
+        at=[T0 + timedelta(microseconds=r["micros"]) for r in records],
+        x=[r["x"] for r in records],
+        colour=pa.array([r["colour"] for r in records], pa.string()),
+        flag=pa.array([r["flag"] for r in records], pa.bool_()),
+        seen=pa.array([r["seen"] for r in records], pa.timestamp("us")),
     )
+    for first in range(writes):  # a block of column blocks per write
+        pair.write(rows.slice(first * n // writes, (first + 1) * n // writes - first * n // writes))
     labelled = [
         (i, r["label"]) for i, r in zip(ids, records, strict=True) if r["label"] is not None
     ]
     if labelled:
         pair.label(labels([i for i, _ in labelled], [v for _, v in labelled]))
-    saved = postgres.BLOCK_ROWS, postgres.SPLIT_ROWS
+    saved = postgres.BLOCK_ROWS, blocks.COMPACT_ABOVE
     postgres.BLOCK_ROWS = block  # hypothesis runs the examples one after the other
-    postgres.SPLIT_ROWS = -1 if halves else saved[1]  # in two halves, or (this small) not
+    blocks.COMPACT_ABOVE = 1 if compact else saved[1]  # merged at the first read, or not
     try:
         duck, _ = pair.read()
+        pair.read()  # again, after a merge
     finally:
-        postgres.BLOCK_ROWS, postgres.SPLIT_ROWS = saved
+        postgres.BLOCK_ROWS, blocks.COMPACT_ABOVE = saved
     assert duck.num_rows == n
 
 
@@ -340,196 +359,157 @@ def test_a_table_of_every_read_type_decodes_like_the_server_prints_it(
         assert got == expected, name
 
 
-# -- a big window: two time halves at once on two connections, one snapshot -------------------
-
-MIDDLE = T0 + timedelta(seconds=HOUR / 2)  # where `arrow_ordered` splits the window [T0, END)
+# -- column blocks: what keeps them equal to the prediction table -----------------------------
 
 
-@pytest.fixture
-def split(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every window read in two halves, whatever its size."""
-    monkeypatch.setattr(postgres, "SPLIT_ROWS", -1)
-
-
-def helper_of(store: SqlStore) -> Any:
-    """The second connection of this thread of a PostgreSQL store, or None."""
-    return getattr(store._db._local, "helper", None)  # type: ignore[attr-defined]
-
-
-def test_a_window_in_two_halves_reads_the_same(pair: Pair, split: None) -> None:
-    pair.write(batch(300, seed=3))
-    pair.label(labels([f"r{i:07d}" for i in range(0, 300, 4)], [1.0] * 75))
-    duck, _ = pair.read()
-    assert duck.column("__label").null_count == 300 - 75
-    helper = helper_of(pair.pg)
-    assert helper is not None and not helper.closed  # it was read in two halves
-    assert helper.info.transaction_status == 0  # idle again: its transaction ended
-    assert pair.pg._db._conn().info.transaction_status == 0  # type: ignore[attr-defined]
-
-
-def test_rows_at_the_split_and_ties_on_either_side_keep_their_order(
-    pair: Pair, split: None
-) -> None:
-    tick = timedelta(microseconds=1)
-    at = {
-        T0: ["z", "a"],
-        MIDDLE - tick: ["é", "b", "B", "10", "9"],  # the last instant of the first half
-        MIDDLE: ["é", "b", "B", "10", "9", "a-b"],  # the first of the second half
-        MIDDLE + tick: ["x"],
-        END - tick: ["y", "c"],
-    }
-    rows = [(t, f"{i}{name}") for i, (t, names) in enumerate(at.items()) for name in names]
-    pair.write(predictions([i for _, i in rows], at=[t for t, _ in rows]))
-    duck, pg = pair.read()
-    expected = sorted(rows, key=lambda r: (r[0], r[1].encode()))
-    assert pg.column("__id").to_pylist() == [i for _, i in expected]
-    assert pg.column("__ts").to_pylist() == [t for t, _ in expected]
-    assert duck.num_rows == len(rows)
-
-
-@pytest.mark.parametrize(
-    "where",
-    [
-        [T0, T0 + timedelta(minutes=29)],  # the second half empty
-        [MIDDLE, END - timedelta(microseconds=1)],  # the first half empty
-        [MIDDLE],  # one row
-        [],  # no row at all
-    ],
-)
-def test_a_window_with_an_empty_half_reads_the_same(
-    pair: Pair, split: None, where: list[datetime]
-) -> None:
-    if where:
-        pair.write(predictions([f"e{i}" for i in range(len(where))], at=where))
-    pair.write(predictions(["outside"], at=END))  # the next window's, read by neither half
-    duck, _ = pair.read()
-    assert duck.num_rows == len(where)
-
-
-def test_rows_committed_during_a_split_read_are_in_neither_half(
-    pair: Pair, split: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Rows in both halves are committed after the halves' transactions began and before
-    either COPY runs: the second connection sees the first's snapshot, so neither half has
-    them; the next read has them all."""
-    first = predictions(["a1", "b1"], at=[T0 + timedelta(minutes=5), MIDDLE])
-    late = predictions(["a2", "b2"], at=[T0 + timedelta(minutes=6), END - timedelta(seconds=1)])
-    pair.write(first)
-    writer = open_store(pair.pg._db._url)  # type: ignore[attr-defined]
-    model = writer.get_model(pair.models[1].name)
-    assert model is not None
-    copy_out = postgres._copy_out
-    lock = threading.Lock()
-    written: list[str] = []
-
-    def write_then_copy(*args: Any) -> Any:
-        with lock:  # both COPYs wait for the commit
-            if not written:
-                writer.write_predictions(model, [late], [], window_seconds=HOUR)
-                written.append(threading.current_thread().name)
-        return copy_out(*args)
-
-    monkeypatch.setattr(postgres, "_copy_out", write_then_copy)
-    try:
-        during = pair.pg.read_window(pair.models[1], "v1", T0, END)
-    finally:
-        writer.close()
-    assert written  # the rows were committed while the read ran
-    assert during.column("__id").to_pylist() == ["a1", "b1"]
-    monkeypatch.setattr(postgres, "_copy_out", copy_out)
-    pair.duck.write_predictions(pair.models[0], [late], [], window_seconds=HOUR)
-    after, _ = pair.read()
-    assert after.column("__id").to_pylist() == ["a1", "a2", "b1", "b2"]
-
-
-def test_a_read_inside_a_transaction_takes_one_connection(
-    stores: tuple[SqlStore, SqlStore], split: None
-) -> None:
-    duck, pg = stores
-    pair = Pair(duck, pg, COLUMNS)
-    pair.write(batch(40, seed=4))
-    old = helper_of(pg)
-    with pg._db.transaction():  # type: ignore[attr-defined]
-        inside = pg.read_window(pair.models[1], "v1", T0, END)
-    assert helper_of(pg) is old  # not made, not used
-    expected = duck.read_window(pair.models[0], "v1", T0, END)
-    assert inside.column("__id").to_pylist() == expected.column("__id").to_pylist()
-    assert_same(inside, expected)
-
-
-def test_a_small_window_takes_one_connection(postgres_url: str) -> None:
-    store = open_store(postgres_url)
-    try:
-        model = store.register_model("small", "v1", SPEC, COLUMNS, "DOUBLE")
-        store.write_predictions(model, [batch(100)], [], window_seconds=HOUR)
-        assert store.read_window(model, "v1", T0, END).num_rows == 100
-        assert helper_of(store) is None
-    finally:
-        store.close()
-
-
-def test_a_failed_half_is_an_error_and_the_next_read_works(
-    pair: Pair, split: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    pair.write(batch(60, seed=5))
-    copy_out = postgres._copy_out
-
-    def fail_second(*args: Any) -> Any:
-        if threading.current_thread().name == "vigil-pg-read":
-            raise StoreError("PostgreSQL sent COPY rows of unexpected lengths; please report it.")
-        return copy_out(*args)
-
-    monkeypatch.setattr(postgres, "_copy_out", fail_second)
-    with pytest.raises(StoreError, match="COPY"):
-        pair.pg.read_window(pair.models[1], "v1", T0, END)
-    monkeypatch.setattr(postgres, "_copy_out", copy_out)
-    pair.read()  # both connections back out of the failed read's transaction
-
-
-def test_a_second_connection_the_server_dropped_is_made_again(pair: Pair, split: None) -> None:
-    pair.write(batch(60, seed=6))
-    pair.read()
-    dropped = helper_of(pair.pg)
-    pair.pg._db.run(  # type: ignore[attr-defined]
-        "SELECT pg_terminate_backend(?)", (dropped.info.backend_pid,)
+def pg_blocks(pair: Pair) -> list[tuple[Any, ...]]:
+    """The PostgreSQL model's blocks: (version, first_ts, last_ts, rows_n), in time order."""
+    return pair.pg._db.run(
+        "SELECT version, first_ts, last_ts, rows_n FROM blocks WHERE model_id = ? "
+        "ORDER BY version, first_ts",
+        (pair.models[1].id,),
     )
+
+
+def forget_blocks(pair: Pair) -> None:
+    """Make the PostgreSQL model one whose rows were stored before vigil kept blocks."""
+    model_id = pair.models[1].id
+    pair.pg._db.run("DELETE FROM blocks WHERE model_id = ?", (model_id,))
+    pair.pg._db.run("DELETE FROM block_models WHERE model_id = ?", (model_id,))
+    pair.pg.blocks._ready.discard(model_id)
+
+
+def test_rows_stored_before_blocks_are_copied_into_blocks_at_the_first_read(pair: Pair) -> None:
+    pair.write(batch(120, seed=4))
+    pair.label(labels([f"r{i:07d}" for i in range(0, 120, 4)], [1.0] * 30))
+    forget_blocks(pair)
     pair.read()
-    assert helper_of(pair.pg) is not dropped and dropped.closed
+    assert sum(rows for *_, rows in pg_blocks(pair)) == 120
+    pair.write(batch(30, first=500, seed=5))  # and the model's next writes add blocks
+    pair.read()
+    assert sum(rows for *_, rows in pg_blocks(pair)) == 150
 
 
-def test_a_failing_query_in_a_split_read_leaves_no_transaction_open(
-    pair: Pair, split: None
+def test_a_resent_or_overlapping_batch_is_not_stored_twice_in_blocks(pair: Pair) -> None:
+    pair.write(batch(50, seed=6))
+    pair.write(batch(50, seed=6))  # the same again: all duplicates
+    pair.write(batch(50, first=25, seed=7).slice(25))  # new ids only, as the overlap's rest
+    duck, _ = pair.read()
+    assert duck.num_rows == 75
+    assert sum(rows for *_, rows in pg_blocks(pair)) == 75
+
+
+def test_each_version_of_a_write_gets_blocks_of_its_own(pair: Pair) -> None:
+    ids = [f"v{i}" for i in range(40)]
+    mixed = pa.concat_tables(
+        [predictions(ids[:25], version="v1"), predictions(ids[25:], version="v2")]
+    )
+    pair.write(mixed)
+    assert {version for version, *_ in pg_blocks(pair)} == {"v1", "v2"}
+    duck = pair.duck.read_window(pair.models[0], "v2", T0, END)
+    pg = pair.pg.read_window(pair.models[1], "v2", T0, END)
+    assert pg.column("__id").to_pylist() == duck.column("__id").to_pylist() == ids[25:]
+    assert_same(pg, duck)
+    pair.read()
+
+
+def test_columns_added_after_blocks_were_written_read_as_null_in_them(pair: Pair) -> None:
+    pair.write(batch(30, seed=8))
+    pair.extras(["browser"])
+    later = batch(30, first=100, seed=9)
+    pair.write(later.append_column("browser", pa.array(["firefox"] * 30, pa.string())))
+    duck, _ = pair.read()
+    assert duck.column("browser").null_count == 30
+
+
+def test_retention_cuts_the_blocks_as_it_deletes_the_rows(pair: Pair) -> None:
+    pair.write(batch(300, seed=10))
+    pair.label(labels([f"r{i:07d}" for i in range(0, 300, 2)], [0.0] * 150))
+    cutoff = T0 + timedelta(minutes=25)
+    for store, model in zip((pair.duck, pair.pg), pair.models, strict=True):
+        store.drop_predictions_before(model, cutoff)
+    duck, _ = pair.read()
+    assert 0 < duck.num_rows < 300
+    assert all(first >= cutoff for _, first, _, _ in pg_blocks(pair))
+    assert sum(rows for *_, rows in pg_blocks(pair)) == duck.num_rows
+
+
+def test_many_small_writes_are_merged_at_a_read(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pair.write(batch(10, seed=7))
-    backend = pair.pg._db
-    with pytest.raises(psycopg.Error, match="division by zero"):
-        backend.arrow_ordered(  # type: ignore[attr-defined]
-            f"SELECT p.id, p.ts, 1 / (length(p.id) * 0) AS boom FROM p_{pair.models[1].id} p "
-            "WHERE p.version = ?",
-            ("v1",),
-            order=("p.ts", "p.id"),
-            between=(T0, END),
+    monkeypatch.setattr(blocks, "COMPACT_ABOVE", 3)
+    for first in range(0, 50, 5):
+        pair.write(batch(5, first=first, seed=first))
+    assert len(pg_blocks(pair)) == 10
+    pair.read()  # a read that finds more than three merges them
+    assert len(pg_blocks(pair)) == 1
+    pair.read()
+    pair.read(T0 + timedelta(minutes=10), T0 + timedelta(minutes=20))
+
+
+def test_a_merge_leaves_large_blocks_alone(pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(blocks, "COMPACT_ABOVE", 3)
+    monkeypatch.setattr(blocks, "BLOCK_ROWS", 40)  # small: 10 rows or fewer
+    pair.write(batch(30, first=100, seed=13))
+    for first in range(0, 25, 5):
+        pair.write(batch(5, first=first, seed=first))
+    pair.read()
+    assert sorted(rows for *_, rows in pg_blocks(pair)) == [25, 30]
+    pair.read()
+
+
+def test_a_merge_that_lost_a_race_changes_nothing(pair: Pair) -> None:
+    for first in range(0, 20, 5):
+        pair.write(batch(5, first=first, seed=first))
+    before = pg_blocks(pair)
+    ids = [
+        str(b)
+        for (b,) in pair.pg._db.run(
+            "SELECT block_id FROM blocks WHERE model_id = ?", (pair.models[1].id,)
         )
-    assert backend._conn().info.transaction_status == 0
-    assert helper_of(pair.pg).info.transaction_status == 0
+    ]
+    rows = pair.pg.read_window(pair.models[1], "v1", T0, END)
+    # another vigil merged one of them first: its block is gone
+    pair.pg.blocks._compact(pair.models[1].id, "v1", [*ids, "gone"], rows)
+    assert pg_blocks(pair) == before
     pair.read()
 
 
-def test_the_planners_estimate_decides_the_split(
-    postgres_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_damaged_block_is_an_error_that_names_it(pair: Pair) -> None:
+    pair.write(batch(10, seed=11))
+    pair.pg._db.run(
+        "UPDATE blocks SET data = ? WHERE model_id = ?", (b"ARROW1 cut", pair.models[1].id)
+    )
+    (block_id,) = pair.pg._db.run(
+        "SELECT block_id FROM blocks WHERE model_id = ?", (pair.models[1].id,)
+    )[0]
+    with pytest.raises(StoreError, match=f"block {block_id} .* damaged"):
+        pair.pg.read_window(pair.models[1], "v1", T0, END)
+
+
+def test_a_write_in_flight_during_a_backfill_loses_no_row(postgres_url: str) -> None:
     store = open_store(postgres_url)
     try:
-        model = store.register_model("estimated", "v1", SPEC, COLUMNS, "DOUBLE")
-        store.write_predictions(model, [batch(300, seed=8)], [], window_seconds=HOUR)
-        store._db.run(f"ANALYZE p_{model.id}")  # type: ignore[attr-defined]
-        monkeypatch.setattr(postgres, "SPLIT_ROWS", 3_000)  # ten times the window
-        whole = store.read_window(model, "v1", T0, END)
-        assert helper_of(store) is None
-        monkeypatch.setattr(postgres, "SPLIT_ROWS", 30)  # a tenth of it
-        halves = store.read_window(model, "v1", T0, END)
-        assert helper_of(store) is not None
-        assert halves.column("__id").to_pylist() == whole.column("__id").to_pylist()
-        assert_same(halves, whole)
+        model = store.register_model("flight", "v1", SPEC, COLUMNS, "DOUBLE")
+        store.write_predictions(model, [batch(20, seed=12)], [], window_seconds=HOUR)
+        store._db.run("DELETE FROM blocks")
+        store._db.run("DELETE FROM block_models")
+        store.blocks._ready.clear()
+        with psycopg.connect(postgres_url) as writer:  # an older vigil's insert, not committed
+            writer.execute(
+                f"INSERT INTO p_{model.id} (id, ts, version, received) VALUES (%s, %s, %s, %s)",
+                ("late", T0 + timedelta(minutes=5), "v1", T0),
+            )
+            read: list[pa.Table] = []
+            reader = threading.Thread(
+                target=lambda: read.append(store.read_window(model, "v1", T0, END))
+            )
+            reader.start()
+            reader.join(timeout=1.0)
+            assert reader.is_alive()  # the backfill waits for the writer's rows
+            writer.commit()
+            reader.join(timeout=30)
+        assert read and "late" in read[0].column("__id").to_pylist()
+        assert read[0].num_rows == 21
     finally:
         store.close()

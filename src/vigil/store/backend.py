@@ -23,11 +23,15 @@ class Backend(Protocol):
     """What the shared SQL needs from a database driver."""
 
     url_for_display: str
-    types: dict[str, str]  # "blob", "double", "bigint" -> this database's type names
+    # "blob", "double", "bigint" -> this database's type names; "raw_blocks" -> its statement
+    # for migration 6 (vigil.store.migrations)
+    types: dict[str, str]
     shared: bool  # other processes write this database too (PostgreSQL), not only this one
     max_columns: int | None  # the most columns a table may have (PostgreSQL: 1,600), or None
+    blocks: bool  # windows are read from column blocks (vigil.store.blocks): PostgreSQL
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+    def blobs(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
     def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table: ...
     def load(self, name: str, table: pa.Table) -> None: ...
     def unload(self, name: str) -> None: ...

@@ -1,15 +1,13 @@
 """The PostgreSQL backend: several `vigil serve` instances can share one database.
 
-One connection per thread, in autocommit outside `transaction()` (and a second one, made at a
-thread's first big window read, for the second half of such reads: `arrow_ordered`). Arrow
-tables travel through `COPY` in PostgreSQL's binary format, encoded and decoded a column at a
-time with numpy: a Python tuple per row is three times slower for a window of a million rows,
-and the server prints and parses CSV two and four times slower than binary (measured on 1M
-rows x 30 columns).
-A read takes each row's message from libpq's buffer, copies it into one buffer per block of
-rows as it arrives, and gathers short text a value at a time. ADBC's PostgreSQL driver (binary
-COPY decoded in C) read a 1M-row window in about the same time as round 1 of this code, so it
-is not used (bench/RESULTS.md, issue 12).
+One connection per thread, in autocommit outside `transaction()`. Arrow tables travel through
+`COPY` in PostgreSQL's binary format, encoded and decoded a column at a time with numpy: a
+Python tuple per row is three times slower for a window of a million rows, and the server
+prints and parses CSV two and four times slower than binary (measured on 1M rows x 30
+columns). A read takes each row's message from libpq's buffer, copies it into one buffer per
+block of rows as it arrives, and gathers short text a value at a time. ADBC's PostgreSQL
+driver (binary COPY decoded in C) was no faster (bench/RESULTS.md, issue 12). Window reads,
+the biggest, do not go through COPY but through column blocks (`vigil.store.blocks`).
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -44,10 +41,6 @@ SESSION = "SET client_encoding = 'UTF8'; SET DateStyle = 'ISO'"
 NO_JIT = "SET LOCAL jit = off"
 CONNECT_TIMEOUT = 10  # seconds, unless the URL says otherwise
 
-# a window read in two halves at once, over two connections, above this many rows (planned)
-SPLIT_ROWS = 100_000
-# the halves' transactions: one snapshot, exported by the first to the second
-SNAPSHOT_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
 # "Binary Format" in https://www.postgresql.org/docs/current/sql-copy.html
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
@@ -129,8 +122,14 @@ class PostgresBackend:
     """`vigil.store.sql.Backend` over a PostgreSQL database, with psycopg 3."""
 
     def __init__(self, url: str) -> None:
-        self.types = {"blob": "BYTEA", "double": "DOUBLE PRECISION", "bigint": "BIGINT"}
+        self.types = {
+            "blob": "BYTEA",
+            "double": "DOUBLE PRECISION",
+            "bigint": "BIGINT",
+            "raw_blocks": "ALTER TABLE blocks ALTER COLUMN data SET STORAGE EXTERNAL",
+        }
         self.shared = True  # several `vigil serve` instances may write at once
+        self.blocks = True  # windows are read from column blocks (vigil.store.blocks)
         self.max_columns: int | None = 1600  # PostgreSQL's cap on a table's columns
         self._url = url
         self.url_for_display = mask_password(url)
@@ -185,6 +184,13 @@ class PostgresBackend:
         cur = conn.execute(placeholders(sql), params) if params else conn.execute(sql)
         return [] if cur.description is None else cur.fetchall()
 
+    def blobs(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """`run` for a query of large binary values: its result in PostgreSQL's binary format
+        (the text format doubles `bytea` in hex, which both ends then make and parse)."""
+        with self._conn().cursor(binary=True) as cur:
+            # a row at a time: libpq does not grow one result buffer to the size of them all
+            return list(cur.stream(placeholders(sql), params))
+
     def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
         """Run a query and read its result as Arrow, typed from the result's column types."""
         conn = self._conn()
@@ -203,107 +209,6 @@ class PostgresBackend:
                 cur.execute(NO_JIT)
                 batches = _copy_out(cur, conn, query, oids)
         return _table(batches, names, oids)
-
-    def arrow_ordered(
-        self,
-        sql: str,
-        params: Sequence[Any],
-        *,
-        order: tuple[str, str],
-        between: tuple[datetime, datetime],
-    ) -> pa.Table:
-        """A query's rows in the order of a timestamp column, then a text column in byte order
-        (`order`: two SQL expressions), as `arrow` reads them; for a query whose text ends
-        inside its `WHERE` clause and whose rows' timestamps are all in `between` [low, high).
-
-        A result the planner expects to hold more than `SPLIT_ROWS` rows is read in two halves,
-        [low, middle) and [middle, high), at once: over this thread's connection and a second
-        one sharing its snapshot (`pg_export_snapshot`), so two backends scan, sort and make
-        COPY data at the same time. The first half's rows all come before the second's, so the
-        halves read one after the other are in order. Smaller results, and reads inside a
-        transaction (whose snapshot a second connection could not share), take one COPY.
-        """
-        ts, key = order
-        by = f' ORDER BY {ts}, {key} COLLATE "C"'
-        conn = self._conn()
-        if conn.info.transaction_status != TransactionStatus.IDLE:
-            return self.arrow(sql + by, params)
-        query = _literal(conn, sql, params)
-        with conn.cursor() as cur:
-            # one round trip: the columns, and how many rows the planner expects
-            cur.execute(
-                f"SELECT * FROM ({query}) AS q LIMIT 0; EXPLAIN (FORMAT JSON) {query}".encode()
-            )
-            names, oids = _described(cur)
-            cur.nextset()
-            planned = cur.fetchone()
-            if not all(oid in READ_TYPES for oid in oids):
-                return self.arrow(sql + by, params)
-            if not planned or float(planned[0][0]["Plan"]["Plan Rows"]) <= SPLIT_ROWS:
-                with conn.transaction():  # SET LOCAL ends with it
-                    cur.execute(NO_JIT)
-                    return _table(_copy_out(cur, conn, query + by, oids), names, oids)
-        low, high = between
-        middle = low + (high - low) / 2
-        halves = [
-            _literal(conn, f"{sql} AND {ts} < ?{by}", [*params, middle]),
-            _literal(conn, f"{sql} AND {ts} >= ?{by}", [*params, middle]),
-        ]
-        return _table(self._read_halves(conn, halves, oids), names, oids)
-
-    def _read_halves(
-        self, conn: Connection, halves: list[str], oids: list[int]
-    ) -> list[pa.RecordBatch]:
-        """The COPY of two queries at once, on `conn` and on this thread's second connection,
-        in one snapshot: rows committed meanwhile are in neither half, never in one only."""
-        results: list[list[pa.RecordBatch]] = [[], []]
-        errors: list[BaseException] = []
-        conn.execute(SNAPSHOT_READ)
-        try:
-            conn.execute(NO_JIT)
-            row = conn.execute("SELECT pg_export_snapshot()").fetchone()
-            assert row is not None  # the function returns one row
-            helper = self._begin_helper()
-            try:
-                helper.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(row[0]))
-                helper.execute(NO_JIT)
-
-                def second() -> None:
-                    try:
-                        with helper.cursor() as cur:
-                            results[1] = _copy_out(cur, helper, halves[1], oids)
-                    except BaseException as err:  # handed to the caller's thread
-                        errors.append(err)
-
-                thread = threading.Thread(target=second, name="vigil-pg-read", daemon=True)
-                thread.start()
-                try:
-                    with conn.cursor() as cur:
-                        results[0] = _copy_out(cur, conn, halves[0], oids)
-                finally:
-                    thread.join()
-            finally:
-                _end_read(helper)
-        finally:
-            _end_read(conn)
-        if errors:
-            raise errors[0]
-        return results[0] + results[1]
-
-    def _begin_helper(self) -> Connection:
-        """This thread's second connection, for the second half of a split read, in the
-        read's transaction; made again once if the server dropped it since its last read."""
-        helper: Connection | None = getattr(self._local, "helper", None)
-        if helper is not None and not helper.closed:
-            try:
-                helper.execute(SNAPSHOT_READ)
-                return helper
-            except psycopg.OperationalError:
-                helper.close()
-        helper = self._connect()
-        self._local.helper = helper
-        helper.execute(SNAPSHOT_READ)
-        return helper
 
     def load(self, name: str, table: pa.Table) -> None:
         """Copy an Arrow table into a temporary table `name` on this thread's connection."""
@@ -418,16 +323,6 @@ def _copy_out(
 def _table(batches: list[pa.RecordBatch], names: list[str], oids: list[int]) -> pa.Table:
     schema = pa.schema([pa.field(f"f{i}", READ_TYPES[oid][0]) for i, oid in enumerate(oids)])
     return pa.Table.from_batches(batches, schema).rename_columns(names)
-
-
-def _end_read(conn: Connection) -> None:
-    """End a read's transaction (it wrote nothing); a broken connection is left to be
-    replaced at its next use."""
-    if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
-        try:
-            conn.execute("ROLLBACK")
-        except psycopg.Error:
-            conn.close()
 
 
 def _timestamp_type(arrow_type: pa.DataType) -> tuple[str, str]:

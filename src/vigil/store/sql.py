@@ -24,6 +24,7 @@ from vigil.store.base import (
     StoredColumn,
     utcnow,
 )
+from vigil.store.blocks import Blocks
 from vigil.store.clock import Clock
 from vigil.store.dashboard import ColumnReads, Dashboard
 from vigil.store.migrations import MIGRATIONS
@@ -46,8 +47,9 @@ class SqlStore:
         self.url_for_display = backend.url_for_display
         self._models: dict[str, ModelInfo] = {}
         self.points = Points(backend)
-        self.windows = Windows(backend, self.points)
-        self.writes = Writes(backend, self.windows)
+        self.blocks = Blocks(backend)
+        self.windows = Windows(backend, self.points, self.blocks)
+        self.writes = Writes(backend, self.windows, self.blocks)
         self.clock = Clock(backend)
         # the Store interface, answered by the two parts
         self.write_predictions = self.writes.write_predictions
@@ -117,6 +119,7 @@ class SqlStore:
 
     def close(self) -> None:
         """Close every connection."""
+        self.windows.close()
         self._db.close()
 
     # -- schema ---------------------------------------------------------------------------
@@ -201,6 +204,7 @@ class SqlStore:
             else:  # a new model: its table is made with every column at once
                 typed = [f"c{position} {self._sql_type(storage)}" for position, storage in added]
                 self._create_tables(model_id, label_storage, typed)
+                self.blocks.start(model_id)  # no rows yet: all of them will be in blocks
             if label_storage is not None and not (found and found[0][1]):
                 self._ensure_label_table(model_id, label_storage)
         self._models.pop(name, None)
@@ -414,6 +418,7 @@ class SqlStore:
                     (cutoff,),
                 )
             self._db.run(f"DELETE FROM p_{model.id} WHERE ts < ?", (cutoff,))
+            self.blocks.drop_before(model, cutoff)
         return n
 
     def stats(self) -> dict[str, int]:

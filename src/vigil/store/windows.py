@@ -8,14 +8,17 @@ A failed computation leaves its window dirty with a count, a reason and a retry 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from vigil.store.backend import ROLLING_START, WINDOW_FIELDS, Backend
+from vigil.store.backend import ROLLING_START, Backend
 from vigil.store.base import (
     ARROW_TYPES,
     FinishedWindow,
@@ -26,6 +29,7 @@ from vigil.store.base import (
     WindowState,
     utcnow,
 )
+from vigil.store.blocks import Blocks
 from vigil.store.points import Points
 
 MAX_ERROR = 2000  # characters of a failure's reason kept; the log has the rest
@@ -55,27 +59,30 @@ MARK = (
 ROWS_TOO = ", data_generation = windows.generation + 1"
 
 
-@runtime_checkable
-class OrderedReader(Protocol):
-    """A backend that reads a window's rows in (ts, id) order in a way of its own
-    (`vigil.store.postgres.PostgresBackend.arrow_ordered`)."""
-
-    def arrow_ordered(
-        self,
-        sql: str,
-        params: Sequence[Any],
-        *,
-        order: tuple[str, str],
-        between: tuple[datetime, datetime],
-    ) -> pa.Table: ...
-
-
 class Windows:
     """The `windows` table (and a window's points, through `Points`), and a window's rows."""
 
-    def __init__(self, db: Backend, points: Points) -> None:
+    def __init__(self, db: Backend, points: Points, blocks: Blocks) -> None:
         self._db = db
         self.points = points
+        self._blocks = blocks
+        self._labels: ThreadPoolExecutor | None = None  # reads a window's labels meanwhile
+        self._labels_lock = threading.Lock()
+
+    def _label_reader(self) -> ThreadPoolExecutor:
+        """One thread (so one connection of its own) that reads windows' labels while their
+        blocks are read."""
+        with self._labels_lock:
+            if self._labels is None:
+                self._labels = ThreadPoolExecutor(1, thread_name_prefix="vigil-labels")
+            return self._labels
+
+    def close(self) -> None:
+        """Stop the label reader's thread (its connection closes with the backend's)."""
+        with self._labels_lock:
+            if self._labels is not None:
+                self._labels.shutdown(wait=True)
+                self._labels = None
 
     def touch(
         self,
@@ -366,34 +373,10 @@ class Windows:
         """A window's rows with labels joined so far, as Arrow, by the users' column names.
 
         Fixed fields are named `__id`, `__ts`, `__version`, `__latency_ms`, `__error`, and
-        `__label` when the model takes labels.
+        `__label` when the model takes labels. In a fixed order, (ts, id), ids in byte order:
+        the seeded bootstrap of the performance standard errors sees the order (two reads of
+        the same rows must give the same report).
         """
-        cols = ["p.id", "p.ts", "p.version", "p.latency_ms", "p.error"]
-        cols += [f"p.{c.key}" for c in model.columns]
-        names = [*WINDOW_FIELDS, *(c.name for c in model.columns)]
-        join = ""
-        if model.label_storage is not None:
-            cols.append("l.label")
-            names.append("__label")
-            join = f" LEFT JOIN l_{model.id} l ON l.id = p.id"
-        # in a fixed order: a join returns rows in whatever order its threads finish, and the
-        # seeded bootstrap of the performance standard errors sees the order (two reads of
-        # the same rows must give the same report); ids in byte order, as DuckDB's
-        query = (
-            f"SELECT {', '.join(cols)} FROM p_{model.id} p{join} "
-            "WHERE p.version = ? AND p.ts >= ? AND p.ts < ?"
-        )
-        if isinstance(self._db, OrderedReader):
-            # PostgreSQL: a big window in two halves at once, ordered by the client
-            table = self._db.arrow_ordered(
-                query,
-                (version, start, end),
-                order=("p.ts", "p.id"),
-                between=(start, end),
-            )
-        else:
-            table = self._db.arrow(f"{query} ORDER BY p.ts, p.id", (version, start, end))
-        table = table.rename_columns(names)
         schema = pa.schema(
             [
                 pa.field("__id", pa.string()),
@@ -409,7 +392,58 @@ class Windows:
                 ),
             ]
         )
-        return table.cast(schema)
+        if self._blocks.enabled:
+            table = self._from_blocks(model, version, start, end)
+        else:
+            table = self._from_rows(model, version, start, end)
+        return table.rename_columns(schema.names).cast(schema)
+
+    def _from_rows(
+        self, model: ModelInfo, version: str, start: datetime, end: datetime
+    ) -> pa.Table:
+        """`read_window`'s columns from the prediction and label tables, in one query."""
+        cols = ["p.id", "p.ts", "p.version", "p.latency_ms", "p.error"]
+        cols += [f"p.{c.key}" for c in model.columns]
+        join = ""
+        if model.label_storage is not None:
+            cols.append("l.label")
+            join = f" LEFT JOIN l_{model.id} l ON l.id = p.id"
+        # ids in byte order: DuckDB's only collation, PostgreSQL's "C"
+        collate = ' COLLATE "C"' if self._db.shared else ""
+        return self._db.arrow(
+            f"SELECT {', '.join(cols)} FROM p_{model.id} p{join} "
+            f"WHERE p.version = ? AND p.ts >= ? AND p.ts < ? ORDER BY p.ts, p.id{collate}",
+            (version, start, end),
+        )
+
+    def _from_blocks(
+        self, model: ModelInfo, version: str, start: datetime, end: datetime
+    ) -> pa.Table:
+        """`read_window`'s columns, by the prediction table's names, from column blocks; the
+        labels joined from the label table by id."""
+        labels: Future[pa.Table] | None = None
+        if model.label_storage is not None:  # read meanwhile, on the helper's connection
+            labels = self._label_reader().submit(
+                self._db.arrow,
+                f"SELECT l.id, l.label FROM l_{model.id} l JOIN p_{model.id} p ON p.id = l.id "
+                "WHERE p.version = ? AND p.ts >= ? AND p.ts < ?",
+                (version, start, end),
+            )
+        rows = self._blocks.read(model, version, start, end)
+        n = rows.num_rows
+        columns = [
+            rows.column("id"),
+            rows.column("ts"),
+            pa.repeat(pa.scalar(version, pa.string()), n),
+            rows.column("latency_ms"),
+            rows.column("error"),
+            *(rows.column(c.key) for c in model.columns),
+        ]
+        if labels is not None:
+            joined = labels.result()
+            found = pc.index_in(rows.column("id"), value_set=joined.column("id"))
+            columns.append(joined.column("label").take(found))
+        return pa.table(columns, names=[f"f{i}" for i in range(len(columns))])
 
     def window_counts(
         self, model: ModelInfo, version: str, start: datetime, end: datetime

@@ -32,15 +32,17 @@ from vigil.store.batches import (
     constant_time,
     split_repeats,
 )
+from vigil.store.blocks import Blocks
 from vigil.store.windows import Windows
 
 
 class Writes:
     """Writes into a model's prediction and label tables and into the quarantine."""
 
-    def __init__(self, db: Backend, windows: Windows) -> None:
+    def __init__(self, db: Backend, windows: Windows, blocks: Blocks) -> None:
         self._db = db
         self._windows = windows
+        self._blocks = blocks
 
     def write_predictions(
         self,
@@ -201,6 +203,7 @@ class Writes:
                 pending = [b.num_rows - int(f) for b, f in zip(batches, found, strict=True)]
                 touched = buckets(joined, window_seconds)
             else:
+                self._blocks.append(model, rows)
                 touched = buckets(rows, window_seconds)
         results = [
             WriteResult(b.num_rows, 0, 0, (), p) for b, p in zip(batches, pending, strict=True)
@@ -240,6 +243,7 @@ class Writes:
                     pending = fresh.num_rows - joined.num_rows
                     touched |= buckets(joined, window_seconds)
                 else:
+                    self._blocks.append(model, fresh)
                     touched |= buckets(fresh, window_seconds)
             results.append(
                 WriteResult(fresh.num_rows, duplicates, len(conflicts), tuple(conflicts), pending)
