@@ -390,6 +390,29 @@ def test_rows_stored_before_blocks_are_copied_into_blocks_at_the_first_read(pair
     assert sum(rows for *_, rows in pg_blocks(pair)) == 150
 
 
+def test_a_backfill_in_parts_copies_every_row_once_and_leaves_no_index(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(blocks, "BACKFILL_ROWS", 7)
+    ids = [f"p{i:03d}" for i in range(60)]
+    at = [T0 + timedelta(minutes=11 * i) for i in range(60)]  # 11 hours, 5 or 6 rows an hour
+    rows = pa.concat_tables(
+        [predictions(ids[:40], at=at[:40]), predictions(ids[40:], at=at[40:], version="v2")]
+    )
+    pair.write(rows)
+    forget_blocks(pair)
+    for version, end in (("v1", T0 + timedelta(hours=8)), ("v2", T0 + timedelta(hours=12))):
+        duck = pair.duck.read_window(pair.models[0], version, T0, end)
+        pg = pair.pg.read_window(pair.models[1], version, T0, end)
+        assert pg.column("__id").to_pylist() == duck.column("__id").to_pylist()
+        assert_same(pg, duck)
+    assert sum(n for *_, n in pg_blocks(pair)) == 60
+    indexes = pair.pg._db.run(
+        "SELECT indexname FROM pg_indexes WHERE tablename = ?", (f"p_{pair.models[1].id}",)
+    )
+    assert [name for (name,) in indexes] == [f"p_{pair.models[1].id}_pkey"]
+
+
 def test_a_resent_or_overlapping_batch_is_not_stored_twice_in_blocks(pair: Pair) -> None:
     pair.write(batch(50, seed=6))
     pair.write(batch(50, seed=6))  # the same again: all duplicates
@@ -513,3 +536,23 @@ def test_a_write_in_flight_during_a_backfill_loses_no_row(postgres_url: str) -> 
         assert read[0].num_rows == 21
     finally:
         store.close()
+
+
+@given(
+    counts=st.lists(
+        st.tuples(st.sampled_from(["v1", "v2", "v3"]), st.integers(0, 50), st.integers(1, 30)),
+        max_size=40,
+    ),
+    most=st.integers(1, 60),
+)
+def test_backfill_parts_cover_every_hour_once_within_the_bound(
+    counts: list[tuple[str, int, int]], most: int
+) -> None:
+    found = {(v, T0 + timedelta(hours=h)): n for v, h, n in counts}  # as GROUP BY gives them
+    hours = sorted((v, at, n) for (v, at), n in found.items())
+    parts = blocks._parts(hours, most)
+    for version, at, _ in hours:  # every hour in exactly one part of its version
+        assert sum(v == version and lo <= at < hi for v, lo, hi in parts) == 1
+    for version, low, high in parts:
+        inside = [n for v, at, n in hours if v == version and low <= at < high]
+        assert inside and (sum(inside) <= most or len(inside) == 1)

@@ -13,7 +13,8 @@ The blocks hold exactly the stored rows: written in the transaction that inserts
 (`append`), after the insert (so the rows' lock orders it after a backfill), and only the rows
 the insert kept (a resent id is not stored twice). A model's rows stored before it had blocks
 are copied into blocks once, at its first window read (`backfill`, holding off writers with
-a SHARE lock on its prediction table); `block_models` lists the models whose rows are all in
+a SHARE lock on its prediction table, a million rows at a time through an index made for the
+copy and dropped with it); `block_models` lists the models whose rows are all in
 blocks. Retention cuts the blocks as it deletes the rows (`drop_before`). Small writes make
 small blocks; a window read that finds more than `COMPACT_ABOVE` of them (a quarter of
 `BLOCK_ROWS` rows or fewer) merges them into blocks of up to `BLOCK_ROWS` rows (`_compact`);
@@ -39,6 +40,7 @@ from vigil.store.base import ARROW_TYPES, ModelInfo, utcnow
 
 BLOCK_ROWS = 262_144  # rows of a block made by a backfill or a compaction
 COMPACT_ABOVE = 32  # a window read that finds more blocks than this merges them
+BACKFILL_ROWS = 1_048_576  # rows a backfill reads at a time (whole hours; more if one has)
 # every vigil takes this advisory lock (with the model's id) to replace a model's blocks
 REPLACE_LOCK = 0x7669_626C  # "vibl"
 IPC_OPTIONS = paipc.IpcWriteOptions(compression="lz4")
@@ -111,17 +113,23 @@ class Blocks:
                 self._ready.add(model.id)
                 return
             self._db.run("DELETE FROM blocks WHERE model_id = ?", (model.id,))
-            days = self._db.run(
-                f"SELECT version, date_trunc('day', ts) FROM p_{model.id} GROUP BY 1, 2 "
-                "ORDER BY 1, 2"
+            hours = self._db.run(
+                f"SELECT version, date_trunc('hour', ts), count(*) FROM p_{model.id} "
+                "GROUP BY 1, 2 ORDER BY 1, 2"
             )
+            parts = _parts([(str(v), h, int(n)) for v, h, n in hours], BACKFILL_ROWS)
+            index = f"vigil_backfill_{model.id}"
+            if len(parts) > 1:  # one scan a part: through an index made for the copy alone
+                self._db.run(f"CREATE INDEX {index} ON p_{model.id} (version, ts)")
             names = ", ".join([*FIXED, *(c.key for c in model.columns)])
-            for version, day in days:
+            for version, low, high in parts:
                 rows = self._db.arrow(
                     f"SELECT {names} FROM p_{model.id} WHERE version = ? AND ts >= ? AND ts < ?",
-                    (version, day, day + timedelta(days=1)),
+                    (version, low, high),
                 )
-                self._write_sized(model.id, str(version), rows)
+                self._write_sized(model.id, version, rows)
+            if len(parts) > 1:
+                self._db.run(f"DROP INDEX {index}")
             self._db.run(
                 "INSERT INTO block_models (model_id, since) VALUES (?, ?)",
                 (model.id, utcnow()),
@@ -215,6 +223,25 @@ def _window_order(rows: pa.Table, start: datetime, end: datetime) -> pa.Array:
         return pc.sort_indices(keys, ORDER)
     kept = pc.indices_nonzero(inside)
     return kept.take(pc.sort_indices(keys.take(kept), ORDER))
+
+
+def _parts(
+    hours: Sequence[tuple[str, datetime, int]], most: int
+) -> list[tuple[str, datetime, datetime]]:
+    """(version, start, end) spans of consecutive whole hours of one version holding at most
+    `most` rows each (an hour with more is a part of its own), from (version, hour, rows)
+    in order."""
+    parts: list[tuple[str, datetime, datetime]] = []
+    held = 0
+    for version, hour, n in hours:
+        end = hour + timedelta(hours=1)
+        if parts and parts[-1][0] == version and held + n <= most:
+            parts[-1] = (version, parts[-1][1], end)
+            held += n
+        else:
+            parts.append((version, hour, end))
+            held = n
+    return parts
 
 
 def _kept(rows: pa.Table) -> pa.Table:
