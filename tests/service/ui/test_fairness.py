@@ -33,7 +33,9 @@ def _option(tab: Any, chart: str) -> dict[str, Any]:
             """(chart) => {
                 const o = document.querySelector(`[data-chart=${chart}]`).vigilChart.getOption();
                 return {series: o.series.map(s => ({name: s.name, n: s.data.length,
-                         lines: (s.markLine && s.markLine.data || []).map(d => d.yAxis)}))};
+                         lines: (s.markLine && s.markLine.data || []).map(d => d.yAxis),
+                         places: (s.markLine && s.markLine.data || []).map(
+                             d => [d.yAxis, d.label && d.label.position])}))};
             }""",
             chart,
         )
@@ -52,6 +54,8 @@ def test_the_page_draws_the_measure_with_band_levels_and_the_groups(
     assert region["n"] >= 50  # one point per 6-hour window of the two weeks
     levels = sorted(v for s in drawn["series"] for v in s["lines"] if v is not None)
     assert levels == [0.6, 0.8]  # disparate impact: critical and warning levels
+    # the higher level's label above its line, the lower's below: close lines, apart labels
+    assert sorted(region["places"]) == [[0.6, "insideEndBottom"], [0.8, "insideEndTop"]]
     groups = _option(tab, "chart-groups-1")
     assert [s["name"] for s in groups["series"]] == ["selection_rate", "tpr", "fpr"]
     assert "north" in tab.inner_text("[data-attribute=region]")

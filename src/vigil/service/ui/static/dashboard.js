@@ -26,6 +26,16 @@
     return new Date(ms).toISOString().replace("T", " ").slice(0, 16) + " UTC";
   }
 
+  // Where a level line's label goes: the highest line's above it, the lowest's below it, any
+  // between at the line's start; so two close lines (a card's "warning below 0.9" and
+  // "critical below 0.8") keep their labels apart.
+  function levelPlace(spec, level) {
+    var values = (spec.thresholds || []).map(function (t) { return t.value; });
+    if (values.length < 2 || level.value === Math.max.apply(null, values)) return "insideEndTop";
+    if (level.value === Math.min.apply(null, values)) return "insideEndBottom";
+    return "insideStartTop";
+  }
+
   function fmt(value) {
     if (value === null || value === undefined || !isFinite(value)) return "–";
     var a = Math.abs(value);
@@ -74,7 +84,7 @@
             return {
               yAxis: t.value, name: t.name,
               lineStyle: { color: STATUS_COLORS[t.severity] || "#555", type: "dashed" },
-              label: { formatter: t.name + " " + fmt(t.value), position: "insideEndTop" },
+              label: { formatter: t.name + " " + fmt(t.value), position: levelPlace(spec, t) },
             };
           }).concat(i > 0 ? [] : (spec.marks || []).map(function (m) {
             // where a stream detector fired: a thin vertical line, drawn once per chart
