@@ -620,6 +620,36 @@ def test_vigil_report_engine_spark_by_window_on_csv(
     assert "2024-03-02 00:00 – 2024-03-03 00:00" in printed and "shop=north" in printed
 
 
+def test_a_spark_report_prints_none_of_spark_s_start_up_notices(
+    tmp_path: Path, wine_spec: Any
+) -> None:
+    """A fresh JVM, as `vigil report --engine spark` starts one: its stderr holds no log line
+    of Spark's (its default printed eight: the host's address, the native library, the log
+    level); the JVM's own module notice is not Spark's to silence."""
+    reference, current, spec = wine_spec
+    pq.write_table(reference, tmp_path / "r.parquet")
+    pq.write_table(current, tmp_path / "c.parquet")
+    (tmp_path / "spec.yaml").write_text(dump_spec(spec), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "SPARK_CONF_DIR"}
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "vigil.cli", "report", "--engine", "spark", "--quiet"),
+            *("--reference", str(tmp_path / "r.parquet"), "--current", str(tmp_path / "c.parquet")),
+            *("--spec", str(tmp_path / "spec.yaml"), "--json", str(tmp_path / "out.json")),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode in (0, 1), done.stderr  # a verdict (1: the gate failed), no error
+    assert (tmp_path / "out.json").exists(), done.stderr
+    lines = [line for line in done.stderr.splitlines() if "incubator modules" not in line]
+    assert lines == []
+    assert json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))["checks"]
+
+
 @pytest.mark.parametrize(
     "extra",
     [

@@ -38,13 +38,17 @@ def require_pyspark() -> Any:
     return pyspark
 
 
+LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
+
+
 def spark_session(master: str | None = None, *, app: str = "vigil") -> SparkSession:
     """The active Spark session, or a new one on `master` (default `local[*]`).
 
     The session's time zone is UTC, so windows start at UTC midnights, and Arrow batches
-    hold 65,536 rows (summaries pay a little per batch). A local master runs
-    the executors' Python with this interpreter (unless $PYSPARK_PYTHON says otherwise), so
-    they import this vigil.
+    hold 65,536 rows (summaries pay a little per batch). The driver's JVM logs warnings but
+    not Spark's start-up notices (`log4j2.properties` beside this module), unless
+    $SPARK_CONF_DIR has a log configuration. A local master runs the executors' Python with
+    this interpreter (unless $PYSPARK_PYTHON says otherwise), so they import this vigil.
     """
     require_pyspark()
     with quiet_pandas_warning():
@@ -65,6 +69,11 @@ def spark_session(master: str | None = None, *, app: str = "vigil") -> SparkSess
         # batches of 64Ki rows rather than Spark's 10,000
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", "65536")
     )
+    own_log = Path(os.environ.get("SPARK_CONF_DIR", "/nonexistent")) / "log4j2.properties"
+    if not own_log.exists():  # quiet at start-up, unless the installation configures its log
+        builder = builder.config(
+            "spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOG_CONFIG}"
+        )
     if master.startswith("local"):
         # pyspark starts the Python workers with $PYSPARK_PYTHON, else `python3` on the PATH,
         # which may not have vigil; a local master's workers are this interpreter's
