@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from tests.service.conftest import credit_config, free_port, records
 from tests.store.conftest import postgres_schema
 
@@ -160,6 +161,29 @@ def test_two_workers_store_each_id_once_and_compute_each_window_once(
         assert served_by == {"1", "2"}, "both workers answered"
         ids = stored_ids(pg_url)
         assert len(ids) == len(set(ids)) == 2000
+
+        # /metrics sums the workers' counters, whichever worker answers the scrape
+        scraped_by = set()
+        for _ in range(8):
+            r = httpx.get(f"{server.url}/metrics", timeout=30)  # a connection each
+            assert r.status_code == 200, r.text
+            scraped_by.add(r.headers["x-vigil-worker"])
+            counts = {
+                s.labels["outcome"]: s.value
+                for family in text_string_to_metric_families(r.text)
+                for s in family.samples
+                if s.name == "vigil_records_total" and s.labels.get("model") == "credit"
+            }
+            assert counts == {"accepted": 2000, "duplicate": 4000}, counts
+            answered = sum(
+                s.value
+                for family in text_string_to_metric_families(r.text)
+                for s in family.samples
+                if s.name == "vigil_request_duration_seconds_count"
+                and s.labels.get("route") == "/v1/models/{model}/predictions"
+            )
+            assert answered == 60  # 3 senders x 2 rounds x 10 requests, over both workers
+        assert scraped_by == {"1", "2"}, "both workers answered a scrape"
 
         computed: list[dict[str, object]] = []
 

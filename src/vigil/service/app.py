@@ -172,6 +172,9 @@ def create_app(
     )
     if sources.consumers:
         counters.registry.register(SourcesCollector(sources.consumers))
+    # the gauge follows the queue (not only at scrape time): under --workers a scrape reads
+    # every worker's last value
+    state.writer.on_pending = counters.pending.set
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

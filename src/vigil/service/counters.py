@@ -2,13 +2,23 @@
 
 Label values are fixed words or registered model names, so series stay bounded whatever
 clients send: a rejection is counted under a reason category, not under its message.
+
+Under `vigil serve --workers N` the parent sets `PROMETHEUS_MULTIPROC_DIR` for its workers
+(`vigil.service.workers`): prometheus_client then keeps each worker's values in files of that
+folder, and the registry reads them all (`MultiProcessCollector`), so whichever worker answers
+/metrics gives the counters summed over the workers, and the writer's pending records summed
+over the live ones.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own variable
 
 REASONS = (
     ("limits.max_extra_columns", "too_many_columns"),
@@ -50,38 +60,44 @@ class ServiceCounters:
 
 
 def make_counters() -> ServiceCounters:
-    """A fresh registry with the service's own metrics."""
+    """A fresh registry with the service's own metrics (read from every worker's files under
+    `--workers`)."""
     registry = CollectorRegistry(auto_describe=True)
+    shared = os.environ.get(MULTIPROCESS_DIR)
+    if shared:
+        MultiProcessCollector(registry, path=shared)  # type: ignore[no-untyped-call]
+    own = None if shared else registry  # each worker's values go to its files instead
     return ServiceCounters(
         registry=registry,
         records=Counter(
             "vigil_records",
             "Records received, by outcome: accepted, duplicate, conflict, rejected, pending.",
             ["model", "kind", "outcome"],
-            registry=registry,
+            registry=own,
         ),
         rejections=Counter(
             "vigil_rejections",
             "Rejected records by reason category.",
             ["model", "kind", "reason"],
-            registry=registry,
+            registry=own,
         ),
         refused=Counter(
             "vigil_requests_refused",
             "Requests answered with an error, by status and reason.",
             ["status", "reason"],
-            registry=registry,
+            registry=own,
         ),
         latency=Histogram(
             "vigil_request_duration_seconds",
             "Time to answer a request, by route.",
             ["method", "route"],
-            registry=registry,
+            registry=own,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         ),
         pending=Gauge(
             "vigil_writer_pending_records",
             "Records waiting for the writer.",
-            registry=registry,
+            registry=own,
+            multiprocess_mode="livesum",
         ),
     )

@@ -11,6 +11,11 @@ kernel hands each new connection to one worker. The store's leases on windows, t
 model's row for alerts and `SKIP LOCKED` on the outbox let workers share one PostgreSQL
 database as separate instances do; each response carries `x-vigil-worker: <n>`.
 
+/metrics answers for all workers: the parent gives them a fresh folder for prometheus_client's
+multiprocess mode (`PROMETHEUS_MULTIPROC_DIR`), removed when it stops, so the service's
+counters are summed over the workers whichever one answers (`vigil.service.counters`); a
+worker that exits has its live gauge values dropped, its counts kept.
+
 A worker that exits without being asked to is started again after a back-off: 1 s, doubled
 for each further quick exit in a row, at most 30 s; a worker that ran a minute starts again
 after 1 s. Each start and exit is one line of the parent's output. On SIGTERM or SIGINT the
@@ -25,9 +30,11 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -37,8 +44,11 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any
 
+from prometheus_client.multiprocess import mark_process_dead
+
 from vigil.config import Settings
 from vigil.errors import VigilError
+from vigil.service.counters import MULTIPROCESS_DIR
 
 FIRST_DELAY = 1.0  # seconds before a worker that exited is started again
 MAX_DELAY = 30.0
@@ -154,6 +164,7 @@ class Supervisor:
         self.slots = [_Slot(i) for i in range(1, settings.workers + 1)]
         self._context = multiprocessing.get_context("spawn")
         self._signals: list[int] = []
+        self.metrics_dir = ""  # made by `run`
 
     def _start(self, slot: _Slot) -> None:
         process = self._context.Process(
@@ -184,6 +195,10 @@ class Supervisor:
         handled = (signal.SIGINT, signal.SIGTERM)
         original = {sig: signal.signal(sig, self._on_signal) for sig in handled}
         previous_fd = signal.set_wakeup_fd(wake_write.fileno())
+        # the workers' metric files: a fresh folder each run (old files would be summed in)
+        self.metrics_dir = tempfile.mkdtemp(prefix="vigil-metrics-")
+        previous_dir = os.environ.get(MULTIPROCESS_DIR)
+        os.environ[MULTIPROCESS_DIR] = self.metrics_dir  # spawned workers inherit it
         try:
             for slot in self.slots:
                 if not self._signals:
@@ -197,6 +212,11 @@ class Supervisor:
                 signal.signal(sig, handler)
             wake_read.close()
             wake_write.close()
+            if previous_dir is None:
+                os.environ.pop(MULTIPROCESS_DIR, None)
+            else:
+                os.environ[MULTIPROCESS_DIR] = previous_dir
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
     def _watch(self, wake: socket.socket) -> None:
         dues = [s.due for s in self.slots if s.due is not None]
@@ -220,6 +240,8 @@ class Supervisor:
                     f"{_exit_text(process.exitcode)} after {lived:.0f} s; starting it again "
                     f"in {slot.delay:g} s"
                 )
+                # its live gauges go, its counts stay
+                mark_process_dead(process.pid, self.metrics_dir)  # type: ignore[no-untyped-call]
                 process.close()
                 slot.process, slot.due = None, now + slot.delay
                 slot.delay = min(slot.delay * 2, MAX_DELAY)

@@ -58,6 +58,7 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name="vigil-writer", daemon=True)
         self.groups = 0  # transactions committed, for the logs and tests
         self.on_commit: Callable[[], None] | None = None  # told after each round of commits
+        self.on_pending: Callable[[int], None] | None = None  # told the new count (under lock)
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -93,8 +94,13 @@ class Writer:
                 raise Overloaded(f"{self._pending} records are waiting to be written")
             self._queue.append(job)
             self._pending += job.size
+            self._tell_pending()
             self._cond.notify()
         return done
+
+    def _tell_pending(self) -> None:
+        if self.on_pending is not None:
+            self.on_pending(self._pending)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Write what is queued, then stop."""
@@ -127,6 +133,7 @@ class Writer:
                 self._commit(group)
             with self._cond:
                 self._pending -= sum(job.size for job in jobs)
+                self._tell_pending()
             if self.on_commit is not None:
                 self.on_commit()  # the scheduler's nudge: sets an event, never blocks
 
