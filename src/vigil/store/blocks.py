@@ -273,8 +273,9 @@ def _decoded(model: ModelInfo, blocks: Sequence[tuple[str, bytes]]) -> list[pa.T
         except (pa.ArrowInvalid, OSError) as err:
             raise StoreError(
                 f"block {block_id} of model {model.name!r} in the store is damaged ({err}); "
-                f"delete it and its model's row in block_models (the blocks are made again "
-                f"from the prediction table at the next window read)."
+                f"delete the model's row in block_models (`DELETE FROM block_models WHERE "
+                f"model_id = {model.id}`): its blocks are made again from the prediction "
+                f"table at the next window read."
             ) from err
         missing = [f for f in schema if f.name not in table.column_names]
         for field in missing:
