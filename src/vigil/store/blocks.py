@@ -274,8 +274,8 @@ def _decoded(model: ModelInfo, blocks: Sequence[tuple[str, bytes]]) -> list[pa.T
             raise StoreError(
                 f"block {block_id} of model {model.name!r} in the store is damaged ({err}); "
                 f"delete the model's row in block_models (`DELETE FROM block_models WHERE "
-                f"model_id = {model.id}`): its blocks are made again from the prediction "
-                f"table at the next window read."
+                f"model_id = {model.id}`) and restart vigil: the model's blocks are made "
+                f"again from its prediction table at the next window read."
             ) from err
         missing = [f for f in schema if f.name not in table.column_names]
         for field in missing:
