@@ -26,6 +26,8 @@ DuckDB reads its own columns fast and keeps no blocks (`Backend.blocks` is False
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -48,6 +50,7 @@ IPC_OPTIONS = paipc.IpcWriteOptions(compression="lz4")
 # not read by windows
 FIXED = ("id", "ts", "latency_ms", "error")
 ORDER = [("ts", "ascending"), ("id", "ascending")]  # text in byte order, as COLLATE "C"
+log = logging.getLogger("vigil.store")
 
 
 class _Raced(Exception):
@@ -118,6 +121,14 @@ class Blocks:
                 "GROUP BY 1, 2 ORDER BY 1, 2"
             )
             parts = _parts([(str(v), h, int(n)) for v, h, n in hours], BACKFILL_ROWS)
+            total = sum(int(n) for *_, n in hours)
+            log.info(
+                "copying the %d stored rows of model %r into column blocks, once; its writes "
+                "wait meanwhile",
+                total,
+                model.name,
+            )
+            began = time.monotonic()
             index = f"vigil_backfill_{model.id}"
             if len(parts) > 1:  # one scan a part: through an index made for the copy alone
                 self._db.run(f"CREATE INDEX {index} ON p_{model.id} (version, ts)")
@@ -130,6 +141,12 @@ class Blocks:
                 self._write_sized(model.id, version, rows)
             if len(parts) > 1:
                 self._db.run(f"DROP INDEX {index}")
+            log.info(
+                "model %r: %d rows in column blocks after %.1f s",
+                model.name,
+                total,
+                time.monotonic() - began,
+            )
             self._db.run(
                 "INSERT INTO block_models (model_id, since) VALUES (?, ?)",
                 (model.id, utcnow()),
