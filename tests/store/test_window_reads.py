@@ -418,6 +418,26 @@ def test_a_backfill_in_parts_copies_every_row_once_and_leaves_no_index(
     assert [name for (name,) in indexes] == [f"p_{pair.models[1].id}_pkey"]
 
 
+def test_rows_written_without_blocks_are_read_from_the_table_and_blocks_made_again(
+    pair: Pair,
+) -> None:
+    pair.write(batch(30, seed=14))
+    pair.read()
+    for store, model in zip((pair.duck, pair.pg), pair.models, strict=True):
+        # as an earlier vigil, still running after the upgrade, writes: no block
+        store._db.run(
+            f"INSERT INTO p_{model.id} (id, ts, version, received) VALUES (?, ?, ?, ?)",
+            ("stray", T0 + timedelta(minutes=5), "v1", T0),
+        )
+    duck, _ = pair.read()  # PostgreSQL's from its table, the same as DuckDB's
+    assert "stray" in duck.column("__id").to_pylist()
+    assert not pair.pg._db.run(
+        "SELECT 1 FROM block_models WHERE model_id = ?", (pair.models[1].id,)
+    )
+    pair.read()  # from blocks made again
+    assert sum(n for *_, n in pg_blocks(pair)) == 31
+
+
 def test_a_resent_or_overlapping_batch_is_not_stored_twice_in_blocks(pair: Pair) -> None:
     pair.write(batch(50, seed=6))
     pair.write(batch(50, seed=6))  # the same again: all duplicates

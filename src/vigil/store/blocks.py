@@ -21,6 +21,10 @@ small blocks; a window read that finds more than `COMPACT_ABOVE` of them (a quar
 large blocks are left as they are. Everything that replaces blocks holds a
 transaction-level advisory lock on the model, so two replacements never interleave.
 
+A read counts the window's rows in the prediction table before it fetches the blocks: blocks
+holding fewer (rows written by a vigil that kept none) send the read to the table and have
+the model's blocks made again (`read` gives None, `forget`).
+
 DuckDB reads its own columns fast and keeps no blocks (`Backend.blocks` is False).
 """
 
@@ -87,11 +91,27 @@ class Blocks:
             part = rows.filter(pc.equal(rows.column("version"), version))
             self._write(model.id, str(version), _kept(part).sort_by(ORDER))
 
-    def read(self, model: ModelInfo, version: str, start: datetime, end: datetime) -> pa.Table:
+    def read(
+        self, model: ModelInfo, version: str, start: datetime, end: datetime
+    ) -> pa.Table | None:
         """The version's rows with `start <= ts < end`, in (ts, id) order, with the
-        prediction table's column names (`id`, `ts`, `latency_ms`, `error`, `c0`, ...)."""
+        prediction table's column names (`id`, `ts`, `latency_ms`, `error`, `c0`, ...).
+
+        None when the blocks lack rows the prediction table has (written by a vigil that
+        kept no blocks, still running after an upgrade): the model's blocks are then made
+        again at its next read, and this read is the caller's to make from the rows. The
+        rows are counted before the blocks are fetched, and every row committed by then is
+        in a block committed with it, so a concurrent write never looks like a lack
+        (retention deleting rows between the two can: that costs one backfill).
+        """
         if not self._is_ready(model.id):
             self.backfill(model)
+        stored = int(
+            self._db.run(
+                f"SELECT count(*) FROM p_{model.id} WHERE version = ? AND ts >= ? AND ts < ?",
+                (version, start, end),
+            )[0][0]
+        )
         found = self._db.blobs(
             "SELECT block_id, rows_n, data FROM blocks WHERE model_id = ? AND version = ? "
             "AND last_ts >= ? AND first_ts < ?",
@@ -99,11 +119,31 @@ class Blocks:
         )
         tables = _decoded(model, [(str(b), data) for b, _, data in found])
         whole = _joined(model, tables)
+        order = _window_order(whole, start, end)
+        if len(order) < stored:
+            log.warning(
+                "model %r: the column blocks of version %r hold %d rows in [%s, %s), the "
+                "prediction table %d; an earlier vigil may still be writing to this store. "
+                "Read from the table; the blocks are made again at the next read.",
+                model.name,
+                version,
+                len(order),
+                start,
+                end,
+                stored,
+            )
+            self.forget(model)
+            return None
         small = [i for i, (_, n, _) in enumerate(found) if n <= BLOCK_ROWS // 4]
         if len(small) > COMPACT_ABOVE:
             ids = [str(found[i][0]) for i in small]
             self._compact(model.id, version, ids, _joined(model, [tables[i] for i in small]))
-        return whole.take(_window_order(whole, start, end))
+        return whole.take(order)
+
+    def forget(self, model: ModelInfo) -> None:
+        """Make the model's blocks again from its prediction table at its next read."""
+        self._db.run("DELETE FROM block_models WHERE model_id = ?", (model.id,))
+        self._ready.discard(model.id)
 
     def backfill(self, model: ModelInfo) -> None:
         """Copy the rows the model stored before it had blocks into blocks, once."""

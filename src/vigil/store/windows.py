@@ -430,6 +430,10 @@ class Windows:
                 (version, start, end),
             )
         rows = self._blocks.read(model, version, start, end)
+        if rows is None:  # rows written without blocks: this read from the table
+            if labels is not None:
+                labels.result()  # not left running on the helper's connection
+            return self._from_rows(model, version, start, end)
         n = rows.num_rows
         columns = [
             rows.column("id"),
