@@ -16,7 +16,6 @@ import argparse
 import sys
 import time
 from datetime import timedelta
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -83,7 +82,6 @@ def main() -> None:
         model = fill(store, args.rows, args.hours)
         store._db.run("ANALYZE")  # type: ignore[attr-defined]
         print(f"filled in {time.perf_counter() - began:.1f} s", flush=True)
-        results: dict[str, Any] = {}
         for index in (False, True):
             if index:
                 began = time.perf_counter()
@@ -92,8 +90,8 @@ def main() -> None:
                 print(f"index made in {time.perf_counter() - began:.1f} s", flush=True)
             for blocks in (True, False):
                 name = f"{'blocks' if blocks else 'copy'}, {'index' if index else 'no index'}"
-                results[name] = reads(store, model, args.repeat, blocks=blocks)
-                runs = ", ".join(f"{s:.2f}" for s in results[name])
+                seconds = reads(store, model, args.repeat, blocks=blocks)
+                runs = ", ".join(f"{s:.2f}" for s in seconds)
                 print(f"{name}: runs {runs} s", flush=True)
         sizes = store._db.run(  # type: ignore[attr-defined]
             "SELECT pg_size_pretty(pg_relation_size('p_window')), "
