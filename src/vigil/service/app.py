@@ -313,7 +313,6 @@ def create_app(
     async def metrics(request: Request) -> Response:
         """Prometheus exposition: the latest windows' values and the service's counters."""
         state_of(request).authorize(request, "read")
-        state.counters.pending.set(state.writer.pending)
         body = await run_in_threadpool(generate_latest, state.counters.registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 

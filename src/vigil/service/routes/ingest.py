@@ -102,7 +102,6 @@ async def _store(
             reason="overloaded",
             headers={"Retry-After": retry},
         ) from err
-    state.counters.pending.set(state.writer.pending)
     return await asyncio.wrap_future(future)
 
 
